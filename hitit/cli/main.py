@@ -1,0 +1,51 @@
+"""Entry point of the ``hitit`` command.
+
+Each subcommand lives in its own module that exposes ``register(subparsers)``; the parser it adds
+sets ``func`` to a handler ``handler(args) -> int``. Errors raised on purpose (:class:`HititError`)
+become one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hitit import __version__
+from hitit.errors import HititError
+
+#: Subcommand modules, in the order ``hitit --help`` lists them.
+SUBCOMMAND_MODULES = (
+    "hitit.cli.demo_cmd",
+    "hitit.cli.inspect_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="hitit",
+        description="Plan and review image-guided intratumoral immunotherapy (HIT-IT). Coordinates are LPS mm unless a command says otherwise.",
+    )
+    parser.add_argument("--version", action="version", version=f"hitit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except HititError as error:
+        print(f"hitit {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        print(f"hitit {args.command}: error: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

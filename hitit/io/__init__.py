@@ -1,0 +1,1 @@
+"""Readers and writers: CT volumes, segmentations and label maps, Slicer markups."""
