@@ -16,7 +16,6 @@ from hitit.errors import HititError
 
 #: Subcommand modules, in the order ``hitit --help`` lists them.
 SUBCOMMAND_MODULES = (
-    "hitit.cli.demo_cmd",
     "hitit.cli.inspect_cmd",
 )
 
