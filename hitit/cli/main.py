@@ -17,6 +17,7 @@ from hitit.errors import HititError
 #: Subcommand modules, in the order ``hitit --help`` lists them.
 SUBCOMMAND_MODULES = (
     "hitit.cli.inspect_cmd",
+    "hitit.cli.response_cmd",
 )
 
 

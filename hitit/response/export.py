@@ -1,0 +1,126 @@
+"""Run the three criteria over a study and write response.json, response.csv, plots and an HTML page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hitit.io.atomic import write_text_atomic
+from hitit.report.html import HtmlReport
+from hitit.response.irecist import IrecistResult, evaluate_irecist
+from hitit.response.itrecist import STREAMS, ItrecistResult, evaluate_itrecist
+from hitit.response.plots import figure_bytes, spider_figure, waterfall_figure, write_plots
+from hitit.response.recist import DEFAULT_CONFIG, RecistResult, ResponseConfig, evaluate_recist
+from hitit.response.study import Study
+
+RECIST_NAME, IRECIST_NAME, ITRECIST_NAME = "RECIST1.1", "iRECIST", "itRECIST"
+CSV_COLUMNS = ("timepoint_id", "date", "criterion", "stream", "overall", "target", "non_target", "new_lesions",
+               "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "change_from_nadir_mm")
+RULES_NOTE = ("itRECIST rules beyond the Fig. 1 legend of Goldmacher et al. (JCO 2020) are implemented as recalled, "
+              "to be confirmed against the paper; see hitit/response/RULES.md.")
+
+
+@dataclass(frozen=True)
+class StudyResponse:
+    """RECIST 1.1, iRECIST and itRECIST results of one study."""
+
+    study: Study
+    recist: RecistResult
+    irecist: IrecistResult
+    itrecist: ItrecistResult
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The response.json document (one top-level object)."""
+        timepoints = [
+            {"id": t.id, "date": t.date.isoformat(), "is_baseline": index == 0,
+             "criteria": {RECIST_NAME: self.recist.timepoints[index].to_dict(),
+                          IRECIST_NAME: self.irecist.timepoints[index].to_dict(),
+                          ITRECIST_NAME: self.itrecist.timepoints[index].to_dict()}}
+            for index, t in enumerate(self.study.timepoints)
+        ]
+        return {
+            "patient": self.study.patient,
+            "timepoints": timepoints,
+            "best_overall_response": {
+                RECIST_NAME: self.recist.best_overall_response.to_dict(),
+                IRECIST_NAME: self.irecist.best_overall_response.to_dict(),
+                ITRECIST_NAME: {name: best.to_dict() for name, best in self.itrecist.best_overall_response.items()},
+            },
+            "warnings": list(self.warnings),
+            "notes": [RULES_NOTE],
+        }
+
+
+def evaluate_study(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG) -> StudyResponse:
+    """All three criteria; a baseline breaking a criterion's rules raises InputError unless ``warn_baseline``."""
+    recist = evaluate_recist(study, warn_baseline, config)
+    irecist = evaluate_irecist(study, warn_baseline, config)
+    itrecist = evaluate_itrecist(study, warn_baseline, config)
+    # iRECIST validates the same RECIST 1.1 baseline rules; list those warnings once.
+    warnings = recist.warnings + itrecist.warnings
+    return StudyResponse(study, recist, irecist, itrecist, warnings)
+
+
+def csv_rows(response: StudyResponse) -> list[dict]:
+    """One row per time point x criterion (and per itRECIST stream: overall, injected, non_injected)."""
+    rows = []
+    for index, timepoint in enumerate(response.study.timepoints):
+        common = {"timepoint_id": timepoint.id, "date": timepoint.date.isoformat()}
+        rows.append({**common, "criterion": RECIST_NAME, "stream": "all", **_csv_fields(response.recist.timepoints[index])})
+        rows.append({**common, "criterion": IRECIST_NAME, "stream": "all", **_csv_fields(response.irecist.timepoints[index])})
+        for stream in STREAMS:
+            row = response.itrecist.timepoints[index].streams[stream]
+            rows.append({**common, "criterion": ITRECIST_NAME, "stream": stream, **_csv_fields(row)})
+    return rows
+
+
+def _csv_fields(row) -> dict:
+    return {name: getattr(row, name) for name in CSV_COLUMNS[4:]}
+
+
+def response_csv(response: StudyResponse) -> str:
+    """The response.csv text (empty cells for unknown values, numbers with 0.1 precision kept as computed)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in csv_rows(response):
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONFIG) -> str:
+    """A self-contained HTML page: best responses, the time-point table, lesion categories and both plots."""
+    study = response.study
+    report = HtmlReport(title=f"Tumour response - {study.patient or 'study'}")
+    for warning in response.warnings:
+        report.paragraph(f"Warning: {warning}", "warn")
+    report.heading("Best overall response")
+    best = response.to_dict()["best_overall_response"]
+    rows = [{"criterion": RECIST_NAME, **best[RECIST_NAME]}, {"criterion": IRECIST_NAME, **best[IRECIST_NAME]}]
+    rows += [{"criterion": f"{ITRECIST_NAME} {name}", **value} for name, value in best[ITRECIST_NAME].items()]
+    report.table(rows, ["criterion", "unconfirmed", "confirmed"])
+    report.heading("Time points")
+    report.table(csv_rows(response), list(CSV_COLUMNS))
+    report.heading("Lesion categories (itRECIST)")
+    report.table([{"timepoint_id": row.timepoint_id, **row.lesion_categories} for row in response.itrecist.timepoints])
+    report.heading("Plots")
+    report.image(figure_bytes(waterfall_figure(response.itrecist, config=config), "png"), "Waterfall: best change of the target sum per lesion group")
+    report.image(figure_bytes(spider_figure(study, response.itrecist, config=config), "png"), "Spider: change from baseline over time")
+    report.paragraph(RULES_NOTE, "note")
+    return report.render()
+
+
+def write_outputs(response: StudyResponse, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG) -> dict[str, Path]:
+    """Write response.json, response.csv, response.html and the plots into ``out_dir``; return the paths."""
+    out_dir = Path(out_dir)
+    paths = {
+        "json": write_text_atomic(out_dir / "response.json", json.dumps(response.to_dict(), indent=2) + "\n"),
+        "csv": write_text_atomic(out_dir / "response.csv", response_csv(response)),
+    }
+    paths.update(write_plots(response.study, response.itrecist, out_dir, config))
+    paths["html"] = write_text_atomic(out_dir / "response.html", response_html(response, config))
+    return paths
