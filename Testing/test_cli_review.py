@@ -1,0 +1,106 @@
+"""``hitit review`` end to end on files: teaching case CT with a needle, post-injection CT, logs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hitit.cli.main import main
+from hitit.io.markups import Markup, write_markups
+from hitit.io.volumes import write_volume
+from hitit.phantom import make_teaching_case, write_teaching_case
+from test_review_injectate import INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM, add_injection
+from test_review_needle import insert_needle
+
+TILT_DEG = 6.0
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Case files, a plan for L1 and L4, the needle CT (L1 needle tilted by TILT_DEG), post CT and logs."""
+    root = tmp_path_factory.mktemp("review")
+    teaching = make_teaching_case(spacing_mm=(1.0, 1.0, 2.0), seed=2)
+    paths = write_teaching_case(teaching, root / "case")
+    path = teaching.truth["L1"].example_paths[0]
+    entry, target = np.asarray(path.entry_lps), np.asarray(path.target_lps)
+    planned = (target - entry) / np.linalg.norm(target - entry)
+    side = np.cross(planned, [0.0, 0.0, 1.0])
+    actual = np.cos(np.radians(TILT_DEG)) * planned + np.sin(np.radians(TILT_DEG)) * side / np.linalg.norm(side)
+    tip = target + np.array([0.5, 0.5, 0.0])
+    hub = tip - actual * (np.linalg.norm(target - entry) + 15.0)
+    needle_ct = insert_needle(teaching.case.ct, hub, tip)
+    write_volume(needle_ct, root / "needle_ct.nrrd")
+    write_volume(add_injection(needle_ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM), root / "post_ct.nrrd")
+    l4 = teaching.truth["L4"].example_paths[0]
+    plan = {"frame": "LPS", "visit": 1, "config": {"margin_mm": 5.0}, "protocol": {}, "lesions": [
+        {"id": "L1", "status": "inject", "injectate_ml": 1.5,
+         "deposits": [{"point": list(INJECTION_CENTRE_LPS), "depth_mm": 40.0, "volume_ml": 1.5}],
+         "trajectories": [{"rank": 1, "entry": list(entry), "target": list(target), "length_mm": 40.0,
+                           "min_clearance_mm": 9.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
+        {"id": "L4", "status": "inject", "injectate_ml": 0.5,
+         "deposits": [{"point": list(l4.target_lps), "depth_mm": 15.0, "volume_ml": 0.5}],
+         "trajectories": [{"rank": 1, "entry": list(l4.entry_lps), "target": list(l4.target_lps), "length_mm": 15.0,
+                           "min_clearance_mm": 20.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
+    ]}
+    (root / "plan").mkdir()
+    (root / "plan" / "plan.json").write_text(json.dumps(plan))
+    (root / "log.csv").write_text("lesion_id,delivered_ml,needle,passes,leakage_seen\nL1,1.5,22G,2,yes\nL4,0.2,22G,1,no\n")
+    (root / "samples.json").write_text(json.dumps({"frame": "LPS", "samples": [
+        {"id": "B1", "lesion_id": "L1", "timepoint": "C1D1", "point": list(target + [0.0, 0.0, 4.0])}]}))
+    return {"root": root, "paths": paths, "tip": tip, "hub": hub, "target": target}
+
+
+def _args(files, out, *extra):
+    root, paths = files["root"], files["paths"]
+    return ["review", "--plan", str(root / "plan"), "--ct", str(root / "needle_ct.nrrd"),
+            "--structures", str(paths["structures"]), "--structures", str(paths["lesions"]),
+            "--out", str(out), *extra]
+
+
+def test_review_end_to_end(files, capsys):
+    root = files["root"]
+    out = root / "out"
+    code = main(_args(files, out, "--post-ct", str(root / "post_ct.nrrd"), "--injection-log", str(root / "log.csv"),
+                      "--sampling-log", str(root / "samples.json")))
+    assert code == 0, capsys.readouterr().err
+    review = json.loads((out / "review.json").read_text())
+    assert review["frame"] == "LPS"
+    needles = {n["lesion_id"]: n for n in review["needles"]}
+    assert set(needles) == {"L1"} and "L4" in review["needle_notes"]  # no needle was placed in L4
+    l1 = needles["L1"]
+    assert np.linalg.norm(np.subtract(l1["needle"]["tip_lps"], files["tip"])) <= 1.0
+    assert l1["deviation"]["angle_deg"] == pytest.approx(TILT_DEG, abs=1.0)
+    assert l1["deviation"]["tip_to_target_mm"] == pytest.approx(np.sqrt(0.5), abs=1.0)
+    assert l1["margins"]["kept"] is True
+    volumes = {row["lesion_id"]: row for row in review["volumes"]["lesions"]}
+    assert volumes["L1"]["technical_success"] is True and volumes["L4"]["technical_success"] is False
+    injectate = {r["lesion_id"]: r for r in review["injectate"]}
+    assert injectate["L1"]["baseline_used"] is True
+    assert injectate["L1"]["injectate_ml"] == pytest.approx(4 / 3 * np.pi * np.prod(INJECTION_SEMI_AXES_MM) / 1000, rel=0.05)
+    assert injectate["L1"]["leaked_by_structure_ml"]["liver"] > 0
+    assert review["samples"][0]["nearest_planned_deposit_mm"] == pytest.approx(
+        np.linalg.norm(files["target"] + [0, 0, 4.0] - INJECTION_CENTRE_LPS), abs=1e-3)
+    page = (out / "review.html").read_text()
+    for image in ("needle_L1.png", "injectate_L1.png"):
+        assert f'src="{image}"' in page and (out / image).stat().st_size > 1000
+
+
+def test_review_with_a_reviewer_line(files):
+    root = files["root"]
+    line = write_markups(root / "needle.mrk.json", [Markup("line", "L1", np.vstack([files["hub"], files["tip"]]))], "RAS")
+    out = root / "out_markup"
+    assert main(_args(files, out, "--needle", str(line))) == 0
+    review = json.loads((out / "review.json").read_text())
+    assert {n["lesion_id"] for n in review["needles"]} == {"L1", "L4"}  # the single line is used for every lesion
+    l1 = next(n for n in review["needles"] if n["lesion_id"] == "L1")
+    assert l1["needle"]["source"] == "markup"
+    np.testing.assert_allclose(l1["needle"]["tip_lps"], files["tip"], atol=1e-3)
+
+
+def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):
+    args = _args(files, tmp_path / "o")
+    args[2] = str(tmp_path)
+    assert main(args) == 2
+    assert "plan.json" in capsys.readouterr().err
