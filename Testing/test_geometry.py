@@ -93,3 +93,31 @@ def test_bad_grids_are_refused():
         Grid((10, 10, 10), (1, 0, 1), (0, 0, 0), np.eye(3).ravel())
     with pytest.raises(GeometryError):
         Grid((10, 10, 10), (1, 1, 1), (0, 0, 0), (np.eye(3) * 2).ravel())
+
+
+def _physical_voxels(grid, mask):
+    k, j, i = np.nonzero(mask)
+    return {tuple(p) for p in np.round(grid.index_to_lps(np.column_stack([i, j, k])), 3)}
+
+
+@pytest.mark.parametrize("kind", ["flip_j", "flip_ik", "permute_ij"])
+def test_mask_on_reoriented_grid_lands_on_exactly_the_same_physical_voxels(kind):
+    """Same voxel centres, different array order: the result must match voxel for voxel in space."""
+    ct = Grid((16, 12, 8), (0.8, 1.1, 2.5), (-5.0, 7.0, 30.0), rotation([1, 1, 0], 20).ravel())
+    ijk_map = {  # mask index -> CT index, and the mask grid's axes in CT index units
+        "flip_j": (np.array([0, 11, 0]), np.array([[1, 0, 0], [0, -1, 0], [0, 0, 1]])),
+        "flip_ik": (np.array([15, 0, 7]), np.array([[-1, 0, 0], [0, 1, 0], [0, 0, -1]])),
+        "permute_ij": (np.array([0, 0, 0]), np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1]])),
+    }
+    start, axes = ijk_map[kind]  # columns of ``axes``: CT index step of one mask step along i, j, k
+    size = np.abs(axes) @ np.array(ct.size)
+    spacing = np.abs(axes).T @ np.array(ct.spacing_mm)
+    direction = ct.direction_matrix @ axes
+    mask_grid = Grid(tuple(int(v) for v in size), tuple(spacing), tuple(ct.index_to_lps(start.astype(float))), direction.ravel())
+    rng = np.random.default_rng(3)
+    mask = rng.random(mask_grid.shape) < 0.2
+    placed = mask_onto_grid(mask_grid.image_from_array(mask), ct)
+    assert placed.sum() == mask.sum()
+    assert _physical_voxels(ct, placed) == _physical_voxels(mask_grid, mask)
+    if kind != "permute_ij":
+        assert not np.array_equal(placed, mask)  # array order alone would misplace it

@@ -23,7 +23,8 @@ def register(subparsers) -> None:
 
 
 def inspect_files(ct_path: str, structure_paths: list[str], label_map: str | None = None) -> dict:
-    """The ``inspect`` result as a JSON-ready dict (grid in LPS, volumes in mL)."""
+    """The ``inspect`` result as a JSON-ready dict: CT grid (LPS mm) and each structure's voxel
+    count and volume (mL) once put on the CT grid."""
     ct = read_volume(ct_path)
     structures = []
     for path in structure_paths:
@@ -45,5 +46,6 @@ def run(args) -> int:
     print(f"  size {grid['size']}  spacing {[round(s, 4) for s in grid['spacing']]} mm")
     print(f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction {[round(d, 4) for d in grid['direction']]}")
     for s in result["structures"]:
-        print(f"  {s['name']:<40} {s['voxels']:>10d} voxels {s['volume_ml']:>10.1f} mL")
+        note = "  (empty)" if s["voxels"] == 0 else ""
+        print(f"  {s['name']:<40} {s['voxels']:>10d} voxels {s['volume_ml']:>10.1f} mL{note}")
     return 0

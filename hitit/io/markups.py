@@ -42,13 +42,35 @@ class Markup:
     locked: bool = False
 
     def __post_init__(self) -> None:
-        self.points_lps = np.asarray(self.points_lps, dtype=float).reshape(-1, 3)
         if self.kind not in _KIND_TO_TYPE:
             raise InputError(f"Markup '{self.name}': kind must be 'points' or 'line', not {self.kind!r}.")
+        try:
+            self.points_lps = np.asarray(self.points_lps, dtype=float).reshape(-1, 3)
+        except (TypeError, ValueError):
+            raise InputError(f"Markup '{self.name}': points must be numbers, 3 (x, y, z) per point.") from None
+        if not np.all(np.isfinite(self.points_lps)):
+            raise InputError(f"Markup '{self.name}' has a point that is not a finite number (NaN or infinity).")
         if self.kind == "line" and len(self.points_lps) != 2:
-            raise InputError(f"Line markup '{self.name}' has {len(self.points_lps)} points; a line needs exactly 2.")
-        if not self.labels:
-            self.labels = [f"{self.name}-{i + 1}" for i in range(len(self.points_lps))]
+            raise InputError(f"Line markup '{self.name}' has {len(self.points_lps)} defined points; a line needs exactly 2.")
+        self.labels = list(self.labels or []) or [f"{self.name}-{i + 1}" for i in range(len(self.points_lps))]
+        self.descriptions = list(self.descriptions or []) or [""] * len(self.points_lps)
+        for what, values in (("labels", self.labels), ("descriptions", self.descriptions)):
+            if len(values) != len(self.points_lps):
+                raise InputError(f"Markup '{self.name}' has {len(values)} {what} for {len(self.points_lps)} points.")
+        if self.color is not None:
+            self.color = tuple(float(c) for c in self.color)
+
+    def to_dict(self, frame: str = "LPS") -> dict:
+        """JSON-ready summary: kind, name, labels, points in ``frame`` (mm), descriptions, colour."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "frame": frame.upper(),
+            "labels": list(self.labels),
+            "points_mm": from_lps(self.points_lps, frame).tolist(),
+            "descriptions": list(self.descriptions),
+            "color": list(self.color) if self.color is not None else None,
+        }
 
     @property
     def length_mm(self) -> float:
@@ -73,7 +95,7 @@ def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
             control_points.append({
                 "id": str(index + 1),
                 "label": markup.labels[index],
-                "description": markup.descriptions[index] if index < len(markup.descriptions) else "",
+                "description": markup.descriptions[index],
                 "associatedNodeID": "",
                 "position": [float(v) for v in point],
                 "orientation": [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0] if frame == "LPS" else [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
@@ -103,12 +125,41 @@ def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
 
 
 def write_markups(path: str | Path, markups: list[Markup], frame: str = "LPS") -> Path:
-    """Validate against Slicer's schema, then write atomically. Slicer loads one node per markup."""
-    if frame.upper() not in ("LPS", "RAS"):
+    """Write ``markups`` to a ``.mrk.json`` with positions in ``frame`` ("LPS" or "RAS"), atomically.
+
+    The document is validated against Slicer's schema first, so an invalid file is never written.
+    Slicer writes one markup per file but loads every markup of a file, each as its own node.
+    """
+    if str(frame).upper() not in ("LPS", "RAS"):
         raise InputError(f"Unknown coordinate frame {frame!r}: use LPS or RAS.")
+    if not markups:
+        raise InputError(f"Cannot write {path}: no markup given.")
     document = markups_to_json(markups, frame)
-    jsonschema.validate(document, markups_schema())
-    return write_text_atomic(path, json.dumps(document, indent=2))
+    try:
+        jsonschema.validate(document, markups_schema())
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(p) for p in error.absolute_path)
+        raise InputError(f"Markups for {path} do not fit Slicer's schema at '{where}': {error.message}.") from None
+    return write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+def write_points(path: str | Path, name: str, points_lps: np.ndarray, labels: list[str] | None = None,
+                 color: tuple[float, float, float] | None = None, frame: str = "LPS") -> Path:
+    """Write one point list (``points_lps`` (N, 3), LPS mm) to a ``.mrk.json`` in ``frame``."""
+    return write_markups(path, [Markup("points", name, points_lps, labels=labels or [], color=color)], frame)
+
+
+def write_line(path: str | Path, name: str, start_lps: np.ndarray, end_lps: np.ndarray,
+               color: tuple[float, float, float] | None = None, frame: str = "LPS") -> Path:
+    """Write one line from ``start_lps`` to ``end_lps`` (LPS mm) to a ``.mrk.json`` in ``frame``."""
+    return write_markups(path, [Markup("line", name, np.vstack([start_lps, end_lps]), color=color)], frame)
+
+
+def write_lines(path: str | Path, lines: dict[str, np.ndarray],
+                colors: dict[str, tuple[float, float, float]] | None = None, frame: str = "LPS") -> Path:
+    """Write several lines ``{name: (2, 3) LPS mm}`` into one ``.mrk.json`` (Slicer loads one node each)."""
+    markups = [Markup("line", name, points, color=(colors or {}).get(name)) for name, points in lines.items()]
+    return write_markups(path, markups, frame)
 
 
 def read_markups(path: str | Path) -> list[Markup]:
@@ -123,6 +174,8 @@ def read_markups(path: str | Path) -> list[Markup]:
     try:
         document = json.loads(path.read_text())
         items = document["markups"]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise TypeError("markups is not a list of objects")
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
         raise InputError(f"{path} is not a Slicer markups file (.mrk.json with a 'markups' list).") from None
     default_name = path.name.split(".")[0]
@@ -130,23 +183,34 @@ def read_markups(path: str | Path) -> list[Markup]:
 
 
 def _markup_from_json(item: dict, default_name: str, path: Path) -> Markup:
+    """One markup of a ``.mrk.json`` document as a :class:`Markup` (points converted to LPS)."""
     kind = _TYPE_TO_KIND.get(item.get("type"))
     if kind is None:
         raise InputError(f"{path}: markup type {item.get('type')!r} is not supported; use point lists or lines.")
-    frame = item.get("coordinateSystem", "LPS")
+    frame = item.get("coordinateSystem") or "LPS"
+    if str(frame).upper() not in ("LPS", "RAS"):
+        raise InputError(f"{path}: coordinateSystem {frame!r} is not LPS or RAS.")
     points, labels, descriptions = [], [], []
-    for point in item.get("controlPoints", []):
+    for point in item.get("controlPoints") or []:
         position = point.get("position")
+        if position in ("", None) or point.get("positionStatus") in ("undefined", "missing"):
+            continue  # undefined position: Slicer writes "" (or leaves the key out)
         if not isinstance(position, list) or len(position) != 3:
-            continue  # "" = undefined position, as Slicer writes it
+            raise InputError(f"{path}: control point {point.get('label', '?')!r} has position {position!r}, not [x, y, z].")
         points.append(position)
-        labels.append(point.get("label", ""))
-        descriptions.append(point.get("description", ""))
-    color = item.get("display", {}).get("color")
+        labels.append(str(point.get("label", "")))
+        descriptions.append(str(point.get("description", "")))
+    display = item.get("display") or {}
+    # Slicer draws selected points (the default) in selectedColor, so it is the colour users see
+    color = display.get("selectedColor") or display.get("color")
+    try:
+        points_lps = to_lps(np.asarray(points, dtype=float).reshape(-1, 3), frame)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: a control point position is not three numbers.") from None
     return Markup(
         kind=kind,
         name=item.get("name") or default_name,
-        points_lps=to_lps(np.asarray(points, dtype=float).reshape(-1, 3), frame),
+        points_lps=points_lps,
         labels=labels,
         descriptions=descriptions,
         color=tuple(color) if color else None,

@@ -2,19 +2,27 @@
 
 Accepted inputs (see :func:`read_structures`):
 
-- a Slicer segmentation ``.seg.nrrd`` (segment names, label values, shared layers, 4D layers);
-- a multi-label NIfTI/NRRD plus a label-name map (JSON ``{"1": "liver"}`` or CSV ``label,name``);
-  without a map, the TotalSegmentator "total" v2 class map is used when the labels fit it;
-- a folder of one-mask-per-structure NIfTI files named after the structure (TotalSegmentator's
+- a Slicer segmentation ``.seg.nrrd`` (segment names, label values, shared layers, 4D layers,
+  segment extents);
+- a multi-label NIfTI/NRRD plus a label-name map (JSON ``{"1": "liver"}`` or CSV ``label,name``).
+  Without a map: the label table a TotalSegmentator NIfTI carries in its header extension, else
+  the built-in TotalSegmentator "total" v2 class map (NIfTI only, and only when it names every label);
+- a folder of one-mask-per-structure NIfTI/NRRD files named after the structure (TotalSegmentator's
   default output, ``liver.nii.gz``...).
 
 Masks on another grid are resampled by physical position (nearest neighbour) onto the CT grid.
+Empty segments are kept; :func:`empty_masks` lists them and :func:`require_nonempty_masks` refuses them.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
+import re
+import struct
+import xml.etree.ElementTree as ElementTree
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -26,12 +34,17 @@ from hitit.case import MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid, labels_onto_grid, mask_onto_grid
 from hitit.io.atomic import atomic_path
-from hitit.io.volumes import VOLUME_SUFFIXES, _read_file
+from hitit.io.volumes import VOLUME_SUFFIXES, read_image_file
 
 #: Colour (RGB 0-1) for segments written without one: a neutral grey, as Slicer uses.
 DEFAULT_SEGMENT_COLOR = (0.5, 0.5, 0.5)
+_REFERENCE_GEOMETRY_DESCRIPTION = (
+    "Image geometry description string determining the geometry of the labelmap that is created in course of "
+    "conversion. Can be copied from a volume, using the button."
+)
 
 
+# --------------------------------------------------------------------- label names
 def totalsegmentator_total_map() -> dict[int, str]:
     """The TotalSegmentator "total" task (v2) label -> class name map shipped with HITIT."""
     data = json.loads(resources.files("hitit.io").joinpath("totalsegmentator_total_v2.json").read_text())
@@ -48,18 +61,80 @@ def read_label_map_file(path: str | Path) -> dict[int, str]:
             data = json.loads(path.read_text())
             if not isinstance(data, dict):
                 raise ValueError("top level is not an object")
-            return {int(k): str(v) for k, v in data.items()}
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        return {int(row["label"]): row["name"].strip() for row in rows}
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+            names = {int(k): str(v).strip() for k, v in data.items()}
+        else:
+            with path.open(newline="") as handle:
+                names = {int(row["label"]): row["name"].strip() for row in csv.DictReader(handle)}
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
         raise InputError(
             f"Cannot read label map {path} ({error}): use JSON {{\"1\": \"liver\", ...}} or CSV with columns label,name."
         ) from None
+    if not names or not all(names.values()):
+        raise InputError(f"Label map {path} is empty or has a label without a name.")
+    return names
 
 
+def nifti_label_table(path: str | Path) -> dict[int, str]:
+    """The label table a NIfTI file carries in a header extension (``<Label Key="5">liver</Label>``,
+    as TotalSegmentator writes), or ``{}`` when it has none."""
+    path = Path(path)
+    if not path.name.endswith((".nii", ".nii.gz")):
+        return {}
+    header = _nifti_header_bytes(path)
+    table: dict[int, str] = {}
+    for code_data in _nifti_extensions(header):
+        if b"<Label" not in code_data:
+            continue
+        try:
+            root = ElementTree.fromstring(code_data.rstrip(b"\x00").decode("utf-8", "replace"))
+        except ElementTree.ParseError:
+            continue
+        for label in root.iter("Label"):
+            if label.get("Key") is not None and (label.text or "").strip():
+                table[int(label.get("Key"))] = label.text.strip()
+    return table
+
+
+def _nifti_header_bytes(path: Path) -> bytes:
+    """The NIfTI-1 header and its extensions (everything before the voxel data)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(352)
+            if len(head) < 352:
+                return b""
+            order = "<" if struct.unpack("<i", head[:4])[0] == 348 else ">"
+            vox_offset = int(struct.unpack(f"{order}f", head[108:112])[0])
+            return head + handle.read(max(vox_offset - 352, 0))
+    except (OSError, EOFError, zlib.error):
+        return b""  # an unreadable file is reported by the image reader
+
+
+def _nifti_extensions(header: bytes) -> list[bytes]:
+    """The data of each NIfTI-1 header extension (after the 8-byte size/code prefix)."""
+    if len(header) < 352 or header[348] == 0:
+        return []
+    order = "<" if struct.unpack("<i", header[:4])[0] == 348 else ">"
+    out, offset = [], 352
+    while offset + 8 <= len(header):
+        size, _code = struct.unpack(f"{order}ii", header[offset:offset + 8])
+        if size < 8 or offset + size > len(header):
+            break
+        out.append(header[offset + 8:offset + size])
+        offset += size
+    return out
+
+
+# --------------------------------------------------------------------- reading
 def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None) -> MaskSet:
-    """Named boolean masks (arrays ``[k, j, i]`` on ``grid``) from a segmentation file or folder."""
+    """Named boolean masks (arrays ``[k, j, i]`` on ``grid``) from a segmentation file or folder.
+
+    ``path`` is a ``.seg.nrrd``, a multi-label NIfTI/NRRD (names from ``label_map``, a JSON/CSV
+    file or a dict, else from the file's own label table, else the TotalSegmentator "total" v2
+    map for NIfTI) or a folder of one mask per structure. Masks on another grid are placed by
+    physical position; a mask that does not overlap ``grid`` raises a GeometryError. Empty
+    segments are kept (see :func:`empty_masks`).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"Segmentation not found: {path}. Check the path.")
@@ -67,50 +142,81 @@ def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[i
         return _read_mask_folder(path, grid)
     if path.name.endswith(".seg.nrrd"):
         return _read_seg_nrrd(path, grid)
-    if not any(path.name.endswith(s) for s in VOLUME_SUFFIXES):
+    if not path.name.endswith(VOLUME_SUFFIXES):
         raise InputError(f"{path} is not a segmentation: use .seg.nrrd, a label map (.nii.gz/.nrrd) or a folder of masks.")
     return _read_label_map(path, grid, label_map)
 
 
 def _read_seg_nrrd(path: Path, grid: Grid) -> MaskSet:
+    """Segments of a Slicer ``.seg.nrrd``, each clipped to its stored extent, on ``grid``."""
     try:
         segmentation = slicerio.read_segmentation(str(path))
-    except Exception as error:  # slicerio raises plain exceptions of many kinds on corrupt files
+    except Exception as error:  # pynrrd/slicerio raise many exception types on corrupt files
         raise InputError(f"Cannot read Slicer segmentation {path} ({error}). The file may be corrupt.") from None
     voxels = segmentation["voxels"]  # (i, j, k) or (layer, i, j, k)
+    if voxels.ndim not in (3, 4):
+        raise InputError(f"Slicer segmentation {path} has {voxels.ndim} dimensions; expected 3 or 4 (layers).")
+    # the NRRD space origin places stored voxel 0; Segmentation_ReferenceImageExtentOffset only
+    # relates the stored grid to Slicer's reference grid, so physical positions need no offset
     seg_grid = Grid.from_ijk_to_lps(segmentation["ijkToLPS"], voxels.shape[-3:])
     masks: MaskSet = {}
     for segment in segmentation["segments"]:
-        name = segment.get("name", segment["id"])
-        mask_ijk = slicerio.segment_mask(segmentation, segment)
+        name = segment.get("name") or segment["id"]
+        if name in masks:
+            raise InputError(f"Segment name '{name}' appears twice in {path}: rename one of them in Slicer.")
+        mask_ijk = _clip_to_extent(slicerio.segment_mask(segmentation, segment), segment.get("extent"))
         image = seg_grid.image_from_array(np.ascontiguousarray(mask_ijk.transpose(2, 1, 0)))
         masks[name] = mask_onto_grid(image, grid, name=f"{path.name}:{name}")
     return masks
 
 
+def _clip_to_extent(mask_ijk: np.ndarray, extent: list[int] | None) -> np.ndarray:
+    """``mask_ijk`` (i, j, k) outside the segment extent ``[i0, i1, j0, j1, k0, k1]`` cleared, as Slicer reads it."""
+    if extent is None:
+        return mask_ijk
+    i0, i1, j0, j1, k0, k1 = extent
+    clipped = np.zeros_like(mask_ijk)
+    if i0 <= i1 and j0 <= j1 and k0 <= k1:  # an inverted extent means an empty segment
+        window = (slice(max(i0, 0), i1 + 1), slice(max(j0, 0), j1 + 1), slice(max(k0, 0), k1 + 1))
+        clipped[window] = mask_ijk[window]
+    return clipped
+
+
 def _read_label_map(path: Path, grid: Grid, label_map) -> MaskSet:
-    image = _read_file(path)
-    if image.GetDimension() != 3:
-        raise InputError(f"Label map {path} is {image.GetDimension()}D: a label map must be a 3D image.")
+    """One mask per label of a multi-label image; labels named by :func:`_label_names`."""
+    image = read_image_file(path)
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"Label map {path} is not a single-component 3D image.")
     pixel = sitk.GetArrayViewFromImage(image)
     if np.issubdtype(pixel.dtype, np.floating) and not np.all(np.mod(pixel, 1) == 0):
         raise InputError(f"{path} has non-integer values: it is an image, not a label map.")
     labels = labels_onto_grid(image, grid, name=path.name)
     present = [int(v) for v in np.unique(labels) if v != 0]
     names = _label_names(path, present, label_map)
-    return {names[value]: labels == value for value in present}
+    masks: MaskSet = {}
+    for value in present:  # several labels mapped to one name are merged into one mask
+        mask = labels == value
+        masks[names[value]] = masks[names[value]] | mask if names[value] in masks else mask
+    return masks
 
 
 def _label_names(path: Path, present: list[int], label_map) -> dict[int, str]:
+    """Label -> name for ``path``: the map given, the file's own table, or TotalSegmentator v2 (NIfTI)."""
     if isinstance(label_map, dict):
-        names = {int(k): v for k, v in label_map.items()}
+        names, source = {int(k): str(v) for k, v in label_map.items()}, "the label map given"
     elif label_map is not None:
-        names = read_label_map_file(label_map)
+        names, source = read_label_map_file(label_map), f"label map {Path(label_map).name}"
+    elif table := nifti_label_table(path):
+        names, source = table, "the label table stored in the file"
+    elif path.name.endswith((".nii", ".nii.gz")):
+        names, source = totalsegmentator_total_map(), "the built-in TotalSegmentator 'total' v2 map"
     else:
-        names = totalsegmentator_total_map()
+        raise InputError(
+            f"Label map {path.name} names no labels: pass a label map file (--label-map, JSON {{\"1\": \"liver\"}} "
+            "or CSV label,name) saying what each label value is."
+        )
     unknown = [v for v in present if v not in names]
     if unknown:
-        source = "the label map given" if label_map is not None else "the built-in TotalSegmentator 'total' v2 map"
         raise InputError(
             f"Label values {unknown[:10]} in {path.name} are not in {source}: pass a label map file "
             "(--label-map, JSON {\"1\": \"liver\"} or CSV label,name) that names every label."
@@ -119,66 +225,94 @@ def _label_names(path: Path, present: list[int], label_map) -> dict[int, str]:
 
 
 def _read_mask_folder(folder: Path, grid: Grid) -> MaskSet:
-    files = sorted(p for p in folder.iterdir() if any(p.name.endswith(s) for s in VOLUME_SUFFIXES))
+    """One binary mask per file, named after the file (``liver.nii.gz`` -> ``liver``)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(VOLUME_SUFFIXES))
     if not files:
         raise InputError(f"Folder {folder} holds no mask files (.nii.gz/.nrrd): give one file per structure.")
     masks: MaskSet = {}
     for file in files:
-        name = file.name
-        for suffix in VOLUME_SUFFIXES:
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
-                break
-        masks[name] = mask_onto_grid(_read_file(file) != 0, grid, name=file.name)
+        name = re.sub(r"(\.seg)?(\.nii\.gz|\.nii|\.nrrd|\.nhdr|\.mha|\.mhd)$", "", file.name)
+        if name in masks:
+            raise InputError(f"Folder {folder} has two files for structure '{name}': keep one.")
+        image = read_image_file(file)
+        values = sitk.GetArrayViewFromImage(image)
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise InputError(f"{file} is not a binary mask (values {values.min()} to {values.max()}): "
+                             "a mask folder holds one 0/1 file per structure; read label maps as files.")
+        masks[name] = mask_onto_grid(image, grid, name=file.name)
     return masks
 
 
+# --------------------------------------------------------------------- empty segments
 def empty_masks(masks: MaskSet) -> list[str]:
     """Names of the masks that have no voxel set."""
     return [name for name, mask in masks.items() if not mask.any()]
 
 
 def require_nonempty_masks(masks: MaskSet, kind: str = "segment") -> MaskSet:
-    """Return ``masks`` unchanged, or raise :class:`InputError` naming every empty one."""
-    empty = empty_masks(masks)
-    if empty:
-        raise InputError(f"The {kind}(s) {', '.join(empty)} are empty (no voxel set): segment them or remove them.")
+    """Return ``masks`` unchanged, or raise :class:`InputError` naming every empty one.
+
+    ``kind`` names what the masks are ("segment", "lesion segment"...) in the message.
+    """
     if not masks:
         raise InputError(f"No {kind} found: the segmentation holds none.")
+    empty = empty_masks(masks)
+    if empty:
+        quoted = ", ".join(f"'{name}'" for name in empty)
+        verb = "is" if len(empty) == 1 else "are"
+        raise InputError(f"{kind} {quoted} {verb} empty (no voxel set): segment it or remove it.")
     return masks
 
 
+# --------------------------------------------------------------------- writing
 def write_seg_nrrd(path: str | Path, grid: Grid, masks: MaskSet,
                    colors: dict[str, tuple[float, float, float]] | None = None) -> Path:
     """Write ``masks`` (arrays ``[k, j, i]`` on ``grid``) as a Slicer ``.seg.nrrd``, atomically.
 
-    Non-overlapping segments share one layer; overlapping ones go to further layers, as Slicer
-    stores them. Geometry is written in LPS, with the reference image geometry Slicer expects.
+    Non-overlapping segments share one layer; overlapping ones go to further layers (a 4D
+    ``list domain domain domain`` image), as Slicer stores them. Geometry is LPS; the "Reference
+    image geometry" conversion parameter is the grid's IJK->RAS matrix, as Slicer writes it.
+    ``colors`` are RGB in 0-1 per segment name (missing -> grey).
     """
     path = Path(path)
     if not path.name.endswith(".seg.nrrd"):
         raise InputError(f"Cannot write {path}: a Slicer segmentation file name ends with .seg.nrrd.")
+    if not masks:
+        raise InputError(f"Cannot write {path}: no segment given.")
     segmentation = slicerio.create_segmentation(grid.size, grid.ijk_to_lps_matrix())
     for index, (name, mask) in enumerate(masks.items()):
-        if mask.shape != grid.shape:
-            raise InputError(f"Segment '{name}' has shape {mask.shape}, not the grid's {grid.shape}.")
-        color = (colors or {}).get(name, DEFAULT_SEGMENT_COLOR)
+        _check_segment(name, mask, grid, (colors or {}).get(name, DEFAULT_SEGMENT_COLOR))
+        color = [float(c) for c in (colors or {}).get(name, DEFAULT_SEGMENT_COLOR)]
         slicerio.add_segment(
             segmentation,
             np.asarray(mask, dtype=bool).transpose(2, 1, 0),
-            {"id": f"Segment_{index + 1}", "name": name, "color": [float(c) for c in color]},
+            {"id": f"Segment_{index + 1}", "name": name, "color": color,
+             "nameAutoGenerated": False, "colorAutoGenerated": name not in (colors or {})},
         )
-    segmentation["conversionParameters"] = _reference_geometry_parameters(grid)
+    # written as a raw header field so that it ends with "&": Slicer only parses "&"-terminated parameters
+    segmentation["Segmentation_ConversionParameters"] = _reference_geometry_parameter(grid)
     segmentation["containedRepresentationNames"] = ["Binary labelmap"]
     segmentation["masterRepresentation"] = "Binary labelmap"
+    segmentation["referenceImageExtentOffset"] = [0, 0, 0]
     with atomic_path(path) as tmp:
         slicerio.write_segmentation(str(tmp), segmentation)
     return path
 
 
-def _reference_geometry_parameters(grid: Grid) -> list[dict]:
-    """Slicer's "Reference image geometry" conversion parameter: IJK->RAS row-major + extent."""
+def _check_segment(name: str, mask: np.ndarray, grid: Grid, color) -> None:
+    """InputError unless ``mask`` fits ``grid`` and ``name``/``color`` can be stored in a NRRD header."""
+    if not name or any(c in name for c in "\n\r|"):
+        raise InputError(f"Segment name {name!r} cannot be stored: use a non-empty name without line breaks or '|'.")
+    if np.shape(mask) != grid.shape:
+        raise InputError(f"Segment '{name}' has shape {np.shape(mask)}, not the grid's {grid.shape}.")
+    if len(color) != 3 or not all(0.0 <= float(c) <= 1.0 for c in color):
+        raise InputError(f"Segment '{name}' colour {tuple(color)} must be 3 values between 0 and 1.")
+
+
+def _reference_geometry_parameter(grid: Grid) -> str:
+    """Slicer's ``Segmentation_ConversionParameters`` value holding the reference image geometry
+    (IJK->RAS row-major, then the extent ``0 ni-1 0 nj-1 0 nk-1``), ``&``-terminated."""
     ras = grid.ijk_to_ras_matrix()
     extent = [v for n in grid.size for v in (0, n - 1)]
     value = ";".join(f"{x:.17g}" for x in ras.ravel()) + ";" + ";".join(str(v) for v in extent) + ";"
-    return [{"name": "Reference image geometry", "value": value, "description": "Image geometry description string determining the geometry of the labelmap that is created in course of conversion. Can be copied from a volume, using the button."}]
+    return f"Reference image geometry|{value}|{_REFERENCE_GEOMETRY_DESCRIPTION}&"
