@@ -17,7 +17,9 @@ from hitit.errors import HititError
 #: Subcommand modules, in the order ``hitit --help`` lists them.
 SUBCOMMAND_MODULES = (
     "hitit.cli.demo_cmd",
+    "hitit.cli.dose_cmd",
     "hitit.cli.inspect_cmd",
+    "hitit.cli.lesions_cmd",
     "hitit.cli.response_cmd",
     "hitit.cli.review_cmd",
 )

@@ -1,0 +1,63 @@
+"""Injectability rules on measured synthetic lesions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hitit.geometry import Grid
+from hitit.lesions.injectability import InjectabilityRules, assess_injectability
+from hitit.lesions.measure import measure_lesion
+from hitit.lesions.segment import lesion_from_diameters
+
+GRID = Grid((100, 100, 50), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
+K, J, I = np.indices(GRID.shape)
+BODY = (I >= 5) & (I < 95) & (J >= 5) & (J < 95)
+
+
+def measured(diameter, hu_inside=40.0, structures=None, centre=(50.0, 50.0, 50.0)):
+    lesion = lesion_from_diameters(GRID, centre, (diameter,) * 3, lesion_id="X")
+    hu = np.where(lesion.mask, hu_inside, 60.0)
+    return measure_lesion(lesion, GRID, hu, BODY, structures or {})
+
+
+def codes(verdict):
+    return {r.code for r in verdict.reasons}
+
+
+def test_clean_lesion_is_yes_with_info_reasons():
+    v = assess_injectability(measured(20), trajectory_feasible=True)
+    assert v.verdict == "yes" and codes(v) == set()
+    v = assess_injectability(measured(20))
+    assert v.verdict == "yes" and codes(v) == {"TRAJECTORY_NOT_CHECKED"}
+
+
+def test_small_necrotic_deep_and_no_trajectory_are_no():
+    assert "TOO_SMALL" in codes(assess_injectability(measured(6)))
+    v = assess_injectability(measured(20, hu_inside=5.0))
+    assert v.verdict == "no" and "MOSTLY_NECROTIC" in codes(v)
+    v = assess_injectability(measured(20), InjectabilityRules(needle_length_mm=50, needle_reserve_mm=20))
+    assert v.verdict == "no" and "TOO_DEEP" in codes(v)  # 35 mm deep > 30 mm usable
+    assert assess_injectability(measured(20), trajectory_feasible=False).verdict == "no"
+    v = assess_injectability(measured(20), InjectabilityRules(needle_length_mm=150))
+    assert v.verdict == "yes"
+
+
+def test_abutting_vessel_and_bowel_is_caution():
+    aorta = (I >= 63) & (I < 70)  # 3 mm centre distance from the lesion's edge voxel at x = 60
+    colon = J < 30
+    v = assess_injectability(measured(20, structures={"aorta": aorta, "colon": colon}), trajectory_feasible=True)
+    assert v.verdict == "caution" and codes(v) == {"ABUTS_VESSEL"}
+    assert all(r.source for r in v.reasons)
+
+
+def test_tvec_liver_is_no_and_before_baseline_is_caution():
+    liver = (I >= 20) & (I < 80)
+    m = measured(20, structures={"liver": liver})
+    assert m.organ == "liver"
+    v = assess_injectability(m, protocol_name="tvec", trajectory_feasible=True)
+    assert v.verdict == "no" and "TVEC_LIVER" in codes(v)
+    assert assess_injectability(m, protocol_name="pv10", trajectory_feasible=True).verdict == "yes"
+    v = assess_injectability(m, trajectory_feasible=True, injected_before_baseline=True)
+    assert v.verdict == "caution"
+    record = v.to_dict()
+    assert record["rules"]["max_depth_mm"] == 130.0 and "sources" in record["rules"]

@@ -1,0 +1,75 @@
+"""``hitit lesions``: the lesion measurement table (volume, RECIST diameters, depth, organ, necrosis)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from hitit.case import MaskSet, Volume
+from hitit.io.segmentations import read_structures
+from hitit.io.volumes import read_volume
+from hitit.lesions.measure import MeasurementConfig, measure_lesions
+from hitit.lesions.segment import lesions_from_masks
+
+
+def register(subparsers) -> None:
+    """Add the ``lesions`` subcommand."""
+    parser = subparsers.add_parser(
+        "lesions", help="measure lesions: volume (mL), RECIST diameters (mm), depth, organ, necrosis",
+        description="Measure every lesion segment on the CT grid. Diameters are in the acquired slices (LPS mm).",
+    )
+    parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
+    parser.add_argument("--lesions", required=True, help="lesion segmentation (.seg.nrrd, label map or mask folder)")
+    parser.add_argument("--lesion-label-map", help="label -> name map (JSON or CSV) for a lesion label map")
+    parser.add_argument("--structures", action="append", default=[], metavar="SEG",
+                        help="structures for organ and distances: .seg.nrrd, label map or folder (repeatable)")
+    parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
+    parser.add_argument("--nodal", action="append", default=[], metavar="ID", help="lesion id that is a lymph node (repeatable)")
+    parser.add_argument("--necrosis-hu", type=float, default=MeasurementConfig.necrosis_hu,
+                        help="necrosis threshold in HU (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _body_mask(ct: Volume):
+    """The body mask from ``hitit.anatomy.body`` when that module exists, else None (depth not measured)."""
+    if importlib.util.find_spec("hitit.anatomy") is None or importlib.util.find_spec("hitit.anatomy.body") is None:
+        return None
+    from hitit.anatomy.body import body_mask
+    return body_mask(ct)
+
+
+def lesion_table(ct_path: str, lesion_path: str, structure_paths: list[str], label_map: str | None = None,
+                 lesion_label_map: str | None = None, nodal: list[str] = (), necrosis_hu: float = 20.0) -> dict:
+    """The ``lesions`` result as a JSON-ready dict (frame LPS)."""
+    ct = read_volume(ct_path)
+    masks = read_structures(lesion_path, ct.grid, lesion_label_map)
+    structures: MaskSet = {}
+    for path in structure_paths:
+        structures.update(read_structures(path, ct.grid, label_map))
+    lesions = lesions_from_masks(masks, set(nodal))
+    body = _body_mask(ct)
+    config = MeasurementConfig(necrosis_hu=necrosis_hu)
+    results = measure_lesions(lesions, ct.grid, ct.array, body, structures or None, config)
+    return {"frame": "LPS", "ct": ct.grid.to_dict(), "depth_available": body is not None,
+            "config": config.to_dict(), "lesions": [m.to_dict() for m in results]}
+
+
+def run(args) -> int:
+    """Print the lesion table."""
+    result = lesion_table(args.ct, args.lesions, args.structures, args.label_map, args.lesion_label_map,
+                          args.nodal, args.necrosis_hu)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+    print(f"{'id':<12} {'volume mL':>10} {'LD mm':>7} {'SA mm':>7} {'3D mm':>7} {'depth mm':>9} {'necrosis':>9}  organ / RECIST")
+    for m in result["lesions"]:
+        print(f"{m['id']:<12} {m['volume_ml']:>10.2f} {m['longest_diameter_mm']:>7.1f} {m['short_axis_mm']:>7.1f} "
+              f"{m['max_3d_diameter_mm']:>7.1f} {f(m['depth_mm'], '9.1f')} {f(m['necrosis_fraction'], '9.2f')}  "
+              f"{m['organ'] or '-'} / {m['recist_category']}")
+    if not result["depth_available"]:
+        print("(depth not measured: no body mask available)")
+    return 0
