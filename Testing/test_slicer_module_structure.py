@@ -1,0 +1,171 @@
+"""Module layout, class names and bases, CMake lists and the extension metadata (Extensions Index rules)."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import re
+import struct
+
+import pytest
+
+from slicer_modules import REPO, module_files
+
+MODULES = module_files()
+#: Names the parameter node wrapper reserves (NOTES §1.6).
+RESERVED = {"allParameters", "default", "isCached", "dataType", "getValue", "setValue", "connectGui",
+            "connectParametersToGui", "disconnectGui", "StartModify", "EndModify", "AddObserver", "RemoveObserver",
+            "Modified", "parameterNode"}
+#: Extensions Index categories accepted by scripts/check_description_files.py (the relevant subset).
+CATEGORIES = {"Planning", "IGT", "Quantification", "Segmentation", "Radiotherapy", "Utilities", "Examples",
+              "Registration", "Simulation", "Analysis"}
+#: slicer-extension-catalog-entry-schema-v1.0.2.json, written out.
+SCHEMA_REQUIRED = {"$schema", "category", "scm_url"}
+SCHEMA_ALLOWED = SCHEMA_REQUIRED | {"scm_revision", "scm_type", "build_dependencies", "build_subdirectory", "enabled",
+                                    "tier", "dicom_support_rule"}
+
+
+def classes(module):
+    return {n.name: n for n in ast.parse(module.read_text(encoding="utf-8")).body if isinstance(n, ast.ClassDef)}
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_module_classes(module):
+    name = module.stem
+    found = classes(module)
+    bases = {cls: [ast.unparse(b) for b in node.bases] for cls, node in found.items()}
+    assert bases[name] == ["ScriptedLoadableModule"]
+    assert bases[f"{name}Widget"][0] == "ScriptedLoadableModuleWidget" and "VTKObservationMixin" in bases[f"{name}Widget"]
+    assert bases[f"{name}Logic"] == ["ScriptedLoadableModuleLogic"]
+    assert bases[f"{name}Test"] == ["ScriptedLoadableModuleTest"]
+    wrappers = [n for n in found.values() if any("parameterNodeWrapper" in ast.unparse(d) for d in n.decorator_list)]
+    assert len(wrappers) == 1
+    fields = [i.target.id for i in wrappers[0].body if isinstance(i, ast.AnnAssign)]
+    assert not set(fields) & RESERVED
+    tests = [f.name for f in found[f"{name}Test"].body if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")]
+    assert tests, "the Test class has no test_* method"
+    setup = next(f for f in found[f"{name}Test"].body if isinstance(f, ast.FunctionDef) and f.name == "setUp")
+    assert "mrmlScene.Clear" in ast.unparse(setup)
+    # every public method has a docstring
+    for cls in (f"{name}Widget", f"{name}Logic"):
+        for item in found[cls].body:
+            if isinstance(item, ast.FunctionDef) and not item.name.startswith("_"):
+                assert ast.get_docstring(item), f"{cls}.{item.name} has no docstring"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_module_metadata_set(module):
+    init = next(f for f in classes(module)[module.stem].body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+    text = ast.unparse(init)
+    for attribute in ("title", "categories", "contributors", "helpText", "acknowledgementText"):
+        assert f"self.parent.{attribute} =" in text, attribute
+    assert 'translate("qSlicerAbstractCoreModule"' in text.replace("'", '"')
+    assert "_(" in text  # user strings are translatable
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_module_compiles_and_defers_core_imports(module):
+    source = module.read_text(encoding="utf-8")
+    tree = ast.parse(source, str(module), feature_version=(3, 12))  # Slicer 5.10+ runs Python 3.12
+    compile(tree, str(module), "exec")
+    top_imports = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top_imports |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top_imports.add((node.module or "").split(".")[0])
+    allowed = {"json", "logging", "os", "pathlib", "sys", "typing", "enum", "qt", "ctk", "vtk", "slicer", "math", "time"}
+    assert top_imports <= allowed, f"imported at module load: {sorted(top_imports - allowed)}"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_cmake_lists_every_script_and_resource(module):
+    folder = module.parent
+    cmake = (folder / "CMakeLists.txt").read_text(encoding="utf-8").replace("${MODULE_NAME}", module.stem)
+    assert f"set(MODULE_NAME {module.stem})" in cmake.replace(f"set(MODULE_NAME {module.stem})", f"set(MODULE_NAME {module.stem})")
+    assert "slicerMacroBuildScriptedModule(" in cmake and "WITH_GENERIC_TESTS" in cmake
+    assert re.search(r"if\(BUILD_TESTING\).*slicer_add_python_unittest\(SCRIPT " + module.stem + r"\.py\)", cmake, re.S)
+    direct = [p.name for p in folder.glob("*.py")]
+    assert direct == [module.name], f"only the module file may sit directly in {folder.name}: {direct}"
+    listed = set(re.findall(r"^\s+(\S+)\s*$", cmake, re.M))
+    for path in folder.rglob("*.py"):
+        if "Testing" in path.relative_to(folder).parts or "__pycache__" in path.parts:
+            continue
+        assert path.relative_to(folder).as_posix() in listed, f"{path.relative_to(folder)} not in MODULE_PYTHON_SCRIPTS"
+    for path in (folder / "Resources").rglob("*"):
+        if path.is_file():
+            assert path.relative_to(folder).as_posix() in listed, f"{path.relative_to(folder)} not in MODULE_PYTHON_RESOURCES"
+    for entry in listed:
+        if "/" in entry or entry.endswith(".py"):
+            assert (folder / entry).is_file(), f"CMake lists missing file {entry}"
+    assert (folder / "Resources" / "Icons" / f"{module.stem}.png").is_file()
+
+
+def top_cmake():
+    return (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+
+
+def test_core_package_is_installed_by_cmake():
+    cmake = top_cmake()
+    assert "ctkMacroCompilePythonScript(" in cmake
+    assert re.search(r"DESTINATION_DIR \$\{CMAKE_BINARY_DIR\}/\$\{Slicer_QTSCRIPTEDMODULES_LIB_DIR\}/hitit", cmake)
+    assert re.search(r"INSTALL_DIR \$\{Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR\}/hitit", cmake)
+    patterns = re.findall(r"\$\{CMAKE_CURRENT_SOURCE_DIR\}/hitit/(\*\.\w+)", cmake)
+    core = [p for p in (REPO / "hitit").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    needed = [p for p in core if p.suffix in (".py", ".json")]
+    assert needed
+    for path in needed:
+        assert any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns), f"{path} is not installed"
+
+
+def test_every_module_folder_is_added():
+    cmake = top_cmake()
+    for folder in ("HITITPlanner", "HITITResponse"):
+        assert f"add_subdirectory({folder})" in cmake
+
+
+def test_extension_metadata_passes_index_checks():
+    cmake = top_cmake()
+    project = re.search(r"^project\((\w+)\)", cmake, re.M).group(1)
+    description_file = REPO / f"{project}.json"
+    assert description_file.is_file(), "the Extensions Index JSON must be named after project()"
+    entry = json.loads(description_file.read_text(encoding="utf-8"))
+    assert SCHEMA_REQUIRED <= set(entry) and set(entry) <= SCHEMA_ALLOWED
+    assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
+    assert entry["category"] in CATEGORIES
+    assert entry["scm_url"].startswith(("https://", "git://"))
+    assert "slicer" in entry["scm_url"].rstrip("/").removesuffix(".git").split("/")[-1].lower()
+    assert isinstance(entry.get("tier", 1), int) and 1 <= entry.get("tier", 1) <= 5
+    assert all(isinstance(d, str) for d in entry.get("build_dependencies", []))
+    for key in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION", "EXTENSION_DEPENDS"):
+        assert re.search(rf'^set\({key} "[^"\n]+"\)', cmake, re.M), key
+    assert re.search(r'^set\(EXTENSION_CATEGORY "(\w+)"\)', cmake, re.M).group(1) == entry["category"]
+    icon = re.search(r'^set\(EXTENSION_ICONURL "(https?://[^"\s]+\.png)"\)$', cmake, re.M)
+    assert icon, "EXTENSION_ICONURL must be one quoted http(s) PNG URL on one line"
+    shots = re.search(r'^set\(EXTENSION_SCREENSHOTURLS "([^"]+)"\)', cmake, re.M)
+    assert shots and all(re.fullmatch(r"https?://\S+\.(png|jpg|gif)", u) for u in shots.group(1).split())
+    prefix = "https://raw.githubusercontent.com/hitit-project/SlicerHITIT/main/"
+    assert icon.group(1).startswith(prefix) and (REPO / icon.group(1)[len(prefix):]).is_file()
+    for url in shots.group(1).split():
+        assert url.startswith(prefix)  # the file is added by the lead (see HITITPlanner/TESTING.md)
+    assert any((REPO / name).is_file() for name in ("LICENSE", "LICENSE.txt", "License.txt", "COPYING"))
+    assert "Apache License" in (REPO / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_icons_are_128_png():
+    for path in (REPO / "Resources" / "HITIT.png", REPO / "HITITPlanner" / "Resources" / "Icons" / "HITITPlanner.png"):
+        header = path.read_bytes()[:24]
+        assert header[:8] == b"\x89PNG\r\n\x1a\n"
+        assert struct.unpack(">II", header[16:24]) == (128, 128)
+
+
+def test_requirements_are_installed_lazily():
+    source = (REPO / "HITITPlanner" / "HITITPlanner.py").read_text(encoding="utf-8")
+    requirements = (REPO / "HITITPlanner" / "Resources" / "requirements.txt").read_text(encoding="utf-8")
+    assert {"slicerio", "pynrrd", "jsonschema"} <= {re.split(r"[<>=]", l)[0] for l in requirements.split() if not l.startswith("#")}
+    tree = ast.parse(source)
+    for node in tree.body:  # no pip call at module level
+        if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            assert "pip_" not in ast.unparse(node)
+    assert "pip_ensure" in source and "pip_install" in source
