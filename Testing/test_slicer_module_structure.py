@@ -154,15 +154,17 @@ def test_extension_metadata_passes_index_checks():
 
 
 def test_icons_are_128_png():
-    for path in (REPO / "Resources" / "HITIT.png", REPO / "HITITPlanner" / "Resources" / "Icons" / "HITITPlanner.png"):
+    icons = [REPO / "Resources" / "HITIT.png"] + [m.parent / "Resources" / "Icons" / f"{m.stem}.png" for m in MODULES]
+    for path in icons:
         header = path.read_bytes()[:24]
         assert header[:8] == b"\x89PNG\r\n\x1a\n"
         assert struct.unpack(">II", header[16:24]) == (128, 128)
 
 
-def test_requirements_are_installed_lazily():
-    source = (REPO / "HITITPlanner" / "HITITPlanner.py").read_text(encoding="utf-8")
-    requirements = (REPO / "HITITPlanner" / "Resources" / "requirements.txt").read_text(encoding="utf-8")
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_requirements_are_installed_lazily(module):
+    source = module.read_text(encoding="utf-8")
+    requirements = (module.parent / "Resources" / "requirements.txt").read_text(encoding="utf-8")
     assert {"slicerio", "pynrrd", "jsonschema"} <= {re.split(r"[<>=]", l)[0] for l in requirements.split() if not l.startswith("#")}
     tree = ast.parse(source)
     for node in tree.body:  # no pip call at module level
