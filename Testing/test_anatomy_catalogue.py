@@ -15,8 +15,8 @@ PACKAGED = Path(__file__).parents[1] / "hitit" / "io" / "totalsegmentator_total_
 def total_names() -> list[str]:
     """TotalSegmentator v2 'total' class names (the shared class map, else the copy shipped in hitit.io)."""
     if CLASS_MAP.exists():
-        return list(json.loads(CLASS_MAP.read_text())["total"].values())
-    return list(json.loads(PACKAGED.read_text())["labels"].values())
+        return list(json.loads(CLASS_MAP.read_text(encoding="utf-8"))["total"].values())
+    return list(json.loads(PACKAGED.read_text(encoding="utf-8"))["labels"].values())
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_bad_kind_or_category_refused(cat):
 
 
 def test_catalogue_file_round_trip(tmp_path, cat):
-    data = json.loads((Path(__file__).parents[1] / "hitit" / "anatomy" / "catalogue.json").read_text())
+    data = json.loads((Path(__file__).parents[1] / "hitit" / "anatomy" / "catalogue.json").read_text(encoding="utf-8"))
     data["categories"]["vessel"]["margin_mm"] = 6.0
     path = tmp_path / "cat.json"
     path.write_text(json.dumps(data))

@@ -23,7 +23,7 @@ def test_demo_writes_a_case_that_reads_back(tmp_path, capsys):
     assert set(lesions) == {"L1", "L2", "L3", "L4"}
     assert all(mask.any() for mask in lesions.values())
     assert not (lesions["L2"] & ~structures["liver"]).any()  # the liver mask holds its lesions
-    truth = json.loads((case_dir / "truth.json").read_text())
+    truth = json.loads((case_dir / "truth.json").read_text(encoding="utf-8"))
     assert truth["frame"] == "LPS" and truth["seed"] == 7
     assert truth["grid"]["size"] == list(ct.grid.size)
     for name, size in truth["structures"].items():

@@ -65,7 +65,7 @@ def test_review_end_to_end(files, capsys):
     code = main(_args(files, out, "--post-ct", str(root / "post_ct.nrrd"), "--injection-log", str(root / "log.csv"),
                       "--sampling-log", str(root / "samples.json")))
     assert code == 0, capsys.readouterr().err
-    review = json.loads((out / "review.json").read_text())
+    review = json.loads((out / "review.json").read_text(encoding="utf-8"))
     assert review["frame"] == "LPS"
     needles = {n["lesion_id"]: n for n in review["needles"]}
     assert set(needles) == {"L1"} and "L4" in review["needle_notes"]  # no needle was placed in L4
@@ -82,7 +82,7 @@ def test_review_end_to_end(files, capsys):
     assert injectate["L1"]["leaked_by_structure_ml"]["liver"] > 0
     assert review["samples"][0]["nearest_planned_deposit_mm"] == pytest.approx(
         np.linalg.norm(files["target"] + [0, 0, 4.0] - INJECTION_CENTRE_LPS), abs=1e-3)
-    page = (out / "review.html").read_text()
+    page = (out / "review.html").read_text(encoding="utf-8")
     for image in ("needle_L1.png", "injectate_L1.png"):
         assert f'src="{image}"' in page and (out / image).stat().st_size > 1000
 
@@ -92,7 +92,7 @@ def test_review_with_a_reviewer_line(files):
     line = write_markups(root / "needle.mrk.json", [Markup("line", "L1", np.vstack([files["hub"], files["tip"]]))], "RAS")
     out = root / "out_markup"
     assert main(_args(files, out, "--needle", str(line))) == 0
-    review = json.loads((out / "review.json").read_text())
+    review = json.loads((out / "review.json").read_text(encoding="utf-8"))
     assert {n["lesion_id"] for n in review["needles"]} == {"L1", "L4"}  # the single line is used for every lesion
     l1 = next(n for n in review["needles"] if n["lesion_id"] == "L1")
     assert l1["needle"]["source"] == "markup"

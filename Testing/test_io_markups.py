@@ -36,7 +36,7 @@ def test_points_and_lines_round_trip_and_validate(tmp_path, frame):
     points = Markup("points", "deposits", [[0, 0, 0], [1, 2, 3], [-4, 5, -6]], labels=["d1", "d2", "d3"],
                     descriptions=["", "second", ""])
     path = write_markups(tmp_path / "plan.mrk.json", [line, points], frame=frame)
-    document = json.loads(path.read_text())
+    document = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(document, markups_schema())
     assert document["@schema"] == MARKUPS_SCHEMA_URL
     first = document["markups"][0]
@@ -58,13 +58,13 @@ def test_convenience_writers(tmp_path):
     (targets,) = read_markups(p)
     assert targets.kind == "points" and targets.labels == ["T1", "T2"]
     np.testing.assert_allclose(targets.points_lps, [[1, 2, 3], [4, 5, 6]])
-    assert json.loads(p.read_text())["markups"][0]["controlPoints"][1]["position"] == [-4.0, -5.0, 6.0]
+    assert json.loads(p.read_text(encoding="utf-8"))["markups"][0]["controlPoints"][1]["position"] == [-4.0, -5.0, 6.0]
     line = read_markups(write_line(tmp_path / "n.mrk.json", "needle", [0, 0, 0], [0, 0, 50], color=(1, 0, 0)))[0]
     assert line.length_mm == pytest.approx(50.0) and line.color == (1.0, 0.0, 0.0)
     lines = read_markups(write_lines(tmp_path / "all.mrk.json", {"T1": np.eye(3)[:2], "T2": np.eye(3)[1:]}))
     assert [m.name for m in lines] == ["T1", "T2"]
     for path in tmp_path.iterdir():
-        jsonschema.validate(json.loads(path.read_text()), markups_schema())
+        jsonschema.validate(json.loads(path.read_text(encoding="utf-8")), markups_schema())
 
 
 def test_slicer_quirks_are_read(tmp_path):

@@ -263,7 +263,7 @@ def test_written_files_reread_with_the_same_geometry_and_masks(tmp_path):
         assert masks.keys() == expected.keys()
         for name, mask in expected.items():
             assert np.array_equal(masks[name], mask), name
-    truth = json.loads(paths["truth"].read_text())
+    truth = json.loads(paths["truth"].read_text(encoding="utf-8"))
     assert truth["frame"] == "LPS" and truth["seed"] == 5
     assert truth["lesions"]["L3"]["necrotic_fraction"] == pytest.approx(tc.truth["L3"].necrotic_fraction, abs=1e-4)
     assert truth["lesions"]["L2"]["volume_ml"] == pytest.approx(tc.truth["L2"].volume_ml, abs=1e-4)

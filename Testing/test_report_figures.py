@@ -52,5 +52,5 @@ def test_render_and_html_page(tmp_path):
     report.table([{"id": "L1", "volume_ml": 1.234}])
     report.image(png, "axial")
     path = report.write(tmp_path / "report.html")
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert "data:image/png;base64," in text and "<td>1.2</td>" in text and "<td>L1</td>" in text

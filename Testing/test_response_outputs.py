@@ -35,7 +35,7 @@ def response():
 
 def test_response_json_has_the_documented_fields(response, tmp_path):
     paths = write_outputs(response, tmp_path)
-    document = json.loads(paths["json"].read_text())
+    document = json.loads(paths["json"].read_text(encoding="utf-8"))
     w8 = document["timepoints"][1]
     assert w8["id"] == "W8" and w8["date"] == "2026-03-02"
     recist = w8["criteria"]["RECIST1.1"]
@@ -58,7 +58,7 @@ def test_response_json_has_the_documented_fields(response, tmp_path):
 
 def test_csv_has_a_row_per_time_point_and_criterion(response, tmp_path):
     paths = write_outputs(response, tmp_path)
-    rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text(encoding="utf-8"))))
     assert len(rows) == 3 * 5  # RECIST1.1, iRECIST, itRECIST x (overall, injected, non_injected)
     w8 = {(r["criterion"], r["stream"]): r for r in rows if r["timepoint_id"] == "W8"}
     assert w8[("RECIST1.1", "all")]["overall"] == "PR"
@@ -70,7 +70,7 @@ def test_plots_and_html_are_written(response, tmp_path):
     for name in ("waterfall", "spider"):
         assert paths[f"{name}_png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in paths[f"{name}_svg"].read_bytes()[:1000]
-    html = paths["html"].read_text()
+    html = paths["html"].read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 2
     assert "RECIST1.1" in html and "non_injected" in html and "T-NI" in html
 
@@ -108,7 +108,7 @@ def test_cli_refuses_a_bad_baseline_unless_warned(tmp_path, capsys):
         run_cli(["response", str(study_path), "--out", str(tmp_path / "out")])
     assert run_cli(["response", str(study_path), "--out", str(tmp_path / "out"), "--warn-baseline"]) == 0
     assert "warning: RECIST 1.1 baseline: lesion N1" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "response.json").read_text())["warnings"]
+    assert json.loads((tmp_path / "out" / "response.json").read_text(encoding="utf-8"))["warnings"]
 
 
 # --- property tests -------------------------------------------------------------------------------

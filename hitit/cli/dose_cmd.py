@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 def read_lesions_table(path: str | Path) -> list[LesionDoseInput]:
     """Lesions from a CSV with columns id, longest_diameter_mm and optionally volume_ml, new."""
     path = Path(path)
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     out = []
     for number, row in enumerate(rows, start=2):

@@ -16,10 +16,13 @@ from hitit.errors import HititError
 
 #: Subcommand modules, in the order ``hitit --help`` lists them.
 SUBCOMMAND_MODULES = (
+    "hitit.cli.bench_cmd",
+    "hitit.cli.check_path_cmd",
     "hitit.cli.demo_cmd",
     "hitit.cli.dose_cmd",
     "hitit.cli.inspect_cmd",
     "hitit.cli.lesions_cmd",
+    "hitit.cli.plan_cmd",
     "hitit.cli.response_cmd",
     "hitit.cli.review_cmd",
 )

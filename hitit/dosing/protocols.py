@@ -59,7 +59,7 @@ def available_protocols() -> list[str]:
 
 
 def _schema() -> dict:
-    return json.loads((_PACKAGE / "protocol.schema.json").read_text())
+    return json.loads((_PACKAGE / "protocol.schema.json").read_text(encoding="utf-8"))
 
 
 def load_protocol(name_or_path: str | Path) -> Protocol:
@@ -67,12 +67,12 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
     text_path = str(name_or_path)
     shipped = _PACKAGE / "protocols" / f"{text_path}.json"
     if "/" not in text_path and "\\" not in text_path and shipped.is_file():
-        return parse_protocol(shipped.read_text(), f"shipped protocol '{text_path}'")
+        return parse_protocol(shipped.read_text(encoding="utf-8"), f"shipped protocol '{text_path}'")
     path = Path(name_or_path)
     if not path.is_file():
         raise InputError(f"No protocol '{text_path}': give a shipped name ({', '.join(available_protocols())}) "
                          "or the path of a protocol JSON file.")
-    return parse_protocol(path.read_text(), str(path))
+    return parse_protocol(path.read_text(encoding="utf-8"), str(path))
 
 
 def parse_protocol(text: str, origin: str) -> Protocol:

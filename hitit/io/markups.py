@@ -81,7 +81,7 @@ class Markup:
 @lru_cache(maxsize=1)
 def markups_schema() -> dict:
     """Slicer's markups schema v1.0.3 (shipped copy)."""
-    return json.loads(resources.files("hitit.io").joinpath("schema/markups-schema-v1.0.3.json").read_text())
+    return json.loads(resources.files("hitit.io").joinpath("schema/markups-schema-v1.0.3.json").read_text(encoding="utf-8"))
 
 
 def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
@@ -172,7 +172,7 @@ def read_markups(path: str | Path) -> list[Markup]:
     if not path.is_file():
         raise InputError(f"Markups file not found: {path}.")
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
         items = document["markups"]
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise TypeError("markups is not a list of objects")

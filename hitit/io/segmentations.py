@@ -47,7 +47,7 @@ _REFERENCE_GEOMETRY_DESCRIPTION = (
 # --------------------------------------------------------------------- label names
 def totalsegmentator_total_map() -> dict[int, str]:
     """The TotalSegmentator "total" task (v2) label -> class name map shipped with HITIT."""
-    data = json.loads(resources.files("hitit.io").joinpath("totalsegmentator_total_v2.json").read_text())
+    data = json.loads(resources.files("hitit.io").joinpath("totalsegmentator_total_v2.json").read_text(encoding="utf-8"))
     return {int(k): v for k, v in data["labels"].items()}
 
 
@@ -58,12 +58,12 @@ def read_label_map_file(path: str | Path) -> dict[int, str]:
         raise InputError(f"Label map file not found: {path}.")
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("top level is not an object")
             names = {int(k): str(v).strip() for k, v in data.items()}
         else:
-            with path.open(newline="") as handle:
+            with path.open(newline="", encoding="utf-8") as handle:
                 names = {int(row["label"]): row["name"].strip() for row in csv.DictReader(handle)}
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
         raise InputError(

@@ -1,0 +1,132 @@
+"""``hitit plan`` on the teaching case: every proposed path is checked independently against the masks,
+the plan folder holds what Slicer and a reader need, and bad input never destroys an earlier plan."""
+
+import csv
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+
+from hitit.anatomy.catalogue import Catalogue
+from hitit.case import Case
+from hitit.cli.main import main
+from hitit.errors import InputError
+from hitit.io.markups import markups_schema, read_markups
+from hitit.phantom import make_teaching_case, write_teaching_case
+from hitit.plan import PlanSettings, plan_case, write_plan
+
+#: Coarse grid: the test is about the plan's safety and contents, not about resolution.
+SPACING_MM = (2.0, 2.0, 3.0)
+
+
+@pytest.fixture(scope="module")
+def teaching():
+    return make_teaching_case(spacing_mm=SPACING_MM)
+
+
+@pytest.fixture(scope="module")
+def plan(teaching):
+    return plan_case(teaching.case, PlanSettings(protocol="pv10"))
+
+
+def exact_clearance_mm(grid, mask, entry, target, step_mm=0.1):
+    """Independent check: distance from dense points along the needle to the nearest mask voxel centre."""
+    k, j, i = np.nonzero(mask)
+    centres = grid.index_to_lps(np.column_stack([i, j, k]))
+    length = np.linalg.norm(np.subtract(target, entry))
+    samples = np.asarray(entry) + np.linspace(0, 1, int(length / step_mm) + 2)[:, None] * np.subtract(target, entry)
+    lo, hi = samples.min(0) - 40, samples.max(0) + 40
+    near = centres[np.all((centres >= lo) & (centres <= hi), axis=1)]
+    if len(near) == 0:
+        return np.inf
+    best = np.inf
+    for chunk in np.array_split(samples, max(1, len(samples) // 200)):
+        d = np.sqrt(((chunk[:, None, :] - near[None, :, :]) ** 2).sum(-1)).min()
+        best = min(best, d)
+    return best
+
+
+def test_every_feasible_path_keeps_its_margins(teaching, plan):
+    grid = teaching.case.grid
+    catalogue = Catalogue.default()
+    tolerance = plan.settings.planning.tolerance_for(grid.min_spacing_mm)
+    assert tolerance <= grid.min_spacing_mm / 2
+    radius = plan.settings.planning.needle_radius_mm
+    checked = 0
+    for lesion in plan.lesions:
+        rules = catalogue.rules_for_target(teaching.case.structures, lesion.measurement.organ)
+        for t in lesion.target.trajectories:
+            assert t.feasible
+            for name, rule in rules.items():
+                if rule.kind != "hard":
+                    continue
+                clearance = exact_clearance_mm(grid, teaching.case.structures[name], t.entry, t.target)
+                assert clearance >= rule.margin_mm + radius - tolerance, (lesion.lesion_id, t.rank, name, clearance)
+                checked += 1
+    assert checked > 0
+
+
+def test_plan_finds_safe_paths_and_follows_the_protocol(teaching, plan):
+    by_id = {lesion.lesion_id: lesion for lesion in plan.lesions}
+    assert set(by_id) == set(teaching.truth)
+    for lesion_id, lesion in by_id.items():
+        assert lesion.feasible, f"{lesion_id}: the teaching case has a safe approach to every lesion"
+        top = lesion.target.trajectories
+        assert top[0].feasible and top[0].length_mm <= plan.settings.planning.needle_length_mm
+        truth = teaching.truth[lesion_id]
+        assert lesion.measurement.volume_ml == pytest.approx(truth.volume_ml, rel=0.1)
+    # pv10: 0.5 mL per mL of lesion, no cap
+    for lesion in plan.lesions:
+        if lesion.injectability.verdict != "no":
+            assert lesion.injectate_ml == pytest.approx(0.5 * lesion.measurement.volume_ml, rel=0.02)
+            assert lesion.deposits is not None and lesion.deposits.deposits
+
+
+def test_tvec_refuses_liver_lesions(teaching):
+    plan = plan_case(teaching.case, PlanSettings(protocol="tvec"))
+    for lesion in plan.lesions:
+        if lesion.measurement.organ == "liver":
+            assert lesion.injectability.verdict == "no" and lesion.injectate_ml == 0
+            assert any(r.code == "TVEC_LIVER" for r in lesion.injectability.reasons)
+    assert plan.allocation.total_injectate_ml <= 4.0
+
+
+def test_plan_folder_contents(tmp_path, teaching, plan):
+    files = write_plan(plan, teaching.case, tmp_path / "plan")
+    document = json.loads(files["plan"].read_text(encoding="utf-8"))
+    assert document["frame"] == "LPS" and "planning" in document["config"]
+    for lesion in document["lesions"]:
+        assert {"id", "status", "injectate_ml", "trajectories"} <= set(lesion)
+        for t in lesion["trajectories"]:
+            assert {"rank", "entry", "target", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
+                    "feasible", "score"} <= set(t)
+    jsonschema.validate(json.loads(files["trajectories"].read_text(encoding="utf-8")), markups_schema())
+    lines = read_markups(files["trajectories"])
+    assert all(line.kind == "line" for line in lines) and lines[0].name.endswith("-T1")
+    rows = list(csv.DictReader(files["lesions_csv"].open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == [lesion.lesion_id for lesion in plan.lesions]
+    assert all(files[f"accessibility_{lesion_id}"].stat().st_size > 1000 for lesion_id in teaching.truth)
+    html = files["report"].read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 2 * len(plan.lesions)
+
+
+def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsys):
+    paths = write_teaching_case(teaching, tmp_path / "case")
+    out = tmp_path / "plan"
+    args = ["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]), "--lesions", str(paths["lesions"]),
+            "--protocol", "pv10", "--out", str(out)]
+    assert main(args) == 0
+    before = (out / "plan.json").read_bytes()
+    bad = [*args[:-2], "--protocol", "no-such-protocol", "--out", str(out)]
+    assert main(bad) == 2
+    assert "protocol" in capsys.readouterr().err
+    assert (out / "plan.json").read_bytes() == before
+
+
+def test_lesion_outside_body_is_refused(teaching):
+    case = teaching.case
+    outside = np.zeros(case.grid.shape, bool)
+    outside[:3, :3, :3] = True
+    with pytest.raises(InputError, match="outside the body"):
+        plan_case(Case(case.ct, case.structures, {"X1": outside}), PlanSettings(protocol="pv10"))

@@ -1,0 +1,79 @@
+"""``hitit plan``: the whole planning job on files, written as a plan folder."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from hitit.case import Case
+from hitit.errors import InputError
+from hitit.io.segmentations import read_structures, require_nonempty_masks
+from hitit.io.volumes import read_volume
+from hitit.plan import PlanSettings, plan_case, write_plan
+
+
+def register(subparsers) -> None:
+    """Add the ``plan`` subcommand."""
+    parser = subparsers.add_parser(
+        "plan", help="plan needle trajectories, injectate and deposits for every lesion; write a plan folder",
+        description="Measure each lesion, propose safe straight needle paths from the skin, judge injectability, "
+                    "allocate injectate under the protocol's per-visit cap and plan deposits. Coordinates in the "
+                    "outputs are LPS mm (markups files say so; Slicer converts them).",
+    )
+    parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
+    parser.add_argument("--structures", action="append", default=[], metavar="SEG",
+                        help="critical structures: .seg.nrrd, label map or folder of masks (repeatable)")
+    parser.add_argument("--lesions", required=True, help="lesions: .seg.nrrd, label map or folder (one segment per lesion)")
+    parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
+    parser.add_argument("--lesion-label-map", help="label -> lesion id map (JSON or CSV) for a lesion label map")
+    parser.add_argument("--protocol", default="tvec", help="drug protocol name (tvec, pv10, fraction, fixed) or JSON file")
+    parser.add_argument("--visit", type=int, default=1, help="treatment visit number (1 = first)")
+    parser.add_argument("--new-lesion", action="append", default=[], metavar="ID", help="a lesion first seen at this visit")
+    parser.add_argument("--nodal", action="append", default=[], metavar="ID", help="a lesion that is a lymph node")
+    parser.add_argument("--needle-length", type=float, metavar="MM", help="usable needle length (mm)")
+    parser.add_argument("--gauge", type=int, metavar="G", help="needle gauge (its radius adds to every margin)")
+    parser.add_argument("--margin", action="append", default=[], metavar="NAME=MM",
+                        help="margin override for a category (vessel, bone, ...) or a structure (repeatable)")
+    parser.add_argument("--auto-structures", default="", metavar="KINDS",
+                        help="derive missing structures from HU: comma-separated bone,lung")
+    parser.add_argument("--out", required=True, help="output folder (replaced as a whole when planning succeeds)")
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args) -> PlanSettings:
+    """Plan settings from command-line arguments."""
+    settings = PlanSettings(
+        protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
+        margin_args=tuple(args.margin),
+        auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
+    )
+    planning = settings.planning
+    if args.needle_length is not None:
+        planning = replace(planning, needle_length_mm=args.needle_length)
+    if args.gauge is not None:
+        planning = replace(planning, gauge=args.gauge)
+    return replace(settings, planning=planning,
+                   injectability=replace(settings.injectability, needle_length_mm=planning.needle_length_mm))
+
+
+def run(args) -> int:
+    """Read the inputs, plan, write the folder, print a summary."""
+    ct = read_volume(args.ct)
+    structures = {}
+    for path in args.structures:
+        structures.update(read_structures(path, ct.grid, args.label_map))
+    lesions = require_nonempty_masks(read_structures(args.lesions, ct.grid, args.lesion_label_map), "lesion")
+    overlap = sorted(set(lesions) & set(structures))
+    if overlap:
+        raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
+    plan = plan_case(Case(ct, structures, lesions), settings_from_args(args),
+                     progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr), case_name=Path(args.ct).name)
+    files = write_plan(plan, Case(ct, structures, lesions), args.out)
+    for lesion in plan.lesions:
+        best = lesion.target.trajectories[0] if lesion.target.trajectories else None
+        path = (f"best path {best.length_mm:.0f} mm, clearance {best.min_clearance_mm:.1f} mm"
+                if best is not None else f"NO SAFE PATH: {lesion.target.message}")
+        print(f"{lesion.lesion_id}: {lesion.injectability.verdict:<7} {lesion.injectate_ml:5.2f} mL  {path}")
+    print(f"plan written to {files['plan'].parent}")
+    return 0

@@ -1,0 +1,206 @@
+"""Plan a case end to end: measure lesions, find trajectories, judge injectability, allocate
+injectate under the protocol's per-visit cap, and place deposits along the chosen trajectory.
+
+The order matters: injectability needs the trajectory answer ("no safe path" makes a lesion not
+injectable), and only injectable lesions compete for the per-visit volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from hitit import __version__
+from hitit.anatomy.body import auto_structures, body_mask, skin_surface
+from hitit.case import Case
+from hitit.dosing.allocate import Allocation, LesionDoseInput, allocate
+from hitit.dosing.deposits import DepositPlan, plan_deposits
+from hitit.dosing.protocols import load_protocol
+from hitit.errors import HititError, InputError
+from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
+from hitit.lesions.measure import LesionMeasurement, measure_lesions
+from hitit.lesions.segment import lesions_from_masks
+from hitit.plan.settings import PlanSettings
+from hitit.trajectories.distance import PreparedScene, prepare
+from hitit.trajectories.planner import TargetPlan, plan_target
+
+#: A progress callback: fraction done (0-1) and a message.
+Progress = Callable[[float, str], None]
+
+
+class Cancelled(HititError):
+    """The user cancelled planning; nothing was written."""
+
+
+@dataclass
+class LesionPlan:
+    """Everything planned for one lesion."""
+
+    measurement: LesionMeasurement
+    target: TargetPlan
+    scene: PreparedScene
+    injectability: InjectabilityVerdict
+    injectate_ml: float = 0.0
+    allocation: dict | None = None
+    deposits: DepositPlan | None = None
+
+    @property
+    def lesion_id(self) -> str:
+        """The lesion id."""
+        return self.measurement.lesion_id
+
+    @property
+    def feasible(self) -> bool:
+        """True when at least one safe trajectory was found."""
+        return self.target.status == "ok"
+
+    def to_dict(self) -> dict:
+        """The plan.json record of this lesion."""
+        target = self.target.to_dict()
+        return {
+            "id": self.lesion_id,
+            "status": self.target.status,
+            "message": self.target.message,
+            "measurement": self.measurement.to_dict(),
+            "injectability": self.injectability.to_dict(),
+            "injectate_ml": self.injectate_ml,
+            "allocation": self.allocation,
+            "target": target["target"],
+            "trajectories": target["trajectories"],
+            "least_bad": target["least_bad"],
+            "blocking_structures": target["blocking_structures"],
+            "entries": target["entries"],
+            "timings_s": target["timings_s"],
+            "scene": self.scene.to_dict(),
+            "deposits": None if self.deposits is None else self.deposits.to_dict(),
+        }
+
+
+@dataclass
+class Plan:
+    """A whole plan: settings, per-lesion results, the visit's allocation, and warnings."""
+
+    settings: PlanSettings
+    lesions: list[LesionPlan]
+    allocation: Allocation
+    warnings: list[str] = field(default_factory=list)
+    case_name: str = "case"
+
+    def lesion(self, lesion_id: str) -> LesionPlan:
+        """The plan of one lesion by id."""
+        for lesion in self.lesions:
+            if lesion.lesion_id == lesion_id:
+                return lesion
+        raise InputError(f"No lesion '{lesion_id}' in the plan.")
+
+    def to_dict(self) -> dict:
+        """The content of ``plan.json`` (coordinates LPS mm)."""
+        return {
+            "frame": "LPS",
+            "hitit_version": __version__,
+            "case_name": self.case_name,
+            "visit": self.settings.visit,
+            "protocol": self.allocation.protocol.to_dict(),
+            "config": self.settings.to_dict(),
+            "warnings": list(self.warnings),
+            "allocation": {**self.allocation.to_dict(), "per_visit_cap_ml": self.allocation.protocol.per_visit_cap_ml},
+            "lesions": [lesion.to_dict() for lesion in self.lesions],
+        }
+
+
+def _report(progress: Progress | None, cancel: Callable[[], bool] | None, fraction: float, message: str) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("Planning cancelled.")
+    if progress is not None:
+        progress(fraction, message)
+
+
+def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progress | None = None,
+              cancel: Callable[[], bool] | None = None, case_name: str = "case") -> Plan:
+    """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``."""
+    settings = settings or PlanSettings()
+    protocol = load_protocol(settings.protocol)
+    if not case.lesions:
+        raise InputError("The case has no lesion: give a lesion segmentation (one segment per lesion).")
+    lesions = lesions_from_masks(case.lesions, set(settings.nodal_lesions), settings.lesion_organs)
+    empty = sorted(set(case.lesions) - {lesion.lesion_id for lesion in lesions})
+    if empty:
+        raise InputError(f"Lesion segment(s) {', '.join(empty)} are empty: segment them or remove them.")
+
+    _report(progress, cancel, 0.02, "Body and skin")
+    body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
+    _check_inside_body(lesions, body)
+    structures = dict(case.structures)
+    if settings.auto_structures:
+        structures.update(auto_structures(case.ct, body, settings.auto_structures))
+    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)
+
+    _report(progress, cancel, 0.15, "Measuring lesions")
+    measurements = measure_lesions(lesions, case.grid, case.ct.array, body, structures, settings.measurement)
+
+    _report(progress, cancel, 0.3, "Preparing distance maps")
+    warnings: list[str] = []
+    scenes = _prepare_scenes(case, structures, measurements, settings, warnings)
+    plans: list[LesionPlan] = []
+    for index, (lesion, m) in enumerate(zip(lesions, measurements)):
+        _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
+        scene = scenes[m.organ]
+        target = plan_target(scene, m.centroid_lps, skin, lesion.lesion_id, lesion.mask)
+        verdict = assess_injectability(m, settings.injectability, protocol.name, target.status == "ok")
+        plans.append(LesionPlan(m, target, scene, verdict))
+
+    _report(progress, cancel, 0.88, "Allocating injectate")
+    allocation = _allocate(plans, protocol, settings)
+    _report(progress, cancel, 0.92, "Planning deposits")
+    for lesion_plan, lesion in zip(plans, lesions):
+        if lesion_plan.injectate_ml > 0 and lesion_plan.feasible:
+            best = lesion_plan.target.trajectories[0]
+            lesion_plan.deposits = plan_deposits(lesion.mask, case.grid, best.entry, best.target,
+                                                 lesion_plan.injectate_ml, settings.deposits)
+    _report(progress, cancel, 1.0, "Plan complete")
+    return Plan(settings, plans, allocation, warnings, case_name)
+
+
+def _prepare_scenes(case: Case, structures, measurements, settings: PlanSettings, warnings: list[str]) -> dict:
+    """One prepared scene per host organ: the organ holding a target is allowed for that target only."""
+    catalogue = settings.catalogue()
+    warnings.extend(catalogue.notes)
+    scenes = {}
+    for organ in dict.fromkeys(m.organ for m in measurements):
+        found: list[str] = []
+        rules = catalogue.rules_for_target(list(structures), organ, found)
+        warnings.extend(w for w in found if w not in warnings)
+        targets = np.array([m.centroid_lps for m in measurements if m.organ == organ])
+        scenes[organ] = prepare((case.grid, structures), rules, settings.planning, targets)
+        warnings.extend(w for w in scenes[organ].warnings if w not in warnings)
+    return scenes
+
+
+def _check_inside_body(lesions, body: np.ndarray) -> None:
+    """A lesion outside the patient is a registration or labelling error: refuse it by name."""
+    for lesion in lesions:
+        inside = float(body[lesion.mask].mean())
+        if inside < 0.5:
+            raise InputError(f"Lesion '{lesion.lesion_id}' lies outside the body ({100 * (1 - inside):.0f} % of its voxels "
+                             "are in air or outside the patient): check that the lesion segmentation belongs to this CT.")
+
+
+def _allocate(plans: list[LesionPlan], protocol, settings: PlanSettings) -> Allocation:
+    """Allocate injectate among the lesions that can be injected; record why the others get none."""
+    candidates = [p for p in plans if p.injectability.verdict != "no"]
+    allocation = allocate(
+        [LesionDoseInput(p.lesion_id, p.measurement.longest_diameter_mm, p.measurement.volume_ml,
+                         p.lesion_id in settings.new_lesions) for p in candidates],
+        protocol, settings.visit)
+    by_id = {a.lesion_id: a for a in allocation.lesions}
+    for lesion_plan in plans:
+        record = by_id.get(lesion_plan.lesion_id)
+        if record is None:
+            reasons = "; ".join(r.message for r in lesion_plan.injectability.reasons if r.severity == "no")
+            lesion_plan.allocation = {"inject": False, "injectate_ml": 0.0, "reason": f"not injectable: {reasons}"}
+        else:
+            lesion_plan.allocation = record.to_dict()
+            lesion_plan.injectate_ml = record.injectate_ml if record.inject else 0.0
+    return allocation

@@ -1,0 +1,58 @@
+"""Everything a plan depends on, in one object stored with the plan (``plan.json`` → ``config``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hitit.anatomy.body import BodyParams, SkinParams
+from hitit.anatomy.catalogue import Catalogue
+from hitit.dosing.deposits import DepositConfig
+from hitit.lesions.injectability import InjectabilityRules
+from hitit.lesions.measure import MeasurementConfig
+from hitit.trajectories.config import PlanningConfig
+
+
+@dataclass
+class PlanSettings:
+    """The planner's inputs besides the images.
+
+    Attributes:
+        protocol: drug protocol name (``tvec``, ``pv10``, ``fraction``, ``fixed``) or a protocol file path.
+        visit: treatment visit number (1 = first), which sets priorities and concentration.
+        new_lesions: ids of lesions first seen at this visit (they come first at later T-VEC visits).
+        nodal_lesions: ids of lesions that are lymph nodes (RECIST measures their short axis).
+        lesion_organs: organ per lesion id when the user knows it (else found from the structures).
+        margin_args: ``CATEGORY=MM`` or ``STRUCTURE=MM`` overrides of the catalogue margins.
+        auto_structures: structures to derive from HU when not segmented (``bone``, ``lung``).
+        planning: trajectory engine settings (needle, angles, weights, tolerances).
+        injectability, measurement, deposits, body, skin: the other stages' settings.
+    """
+
+    protocol: str = "tvec"
+    visit: int = 1
+    new_lesions: tuple[str, ...] = ()
+    nodal_lesions: tuple[str, ...] = ()
+    lesion_organs: dict[str, str] = field(default_factory=dict)
+    margin_args: tuple[str, ...] = ()
+    auto_structures: tuple[str, ...] = ()
+    planning: PlanningConfig = field(default_factory=PlanningConfig)
+    injectability: InjectabilityRules = field(default_factory=InjectabilityRules)
+    measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
+    deposits: DepositConfig = field(default_factory=DepositConfig)
+    body: BodyParams = field(default_factory=BodyParams)
+    skin: SkinParams = field(default_factory=SkinParams)
+
+    def catalogue(self) -> Catalogue:
+        """The structure catalogue with the user's margin overrides applied."""
+        return Catalogue.default().with_margin_args(self.margin_args)
+
+    def to_dict(self) -> dict:
+        """Every parameter used, with sources where the stage records them."""
+        return {
+            "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
+            "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
+            "margin_args": list(self.margin_args), "auto_structures": list(self.auto_structures),
+            "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
+            "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
+            "body": self.body.to_dict(), "skin": self.skin.to_dict(), "catalogue": self.catalogue().to_dict(),
+        }

@@ -1,0 +1,159 @@
+"""Write a plan folder: ``plan.json``, ``trajectories.mrk.json``, ``deposits.mrk.json``,
+``accessibility_<lesion>.vtk``, ``lesions.csv`` and ``report.html``.
+
+The writers read the plan's JSON-ready dict (the same one ``plan.json`` holds), so the command
+line and the Slicer module export identical folders. Files are written atomically; the folder is
+first assembled in a temporary sibling and renamed into place only once everything is written, so
+an earlier plan in the same folder is never left half-replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+
+from hitit.errors import InputError
+from hitit.io.atomic import write_text_atomic
+from hitit.io.markups import Markup, write_markups
+
+#: Line colours in the markups file: green for a feasible path, red for a least-bad unsafe one.
+SAFE_COLOR = (0.2, 0.8, 0.2)
+UNSAFE_COLOR = (0.9, 0.15, 0.15)
+DEPOSIT_COLOR = (1.0, 0.85, 0.0)
+
+LESION_COLUMNS = ["id", "organ", "volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm",
+                  "depth_mm", "necrosis_fraction", "measurable", "recist_category", "injectable", "reasons",
+                  "status", "trajectories_feasible", "best_length_mm", "best_min_clearance_mm",
+                  "injectate_ml", "inject", "dose_reason", "deposits", "coverage_fraction"]
+
+
+def lesion_rows(plan: dict) -> list[dict]:
+    """One flat row per lesion (the lesions table of the CSV, the report and the Slicer module)."""
+    rows = []
+    for lesion in plan["lesions"]:
+        m = lesion["measurement"]
+        best = lesion["trajectories"][0] if lesion["trajectories"] else {}
+        allocation = lesion.get("allocation") or {}
+        deposits = lesion.get("deposits") or {}
+        rows.append({
+            "id": lesion["id"], "organ": m.get("organ"), "volume_ml": m["volume_ml"],
+            "longest_diameter_mm": m["longest_diameter_mm"], "short_axis_mm": m["short_axis_mm"],
+            "max_3d_diameter_mm": m["max_3d_diameter_mm"], "depth_mm": m.get("depth_mm"),
+            "necrosis_fraction": m.get("necrosis_fraction"), "measurable": m["measurable"],
+            "recist_category": m["recist_category"], "injectable": lesion["injectability"]["verdict"],
+            "reasons": "; ".join(r["message"] for r in lesion["injectability"]["reasons"] if r["severity"] != "info"),
+            "status": lesion["status"],
+            "trajectories_feasible": sum(1 for t in lesion["trajectories"] if t["feasible"]),
+            "best_length_mm": best.get("length_mm"), "best_min_clearance_mm": best.get("min_clearance_mm"),
+            "injectate_ml": lesion["injectate_ml"], "inject": allocation.get("inject", False),
+            "dose_reason": allocation.get("reason", ""), "deposits": len(deposits.get("deposits", [])),
+            "coverage_fraction": deposits.get("coverage_fraction"),
+        })
+    return rows
+
+
+def _csv_text(rows: list[dict], columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def trajectory_markups(plan: dict) -> list[Markup]:
+    """One line per proposed trajectory, named ``<lesion>-T<rank>``, green if feasible, red if not."""
+    lines = []
+    for lesion in plan["lesions"]:
+        # least-bad paths of a lesion with no safe path are written too (red, named -X<rank>) so the
+        # radiologist sees why: they are never offered as plans
+        for t in lesion["trajectories"] + lesion.get("least_bad", []):
+            name = f"{lesion['id']}-{'T' if t['feasible'] else 'X'}{t['rank']}"
+            lines.append(Markup(
+                "line", name, [t["entry"], t["target"]],
+                labels=[f"{name}-entry", f"{name}-target"],
+                descriptions=[f"{'safe' if t['feasible'] else 'UNSAFE'}; length {t['length_mm']:.1f} mm; "
+                              f"min clearance {t['min_clearance_mm']:.1f} mm", ""],
+                color=SAFE_COLOR if t["feasible"] else UNSAFE_COLOR))
+    return lines
+
+
+def deposit_markups(plan: dict) -> list[Markup]:
+    """One point list per lesion with deposits, each labelled with its needle depth from the skin."""
+    lists = []
+    for lesion in plan["lesions"]:
+        deposits = (lesion.get("deposits") or {}).get("deposits", [])
+        if deposits:
+            lists.append(Markup(
+                "points", f"{lesion['id']}-deposits", [d["point_lps"] for d in deposits],
+                labels=[f"{lesion['id']}-D{i + 1} {d['needle_depth_mm']:.0f} mm" for i, d in enumerate(deposits)],
+                descriptions=[f"{d['volume_ml']:.2f} mL at {d['needle_depth_mm']:.1f} mm from the skin" for d in deposits],
+                color=DEPOSIT_COLOR))
+    return lists
+
+
+def write_polydata(polydata, path: Path) -> Path:
+    """Write VTK polydata as a legacy ``.vtk`` file (Slicer loads it as a model)."""
+    writer = vtkPolyDataWriter()
+    writer.SetFileName(str(path))
+    writer.SetInputData(polydata)
+    writer.SetFileTypeToBinary()
+    if not writer.Write():
+        raise InputError(f"Could not write {path}.")
+    return path
+
+
+def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, object], report_html: str) -> dict[str, Path]:
+    """Write every plan file into ``out_dir`` (replaced as a whole only when all files are written)."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
+                 "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
+        write_text_atomic(files["plan"], json.dumps(plan, indent=1, default=_json_default))
+        write_text_atomic(files["lesions_csv"], _csv_text(lesion_rows(plan), LESION_COLUMNS))
+        write_markups(files["trajectories"], trajectory_markups(plan))
+        deposits = deposit_markups(plan)
+        if deposits:
+            files["deposits"] = write_markups(staging / "deposits.mrk.json", deposits)
+        for lesion_id, poly in polydata.items():
+            files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / f"accessibility_{lesion_id}.vtk")
+        write_text_atomic(files["report"], report_html)
+        _replace_dir(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return {key: out / path.name for key, path in files.items()}
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` onto ``target``; an existing ``target`` is removed only after the move succeeds."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old")
+        if old.exists():
+            shutil.rmtree(old)
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,343 @@
+"""Metrics of needle paths shared by the planner, and the exact check of one given path.
+
+Frames: every point and direction is LPS mm. A path runs from a skin ``entry`` to a ``target``;
+``u`` is its unit direction (entry -> target).
+
+The single-path check (:func:`check_path`) is exact with respect to the engine's definition of
+distance (to the nearest mask voxel centre, :mod:`hitit.trajectories.distance`): per-structure
+segment distances are computed against every boundary voxel centre that could matter, with no
+sampling. It applies the same rule as the map: feasible iff every hard structure keeps
+``distance >= margin + needle_radius - tolerance``, so the two agree except for paths within the
+map's small conservative band (where the map refuses and the check may accept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from hitit.trajectories.distance import PreparedScene
+
+#: LPS direction of the patient's superior axis; the axial plane is perpendicular to it.
+SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
+
+
+# --------------------------------------------------------------------------- vectorised metrics
+def axial_angle_deg(entries: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Angle (deg, 0-90) between each path and the patient's axial plane (0 = in-plane)."""
+    u = np.asarray(target, float) - np.atleast_2d(entries)
+    u /= np.maximum(np.linalg.norm(u, axis=1), 1e-12)[:, None]
+    return np.degrees(np.arcsin(np.clip(np.abs(u @ SUPERIOR_LPS), 0.0, 1.0)))
+
+
+def skin_angle_deg(entries: np.ndarray, target: np.ndarray, normals: np.ndarray | None) -> np.ndarray:
+    """Angle (deg, 0-180) between the outward skin normal and the direction target -> entry (0 = perpendicular entry).
+
+    NaN where no normal is known.
+    """
+    entries = np.atleast_2d(entries)
+    if normals is None:
+        return np.full(len(entries), np.nan)
+    back = entries - np.asarray(target, float)
+    back /= np.maximum(np.linalg.norm(back, axis=1), 1e-12)[:, None]
+    n = np.atleast_2d(normals)
+    n = n / np.maximum(np.linalg.norm(n, axis=1), 1e-12)[:, None]
+    return np.degrees(np.arccos(np.clip((back * n).sum(axis=1), -1.0, 1.0)))
+
+
+def _labels_along(scene: PreparedScene, volume: np.ndarray, entries: np.ndarray, target: np.ndarray,
+                  step_mm: float, back_mm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart: (N, S) and t (N, S) mm from the entry.
+
+    Samples run from the entry to the target, or only over the last ``back_mm`` before the target.
+    """
+    target = np.asarray(target, float)
+    axis = target - entries
+    length = np.linalg.norm(axis, axis=1)
+    span = length if back_mm is None else np.minimum(length, back_mm)
+    count = int(np.ceil(span.max(initial=0.0) / step_mm)) + 1
+    frac = np.linspace(0.0, 1.0, count)
+    t = (length - span)[:, None] + span[:, None] * frac[None, :]
+    unit = axis / np.maximum(length, 1e-12)[:, None]
+    ijk = scene.crop_grid.lps_to_index(entries[:, None, :] + t[..., None] * unit[:, None, :])
+    v = np.clip(np.rint(ijk), 0, np.asarray(scene.crop_grid.size) - 1).astype(np.intp)
+    return volume[v[..., 2], v[..., 1], v[..., 0]], t
+
+
+def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+    """Pleural punctures, fissure crossings and aerated-lung length (mm) along each path, sampled every ``lung_step_mm``.
+
+    A puncture is an entry into aerated lung from outside it; re-entering a *different* lobe after
+    a gap shorter than ``fissure_gap_mm`` (or passing straight from one lobe's mask into another's)
+    is a fissure crossing instead. Resolution: the sampling step (0.5 mm default).
+    """
+    entries = np.atleast_2d(entries)
+    n = len(entries)
+    zeros = {"pleural_punctures": np.zeros(n, dtype=int), "fissure_crossings": np.zeros(n, dtype=int),
+             "aerated_lung_mm": np.zeros(n)}
+    if not scene.lung_names or n == 0:
+        return zeros
+    step = scene.config.lung_step_mm
+    near = _segments_meet_box(scene, entries, target)
+    if not near.any():
+        return zeros
+    sub, t = _labels_along(scene, scene.lung_labels, entries[near], target, step)
+    labels = np.zeros((n, sub.shape[1]), dtype=np.uint8)
+    labels[near] = sub
+    t_full = np.zeros((n, sub.shape[1]))
+    t_full[near] = t
+    t = t_full
+    dt = t[:, 1:2] - t[:, 0:1] if t.shape[1] > 1 else np.zeros((n, 1))
+    inside = labels > 0
+    idx = np.broadcast_to(np.arange(labels.shape[1]), labels.shape)
+    last = np.maximum.accumulate(np.where(inside, idx, -1), axis=1)
+    prev_last = np.c_[np.full(n, -1), last[:, :-1]]
+    prev_label = np.take_along_axis(labels, np.maximum(prev_last, 0), axis=1)
+    gap_mm = (idx - prev_last - 1) * dt
+    starts = inside & ~np.c_[np.zeros(n, dtype=bool), inside[:, :-1]]
+    direct = inside & np.c_[np.zeros(n, dtype=bool), inside[:, :-1]] & (labels != np.c_[labels[:, :1], labels[:, :-1]])
+    near_other = starts & (prev_last >= 0) & (gap_mm < scene.config.fissure_gap_mm) & (prev_label != labels)
+    near_same = starts & (prev_last >= 0) & (gap_mm < scene.config.fissure_gap_mm) & (prev_label == labels)
+    fissures = (near_other | direct).sum(axis=1)
+    punctures = (starts & ~near_other & ~near_same).sum(axis=1)
+    return {"pleural_punctures": punctures, "fissure_crossings": fissures,
+            "aerated_lung_mm": inside.sum(axis=1) * dt[:, 0]}
+
+
+def _segments_meet_box(scene: PreparedScene, entries: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(N,) True where segment entry -> target meets the index bounding box of the lung labels (slab test)."""
+    if scene.lung_box is None:
+        return np.zeros(len(entries), dtype=bool)
+    lo, hi = scene.lung_box
+    a = scene.crop_grid.lps_to_index(entries)
+    d = scene.crop_grid.lps_to_index(np.asarray(target, float)) - a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (lo - a) / d, (hi - a) / d
+    inside = (a >= lo) & (a <= hi)
+    tmin = np.where(d == 0, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=1)
+    tmax = np.where(d == 0, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=1)
+    return (tmin <= tmax) & (tmax >= 0) & (tmin <= 1)
+
+
+def organ_path_before_lesion(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
+                             lesion: np.ndarray | None) -> tuple[np.ndarray, str | None, float]:
+    """Length (mm) of host-organ tissue crossed just before the lesion (or the target), the host name and its rule.
+
+    The host is the organ with a minimum-path rule that contains the target's voxel; without one
+    the lengths are NaN and the rule 0. ``lesion`` is the lesion mask on the crop grid (or None:
+    the path counts up to the target point).
+    """
+    entries = np.atleast_2d(entries)
+    host = host_organ(scene, target)
+    if host is None or len(entries) == 0:
+        return np.full(len(entries), np.nan), None, 0.0
+    rule = min_path_rule(scene, host)
+    # only the stretch just before the target matters: the rule length plus the lesion's extent
+    extent = 0.0
+    if lesion is not None and lesion.any():
+        nz = np.argwhere(lesion)
+        extent = float(np.linalg.norm((nz.max(axis=0) - nz.min(axis=0) + 1) * np.asarray(scene.crop_grid.spacing_mm)[::-1]))
+    back = rule + extent + 2.0 * scene.config.lung_step_mm
+    organ, t = _labels_along(scene, scene.organ_masks[host], entries, target, scene.config.lung_step_mm, back)
+    if lesion is not None:
+        in_lesion, _ = _labels_along(scene, lesion, entries, target, scene.config.lung_step_mm, back)
+        organ = organ & ~in_lesion
+        stop = np.where(in_lesion.any(axis=1), in_lesion.argmax(axis=1), organ.shape[1] - 1)
+    else:
+        stop = np.full(len(entries), organ.shape[1] - 1)
+    idx = np.arange(organ.shape[1])
+    last_out = np.maximum.accumulate(np.where(~organ, idx, -1), axis=1)
+    # samples strictly before the lesion (or up to the target, which is in the organ)
+    end = np.where(lesion is not None, stop - 1, stop)
+    end = np.maximum(end, 0)
+    run = end - np.take_along_axis(last_out, end[:, None], axis=1)[:, 0]
+    dt = t[:, 1] - t[:, 0] if t.shape[1] > 1 else np.zeros(len(entries))
+    return np.maximum(run, 0) * dt, host, rule
+
+
+def target_in_lung(scene: PreparedScene, target: np.ndarray) -> bool:
+    """True when the target's nearest voxel lies in a traversable (lung) structure."""
+    ijk = np.rint(scene.crop_grid.lps_to_index(np.asarray(target, float))).astype(int)
+    return bool(scene.crop_grid.contains_index(ijk, 0.0) and scene.lung_labels[ijk[2], ijk[1], ijk[0]] > 0)
+
+
+def host_organ(scene: PreparedScene, target: np.ndarray) -> str | None:
+    """The organ with a minimum-path rule whose mask holds the target's nearest voxel, or None."""
+    ijk = np.rint(scene.crop_grid.lps_to_index(np.asarray(target, float))).astype(int)
+    if not scene.crop_grid.contains_index(ijk, 0.0):
+        return None
+    for name, mask in scene.organ_masks.items():
+        if mask[ijk[2], ijk[1], ijk[0]]:
+            return name
+    return None
+
+
+def min_path_rule(scene: PreparedScene, host: str) -> float:
+    """The minimum normal-tissue path (mm) configured for organ ``host`` (longest matching key)."""
+    from hitit.anatomy.catalogue import normalise_name
+    key = normalise_name(host)
+    matches = [(len(k), v) for k, v in scene.config.min_organ_path_mm.items()
+               if key == normalise_name(k) or key.startswith(normalise_name(k) + "_")]
+    return float(max(matches)[1]) if matches else 0.0
+
+
+# --------------------------------------------------------------------------- one path, exact
+@dataclass
+class PathCheck:
+    """Verdict and metrics of one path (LPS mm, degrees).
+
+    Attributes:
+        entry, target: the path's ends (LPS mm).
+        feasible: True when every constraint holds (hard clearance, needle length, angle limits,
+            minimum organ path).
+        length_mm: entry-to-target distance.
+        min_clearance_mm: smallest distance from the needle surface to a hard structure
+            (distance to its nearest voxel centre minus the needle radius).
+        margin_slack_mm: smallest (clearance - margin) over hard structures; >= -tolerance when clear.
+        clearance_by_structure_mm: needle-surface distance to every hard structure in reach.
+        blocking: hard structures closer than their margin (minus tolerance), first met from the skin first.
+        violations: human-readable reason of every failed constraint.
+        axial_angle_deg, skin_angle_deg: angles to the axial plane and to the skin normal (NaN if unknown).
+        pleural_punctures, fissure_crossings, aerated_lung_mm: lung crossing metrics.
+        organ_path_mm, host_organ: normal host-organ tissue before the lesion, and that organ.
+        score: exp(-cost) of the soft criteria (1 = ideal), see :class:`hitit.trajectories.config.ScoreWeights`.
+    """
+
+    entry: list[float]
+    target: list[float]
+    feasible: bool
+    length_mm: float
+    min_clearance_mm: float
+    margin_slack_mm: float
+    clearance_by_structure_mm: dict[str, float]
+    blocking: list[str]
+    violations: list[str]
+    axial_angle_deg: float
+    skin_angle_deg: float
+    pleural_punctures: int = 0
+    fissure_crossings: int = 0
+    aerated_lung_mm: float = 0.0
+    organ_path_mm: float | None = None
+    host_organ: str | None = None
+    score: float = 0.0
+    frame: str = "LPS"
+    extras: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (rounded to 0.01 mm / 0.1 deg)."""
+        out = asdict(self)
+        for key in ("length_mm", "min_clearance_mm", "margin_slack_mm", "aerated_lung_mm", "score"):
+            out[key] = _round(out[key], 4 if key == "score" else 2)
+        for key in ("axial_angle_deg", "skin_angle_deg"):
+            out[key] = _round(out[key], 1)
+        out["organ_path_mm"] = _round(out["organ_path_mm"], 2)
+        out["clearance_by_structure_mm"] = {k: _round(v, 2) for k, v in self.clearance_by_structure_mm.items()}
+        return out
+
+
+def _round(value, digits: int):
+    """Round a float for JSON; None for NaN/None, a large sentinel stays a float."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    return round(float(value), digits)
+
+
+def soft_cost(scene: PreparedScene, length_mm, slack_mm, axial_deg, skin_deg, lung: dict) -> np.ndarray:
+    """Weighted sum of the soft criteria (dimensionless, lower is better); see :class:`ScoreWeights`."""
+    cfg = scene.config
+    w = cfg.weights
+    penalties = {}
+    for name in scene.lung_names:
+        penalties = dict(scene.rules[name].penalties)
+        break
+    per_fissure = float(penalties.get("per_fissure_crossing", 0.0))
+    per_puncture = float(penalties.get("per_extra_pleural_puncture", 0.0))
+    per_30mm = float(penalties.get("per_30mm_aerated_lung", 0.0))
+    lung_cost = (per_fissure * lung["fissure_crossings"] + per_puncture * np.maximum(lung["pleural_punctures"] - 1, 0)
+                 + per_30mm * lung["aerated_lung_mm"] / 30.0)
+    missing = np.clip(1.0 - np.asarray(slack_mm, float) / cfg.clearance_reference_mm, 0.0, 1.0)
+    skin = np.nan_to_num(np.asarray(skin_deg, float), nan=0.0)
+    return (w.length * np.asarray(length_mm, float) / cfg.needle_length_mm + w.clearance * missing
+            + w.axial_angle * np.asarray(axial_deg, float) / 90.0 + w.skin_angle * skin / 90.0 + w.lung * lung_cost)
+
+
+def exact_clearance(scene: PreparedScene, entry: np.ndarray, target: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """Exact distance (mm) from segment entry->target to each hard structure's voxel centres, and the blockers.
+
+    Blockers are the structures closer than margin + radius - tolerance, ordered by where the
+    needle first comes that close, from the skin. An end point inside a structure's mask gives
+    that structure distance 0.
+    """
+    idx = scene.index
+    reach = idx.margins_mm + scene.needle_radius_mm - scene.tolerance_mm
+    dist, first = idx.segment_query(entry, target, reach)
+    for t_end, point in ((0.0, entry), (float(np.linalg.norm(target - entry)), target)):
+        for name in _structures_holding(scene, point):
+            s = idx.names.index(name)
+            dist[s], first[s] = 0.0, min(first[s], t_end)
+    distances = {name: float(d) for name, d in zip(idx.names, dist)}
+    blocking = [idx.names[s] for s in np.argsort(first, kind="stable") if np.isfinite(first[s])]
+    return distances, blocking
+
+
+def _structures_holding(scene: PreparedScene, point: np.ndarray) -> list[str]:
+    """Hard structures whose mask holds the nearest voxel of ``point`` (via the group maps and the index)."""
+    ijk = np.rint(scene.crop_grid.lps_to_index(point)).astype(int)
+    if not scene.crop_grid.contains_index(ijk, 0.0):
+        return []
+    names = []
+    for g in scene.groups:
+        if g.distance_mm[ijk[2], ijk[1], ijk[0]] == 0.0:
+            # the voxel is in the group's union: name the group member whose boundary is nearest to it
+            pts = scene.index
+            inside = [n for n in g.names if n in pts.names]
+            d, _ = pts.segment_query(point, point, np.zeros(len(pts.names)))
+            names.append(min(inside, key=lambda n: d[pts.names.index(n)]))
+    return names
+
+
+def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None,
+               lesion_mask: np.ndarray | None = None) -> PathCheck:
+    """Check the straight path ``entry_lps -> target_lps`` (LPS mm): exact clearance, angles, lung, organ path.
+
+    ``skin_normal_lps`` is the outward skin normal at the entry (else the skin angle is unknown and
+    not limited). ``lesion_mask`` is the target lesion on the full CT grid (for the organ-path rule).
+    Takes a few milliseconds after :func:`hitit.trajectories.distance.prepare`.
+    """
+    cfg = scene.config
+    entry, target = np.asarray(entry_lps, float), np.asarray(target_lps, float)
+    length = float(np.linalg.norm(target - entry))
+    distances, blocking = exact_clearance(scene, entry, target)
+    r = scene.needle_radius_mm
+    clearance = {n: d - r for n, d in distances.items()}
+    slack = min((d - m - r for d, m in zip(distances.values(), scene.index.margins_mm)), default=np.inf)
+    axial = float(axial_angle_deg(entry[None], target)[0])
+    skin = float(skin_angle_deg(entry[None], target, None if skin_normal_lps is None else np.asarray(skin_normal_lps, float)[None])[0])
+    lung = lung_crossings(scene, entry[None], target)
+    lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
+    organ_mm, host, rule = organ_path_before_lesion(scene, entry[None], target, lesion)
+    violations = [f"{n}: {clearance[n]:.1f} mm from the needle, margin {scene.rules[n].margin_mm:g} mm" for n in blocking]
+    if length > cfg.needle_length_mm:
+        violations.append(f"length {length:.1f} mm exceeds the usable needle length {cfg.needle_length_mm:g} mm")
+    if axial > cfg.axial_limit_deg:
+        violations.append(f"angle to the axial plane {axial:.1f} deg exceeds {cfg.axial_limit_deg:g} deg")
+    if np.isfinite(skin) and skin > cfg.max_skin_angle_deg:
+        violations.append(f"angle to the skin normal {skin:.1f} deg exceeds {cfg.max_skin_angle_deg:g} deg")
+    if host is not None and organ_mm[0] < rule:
+        violations.append(f"only {organ_mm[0]:.1f} mm of normal {host} before the lesion (rule {rule:g} mm)")
+    if cfg.avoid_lung_outside_lung and lung["pleural_punctures"][0] > 0 and not target_in_lung(scene, target):
+        violations.append("punctures the pleura to reach a target outside the lung")
+    cost = soft_cost(scene, length, slack, axial, skin, lung)[0]
+    return PathCheck(entry.tolist(), target.tolist(), not violations, length,
+                     min(clearance.values(), default=np.inf), slack, clearance, blocking, violations, axial, skin,
+                     int(lung["pleural_punctures"][0]), int(lung["fissure_crossings"][0]),
+                     float(lung["aerated_lung_mm"][0]), None if host is None else float(organ_mm[0]), host,
+                     float(np.exp(-cost)))
+
+
+def crop_mask(scene: PreparedScene, mask: np.ndarray) -> np.ndarray:
+    """A full-grid mask cut to the scene's crop."""
+    lo = scene.crop_lo
+    hi = [lo[a] + scene.crop_grid.size[a] for a in range(3)]
+    return mask[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]

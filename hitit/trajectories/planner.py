@@ -1,0 +1,227 @@
+"""Per-target planning: every skin entry point judged, the best distinct trajectories, the accessibility map.
+
+Frames: LPS mm throughout; angles in degrees. One call of :func:`plan_target` evaluates every
+candidate skin point of a :class:`hitit.anatomy.body.SkinSurface` as the entry of a straight path
+to the target, with the conservative clearance search of :mod:`hitit.trajectories.sampling`, then
+re-checks each proposed trajectory exactly (:func:`hitit.trajectories.check.check_path`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hitit.trajectories.check import (PathCheck, axial_angle_deg, check_path, crop_mask, exact_clearance,
+                                      lung_crossings, organ_path_before_lesion, skin_angle_deg, soft_cost,
+                                      target_in_lung)
+from hitit.trajectories.distance import PreparedScene
+from hitit.trajectories.sampling import trace_paths
+
+#: Why an entry point is not feasible (``reason`` array of the map; 0 = feasible).
+REASONS = ("feasible", "not a candidate skin point", "beyond the needle length", "hard structure within its margin",
+           "angle to the axial plane too large", "angle to the skin normal too large",
+           "too little normal organ tissue before the lesion", "crosses aerated lung to a target outside it")
+#: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
+EXPLAINED_ENTRIES = 200
+
+
+@dataclass
+class TargetPlan:
+    """The result of planning one target.
+
+    Attributes:
+        target_id: lesion id or label.
+        target_lps: the aimed point (LPS mm).
+        status: ``ok`` (at least one feasible trajectory) or ``no_safe_path``.
+        trajectories: the top-k distinct feasible trajectories, best first (exact checks).
+        least_bad: when there is no safe path, the least-bad distinct paths with their violations.
+        blocking_structures: ``{name: number of explained entries it blocks first}`` (no safe path or
+            for information), from an exact check of up to :data:`EXPLAINED_ENTRIES` blocked entries.
+        message: one sentence for the user.
+        skin: the skin surface whose points are the entries; ``arrays`` holds per-point
+            ``feasible`` (bool), ``clearance_mm`` (clearance beyond margin + needle radius, capped),
+            ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (index in :data:`REASONS`),
+            ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin).
+        counts: entries per reason; timings_s: seconds per step; config: settings used.
+    """
+
+    target_id: str
+    target_lps: np.ndarray
+    status: str
+    trajectories: list[PathCheck]
+    least_bad: list[PathCheck]
+    blocking_structures: dict[str, int]
+    message: str
+    skin: object
+    arrays: dict[str, np.ndarray]
+    counts: dict[str, int]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+    def accessibility_polydata(self):
+        """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, clearance_mm, score, length_mm, reason."""
+        from vtkmodules.util import numpy_support
+        poly = self.skin.to_polydata()
+        for name in ("feasible", "clearance_mm", "score", "length_mm", "reason"):
+            values = self.arrays[name]
+            values = values.astype(np.uint8) if values.dtype == bool else values.astype(np.float32)
+            array = numpy_support.numpy_to_vtk(np.ascontiguousarray(values), deep=True)
+            array.SetName(name)
+            poly.GetPointData().AddArray(array)
+        poly.GetPointData().SetActiveScalars("score")
+        return poly
+
+    def render_png(self, path) -> str:
+        """Anterior and lateral projections of the entry points coloured by score (grey: infeasible), target marked."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        pts = self.skin.points_lps
+        ok = self.arrays["feasible"]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+        for ax, (axis, label) in zip(axes, ((0, "anterior view: x (L) mm"), (1, "lateral view: y (P) mm"))):
+            ax.scatter(pts[~ok, axis], pts[~ok, 2], s=1, c="0.8", lw=0)
+            sc = ax.scatter(pts[ok, axis], pts[ok, 2], s=2, c=self.arrays["score"][ok], cmap="viridis", vmin=0, vmax=1, lw=0)
+            ax.plot(self.target_lps[axis], self.target_lps[2], "r+", ms=14, mew=2)
+            for t in self.trajectories:
+                ax.plot([t.entry[axis], t.target[axis]], [t.entry[2], t.target[2]], "r-", lw=1)
+            ax.set_xlabel(label)
+            ax.set_ylabel("z (S) mm")
+            ax.set_aspect("equal")
+        fig.colorbar(sc, ax=axes, label="score (grey: infeasible)")
+        fig.suptitle(f"{self.target_id}: {self.counts.get('feasible', 0)} feasible entries ({self.status})")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return str(path)
+
+    def to_dict(self) -> dict:
+        """JSON-ready result (no per-point arrays: see :meth:`accessibility_polydata`)."""
+        def rows(checks: list[PathCheck]) -> list[dict]:
+            return [{"rank": i + 1, **c.to_dict()} for i, c in enumerate(checks)]
+        return {"id": self.target_id, "frame": "LPS", "target": [float(v) for v in self.target_lps], "status": self.status,
+                "message": self.message, "trajectories": rows(self.trajectories), "least_bad": rows(self.least_bad),
+                "blocking_structures": self.blocking_structures, "entries": self.counts,
+                "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}, "config": self.config}
+
+
+def _distinct(order: np.ndarray, points: np.ndarray, k: int, min_sep_mm: float) -> list[int]:
+    """The first ``k`` indices of ``order`` whose points are at least ``min_sep_mm`` from every chosen one."""
+    chosen: list[int] = []
+    for i in order:
+        if all(np.linalg.norm(points[i] - points[j]) >= min_sep_mm for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target",
+                lesion_mask: np.ndarray | None = None) -> TargetPlan:
+    """Plan one target (LPS mm) over every candidate point of ``skin`` (a ``SkinSurface``).
+
+    ``lesion_mask`` (full CT grid) enables the minimum normal-organ path rule up to the lesion
+    edge; without it the path is counted up to the target point.
+    """
+    cfg = scene.config
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    target = np.asarray(target_lps, dtype=float)
+    points = np.asarray(skin.points_lps, dtype=float)
+    normals = getattr(skin, "normals_lps", None)
+    n = len(points)
+    length = np.linalg.norm(target - points, axis=1)
+    axial = axial_angle_deg(points, target)
+    skin_deg = skin_angle_deg(points, target, normals)
+    reason = np.where(np.asarray(skin.valid, bool), 0, 1)
+    reason[(reason == 0) & (length > cfg.needle_length_mm)] = 2
+    reach = np.flatnonzero(reason == 0)
+    clear = trace_paths(scene, points[reach], target)
+    timings["clearance"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    slack = np.full(n, np.nan)
+    slack[reach] = clear.min_clearance_mm
+    blocked_at = np.full(n, np.inf)
+    blocked_at[reach] = clear.blocked_at_mm
+    reason[reach[~clear.feasible]] = 3
+    reason[(reason == 0) & (axial > cfg.axial_limit_deg)] = 4
+    reason[(reason == 0) & (np.nan_to_num(skin_deg) > cfg.max_skin_angle_deg)] = 5
+    cand = np.flatnonzero(reason == 0)
+    lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
+    organ_mm, host, rule = organ_path_before_lesion(scene, points[cand], target, lesion)
+    if host is not None:
+        reason[cand[organ_mm < rule]] = 6
+    cand = np.flatnonzero(reason == 0)
+    lung = lung_crossings(scene, points[cand], target)
+    if cfg.avoid_lung_outside_lung and not target_in_lung(scene, target):
+        crossing = lung["pleural_punctures"] > 0
+        reason[cand[crossing]] = 7
+        cand, lung = cand[~crossing], {k: v[~crossing] for k, v in lung.items()}
+    score = np.zeros(n)
+    score[cand] = np.exp(-soft_cost(scene, length[cand], slack[cand], axial[cand], skin_deg[cand], lung))
+    feasible = reason == 0
+    timings["metrics"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    order = cand[np.argsort(-score[cand], kind="stable")]
+    trajectories = []
+    for i in _distinct(order, points, cfg.top_k, cfg.min_entry_separation_mm):
+        check = check_path(scene, points[i], target, None if normals is None else normals[i], lesion_mask)
+        if check.feasible:  # always, as the map is conservative; a refusal here is never proposed
+            trajectories.append(check)
+    arrays = {"feasible": feasible, "clearance_mm": np.nan_to_num(slack, nan=-np.inf), "score": score,
+              "length_mm": length, "reason": reason, "axial_angle_deg": axial, "skin_angle_deg": skin_deg,
+              "blocked_at_mm": blocked_at}
+    counts = {REASONS[r]: int((reason == r).sum()) for r in range(len(REASONS))}
+    counts.update(total=n, feasible=int(feasible.sum()))
+    blocking = _blocking_summary(scene, points, target, reason, slack) if not trajectories else {}
+    least_bad = [] if trajectories else _least_bad(scene, points, normals, target, reason, slack, length, axial,
+                                                   skin_deg, lesion_mask)
+    timings["propose"] = time.perf_counter() - start
+    status = "ok" if trajectories else "no_safe_path"
+    message = (f"{len(trajectories)} distinct safe trajectories out of {counts['feasible']} feasible entries."
+               if trajectories else _no_path_message(counts, blocking, cfg))
+    return TargetPlan(target_id, target, status, trajectories, least_bad, blocking, message, skin, arrays, counts,
+                      timings, cfg.to_dict())
+
+
+def _blocking_summary(scene: PreparedScene, points, target, reason, slack) -> dict[str, int]:
+    """First blocking structure (exact) of up to :data:`EXPLAINED_ENTRIES` blocked entries, counted per name."""
+    blocked = np.flatnonzero(reason == 3)
+    if len(blocked) > EXPLAINED_ENTRIES:
+        # the least-blocked ones first (they tell what stands in the way of the best paths), then a spread
+        by_slack = blocked[np.argsort(-slack[blocked], kind="stable")]
+        half = EXPLAINED_ENTRIES // 2
+        blocked = np.unique(np.r_[by_slack[:half], by_slack[half::max(1, len(by_slack) // half)]])
+    counts: dict[str, int] = {}
+    for i in blocked:
+        names = exact_clearance(scene, points[i], target)[1]
+        if names:
+            counts[names[0]] = counts.get(names[0], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _least_bad(scene, points, normals, target, reason, slack, length, axial, skin_deg, lesion_mask) -> list[PathCheck]:
+    """The least-bad distinct paths within reach: smallest hard-margin deficit, then smallest angle excess."""
+    cfg = scene.config
+    reach = np.flatnonzero(reason >= 3) if np.any(reason >= 3) else np.flatnonzero(reason == 2)
+    if len(reach) == 0:
+        return []
+    deficit = np.maximum(-np.nan_to_num(slack[reach], nan=0.0) - scene.tolerance_mm, 0.0)
+    excess = (np.maximum(axial[reach] - cfg.axial_limit_deg, 0.0)
+              + np.maximum(np.nan_to_num(skin_deg[reach]) - cfg.max_skin_angle_deg, 0.0)) / 10.0
+    excess += np.maximum(length[reach] - cfg.needle_length_mm, 0.0) / 10.0
+    order = reach[np.lexsort((length[reach], deficit + excess))]
+    chosen = _distinct(order, points, cfg.least_bad_k, cfg.min_entry_separation_mm)
+    return [check_path(scene, points[i], target, None if normals is None else normals[i], lesion_mask) for i in chosen]
+
+
+def _no_path_message(counts: dict[str, int], blocking: dict[str, int], cfg) -> str:
+    """Why there is no safe path, in one sentence."""
+    if counts["total"] - counts[REASONS[1]] == counts[REASONS[2]]:
+        return f"No safe path: no candidate skin point lies within the {cfg.needle_length_mm:g} mm needle length."
+    names = ", ".join(list(blocking)[:5]) or "none"
+    parts = [f"{counts[r]} {r}" for r in REASONS[3:] if counts[r]]
+    return f"No safe path: " + "; ".join(parts) + f". Blocking structures (first met from the skin): {names}."
