@@ -31,6 +31,13 @@ def test_demo_writes_a_case_that_reads_back(tmp_path, capsys):
     l3 = truth["lesions"]["L3"]
     assert l3["mask"]["volume_ml"] == np.count_nonzero(lesions["L3"]) * ct.grid.voxel_volume_ml
     assert "L3" in printed and "liver" in printed and str(case_dir) in printed
+    # the demo also plans the case: a plan folder whose lesions are the teaching case's
+    plan = json.loads((out / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert [lesion["id"] for lesion in plan["lesions"]] == ["L1", "L2", "L3", "L4"]
+    assert all(lesion["status"] == "ok" and lesion["trajectories"][0]["feasible"] for lesion in plan["lesions"])
+    for name in ("trajectories.mrk.json", "lesions.csv", "report.html", "accessibility_L1.vtk"):
+        assert (out / "plan" / name).is_file(), name
+    assert "Plan (pv10" in printed
 
 
 def test_demo_refuses_a_bad_spacing(tmp_path, capsys):

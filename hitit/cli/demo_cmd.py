@@ -1,4 +1,4 @@
-"""``hitit demo``: generate the teaching case, write it, and report what it holds.
+"""``hitit demo``: generate the teaching case, write it, plan it end to end, and report.
 
 :func:`run_demo` is a sequence of steps that each add their results to one dict; planning and
 review steps are appended there as they become available, and :func:`run` prints the summary.
@@ -10,16 +10,22 @@ import time
 from pathlib import Path
 
 from hitit.phantom import DEFAULT_SPACING_MM, make_teaching_case, write_teaching_case
+from hitit.plan import PlanSettings, plan_case, write_plan
 
 #: Sub-folder of the output folder that receives the teaching case files.
 CASE_DIR_NAME = "case"
+#: Sub-folder that receives the plan.
+PLAN_DIR_NAME = "plan"
+#: Protocol the demo plans with. PV-10 (volume-based, no per-visit cap) lets every lesion be shown;
+#: run ``hitit plan --protocol tvec`` on the written case to see T-VEC's liver warning and 4 mL cap.
+DEMO_PROTOCOL = "pv10"
 
 
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
-        "demo", help="generate the synthetic teaching case (CT, structures, lesions, truth) and run on it",
-        description="Generate the teaching case and write it as NRRD CT + Slicer .seg.nrrd files under OUT/case/.",
+        "demo", help="generate the synthetic teaching case (CT, structures, lesions, truth) and plan it end to end",
+        description="Generate the teaching case (NRRD CT + Slicer .seg.nrrd files under OUT/case/) and write its plan under OUT/plan/.",
     )
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     parser.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), default=list(DEFAULT_SPACING_MM),
@@ -38,6 +44,12 @@ def run_demo(out_dir: str | Path, spacing_mm=DEFAULT_SPACING_MM, seed: int = 0) 
     files = write_teaching_case(teaching_case, out / CASE_DIR_NAME)
     result["case_files"] = {name: str(path) for name, path in files.items()}
     result["case"] = teaching_case.to_dict()
+    start = time.perf_counter()
+    plan = plan_case(teaching_case.case, PlanSettings(protocol=DEMO_PROTOCOL), case_name="HITIT teaching case")
+    plan_files = write_plan(plan, teaching_case.case, out / PLAN_DIR_NAME)
+    result["planning_s"] = round(time.perf_counter() - start, 3)
+    result["plan_files"] = {name: str(path) for name, path in plan_files.items()}
+    result["plan"] = plan.to_dict()
     return result
 
 
@@ -61,4 +73,15 @@ def run(args) -> int:
               f"max 3D {truth['max_3d_diameter_mm']:g} mm, centre ({centre}){necrosis}")
     for name, path in result["case_files"].items():
         print(f"  {name}: {path}")
+    plan = result["plan"]
+    print(f"Plan ({plan['protocol']['name']}, visit {plan['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
+          f"in {result['planning_s']:.1f} s:")
+    print(f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best trajectory")
+    for lesion in plan["lesions"]:
+        m = lesion["measurement"]
+        best = lesion["trajectories"][0] if lesion["trajectories"] else None
+        path = (f"{best['length_mm']:.0f} mm, clearance {best['min_clearance_mm']:.1f} mm" if best else lesion["message"])
+        print(f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm {m['short_axis_mm']:>4.1f} mm "
+              f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['injectate_ml']:>6.2f} mL  {path}")
+    print(f"  report: {result['plan_files']['report']}")
     return 0
