@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import logging
 import os
@@ -132,7 +133,7 @@ class HITITPlannerParameterNode:
     protocol: str = ""
     visitNumber: Annotated[int, WithinRange(1, 50)] = 1
     needleLengthMm: Annotated[float, WithinRange(30.0, 300.0)] = 150.0
-    needleGauge: Annotated[int, WithinRange(10, 27)] = 18
+    needleGauge: Annotated[int, WithinRange(14, 25)] = 17
     marginVesselMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
     marginHeartMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
     marginHollowOrganMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
@@ -494,16 +495,23 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         self.importCore()
         import hitit.plan
 
-        margins = {category: float(getattr(parameterNode, name)) for category, name in MARGIN_PARAMETERS.items()}
-        return hitit.plan.PlanSettings(
-            protocol=parameterNode.protocol or None,
-            visit=int(parameterNode.visitNumber),
+        import hitit.trajectories.config
+
+        margins = tuple(f"{category}={float(getattr(parameterNode, name)):g}" for category, name in MARGIN_PARAMETERS.items())
+        planning = hitit.trajectories.config.PlanningConfig(
             needle_length_mm=float(parameterNode.needleLengthMm),
             gauge=int(parameterNode.needleGauge),
-            margins_mm=margins,
-            auto_structures=bool(parameterNode.autoStructures),
-            trajectories_per_lesion=int(parameterNode.trajectoriesPerLesion),
+            top_k=int(parameterNode.trajectoriesPerLesion),
         )
+        settings = hitit.plan.PlanSettings(
+            protocol=parameterNode.protocol or "tvec",
+            visit=int(parameterNode.visitNumber),
+            margin_args=margins,
+            auto_structures=("bone", "lung") if parameterNode.autoStructures else (),
+            planning=planning,
+        )
+        settings.injectability = dataclasses.replace(settings.injectability, needle_length_mm=planning.needle_length_mm)
+        return settings
 
     def _corePlanCase(self, case, settings, progressCallback=None, cancelCallback=None):
         """Run the core planner."""
@@ -511,11 +519,9 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
         return hitit.plan.plan_case(case, settings, progress=progressCallback, cancel=cancelCallback)
 
-    def _coreCheckPath(self, entryLPS, targetLPS):
-        """Check one needle path against the prepared scene of the current plan."""
-        import hitit.trajectories.check
-
-        return hitit.trajectories.check.check_path(self._plan.prepared_scene, entryLPS, targetLPS, self._plan.config)
+    def _coreCheckPath(self, entryLPS, targetLPS, lesionId=None):
+        """Check one needle path against the safety model of the current plan (the nearest lesion's rules by default)."""
+        return self._plan.check_path(entryLPS, targetLPS, lesionId or None)
 
     def _coreWritePlan(self, outDir):
         """Write the plan folder with the core, exactly as the command line does."""
@@ -532,10 +538,7 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
     def _coreAccessibilityPolyData(self, lesionId):
         """The core's skin accessibility map of a lesion (vtkPolyData, LPS points)."""
-        for lesion in self._plan.lesions:
-            if lesion.lesion_id == lesionId:
-                return lesion.accessibility_polydata()
-        raise ValueError(_("No accessibility map for lesion {lesion}.").format(lesion=lesionId))
+        return self._plan.lesion(lesionId).target.accessibility_polydata()
 
     def _coreWriteTeachingCase(self, outDir):
         """Generate the teaching case and write it; returns the file paths by role."""
@@ -732,7 +735,8 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("Press Plan first: the safety model is computed in memory and not saved in the scene."))
         conversions = self.conversions()
         pointsRAS = slicer.util.arrayFromMarkupsControlPoints(lineNode, world=True)
-        pathCheck = self._coreCheckPath(conversions.lpsFromRAS(pointsRAS[0]), conversions.lpsFromRAS(pointsRAS[1]))
+        pathCheck = self._coreCheckPath(conversions.lpsFromRAS(pointsRAS[0]), conversions.lpsFromRAS(pointsRAS[1]),
+                                        lineNode.GetAttribute(LESION_ATTRIBUTE))
         return conversions.pathCheckSummary(pathCheck.to_dict())
 
     @staticmethod
@@ -838,8 +842,8 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         nodes = logic.loadTeachingCase(os.path.join(slicer.app.temporaryPath, "HITIT", "SelfTest"))
         parameterNode = logic.getParameterNode()
         protocols = logic.availableProtocols()
-        self.assertTrue(protocols, "the core lists no drug protocol")
-        parameterNode.protocol = protocols[0]
+        self.assertIn("pv10", protocols)
+        parameterNode.protocol = "pv10"  # volume-based, no cap: every teaching lesion gets injectate and deposits
         self.delayDisplay("Teaching case loaded; planning")
         planDict = logic.plan(parameterNode)
         return logic, parameterNode, nodes, planDict
@@ -859,7 +863,7 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         lesions = {lesion["id"]: lesion for lesion in planDict["lesions"]}
         self.assertEqual(set(lesions), set(truth["lesions"]))
         for lesionId, lesionTruth in truth["lesions"].items():
-            measured = lesions[lesionId].get("measurements", {}).get("volume_ml", lesions[lesionId].get("volume_ml"))
+            measured = lesions[lesionId]["measurement"]["volume_ml"]
             self.assertAlmostEqual(measured, lesionTruth["mask"]["volume_ml"], delta=0.02 * lesionTruth["mask"]["volume_ml"] + 0.05)
             self.assertAlmostEqual(measured, lesionTruth["volume_ml"], delta=0.15 * lesionTruth["volume_ml"])
 
@@ -911,7 +915,7 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         lineNode = slicer.util.getNode(f"{lesion['id']}-T1")
         parameterNode.depositTrajectory = lineNode
         depositsNode = logic.placeDeposits(parameterNode)
-        self.assertEqual(depositsNode.GetNumberOfControlPoints(), len(lesion["deposits"]))
+        self.assertEqual(depositsNode.GetNumberOfControlPoints(), len(logic.conversions().depositPoints(planDict, lesion["id"])))
         self.assertIn("mm", depositsNode.GetNthControlPointLabel(0))
 
         outDir = os.path.join(slicer.app.temporaryPath, "HITIT", "SelfTestExport")

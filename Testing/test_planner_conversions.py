@@ -99,29 +99,47 @@ def _shift(ijk_to_ras, di):
     return matrix
 
 
-def test_plan_dict_to_table_lines_and_deposits():
-    plan = {"frame": "LPS", "config": {"default_margin_mm": 5.0}, "lesions": [
-        {"id": "L1", "status": "planned", "measurements": {"volume_ml": 14.137, "longest_axial_diameter_mm": 30.0},
-         "injectability": {"injectable": True, "reasons": []}, "injectate_ml": 2.5,
-         "trajectories": [
-             {"rank": 1, "entry": [10.0, 20.0, 30.0], "target": [0.0, 0.0, 0.0], "feasible": True, "min_clearance_mm": 12.0},
-             {"rank": 2, "entry": [10.0, 20.0, 30.0], "target": [0.0, 0.0, 0.0], "feasible": True, "min_clearance_mm": 6.0},
-             {"rank": 3, "entry": [1.0, 2.0, 3.0], "target": [0.0, 0.0, 0.0], "feasible": False, "min_clearance_mm": 0.0}],
-         "deposits": [{"position_lps": [1.0, 2.0, 3.0], "depth_from_skin_mm": 71.6, "volume_ml": 1.25}]}]}
+@pytest.fixture(scope="module")
+def real_plan():
+    """A real plan of the teaching case (coarse grid), as the module receives it from the core."""
+    from hitit.phantom import make_teaching_case
+    from hitit.plan import PlanSettings, plan_case
+
+    teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
+    return plan_case(teaching.case, PlanSettings(protocol="pv10"))
+
+
+def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
+    from hitit.plan.writers import LESION_COLUMNS
+
+    plan = real_plan.to_dict()
     columns, rows = conversions.lesionTableRows(plan)
-    assert rows[0][columns.index("Lesion")] == "L1"
-    assert rows[0][columns.index("Volume (mL)")] == "14.14"
-    assert rows[0][columns.index("Injectable")] == "yes"
-    assert rows[0][columns.index("Feasible paths")] == "2"
-    assert rows[0][columns.index("Best clearance (mm)")] == "12.0"
+    assert columns == list(LESION_COLUMNS)
+    assert [row[columns.index("id")] for row in rows] == ["L1", "L2", "L3", "L4"]
+    l1 = real_plan.lesion("L1")
+    assert rows[0][columns.index("volume_ml")] == f"{l1.measurement.volume_ml:.2f}"
+    assert rows[0][columns.index("injectable")] == l1.injectability.verdict
     lines = conversions.trajectoryLines(plan)
-    assert [line["name"] for line in lines] == ["L1-T1", "L1-T2", "L1-T3"]
-    assert lines[0]["entryRAS"] == [-10.0, -20.0, 30.0]
-    assert [line["color"] for line in lines] == [conversions.SAFE_COLOR, conversions.MARGINAL_COLOR, conversions.UNSAFE_COLOR]
+    assert [line["name"] for line in lines if line["lesion"] == "L1"] == ["L1-T1", "L1-T2", "L1-T3"]
+    first = l1.target.trajectories[0]
+    assert lines[0]["entryRAS"] == [-first.entry[0], -first.entry[1], first.entry[2]]
+    reference = plan["config"]["planning"]["clearance_reference_mm"]
+    for line in lines:
+        slack = line["record"]["margin_slack_mm"]
+        expected = conversions.SAFE_COLOR if slack >= reference else conversions.MARGINAL_COLOR
+        assert line["color"] == expected
+    assert conversions.safetyColor(False, 10.0, reference) == conversions.UNSAFE_COLOR
     deposits = conversions.depositPoints(plan, "L1")
-    assert deposits[0]["positionRAS"] == [-1.0, -2.0, 3.0] and deposits[0]["label"] == "L1-D1 72 mm"
-    summary = conversions.pathCheckSummary({"feasible": False, "length_mm": 80.0, "min_clearance_mm": -3.0,
-                                            "clearance_by_structure_mm": {"aorta": -3.0, "liver": 20.0},
-                                            "blocking": ["aorta"], "angle_from_axial_deg": 12.0})
-    assert summary["verdict"] == "UNSAFE" and summary["closest"][0] == ("aorta", -3.0)
-    assert summary["angles"] == {"angle_from_axial_deg": 12.0}
+    core = [d for path in l1.deposits.paths for d in path.deposits]
+    assert len(deposits) == len(core) > 0
+    assert deposits[0]["positionRAS"] == pytest.approx([-core[0].point_lps[0], -core[0].point_lps[1], core[0].point_lps[2]], abs=0.01)
+    assert deposits[0]["label"] == f"L1-D1 {core[0].needle_depth_mm:.0f} mm"
+
+
+def test_path_check_summary_of_a_line_through_the_aorta(real_plan):
+    aorta = np.array([20.0, 30.0, 0.0])  # in the teaching case the aorta runs left of the midline, in front of the spine
+    check = real_plan.check_path(aorta + [0.0, -150.0, 0.0], aorta + [0.0, 40.0, 0.0], "L2").to_dict()
+    summary = conversions.pathCheckSummary(check)
+    assert summary["verdict"] == "UNSAFE" and "aorta" in summary["blocking"]
+    assert summary["closest"][0][1] == min(check["clearance_by_structure_mm"].values())
+    assert set(summary["angles"]) == {"axial_angle_deg", "skin_angle_deg"}

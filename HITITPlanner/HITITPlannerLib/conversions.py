@@ -77,11 +77,12 @@ def lpsToRASMatrix() -> np.ndarray:
 
 
 # --------------------------------------------------------------------- plan dicts
-def safetyColor(feasible: bool, minClearanceMm: float | None, marginMm: float) -> tuple[float, float, float]:
-    """Colour of a trajectory: red if unsafe, amber if safe with less than twice the margin, else green."""
-    if not feasible or minClearanceMm is None:
+def safetyColor(feasible: bool, marginSlackMm: float | None, comfortableSlackMm: float) -> tuple[float, float, float]:
+    """Colour of a trajectory: red if unsafe, amber if it keeps its margins by less than
+    ``comfortableSlackMm`` (the planner's clearance reference), else green."""
+    if not feasible or marginSlackMm is None:
         return UNSAFE_COLOR
-    if minClearanceMm < 2.0 * marginMm:
+    if marginSlackMm < comfortableSlackMm:
         return MARGINAL_COLOR
     return SAFE_COLOR
 
@@ -91,7 +92,7 @@ def trajectoryName(lesionId: str, rank: int) -> str:
     return f"{lesionId}-T{int(rank)}"
 
 
-def _number(value, digits: int = 1) -> str:
+def _text(value, digits: int = 1) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -101,61 +102,13 @@ def _number(value, digits: int = 1) -> str:
     return str(value)
 
 
-def _first(mapping: Mapping, keys: Iterable[str]):
-    for key in keys:
-        if key in mapping and mapping[key] is not None:
-            return mapping[key]
-    return None
-
-
-#: Columns of the lesion table and where each value is found in a plan.json lesion record.
-LESION_COLUMNS = (
-    ("Lesion", ("id",)),
-    ("Status", ("status",)),
-    ("Volume (mL)", ("volume_ml",)),
-    ("Longest axial (mm)", ("longest_axial_diameter_mm", "longest_diameter_mm")),
-    ("Short axis (mm)", ("short_axis_mm",)),
-    ("Injectable", ("injectable",)),
-    ("Reasons", ("reasons",)),
-    ("Injectate (mL)", ("injectate_ml",)),
-    ("Feasible paths", ()),
-    ("Best clearance (mm)", ()),
-)
-
-
 def lesionTableRows(planDict: Mapping) -> tuple[list[str], list[list[str]]]:
-    """Column names and rows (strings) of the lesion table from a plan dict (``Plan.to_dict()``).
+    """Column names and rows (strings) of the lesion table: the same rows as the plan's ``lesions.csv``."""
+    from hitit.plan.writers import LESION_COLUMNS, lesion_rows
 
-    Measurements are looked up at the lesion level and in its ``measurements`` dict; injectability
-    may be a bool or a dict with ``injectable`` and ``reasons``.
-    """
-    columns = [name for name, _ in LESION_COLUMNS]
-    rows = []
-    for lesion in planDict.get("lesions", []):
-        flat = dict(lesion.get("measurements") or {})
-        flat.update({k: v for k, v in lesion.items() if k not in ("measurements", "injectability")})
-        injectability = lesion.get("injectability")
-        if isinstance(injectability, Mapping):
-            flat.setdefault("injectable", injectability.get("injectable"))
-            flat.setdefault("reasons", injectability.get("reasons"))
-        elif injectability is not None:
-            flat.setdefault("injectable", bool(injectability))
-        trajectories = lesion.get("trajectories") or []
-        feasible = [t for t in trajectories if t.get("feasible")]
-        clearances = [t.get("min_clearance_mm") for t in feasible if t.get("min_clearance_mm") is not None]
-        row = []
-        for name, keys in LESION_COLUMNS:
-            if name == "Feasible paths":
-                row.append(str(len(feasible)))
-            elif name == "Best clearance (mm)":
-                row.append(_number(max(clearances)) if clearances else "")
-            else:
-                value = _first(flat, keys)
-                if isinstance(value, (list, tuple)):
-                    value = "; ".join(str(v) for v in value)
-                row.append(_number(value, 2 if name.endswith("(mL)") else 1))
-        rows.append(row)
-    return columns, rows
+    rows = [[_text(row.get(column), 2 if column.endswith("_ml") else 1) for column in LESION_COLUMNS]
+            for row in lesion_rows(planDict)]
+    return list(LESION_COLUMNS), rows
 
 
 def trajectoryLines(planDict: Mapping, lesionId: str | None = None) -> list[dict]:
@@ -163,39 +116,36 @@ def trajectoryLines(planDict: Mapping, lesionId: str | None = None) -> list[dict
 
     ``lesionId`` restricts the result to one lesion.
     """
-    margin = float(_first(planDict.get("config") or {}, ("default_margin_mm", "margin_mm")) or 0.0)
+    comfortable = float(planDict["config"]["planning"]["clearance_reference_mm"])
     lines = []
-    for lesion in planDict.get("lesions", []):
-        if lesionId is not None and lesion.get("id") != lesionId:
+    for lesion in planDict["lesions"]:
+        if lesionId is not None and lesion["id"] != lesionId:
             continue
-        for trajectory in lesion.get("trajectories") or []:
+        for trajectory in lesion["trajectories"]:
             lines.append({
                 "name": trajectoryName(lesion["id"], trajectory["rank"]),
                 "lesion": lesion["id"],
                 "rank": int(trajectory["rank"]),
                 "entryRAS": rasFromLPS(trajectory["entry"]).tolist(),
                 "targetRAS": rasFromLPS(trajectory["target"]).tolist(),
-                "color": safetyColor(bool(trajectory.get("feasible")), trajectory.get("min_clearance_mm"), margin),
+                "color": safetyColor(bool(trajectory["feasible"]), trajectory.get("margin_slack_mm"), comfortable),
                 "record": dict(trajectory),
             })
     return lines
 
 
 def depositPoints(planDict: Mapping, lesionId: str) -> list[dict]:
-    """Deposits of one lesion as point specs: RAS position, label with depth from skin, volume."""
+    """Deposits of one lesion as point specs: RAS position, label with the needle depth from the skin, volume."""
     points = []
-    for lesion in planDict.get("lesions", []):
-        if lesion.get("id") != lesionId:
+    for lesion in planDict["lesions"]:
+        if lesion["id"] != lesionId or not lesion.get("deposits"):
             continue
-        for index, deposit in enumerate(lesion.get("deposits") or [], start=1):
-            position = _first(deposit, ("position_lps", "position", "point"))
-            depth = _first(deposit, ("depth_from_skin_mm", "depth_mm"))
-            volume = _first(deposit, ("volume_ml",))
-            label = f"{lesionId}-D{index}"
-            if depth is not None:
-                label += f" {float(depth):.0f} mm"
-            points.append({"label": label, "positionRAS": rasFromLPS(position).tolist(),
-                           "depthMm": depth, "volumeMl": volume})
+        deposits = [d for path in lesion["deposits"]["paths"] for d in path["deposits"]]
+        for index, deposit in enumerate(deposits, start=1):
+            depth = float(deposit["needle_depth_mm"])
+            points.append({"label": f"{lesionId}-D{index} {depth:.0f} mm",
+                           "positionRAS": rasFromLPS(deposit["point_lps"]).tolist(),
+                           "depthMm": depth, "volumeMl": deposit["volume_ml"]})
     return points
 
 

@@ -23,6 +23,7 @@ from hitit.lesions.injectability import InjectabilityVerdict, assess_injectabili
 from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
 from hitit.plan.settings import PlanSettings
+from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.planner import TargetPlan, plan_target
 
@@ -41,6 +42,7 @@ class LesionPlan:
     measurement: LesionMeasurement
     target: TargetPlan
     scene: PreparedScene
+    mask: np.ndarray
     injectability: InjectabilityVerdict
     injectate_ml: float = 0.0
     allocation: dict | None = None
@@ -94,6 +96,21 @@ class Plan:
             if lesion.lesion_id == lesion_id:
                 return lesion
         raise InputError(f"No lesion '{lesion_id}' in the plan.")
+
+    def check_path(self, entry_lps, target_lps, lesion_id: str | None = None) -> PathCheck:
+        """Check a drawn path (LPS mm) against the plan's safety model, as the planner judged its own paths.
+
+        The path is judged with the rules of ``lesion_id``'s target (default: the lesion whose centre
+        is nearest the path's tip); the skin normal is the one of the skin point nearest the entry.
+        """
+        target = np.asarray(target_lps, dtype=float)
+        lesion = self.lesion(lesion_id) if lesion_id else min(
+            self.lesions, key=lambda p: float(np.linalg.norm(np.subtract(p.measurement.centroid_lps, target))))
+        skin = lesion.target.skin
+        entry = np.asarray(entry_lps, dtype=float)
+        nearest = int(np.argmin(np.linalg.norm(skin.points_lps - entry, axis=1)))
+        close = np.linalg.norm(skin.points_lps[nearest] - entry) <= 2 * self.settings.planning.entry_spacing_mm
+        return check_path(lesion.scene, entry, target, skin.normals_lps[nearest] if close else None, lesion.mask)
 
     def to_dict(self) -> dict:
         """The content of ``plan.json`` (coordinates LPS mm)."""
@@ -149,7 +166,7 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
         scene = scenes[m.organ]
         target = plan_target(scene, m.centroid_lps, skin, lesion.lesion_id, lesion.mask)
         verdict = assess_injectability(m, settings.injectability, protocol.name, target.status == "ok")
-        plans.append(LesionPlan(m, target, scene, verdict))
+        plans.append(LesionPlan(m, target, scene, lesion.mask, verdict))
 
     _report(progress, cancel, 0.88, "Allocating injectate")
     allocation = _allocate(plans, protocol, settings)

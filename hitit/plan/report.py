@@ -5,7 +5,7 @@ images to check them on (axial and oblique reformats along each trajectory, the 
 from __future__ import annotations
 
 from hitit.case import Case
-from hitit.plan.writers import lesion_rows
+from hitit.plan.writers import deposit_list, lesion_rows
 from hitit.report.figures import render_trajectory
 from hitit.report.html import HtmlReport
 
@@ -58,7 +58,7 @@ def build_report(plan: dict, case: Case, accessibility_png: dict[str, bytes]) ->
             report.paragraph("Least-bad paths (NOT safe; their violations are listed):", "bad")
             report.table([{**_trajectory_row(t), "violations": "; ".join(t["violations"])} for t in lesion["least_bad"]],
                          TRAJECTORY_COLUMNS + ["violations"])
-        deposits = (lesion.get("deposits") or {}).get("deposits", [])
+        deposits = deposit_list(lesion)
         if deposits:
             report.table(deposits, ["needle_depth_mm", "volume_ml", "distance_to_boundary_mm", "point_lps"])
         for t in (lesion["trajectories"] or lesion["least_bad"])[:REPORT_TRAJECTORIES]:

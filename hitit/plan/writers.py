@@ -53,10 +53,15 @@ def lesion_rows(plan: dict) -> list[dict]:
             "trajectories_feasible": sum(1 for t in lesion["trajectories"] if t["feasible"]),
             "best_length_mm": best.get("length_mm"), "best_min_clearance_mm": best.get("min_clearance_mm"),
             "injectate_ml": lesion["injectate_ml"], "inject": allocation.get("inject", False),
-            "dose_reason": allocation.get("reason", ""), "deposits": len(deposits.get("deposits", [])),
+            "dose_reason": allocation.get("reason", ""), "deposits": len(deposit_list(lesion)),
             "coverage_fraction": deposits.get("coverage_fraction"),
         })
     return rows
+
+
+def deposit_list(lesion: dict) -> list[dict]:
+    """Every deposit of a plan.json lesion record, over all its needle paths (fanned paths included)."""
+    return [d for path in (lesion.get("deposits") or {}).get("paths", []) for d in path["deposits"]]
 
 
 def _csv_text(rows: list[dict], columns: list[str]) -> str:
@@ -89,7 +94,7 @@ def deposit_markups(plan: dict) -> list[Markup]:
     """One point list per lesion with deposits, each labelled with its needle depth from the skin."""
     lists = []
     for lesion in plan["lesions"]:
-        deposits = (lesion.get("deposits") or {}).get("deposits", [])
+        deposits = deposit_list(lesion)
         if deposits:
             lists.append(Markup(
                 "points", f"{lesion['id']}-deposits", [d["point_lps"] for d in deposits],
