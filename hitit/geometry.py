@@ -231,6 +231,22 @@ def from_lps(points_lps: np.ndarray, frame: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------- masks onto a CT grid
+def _resample_onto(image: sitk.Image, grid: Grid, what: str, kind: str, tolerance_mm: float) -> np.ndarray:
+    """``image`` as an array on ``grid``: as is on the same grid, nearest neighbour by physical
+    position on an overlapping one, a :class:`GeometryError` naming both grids otherwise."""
+    image_grid = Grid.from_sitk(image)
+    if image_grid.same_as(grid, tolerance_mm):
+        return sitk.GetArrayFromImage(image)
+    if not grid.overlaps(image_grid):
+        raise GeometryError(
+            f"{what} does not overlap the CT: {kind} grid is {image_grid.describe()}; "
+            f"CT grid is {grid.describe()}. Check that it was made on this CT."
+        )
+    reference = grid.image_from_array(np.zeros(grid.shape, dtype=np.uint8))
+    resampled = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, image.GetPixelID())
+    return sitk.GetArrayFromImage(resampled)
+
+
 def mask_onto_grid(mask: sitk.Image, grid: Grid, name: str = "mask",
                    tolerance_mm: float = GRID_TOLERANCE_MM) -> np.ndarray:
     """Return ``mask`` as a boolean array on ``grid`` (shape ``grid.shape``).
@@ -239,30 +255,10 @@ def mask_onto_grid(mask: sitk.Image, grid: Grid, name: str = "mask",
     overlaps: resampled by physical position with nearest neighbour, so a cropped, flipped or
     oblique label map lands where it belongs. No overlap: a :class:`GeometryError` naming both grids.
     """
-    mask_grid = Grid.from_sitk(mask)
-    if mask_grid.same_as(grid, tolerance_mm):
-        return sitk.GetArrayViewFromImage(mask).astype(bool)
-    if not grid.overlaps(mask_grid):
-        raise GeometryError(
-            f"Segmentation '{name}' does not overlap the CT: mask grid is {mask_grid.describe()}; "
-            f"CT grid is {grid.describe()}. Check that the segmentation was made on this CT."
-        )
-    reference = grid.image_from_array(np.zeros(grid.shape, dtype=np.uint8))
-    resampled = sitk.Resample(mask, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mask.GetPixelID())
-    return sitk.GetArrayViewFromImage(resampled).astype(bool)
+    return _resample_onto(mask, grid, f"Segmentation '{name}'", "mask", tolerance_mm).astype(bool)
 
 
 def labels_onto_grid(labels: sitk.Image, grid: Grid, name: str = "label map",
                      tolerance_mm: float = GRID_TOLERANCE_MM) -> np.ndarray:
     """A multi-label image as an integer array on ``grid`` (nearest neighbour; see :func:`mask_onto_grid`)."""
-    label_grid = Grid.from_sitk(labels)
-    if label_grid.same_as(grid, tolerance_mm):
-        return sitk.GetArrayFromImage(labels)
-    if not grid.overlaps(label_grid):
-        raise GeometryError(
-            f"Label map '{name}' does not overlap the CT: label grid is {label_grid.describe()}; "
-            f"CT grid is {grid.describe()}. Check that the label map was made on this CT."
-        )
-    reference = grid.image_from_array(np.zeros(grid.shape, dtype=np.uint8))
-    resampled = sitk.Resample(labels, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, labels.GetPixelID())
-    return sitk.GetArrayFromImage(resampled)
+    return _resample_onto(labels, grid, f"Label map '{name}'", "label", tolerance_mm)
