@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from hitit.case import MaskSet, Volume
+from hitit.anatomy.body import body_mask
+from hitit.case import MaskSet
 from hitit.io.segmentations import read_structures
 from hitit.io.volumes import read_volume
 from hitit.lesions.measure import MeasurementConfig, measure_lesions
@@ -31,14 +31,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _body_mask(ct: Volume):
-    """The body mask from ``hitit.anatomy.body`` when that module exists, else None (depth not measured)."""
-    if importlib.util.find_spec("hitit.anatomy") is None or importlib.util.find_spec("hitit.anatomy.body") is None:
-        return None
-    from hitit.anatomy.body import body_mask
-    return body_mask(ct)
-
-
 def lesion_table(ct_path: str, lesion_path: str, structure_paths: list[str], label_map: str | None = None,
                  lesion_label_map: str | None = None, nodal: list[str] = (), necrosis_hu: float = 20.0) -> dict:
     """The ``lesions`` result as a JSON-ready dict (frame LPS)."""
@@ -48,11 +40,9 @@ def lesion_table(ct_path: str, lesion_path: str, structure_paths: list[str], lab
     for path in structure_paths:
         structures.update(read_structures(path, ct.grid, label_map))
     lesions = lesions_from_masks(masks, set(nodal))
-    body = _body_mask(ct)
     config = MeasurementConfig(necrosis_hu=necrosis_hu)
-    results = measure_lesions(lesions, ct.grid, ct.array, body, structures or None, config)
-    return {"frame": "LPS", "ct": ct.grid.to_dict(), "depth_available": body is not None,
-            "config": config.to_dict(), "lesions": [m.to_dict() for m in results]}
+    results = measure_lesions(lesions, ct.grid, ct.array, body_mask(ct), structures or None, config)
+    return {"frame": "LPS", "ct": ct.grid.to_dict(), "config": config.to_dict(), "lesions": [m.to_dict() for m in results]}
 
 
 def run(args) -> int:
@@ -70,6 +60,4 @@ def run(args) -> int:
         print(f"{m['id']:<12} {m['volume_ml']:>10.2f} {m['longest_diameter_mm']:>7.1f} {m['short_axis_mm']:>7.1f} "
               f"{m['max_3d_diameter_mm']:>7.1f} {f(m['depth_mm'], '9.1f')} {f(m['necrosis_fraction'], '9.2f')}  "
               f"{m['organ'] or '-'} / {m['recist_category']}")
-    if not result["depth_available"]:
-        print("(depth not measured: no body mask available)")
     return 0
