@@ -130,3 +130,21 @@ def test_lesion_outside_body_is_refused(teaching):
     outside[:3, :3, :3] = True
     with pytest.raises(InputError, match="outside the body"):
         plan_case(Case(case.ct, case.structures, {"X1": outside}), PlanSettings(protocol="pv10"))
+
+
+def test_no_safe_path_is_explained_never_silent(teaching):
+    # L4 lies in the anterior wall: from the back every skin point is beyond the needle's reach
+    plan = plan_case(teaching.case, PlanSettings(protocol="pv10", entry_sides=("posterior",)))
+    l4 = plan.lesion("L4")
+    assert l4.target.status == "no_safe_path" and not l4.target.trajectories
+    assert "needle length" in l4.target.message
+    assert l4.injectability.verdict == "no" and l4.injectate_ml == 0
+    assert any(r.code == "NO_SAFE_TRAJECTORY" or "trajectory" in r.message for r in l4.injectability.reasons)
+    # margins so large that every path to L2 (1 mm from the IVC) is blocked: the blockers are named
+    # and the least-bad paths are offered with their violations
+    plan = plan_case(teaching.case, PlanSettings(protocol="pv10", margin_args=("vessel=40",)))
+    l2 = plan.lesion("L2")
+    assert l2.target.status == "no_safe_path"
+    assert "inferior_vena_cava" in l2.target.blocking_structures
+    assert l2.target.least_bad and all(not p.feasible and p.violations for p in l2.target.least_bad)
+    assert "inferior_vena_cava" in l2.target.message

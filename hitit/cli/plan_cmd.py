@@ -35,6 +35,10 @@ def register(subparsers) -> None:
     parser.add_argument("--gauge", type=int, metavar="G", help="needle gauge (its radius adds to every margin)")
     parser.add_argument("--margin", action="append", default=[], metavar="NAME=MM",
                         help="margin override for a category (vessel, bone, ...) or a structure (repeatable)")
+    parser.add_argument("--max-axial-angle", type=float, metavar="DEG",
+                        help="largest needle angle to the axial plane (default 0: in-plane CT guidance; gantry tilt allows up to about 30)")
+    parser.add_argument("--side", action="append", default=[], metavar="SIDE",
+                        help="restrict skin entries to a patient side: left, right, anterior, posterior (repeatable)")
     parser.add_argument("--auto-structures", default="", metavar="KINDS",
                         help="derive missing structures from HU: comma-separated bone,lung")
     parser.add_argument("--out", required=True, help="output folder (replaced as a whole when planning succeeds)")
@@ -45,7 +49,7 @@ def settings_from_args(args) -> PlanSettings:
     """Plan settings from command-line arguments."""
     settings = PlanSettings(
         protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
-        margin_args=tuple(args.margin),
+        margin_args=tuple(args.margin), entry_sides=tuple(args.side),
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
     )
     planning = settings.planning
@@ -53,6 +57,8 @@ def settings_from_args(args) -> PlanSettings:
         planning = replace(planning, needle_length_mm=args.needle_length)
     if args.gauge is not None:
         planning = replace(planning, gauge=args.gauge)
+    if args.max_axial_angle is not None:
+        planning = replace(planning, max_axial_angle_deg=args.max_axial_angle)
     return replace(settings, planning=planning,
                    injectability=replace(settings.injectability, needle_length_mm=planning.needle_length_mm))
 

@@ -152,7 +152,8 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
     structures = dict(case.structures)
     if settings.auto_structures:
         structures.update(auto_structures(case.ct, body, settings.auto_structures))
-    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)
+    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, side=settings.entry_sides or None,
+                        body=body, params=settings.skin)
 
     _report(progress, cancel, 0.15, "Measuring lesions")
     measurements = measure_lesions(lesions, case.grid, case.ct.array, body, structures, settings.measurement)

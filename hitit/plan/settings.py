@@ -24,6 +24,8 @@ class PlanSettings:
         lesion_organs: organ per lesion id when the user knows it (else found from the structures).
         margin_args: ``CATEGORY=MM`` or ``STRUCTURE=MM`` overrides of the catalogue margins.
         auto_structures: structures to derive from HU when not segmented (``bone``, ``lung``).
+        entry_sides: patient sides the needle may enter from (``left``, ``right``, ``anterior``,
+            ``posterior``...; empty = anywhere on the skin).
         planning: trajectory engine settings (needle, angles, weights, tolerances).
         injectability, measurement, deposits, body, skin: the other stages' settings.
     """
@@ -35,6 +37,7 @@ class PlanSettings:
     lesion_organs: dict[str, str] = field(default_factory=dict)
     margin_args: tuple[str, ...] = ()
     auto_structures: tuple[str, ...] = ()
+    entry_sides: tuple[str, ...] = ()
     planning: PlanningConfig = field(default_factory=PlanningConfig)
     injectability: InjectabilityRules = field(default_factory=InjectabilityRules)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
@@ -52,6 +55,7 @@ class PlanSettings:
             "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
             "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
             "margin_args": list(self.margin_args), "auto_structures": list(self.auto_structures),
+            "entry_sides": list(self.entry_sides),
             "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
             "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
             "body": self.body.to_dict(), "skin": self.skin.to_dict(), "catalogue": self.catalogue().to_dict(),
