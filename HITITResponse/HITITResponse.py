@@ -89,6 +89,7 @@ class HITITResponseParameterNode:
     reviewStructures, reviewLesions - critical structures and lesions segmented on that CT.
     actualNeedle - a line the reviewer places along the needle (optional: detected otherwise).
     postInjectionVolume - post-injection CT with contrast-tagged injectate (optional).
+    injectionLog, samplingLog - delivered volumes and biopsy/sampling sites of the visit (optional files).
     reviewTable - needle review table (output); reviewJson - the last review (review.json content).
     studyFile - study file to import or export (.json engine format, or .csv study table).
     outputDirectory - folder the response outputs (JSON, CSV, plots, HTML report) are written to.
@@ -121,6 +122,8 @@ class HITITResponseParameterNode:
     reviewLesions: vtkMRMLSegmentationNode
     actualNeedle: vtkMRMLMarkupsLineNode
     postInjectionVolume: vtkMRMLScalarVolumeNode
+    injectionLog: pathlib.Path
+    samplingLog: pathlib.Path
     reviewTable: vtkMRMLTableNode
     reviewJson: str = ""
     studyFile: pathlib.Path
@@ -622,13 +625,17 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
 
         return hitit.io.markups.Markup("line", name, pointsLPS)
 
-    def _coreReviewPlan(self, planDict, ct, structures, needleLines, postCT):
-        """The core's injection-site review of one visit; returns the core Review."""
+    def _coreReviewPlan(self, planDict, ct, structures, needleLines, postCT, injectionLogPath, samplingLogPath):
+        """The core's injection-site review of one visit (logs read by the core); returns the core Review."""
         self.importCore()
         import hitit.review.review
+        import hitit.review.sampling_log
+        import hitit.review.volumes
 
+        injections = hitit.review.volumes.read_injection_log(injectionLogPath) if injectionLogPath else None
+        samples = hitit.review.sampling_log.read_sampling_log(samplingLogPath) if samplingLogPath else None
         return hitit.review.review.review_plan(planDict, ct, structures=structures, needle_markup=needleLines or None,
-                                               post_ct=postCT)
+                                               post_ct=postCT, injection_log=injections, sampling_log=samples)
 
     def _coreWriteReview(self, review, outDir):
         """Write review.json, review.html and its images; returns the paths."""
@@ -1147,7 +1154,9 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
             pointsLPS = conversions.lpsFromRAS(slicer.util.arrayFromMarkupsControlPoints(lineNode, world=True))
             needles.append(self._coreNeedleLine(lineNode.GetAttribute(LESION_ATTRIBUTE) or lineNode.GetName(), pointsLPS))
         postCT = self._volumeFromNode(parameterNode.postInjectionVolume) if parameterNode.postInjectionVolume else None
-        review = self._coreReviewPlan(planDict, ct, masks, needles, postCT)
+        injectionLog, samplingLog = (str(path) if str(path) not in ("", ".") else None
+                                     for path in (parameterNode.injectionLog, parameterNode.samplingLog))
+        review = self._coreReviewPlan(planDict, ct, masks, needles, postCT, injectionLog, samplingLog)
         self._review = review
         reviewDict = json.loads(json.dumps(review.to_dict()))
         self.showPlannedTrajectories(planDirectory, planDict)

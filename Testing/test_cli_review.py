@@ -36,11 +36,13 @@ def files(tmp_path_factory):
     l4 = teaching.truth["L4"].example_paths[0]
     plan = {"frame": "LPS", "visit": 1, "config": {"margin_mm": 5.0}, "protocol": {}, "lesions": [
         {"id": "L1", "status": "inject", "injectate_ml": 1.5,
-         "deposits": [{"point": list(INJECTION_CENTRE_LPS), "depth_mm": 40.0, "volume_ml": 1.5}],
+         "deposits": {"paths": [{"deposits": [{"point_lps": list(INJECTION_CENTRE_LPS), "needle_depth_mm": 40.0,
+                                               "volume_ml": 1.5}]}]},
          "trajectories": [{"rank": 1, "entry": list(entry), "target": list(target), "length_mm": 40.0,
                            "min_clearance_mm": 9.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
         {"id": "L4", "status": "inject", "injectate_ml": 0.5,
-         "deposits": [{"point": list(l4.target_lps), "depth_mm": 15.0, "volume_ml": 0.5}],
+         "deposits": {"paths": [{"deposits": [{"point_lps": list(l4.target_lps), "needle_depth_mm": 15.0,
+                                               "volume_ml": 0.5}]}]},
          "trajectories": [{"rank": 1, "entry": list(l4.entry_lps), "target": list(l4.target_lps), "length_mm": 15.0,
                            "min_clearance_mm": 20.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
     ]}

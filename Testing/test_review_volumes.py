@@ -9,11 +9,16 @@ import pytest
 from hitit.errors import InputError
 from hitit.review.volumes import TECHNICAL_SUCCESS_TOLERANCE_ML, read_injection_log, review_volumes
 
+def _deposits(*points_depths_volumes):
+    """A plan.json deposit plan (as hitit plan writes it) with one needle path."""
+    return {"paths": [{"deposits": [{"point_lps": p, "needle_depth_mm": d, "volume_ml": v}
+                                    for p, d, v in points_depths_volumes]}]}
+
+
 PLAN = {"frame": "LPS", "visit": 2, "lesions": [
-    {"id": "L1", "status": "inject", "injectate_ml": 2.0, "deposits": []},
-    {"id": "L2", "status": "inject", "deposits": [{"point": [0, 0, 0], "depth_mm": 50, "volume_ml": 0.5},
-                                                   {"point": [0, 0, 5], "depth_mm": 55, "volume_ml": 1.0}]},
-    {"id": "L3", "status": "not injected", "injectate_ml": 0.0, "deposits": []},
+    {"id": "L1", "status": "ok", "injectate_ml": 2.0, "deposits": None},
+    {"id": "L2", "status": "ok", "deposits": _deposits(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0))},
+    {"id": "L3", "status": "no_safe_path", "injectate_ml": 0.0, "deposits": None},
 ]}
 
 

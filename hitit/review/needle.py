@@ -21,8 +21,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
+from hitit.anatomy.catalogue import StructureRule
 from hitit.case import Volume
 from hitit.errors import InputError
+from hitit.trajectories.check import check_path
+from hitit.trajectories.config import PlanningConfig, ScoreWeights
+from hitit.trajectories.distance import prepare
 
 #: Metal threshold (HU). Steel needles read far above any tissue (their true CT number is over
 #: +10,000 HU, stored clipped at +3071 HU by 12-bit scanners), while cortical bone stays under about
@@ -393,9 +397,42 @@ def _trilinear(array: np.ndarray, ijk: np.ndarray) -> np.ndarray:
     return result
 
 
+def planning_config_from_plan(planning: dict) -> PlanningConfig:
+    """The :class:`PlanningConfig` stored in a plan.json (``config.planning``); derived entries are dropped."""
+    known = set(PlanningConfig.__dataclass_fields__)
+    values = {k: v for k, v in planning.items() if k in known and k != "weights"}
+    return PlanningConfig(**values, weights=ScoreWeights(**planning.get("weights", {})))
+
+
+def planned_rules_margins(grid, structures: dict, entry_lps, tip_lps, plan: dict, lesion: dict) -> dict | None:
+    """Whether the actual path entry -> tip (LPS mm) kept the plan's margins, judged exactly as the planner
+    judged its own paths: the plan's structure rules and needle, the trajectory engine's exact check.
+
+    None when the plan does not record its rules (a plan.json not written by ``hitit plan``).
+    """
+    rules_dict = (lesion.get("scene") or {}).get("rules")
+    planning = (plan.get("config") or {}).get("planning")
+    if not rules_dict or not planning:
+        return None
+    rules = {name: StructureRule(**rule) for name, rule in rules_dict.items() if name in structures}
+    if not rules:
+        return None
+    scene = prepare((grid, {name: structures[name] for name in rules}), rules, planning_config_from_plan(planning),
+                    np.asarray(tip_lps, float))
+    check = check_path(scene, entry_lps, tip_lps)
+    rows = {name: {"actual_mm": round(clearance, 2), "required_mm": rules[name].margin_mm,
+                   "kept": name not in check.blocking} for name, clearance in check.clearance_by_structure_mm.items()}
+    return {"kept": not check.blocking, "blocking": list(check.blocking),
+            "method": "the planner's exact clearance check (needle surface to structure voxel centres) with the plan's "
+                      f"rules and a {scene.needle_radius_mm * 2:.2f} mm needle, tolerance {scene.tolerance_mm:.2f} mm",
+            "structures": rows}
+
+
 def path_margins(grid, structures: dict, entry_lps, tip_lps, plan_config: dict,
                  planned_clearance_mm: dict | None = None) -> dict:
-    """Whether the actual path entry -> tip (LPS mm) kept the planned margins, structure by structure.
+    """Whether the actual path entry -> tip (LPS mm) kept the planned margins, structure by structure,
+    for a plan.json without its structure rules (see :func:`planned_rules_margins` for plans written by
+    ``hitit plan``).
 
     Checked structures: those the plan reported clearances for (``planned_clearance_mm``) when it
     lists any, otherwise every structure given except those containing the tip (the host organ the

@@ -25,12 +25,14 @@ import numpy as np  # noqa: E402
 from hitit.case import Volume  # noqa: E402
 from hitit.errors import InputError  # noqa: E402
 from hitit.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
+from hitit.plan.writers import deposit_list  # noqa: E402
 from hitit.report.figures import (SOFT_TISSUE_WINDOW_HU, figure_png, sample_plane, to_plane_pixels,  # noqa: E402
                                   trajectory_plane)
 from hitit.report.html import HtmlReport  # noqa: E402
 from hitit.review.injectate import InjectateConfig, InjectateResult, injectate_distribution, needle_track_points  # noqa: E402
 from hitit.review.needle import (NeedleDetectionConfig, NeedleReview, compare_with_plan,  # noqa: E402
-                                 detect_needle, needle_from_line, path_margins)
+                                 detect_needle, needle_from_line, path_margins,
+                                 planned_rules_margins)
 from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposits, sample_distances,  # noqa: E402
                                        samples_from_json)
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
@@ -78,8 +80,8 @@ def chosen_trajectory(lesion: dict) -> dict | None:
 
 
 def planned_deposits(lesion: dict) -> np.ndarray:
-    """The lesion's planned deposit points (N, 3) in LPS mm (empty (0, 3) when none)."""
-    return np.asarray([d["point"] for d in lesion.get("deposits", [])], dtype=float).reshape(-1, 3)
+    """The lesion's planned deposit points (N, 3) in LPS mm (empty (0, 3) when none), over all its needle paths."""
+    return np.asarray([d["point_lps"] for d in deposit_list(lesion)], dtype=float).reshape(-1, 3)
 
 
 def _check_frame(plan: dict) -> None:
@@ -143,8 +145,10 @@ def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
         needle, notes[lesion_id] = _needle_for_lesion(ct, lines, lesion_id, entry, target, config)
         if needle is None:
             continue
-        margins = path_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.get("config", {}),
-                               trajectory.get("clearance_by_structure_mm"))
+        margins = planned_rules_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan, lesion)
+        if margins is None:
+            margins = path_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.get("config", {}),
+                                   trajectory.get("clearance_by_structure_mm"))
         reviews.append(NeedleReview(lesion_id, needle, compare_with_plan(needle, entry, target), margins))
     return reviews, notes
 

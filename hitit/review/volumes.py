@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hitit.errors import InputError
+from hitit.plan.writers import deposit_list
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
 #: the full prescribed volume: half a graduation step of the finely graduated 0.5-1 mL syringes
@@ -169,7 +170,7 @@ def prescribed_ml(lesion: dict) -> float:
     """The plan's volume for one lesion (mL): ``injectate_ml``, else the sum of its deposits."""
     if lesion.get("injectate_ml") is not None:
         return float(lesion["injectate_ml"])
-    return float(sum(d.get("volume_ml", 0.0) for d in lesion.get("deposits", [])))
+    return float(sum(d["volume_ml"] for d in deposit_list(lesion)))
 
 
 def review_volumes(plan: dict, records: list[InjectionRecord],
