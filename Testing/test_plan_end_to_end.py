@@ -148,3 +148,15 @@ def test_no_safe_path_is_explained_never_silent(teaching):
     assert "inferior_vena_cava" in l2.target.blocking_structures
     assert l2.target.least_bad and all(not p.feasible and p.violations for p in l2.target.least_bad)
     assert "inferior_vena_cava" in l2.target.message
+
+
+def test_best_aim_is_inside_the_lesion_and_never_worse(teaching, plan):
+    best = plan_case(teaching.case, PlanSettings(protocol="pv10", aim="best"))
+    grid = teaching.case.grid
+    for lesion in best.lesions:
+        centre_plan = plan.lesion(lesion.lesion_id)
+        aim = np.rint(grid.lps_to_index(lesion.target.target_lps)).astype(int)
+        assert teaching.case.lesions[lesion.lesion_id][aim[2], aim[1], aim[0]], "the aim point lies in the lesion"
+        assert lesion.target.trajectories[0].score >= centre_plan.target.trajectories[0].score - 1e-9
+    with pytest.raises(InputError, match="aim"):
+        PlanSettings(aim="anywhere")

@@ -37,6 +37,8 @@ def register(subparsers) -> None:
                         help="margin override for a category (vessel, bone, ...) or a structure (repeatable)")
     parser.add_argument("--max-axial-angle", type=float, metavar="DEG",
                         help="largest needle angle to the axial plane (default 0: in-plane CT guidance; gantry tilt allows up to about 30)")
+    parser.add_argument("--aim", choices=("centre", "best"), default="centre",
+                        help="aim at the lesion centre, or at the point inside the lesion with the best safe path")
     parser.add_argument("--side", action="append", default=[], metavar="SIDE",
                         help="restrict skin entries to a patient side: left, right, anterior, posterior (repeatable)")
     parser.add_argument("--auto-structures", default="", metavar="KINDS",
@@ -49,7 +51,7 @@ def settings_from_args(args) -> PlanSettings:
     """Plan settings from command-line arguments."""
     settings = PlanSettings(
         protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
-        margin_args=tuple(args.margin), entry_sides=tuple(args.side),
+        margin_args=tuple(args.margin), entry_sides=tuple(args.side), aim=args.aim,
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
     )
     planning = settings.planning

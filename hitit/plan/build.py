@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import SimpleITK as sitk
 
 from hitit import __version__
 from hitit.anatomy.body import auto_structures, body_mask, skin_surface
@@ -160,12 +161,14 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
 
     _report(progress, cancel, 0.3, "Preparing distance maps")
     warnings: list[str] = []
-    scenes = _prepare_scenes(case, structures, measurements, settings, warnings)
+    aims = {lesion.lesion_id: _aims(lesion, m, case.grid, settings) for lesion, m in zip(lesions, measurements)}
+    scenes = _prepare_scenes(case, structures, measurements, aims, settings, warnings)
     plans: list[LesionPlan] = []
     for index, (lesion, m) in enumerate(zip(lesions, measurements)):
         _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
         scene = scenes[m.organ]
-        target = plan_target(scene, m.centroid_lps, skin, lesion.lesion_id, lesion.mask)
+        target = max((plan_target(scene, aim, skin, lesion.lesion_id, lesion.mask) for aim in aims[lesion.lesion_id]),
+                     key=_aim_quality)
         verdict = assess_injectability(m, settings.injectability, protocol.name, target.status == "ok")
         plans.append(LesionPlan(m, target, scene, lesion.mask, verdict))
 
@@ -181,7 +184,49 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
     return Plan(settings, plans, allocation, warnings, case_name)
 
 
-def _prepare_scenes(case: Case, structures, measurements, settings: PlanSettings, warnings: list[str]) -> dict:
+def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanSettings) -> np.ndarray:
+    """Aim points (N, 3) LPS of one lesion: its centre, or with ``aim="best"`` the candidates of
+    :func:`aim_candidates` (the planner keeps the one with the best safe trajectory)."""
+    centre = np.asarray(measurement.centroid_lps, dtype=float)[None]
+    if settings.aim == "centre":
+        return centre
+    return aim_candidates(lesion.mask, grid, centre[0], settings.deposits.margin_mm)
+
+
+def aim_candidates(mask: np.ndarray, grid, centre_lps: np.ndarray, inner_margin_mm: float) -> np.ndarray:
+    """Candidate aim points (LPS mm) inside a lesion: the centre first, then the deepest interior point
+    and the points half-way from the centre to the boundary along the lesion's principal axes, each
+    kept only when it lies at least ``inner_margin_mm`` inside the lesion (so a deposit there stays in)."""
+    k, j, i = np.nonzero(mask)
+    lo = np.array([i.min(), j.min(), k.min()]) - 1
+    crop = np.zeros(tuple((np.array([k.max(), j.max(), i.max()]) - lo[::-1] + 2).tolist()), dtype=np.uint8)
+    crop[k - lo[2], j - lo[1], i - lo[0]] = 1
+    image = sitk.GetImageFromArray(crop)
+    image.SetSpacing(grid.spacing_mm)
+    inside = -sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False,
+                                                                   useImageSpacing=True))
+    points = grid.index_to_lps(np.column_stack([i, j, k]).astype(float))
+    depth = inside[k - lo[2], j - lo[1], i - lo[0]]
+    offsets = points - centre_lps
+    _, _, axes = np.linalg.svd(offsets - offsets.mean(axis=0), full_matrices=False)
+    extents = np.abs(offsets @ axes.T).max(axis=0)
+    candidates = [points[int(np.argmax(depth))]]
+    candidates += [centre_lps + sign * 0.5 * extent * axis for axis, extent in zip(axes, extents) for sign in (1, -1)]
+    keep = []
+    for point in candidates:
+        index = np.rint(grid.lps_to_index(point)).astype(int) - lo
+        inside_crop = np.all(index >= 0) and np.all(index < np.array(crop.shape[::-1]))
+        if inside_crop and inside[index[2], index[1], index[0]] >= inner_margin_mm:
+            keep.append(point)
+    return np.vstack([centre_lps[None], *[p[None] for p in keep]])
+
+
+def _aim_quality(target: TargetPlan) -> tuple:
+    """Order of aim points: a safe trajectory first, then the best score of the top trajectory."""
+    return (target.status == "ok", target.trajectories[0].score if target.trajectories else 0.0)
+
+
+def _prepare_scenes(case: Case, structures, measurements, aims: dict, settings: PlanSettings, warnings: list[str]) -> dict:
     """One prepared scene per host organ: the organ holding a target is allowed for that target only."""
     catalogue = settings.catalogue()
     warnings.extend(catalogue.notes)
@@ -190,7 +235,7 @@ def _prepare_scenes(case: Case, structures, measurements, settings: PlanSettings
         found: list[str] = []
         rules = catalogue.rules_for_target(list(structures), organ, found)
         warnings.extend(w for w in found if w not in warnings)
-        targets = np.array([m.centroid_lps for m in measurements if m.organ == organ])
+        targets = np.vstack([aims[m.lesion_id] for m in measurements if m.organ == organ])
         scenes[organ] = prepare((case.grid, structures), rules, settings.planning, targets)
         warnings.extend(w for w in scenes[organ].warnings if w not in warnings)
     return scenes

@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from hitit.anatomy.body import BodyParams, SkinParams
 from hitit.anatomy.catalogue import Catalogue
 from hitit.dosing.deposits import DepositConfig
+from hitit.errors import InputError
 from hitit.lesions.injectability import InjectabilityRules
 from hitit.lesions.measure import MeasurementConfig
 from hitit.trajectories.config import PlanningConfig
+
+
+#: How the needle target inside a lesion is chosen (see :attr:`PlanSettings.aim`).
+AIMS = ("centre", "best")
 
 
 @dataclass
@@ -24,6 +29,9 @@ class PlanSettings:
         lesion_organs: organ per lesion id when the user knows it (else found from the structures).
         margin_args: ``CATEGORY=MM`` or ``STRUCTURE=MM`` overrides of the catalogue margins.
         auto_structures: structures to derive from HU when not segmented (``bone``, ``lung``).
+        aim: ``centre`` aims every needle at the lesion's centre; ``best`` also tries the deepest
+            interior point and points half-way to the boundary along the lesion's axes (each at least
+            the deposit margin inside the lesion) and keeps the aim with the best safe trajectory.
         entry_sides: patient sides the needle may enter from (``left``, ``right``, ``anterior``,
             ``posterior``...; empty = anywhere on the skin).
         planning: trajectory engine settings (needle, angles, weights, tolerances).
@@ -38,12 +46,17 @@ class PlanSettings:
     margin_args: tuple[str, ...] = ()
     auto_structures: tuple[str, ...] = ()
     entry_sides: tuple[str, ...] = ()
+    aim: str = "centre"
     planning: PlanningConfig = field(default_factory=PlanningConfig)
     injectability: InjectabilityRules = field(default_factory=InjectabilityRules)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
     deposits: DepositConfig = field(default_factory=DepositConfig)
     body: BodyParams = field(default_factory=BodyParams)
     skin: SkinParams = field(default_factory=SkinParams)
+
+    def __post_init__(self) -> None:
+        if self.aim not in AIMS:
+            raise InputError(f"Unknown aim {self.aim!r}: use {' or '.join(AIMS)}.")
 
     def catalogue(self) -> Catalogue:
         """The structure catalogue with the user's margin overrides applied."""
@@ -55,7 +68,7 @@ class PlanSettings:
             "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
             "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
             "margin_args": list(self.margin_args), "auto_structures": list(self.auto_structures),
-            "entry_sides": list(self.entry_sides),
+            "entry_sides": list(self.entry_sides), "aim": self.aim,
             "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
             "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
             "body": self.body.to_dict(), "skin": self.skin.to_dict(), "catalogue": self.catalogue().to_dict(),
