@@ -8,14 +8,11 @@ import pytest
 from hitit.anatomy.catalogue import Catalogue, load_catalogue, rules_for_target
 from hitit.errors import InputError
 
-CLASS_MAP = Path("/work/shared/data/totalsegmentator-example/totalsegmentator_class_map.json")
 PACKAGED = Path(__file__).parents[1] / "hitit" / "io" / "totalsegmentator_total_v2.json"
 
 
 def total_names() -> list[str]:
-    """TotalSegmentator v2 'total' class names (the shared class map, else the copy shipped in hitit.io)."""
-    if CLASS_MAP.exists():
-        return list(json.loads(CLASS_MAP.read_text(encoding="utf-8"))["total"].values())
+    """TotalSegmentator v2 'total' class names (the class map shipped in hitit.io, with its source)."""
     return list(json.loads(PACKAGED.read_text(encoding="utf-8"))["labels"].values())
 
 
