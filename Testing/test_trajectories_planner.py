@@ -100,3 +100,25 @@ def test_liver_capsule_minimum_path():
     through = check_path(scene, np.array([0.0, 79.0, 0.0]), target, lesion_mask=lesion)
     assert anterior.host_organ == "liver" and anterior.organ_path_mm < 10 and not anterior.feasible
     assert through.organ_path_mm >= 10 and through.feasible
+
+
+def test_map_has_clearance_per_margin_group():
+    masks = {"aorta": _ball((30, 0, 0), 8), "vertebrae_L1": _ball((-30, 10, 0), 8), "kidney_left": _ball((0, 35, 10), 9)}
+    scene, plan = _plan(masks, np.zeros(3))
+    names = list(plan.clearance_groups)
+    assert names == ["clearance_vessel_mm", "clearance_bone+solid_organ_mm"] or set(names) == {
+        "clearance_vessel_mm", "clearance_bone+solid_organ_mm"}
+    assert plan.clearance_groups["clearance_vessel_mm"]["structures"] == ["aorta"]
+    stacked = np.stack([plan.arrays[n] for n in names])
+    assert np.array_equal(plan.arrays["clearance_mm"], stacked.min(axis=0))  # clearance_mm is the per-group minimum
+    evaluated = ~np.isin(plan.arrays["reason"], (1, 2))  # entries within reach are evaluated
+    assert np.all(np.isfinite(stacked[:, evaluated])) and np.all(stacked[:, ~evaluated] == -np.inf)
+    # a feasible entry keeps every group's margin (minus the tolerance); its group clearances are sampled lower
+    # bounds, below the true value by at most twice the voxel half-diagonal
+    ok = plan.arrays["feasible"]
+    half_diagonal = 0.5 * np.linalg.norm(GRID.spacing_mm)
+    assert np.all(stacked[:, ok] >= -scene.tolerance_mm - 2 * half_diagonal - 1e-3)
+    poly = plan.accessibility_polydata()
+    for n in names:
+        assert poly.GetPointData().GetArray(n).GetNumberOfTuples() == len(plan.arrays["score"])
+    assert plan.to_dict()["clearance_groups"]["clearance_bone+solid_organ_mm"]["margin_mm"] == 2.0

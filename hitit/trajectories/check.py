@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from hitit.trajectories.distance import PreparedScene
+from hitit.trajectories.sampling import FieldLookup
 
 #: LPS direction of the patient's superior axis; the axial plane is perpendicular to it.
 SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
@@ -27,8 +28,8 @@ SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
 def axial_angle_deg(entries: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Angle (deg, 0-90) between each path and the patient's axial plane (0 = in-plane)."""
     u = np.asarray(target, float) - np.atleast_2d(entries)
-    u /= np.maximum(np.linalg.norm(u, axis=1), 1e-12)[:, None]
-    return np.degrees(np.arcsin(np.clip(np.abs(u @ SUPERIOR_LPS), 0.0, 1.0)))
+    norm = np.maximum(np.sqrt(np.einsum("ij,ij->i", u, u)), 1e-12)
+    return np.degrees(np.arcsin(np.clip(np.abs(u @ SUPERIOR_LPS) / norm, 0.0, 1.0)))
 
 
 def skin_angle_deg(entries: np.ndarray, target: np.ndarray, normals: np.ndarray | None) -> np.ndarray:
@@ -40,29 +41,71 @@ def skin_angle_deg(entries: np.ndarray, target: np.ndarray, normals: np.ndarray 
     if normals is None:
         return np.full(len(entries), np.nan)
     back = entries - np.asarray(target, float)
-    back /= np.maximum(np.linalg.norm(back, axis=1), 1e-12)[:, None]
-    n = np.atleast_2d(normals)
-    n = n / np.maximum(np.linalg.norm(n, axis=1), 1e-12)[:, None]
-    return np.degrees(np.arccos(np.clip((back * n).sum(axis=1), -1.0, 1.0)))
+    n = np.atleast_2d(np.asarray(normals, float))
+    norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", back, back)), 1e-12) * np.maximum(
+        np.sqrt(np.einsum("ij,ij->i", n, n)), 1e-12)
+    return np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", back, n) / norms, -1.0, 1.0)))
+
+
+def _sample_voxels(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float,
+                   back_mm: float | None = None) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Nearest crop voxels (i, j, k), each (N, S) int, of samples about ``step_mm`` apart on each path, and their spacing (N,) mm.
+
+    Samples run from the entry to the target, or only over the last ``back_mm`` before the target,
+    both ends included. Positions are computed in float32 index space (the point ``s`` mm before
+    the target is ``x - s (x - e) / L``).
+    """
+    target = np.asarray(target, float)
+    entries = np.atleast_2d(np.asarray(entries, float))
+    look = FieldLookup.of(scene)
+    length = np.linalg.norm(target - entries, axis=1)
+    span = length if back_mm is None else np.minimum(length, back_mm)
+    count = int(np.ceil(span.max(initial=0.0) / step_mm)) + 1
+    before = np.linspace(1.0, 0.0, count).astype(np.float32)  # fraction of the span before the target
+    e = look.index(entries)
+    x = look.index(target[None, :])[0]
+    ratio = span / np.maximum(length, 1e-12)
+    coords = []
+    for a in range(3):
+        c = ((x[a] - e[:, a]) * ratio).astype(np.float32)[:, None] * before[None, :]
+        np.subtract(np.float32(x[a]), c, out=c)
+        np.rint(c, out=c)
+        np.clip(c, 0, look.size[a] - 1, out=c)
+        coords.append(c.astype(look.itype))
+    dt = span / (count - 1) if count > 1 else np.zeros(len(entries))
+    return tuple(coords), dt
+
+
+def _lookup(volume: np.ndarray, voxels: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Values of ``volume`` (crop, [k, j, i]) at integer voxels (i, j, k) from :func:`_sample_voxels`."""
+    flat, (si, sj, sk) = _flat_view(volume)
+    i, j, k = voxels
+    index = k.astype(np.intp) * sk
+    index += j * sj
+    index += i * si
+    return np.take(flat, index)
 
 
 def _labels_along(scene: PreparedScene, volume: np.ndarray, entries: np.ndarray, target: np.ndarray,
                   step_mm: float, back_mm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart: (N, S) and t (N, S) mm from the entry.
+    """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart (N, S), and the sample spacing (N,) mm.
 
     Samples run from the entry to the target, or only over the last ``back_mm`` before the target.
     """
-    target = np.asarray(target, float)
-    axis = target - entries
-    length = np.linalg.norm(axis, axis=1)
-    span = length if back_mm is None else np.minimum(length, back_mm)
-    count = int(np.ceil(span.max(initial=0.0) / step_mm)) + 1
-    frac = np.linspace(0.0, 1.0, count)
-    t = (length - span)[:, None] + span[:, None] * frac[None, :]
-    unit = axis / np.maximum(length, 1e-12)[:, None]
-    ijk = scene.crop_grid.lps_to_index(entries[:, None, :] + t[..., None] * unit[:, None, :])
-    v = np.clip(np.rint(ijk), 0, np.asarray(scene.crop_grid.size) - 1).astype(np.intp)
-    return volume[v[..., 2], v[..., 1], v[..., 0]], t
+    voxels, dt = _sample_voxels(scene, entries, target, step_mm, back_mm)
+    return _lookup(volume, voxels), dt
+
+
+def _flat_view(volume: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """A 1-D view of ``volume``'s memory and the element strides of its (i, j, k) axes (no copy for C-ordered slices)."""
+    item = volume.itemsize
+    if volume.ndim == 3 and all(s > 0 and s % item == 0 for s in volume.strides):
+        sk, sj, si = (s // item for s in volume.strides)
+        extent = 1 + sum((n - 1) * s for n, s in zip(volume.shape, (sk, sj, si)))
+        flat = np.lib.stride_tricks.as_strided(volume, shape=(extent,), strides=(item,), writeable=False)
+        return flat, (si, sj, sk)
+    dense = np.ascontiguousarray(volume)
+    return dense.reshape(-1), (1, dense.shape[2], dense.shape[1] * dense.shape[2])
 
 
 def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
@@ -82,13 +125,11 @@ def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray
     near = _segments_meet_box(scene, entries, target)
     if not near.any():
         return zeros
-    sub, t = _labels_along(scene, scene.lung_labels, entries[near], target, step)
+    sub, spacing = _labels_along(scene, scene.lung_labels, entries[near], target, step)
     labels = np.zeros((n, sub.shape[1]), dtype=np.uint8)
     labels[near] = sub
-    t_full = np.zeros((n, sub.shape[1]))
-    t_full[near] = t
-    t = t_full
-    dt = t[:, 1:2] - t[:, 0:1] if t.shape[1] > 1 else np.zeros((n, 1))
+    dt = np.zeros((n, 1))
+    dt[near, 0] = spacing
     inside = labels > 0
     idx = np.broadcast_to(np.arange(labels.shape[1]), labels.shape)
     last = np.maximum.accumulate(np.where(inside, idx, -1), axis=1)
@@ -121,12 +162,14 @@ def _segments_meet_box(scene: PreparedScene, entries: np.ndarray, target: np.nda
 
 
 def organ_path_before_lesion(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
-                             lesion: np.ndarray | None) -> tuple[np.ndarray, str | None, float]:
+                             lesion: np.ndarray | None, lesion_extent_mm: float | None = None
+                             ) -> tuple[np.ndarray, str | None, float]:
     """Length (mm) of host-organ tissue crossed just before the lesion (or the target), the host name and its rule.
 
     The host is the organ with a minimum-path rule that contains the target's voxel; without one
     the lengths are NaN and the rule 0. ``lesion`` is the lesion mask on the crop grid (or None:
-    the path counts up to the target point).
+    the path counts up to the target point); ``lesion_extent_mm`` its bounding-box diagonal when
+    the caller knows it (:func:`lesion_extent_mm`), else it is measured here.
     """
     entries = np.atleast_2d(entries)
     host = host_organ(scene, target)
@@ -135,25 +178,37 @@ def organ_path_before_lesion(scene: PreparedScene, entries: np.ndarray, target: 
     rule = min_path_rule(scene, host)
     # only the stretch just before the target matters: the rule length plus the lesion's extent
     extent = 0.0
-    if lesion is not None and lesion.any():
-        nz = np.argwhere(lesion)
-        extent = float(np.linalg.norm((nz.max(axis=0) - nz.min(axis=0) + 1) * np.asarray(scene.crop_grid.spacing_mm)[::-1]))
-    back = rule + extent + 2.0 * scene.config.lung_step_mm
-    organ, t = _labels_along(scene, scene.organ_masks[host], entries, target, scene.config.lung_step_mm, back)
     if lesion is not None:
-        in_lesion, _ = _labels_along(scene, lesion, entries, target, scene.config.lung_step_mm, back)
-        organ = organ & ~in_lesion
-        stop = np.where(in_lesion.any(axis=1), in_lesion.argmax(axis=1), organ.shape[1] - 1)
+        extent = lesion_extent(scene, lesion) if lesion_extent_mm is None else float(lesion_extent_mm)
+    back = rule + extent + 2.0 * scene.config.lung_step_mm
+    voxels, dt = _sample_voxels(scene, entries, target, scene.config.lung_step_mm, back)
+    organ = _lookup(scene.organ_masks[host], voxels).astype(bool)
+    samples = organ.shape[1]
+    if lesion is not None:
+        in_lesion = _lookup(lesion, voxels).astype(bool)
+        organ &= ~in_lesion
+        # samples strictly before the lesion's first sample (or up to the target, which is in the organ)
+        end = np.where(in_lesion.any(axis=1), in_lesion.argmax(axis=1), samples - 1) - 1
     else:
-        stop = np.full(len(entries), organ.shape[1] - 1)
-    idx = np.arange(organ.shape[1])
-    last_out = np.maximum.accumulate(np.where(~organ, idx, -1), axis=1)
-    # samples strictly before the lesion (or up to the target, which is in the organ)
-    end = np.where(lesion is not None, stop - 1, stop)
+        end = np.full(len(entries), samples - 1)
     end = np.maximum(end, 0)
-    run = end - np.take_along_axis(last_out, end[:, None], axis=1)[:, 0]
-    dt = t[:, 1] - t[:, 0] if t.shape[1] > 1 else np.zeros(len(entries))
+    # last sample outside the organ at or before ``end`` (-1 when none): the run of organ samples follows it
+    outside = ~organ
+    if lesion is not None:
+        outside &= np.arange(samples)[None, :] <= end[:, None]
+    flipped = outside[:, ::-1]
+    last_out = np.where(flipped.any(axis=1), samples - 1 - flipped.argmax(axis=1), -1)
+    run = end - last_out
     return np.maximum(run, 0) * dt, host, rule
+
+
+def lesion_extent(scene: PreparedScene, lesion: np.ndarray) -> float:
+    """Bounding-box diagonal (mm) of a lesion mask on the crop grid (0 when empty)."""
+    nz = [np.flatnonzero(np.any(lesion, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
+    if any(len(v) == 0 for v in nz):
+        return 0.0
+    size = np.array([v[-1] - v[0] + 1 for v in nz], float)  # k, j, i
+    return float(np.linalg.norm(size * np.asarray(scene.crop_grid.spacing_mm)[::-1]))
 
 
 def target_in_lung(scene: PreparedScene, target: np.ndarray) -> bool:
@@ -298,11 +353,12 @@ def _structures_holding(scene: PreparedScene, point: np.ndarray) -> list[str]:
 
 
 def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None,
-               lesion_mask: np.ndarray | None = None) -> PathCheck:
+               lesion_mask: np.ndarray | None = None, *, lesion_extent_mm: float | None = None) -> PathCheck:
     """Check the straight path ``entry_lps -> target_lps`` (LPS mm): exact clearance, angles, lung, organ path.
 
     ``skin_normal_lps`` is the outward skin normal at the entry (else the skin angle is unknown and
-    not limited). ``lesion_mask`` is the target lesion on the full CT grid (for the organ-path rule).
+    not limited). ``lesion_mask`` is the target lesion on the full CT grid (for the organ-path rule);
+    ``lesion_extent_mm`` its :func:`lesion_extent` when the caller has it (saves scanning the mask).
     Takes a few milliseconds after :func:`hitit.trajectories.distance.prepare`.
     """
     cfg = scene.config
@@ -316,7 +372,7 @@ def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None
     skin = float(skin_angle_deg(entry[None], target, None if skin_normal_lps is None else np.asarray(skin_normal_lps, float)[None])[0])
     lung = lung_crossings(scene, entry[None], target)
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
-    organ_mm, host, rule = organ_path_before_lesion(scene, entry[None], target, lesion)
+    organ_mm, host, rule = organ_path_before_lesion(scene, entry[None], target, lesion, lesion_extent_mm)
     violations = [f"{n}: {clearance[n]:.1f} mm from the needle, margin {scene.rules[n].margin_mm:g} mm" for n in blocking]
     if length > cfg.needle_length_mm:
         violations.append(f"length {length:.1f} mm exceeds the usable needle length {cfg.needle_length_mm:g} mm")

@@ -38,7 +38,7 @@ from hitit.trajectories.config import PlanningConfig
 
 #: Edge (mm) of the spatial cells that chunk boundary points in :class:`BoundaryIndex`: small enough
 #: that a query opens few points, large enough that there are few chunks to bound [D].
-CHUNK_MM = 12.0
+CHUNK_MM = 8.0
 
 
 @dataclass
@@ -89,7 +89,10 @@ class BoundaryIndex:
 
         Returns ``(distance_mm (S,), first_mm (S,))``: the minimum distance, and the distance from
         ``a`` along the segment of the first point closer than ``reach_mm[s]`` to structure s
-        (inf when none). Chunks are opened only when their lower bound can change either answer.
+        (inf when none). Chunks are opened only when their lower bound can change either answer:
+        first, per structure, the chunk with the smallest upper bound, whose exact distance then
+        bounds the structure's minimum; then every chunk whose lower bound is below that exact
+        distance or below the reach.
         """
         n = len(self.names)
         dist = np.full(n, np.inf)
@@ -98,19 +101,20 @@ class BoundaryIndex:
             return dist, first
         d_centre = _point_segment_distance(self.chunk_centre, a, b)[0]
         lower = d_centre - self.chunk_radius
-        upper = np.full(n, np.inf)
-        np.minimum.at(upper, self.chunk_structure, d_centre + self.chunk_radius)
+        upper = d_centre + self.chunk_radius
         sid = self.chunk_structure
-        open_ = (lower <= upper[sid]) | (lower < reach_mm[sid])
-        chunks = np.flatnonzero(open_)
-        if len(chunks) == 0:
-            return dist, first
-        starts, stops = self.chunk_start[chunks], self.chunk_start[chunks + 1]
-        counts = stops - starts
-        idx = np.repeat(stops - counts.cumsum(), counts) + np.arange(counts.sum())
-        owner = np.repeat(sid[chunks], counts)
-        d, t = _point_segment_distance(self.points[idx], a, b)
-        np.minimum.at(dist, owner, d)
+        best = np.full(n, np.inf)
+        np.minimum.at(best, sid, upper)
+        _, pick = np.unique(np.where(upper == best[sid], sid, -1), return_index=True)
+        seed = np.zeros(len(sid), dtype=bool)
+        seed[pick] = True
+        seed &= upper == best[sid]  # drops the -1 bucket
+        d1, t1, o1 = self._open(np.flatnonzero(seed), a, b)
+        np.minimum.at(dist, o1, d1)
+        rest = ~seed & ((lower < dist[sid]) | (lower < reach_mm[sid]))
+        d2, t2, o2 = self._open(np.flatnonzero(rest), a, b)
+        np.minimum.at(dist, o2, d2)
+        d, t, owner = np.r_[d1, d2], np.r_[t1, t2], np.r_[o1, o2]
         r = reach_mm[owner]
         hit = d < r
         if hit.any():
@@ -118,6 +122,17 @@ class BoundaryIndex:
             t_in = np.maximum(t[hit] - np.sqrt(r[hit] ** 2 - d[hit] ** 2), 0.0)
             np.minimum.at(first, owner[hit], t_in)
         return dist, first
+
+    def _open(self, chunks: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact distances, positions along a->b and structure ids of the points of ``chunks``."""
+        if len(chunks) == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+        starts, stops = self.chunk_start[chunks], self.chunk_start[chunks + 1]
+        counts = stops - starts
+        idx = np.repeat(stops - counts.cumsum(), counts) + np.arange(counts.sum())
+        owner = np.repeat(self.chunk_structure[chunks], counts)
+        d, t = _point_segment_distance(self.points[idx], a, b)
+        return d, t, owner
 
 
 def _point_segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hitit.trajectories.check import (PathCheck, axial_angle_deg, check_path, crop_mask, exact_clearance,
-                                      lung_crossings, organ_path_before_lesion, skin_angle_deg, soft_cost,
-                                      target_in_lung)
+                                      lesion_extent, lung_crossings, organ_path_before_lesion, skin_angle_deg,
+                                      soft_cost, target_in_lung)
 from hitit.trajectories.distance import PreparedScene
 from hitit.trajectories.sampling import trace_paths
 
@@ -43,7 +43,13 @@ class TargetPlan:
         skin: the skin surface whose points are the entries; ``arrays`` holds per-point
             ``feasible`` (bool), ``clearance_mm`` (clearance beyond margin + needle radius, capped),
             ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (index in :data:`REASONS`),
-            ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin).
+            ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin), and per
+            margin group (the hard structures sharing one margin, named by their categories, see
+            ``clearance_groups``) ``clearance_<categories>_mm``: the minimum clearance to that group
+            beyond its margin + needle radius (capped; ``clearance_mm`` is their minimum). Entries
+            that are not evaluated (not candidates, beyond the needle) have -inf clearances.
+        clearance_groups: array name -> ``{"margin_mm", "categories", "structures"}`` of each
+            per-group clearance array.
         counts: entries per reason; timings_s: seconds per step; config: settings used.
     """
 
@@ -59,12 +65,14 @@ class TargetPlan:
     counts: dict[str, int]
     timings_s: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    clearance_groups: dict[str, dict] = field(default_factory=dict)
 
     def accessibility_polydata(self):
-        """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, clearance_mm, score, length_mm, reason."""
+        """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, clearance_mm, score, length_mm,
+        reason and the per-group ``clearance_<categories>_mm``."""
         from vtkmodules.util import numpy_support
         poly = self.skin.to_polydata()
-        for name in ("feasible", "clearance_mm", "score", "length_mm", "reason"):
+        for name in ("feasible", "clearance_mm", "score", "length_mm", "reason", *self.clearance_groups):
             values = self.arrays[name]
             values = values.astype(np.uint8) if values.dtype == bool else values.astype(np.float32)
             array = numpy_support.numpy_to_vtk(np.ascontiguousarray(values), deep=True)
@@ -103,6 +111,7 @@ class TargetPlan:
         return {"id": self.target_id, "frame": "LPS", "target": [float(v) for v in self.target_lps], "status": self.status,
                 "message": self.message, "trajectories": rows(self.trajectories), "least_bad": rows(self.least_bad),
                 "blocking_structures": self.blocking_structures, "entries": self.counts,
+                "clearance_groups": self.clearance_groups,
                 "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}, "config": self.config}
 
 
@@ -131,9 +140,7 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     points = np.asarray(skin.points_lps, dtype=float)
     normals = getattr(skin, "normals_lps", None)
     n = len(points)
-    length = np.linalg.norm(target - points, axis=1)
-    axial = axial_angle_deg(points, target)
-    skin_deg = skin_angle_deg(points, target, normals)
+    length = np.sqrt(np.einsum("ij,ij->i", target - points, target - points))
     reason = np.where(np.asarray(skin.valid, bool), 0, 1)
     reason[(reason == 0) & (length > cfg.needle_length_mm)] = 2
     reach = np.flatnonzero(reason == 0)
@@ -141,6 +148,8 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     timings["clearance"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    axial = axial_angle_deg(points, target)
+    skin_deg = skin_angle_deg(points, target, normals)
     slack = np.full(n, np.nan)
     slack[reach] = clear.min_clearance_mm
     blocked_at = np.full(n, np.inf)
@@ -150,7 +159,8 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     reason[(reason == 0) & (np.nan_to_num(skin_deg) > cfg.max_skin_angle_deg)] = 5
     cand = np.flatnonzero(reason == 0)
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
-    organ_mm, host, rule = organ_path_before_lesion(scene, points[cand], target, lesion)
+    extent = None if lesion is None else lesion_extent(scene, lesion)
+    organ_mm, host, rule = organ_path_before_lesion(scene, points[cand], target, lesion, extent)
     if host is not None:
         reason[cand[organ_mm < rule]] = 6
     cand = np.flatnonzero(reason == 0)
@@ -168,12 +178,18 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     order = cand[np.argsort(-score[cand], kind="stable")]
     trajectories = []
     for i in _distinct(order, points, cfg.top_k, cfg.min_entry_separation_mm):
-        check = check_path(scene, points[i], target, None if normals is None else normals[i], lesion_mask)
+        check = check_path(scene, points[i], target, None if normals is None else normals[i], lesion_mask,
+                           lesion_extent_mm=extent)
         if check.feasible:  # always, as the map is conservative; a refusal here is never proposed
             trajectories.append(check)
     arrays = {"feasible": feasible, "clearance_mm": np.nan_to_num(slack, nan=-np.inf), "score": score,
               "length_mm": length, "reason": reason, "axial_angle_deg": axial, "skin_angle_deg": skin_deg,
               "blocked_at_mm": blocked_at}
+    groups = clearance_group_names(scene)
+    for g, name in enumerate(groups):
+        values = np.full(n, -np.inf)
+        values[reach] = clear.group_clearance_mm[g]
+        arrays[name] = values
     counts = {REASONS[r]: int((reason == r).sum()) for r in range(len(REASONS))}
     counts.update(total=n, feasible=int(feasible.sum()))
     blocking = _blocking_summary(scene, points, target, reason, slack) if not trajectories else {}
@@ -184,7 +200,22 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     message = (f"{len(trajectories)} distinct safe trajectories out of {counts['feasible']} feasible entries."
                if trajectories else _no_path_message(counts, blocking, cfg))
     return TargetPlan(target_id, target, status, trajectories, least_bad, blocking, message, skin, arrays, counts,
-                      timings, cfg.to_dict())
+                      timings, cfg.to_dict(), groups)
+
+
+def clearance_group_names(scene: PreparedScene) -> dict[str, dict]:
+    """Map array name -> description of each margin group of ``scene`` (its order).
+
+    A group is named by the catalogue categories of its structures, e.g. ``clearance_bone+solid_organ_mm``;
+    when two groups share their categories (a margin overridden for some structures), the margin is
+    appended (``clearance_vessel_7mm_mm``).
+    """
+    labels = ["+".join(sorted({scene.rules[n].category for n in g.names})) for g in scene.groups]
+    out: dict[str, dict] = {}
+    for g, label in zip(scene.groups, labels):
+        name = f"clearance_{label}_mm" if labels.count(label) == 1 else f"clearance_{label}_{g.margin_mm:g}mm_mm"
+        out[name] = {"margin_mm": g.margin_mm, "categories": label.split("+"), "structures": list(g.names)}
+    return out
 
 
 def _blocking_summary(scene: PreparedScene, points, target, reason, slack) -> dict[str, int]:
