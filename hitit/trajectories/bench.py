@@ -8,7 +8,9 @@ body surface (about 1.4 mm apart; >= 50,000 within needle reach on the full scen
 
 The angle limits are opened for the benchmark (90 deg) so that every entry within needle reach
 goes through the whole clearance search and metric pipeline; the verdicts compared with the
-baseline are the hard-clearance ones.
+baseline are the hard-clearance ones. The engine's verdicts are also checked against the exact
+single-path check (``exact_*`` figures): on every disagreement with the baseline and on a random
+sample of entries, for unsafe paths called safe (must be 0) and the false-unsafe rate.
 """
 
 from __future__ import annotations
@@ -218,7 +220,8 @@ def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) 
                        "explained when the exact clearance beyond the margin is within half a voxel of 0: the "
                        "baseline's mesh lies half a voxel outside the dilated voxel centres (it refuses paths the exact "
                        "check accepts, or accepts paths that cut a corner of a voxel-wide margin shell between mesh "
-                       "vertices), and the engine refuses paths within about fine_step_mm / 2 of the tolerance; "
+                       "vertices), while the engine accepts every path down to margin - tolerance (tolerance = half "
+                       "the smallest spacing) except within about a tenth of a mm of it; "
                        "exact_* compare the engine's verdicts with the exact check (boundary voxel centres, no distance "
                        "map): unsafe_called_safe (must be 0) over every disagreement and exact_sample random entries "
                        "within reach, false_unsafe_rate = refused among the sampled entries the exact check accepts")

@@ -17,7 +17,7 @@ from hitit.trajectories.check import (PathCheck, axial_angle_deg, check_path, cr
                                       lesion_extent, lung_crossings, organ_path_before_lesion, skin_angle_deg,
                                       soft_cost, target_in_lung)
 from hitit.trajectories.distance import PreparedScene
-from hitit.trajectories.sampling import trace_paths
+from hitit.trajectories.sampling import path_min_clearance, trace_paths
 
 #: Why an entry point is not feasible (``reason`` array of the map; 0 = feasible).
 REASONS = ("feasible", "not a candidate skin point", "beyond the needle length", "hard structure within its margin",
@@ -25,6 +25,8 @@ REASONS = ("feasible", "not a candidate skin point", "beyond the needle length",
            "too little normal organ tissue before the lesion", "crosses aerated lung to a target outside it")
 #: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
 EXPLAINED_ENTRIES = 200
+#: Sampling step (mm) of the path-wide clearance that ranks blocked entries when there is no safe path [D].
+PATHWIDE_STEP_MM = 1.0
 
 
 @dataclass
@@ -192,9 +194,15 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
         arrays[name] = values
     counts = {REASONS[r]: int((reason == r).sum()) for r in range(len(REASONS))}
     counts.update(total=n, feasible=int(feasible.sum()))
-    blocking = _blocking_summary(scene, points, target, reason, slack) if not trajectories else {}
-    least_bad = [] if trajectories else _least_bad(scene, points, normals, target, reason, slack, length, axial,
-                                                   skin_deg, lesion_mask)
+    blocking, least_bad = {}, []
+    if not trajectories:
+        # the map's clearance of a blocked entry is the one at the violation found first from the skin; ranking
+        # the blocked entries needs the worst violation along the whole path (sampled every PATHWIDE_STEP_MM)
+        wide = slack.copy()
+        blocked = np.flatnonzero(reason >= 3)
+        wide[blocked] = path_min_clearance(scene, points[blocked], target, PATHWIDE_STEP_MM)
+        blocking = _blocking_summary(scene, points, target, reason, wide)
+        least_bad = _least_bad(scene, points, normals, target, reason, wide, length, axial, skin_deg, lesion_mask)
     timings["propose"] = time.perf_counter() - start
     status = "ok" if trajectories else "no_safe_path"
     message = (f"{len(trajectories)} distinct safe trajectories out of {counts['feasible']} feasible entries."

@@ -293,6 +293,31 @@ def trilinear_bounds(scene: PreparedScene, points: np.ndarray) -> tuple[np.ndarr
     return best, groups.argmin(axis=0).astype(np.intp)
 
 
+def path_min_clearance(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float = 1.0,
+                       chunk: int = 4096) -> np.ndarray:
+    """Smallest nearest-voxel lower bound of F (mm) over samples at most ``step_mm`` apart along each whole path.
+
+    Unlike :func:`trace_paths` it does not stop at the first violation, so it tells how deep the
+    worst one is (used to rank blocked paths; no verdict is derived from it).
+    """
+    entries = np.atleast_2d(np.asarray(entries, dtype=float))
+    target = np.asarray(target, dtype=float)
+    out = np.full(len(entries), np.inf)
+    look = FieldLookup.of(scene)
+    if not len(entries):
+        return out
+    rays = _Rays(look, entries, target)
+    count = int(np.ceil(rays.length.max() / step_mm)) + 1
+    frac = np.linspace(0.0, 1.0, count, dtype=np.float32)
+    for lo in range(0, len(entries), chunk):
+        ids = np.arange(lo, min(lo + chunk, len(entries)))
+        pid = np.repeat(ids, count)
+        t = (rays.length32[ids][:, None] * frac[None, :]).ravel()
+        field, off, _ = look.nearest(*rays.points(pid, t))
+        out[ids] = (field - off).reshape(len(ids), count).min(axis=1)
+    return out
+
+
 class _Rays:
     """Float32 index-space geometry of N paths to one target: entry (ei, ej, ek), unit-mm direction (di, dj, dk), length."""
 
@@ -388,9 +413,13 @@ def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
         # violated (upper bound < -tolerance) decides the path without refinement
         probe_t = np.minimum(start[:, None] + PROBES_MM[None, :], length[ids][:, None]).ravel()
         probe_id = np.repeat(ids, len(PROBES_MM))
-        field, off, _ = look.nearest(*rays.points(probe_id, probe_t))
+        field, off, values = look.nearest(*rays.points(probe_id, probe_t))
         evaluated += len(probe_id)
-        hit = (field + off < -tol).reshape(len(ids), len(PROBES_MM))
+        shape = (len(ids), len(PROBES_MM))
+        clear[ids] = np.minimum(clear[ids], (field - off).reshape(shape).min(axis=1))
+        for g in range(groups):
+            gclear[g, ids] = np.minimum(gclear[g, ids], (values[g] - off).reshape(shape).min(axis=1))
+        hit = (field + off < -tol).reshape(shape)
         gone = hit.any(axis=1)
         if gone.any():
             where = hit[gone].argmax(axis=1)
