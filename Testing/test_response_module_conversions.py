@@ -24,20 +24,7 @@ conversions = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = conversions
 _spec.loader.exec_module(conversions)
 
-#: The study example of the response engine issue (also in test_response_study.py).
-EXAMPLE = {
-    "patient": "anonymised id",
-    "timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}],
-    "lesions": [
-        {"id": "L1", "organ": "liver", "nodal": False, "role": "target", "injected_from": "BL",
-         "measurements": {"BL": 40.0, "W8": 28.0}},
-        {"id": "N1", "organ": "lymph node", "nodal": True, "role": "target", "injected_from": None,
-         "measurements": {"BL": 17.0, "W8": "too-small"}},
-        {"id": "P1", "organ": "peritoneum", "role": "non-target", "injected_from": None,
-         "status": {"BL": "present", "W8": "present"}},
-    ],
-    "new_lesions": [{"id": "X1", "timepoint": "W8", "organ": "lung", "measurable": True, "measurements": {"W8": 12.0}}],
-}
+from test_response_study import EXAMPLE  # noqa: E402  (the response issue's study example)
 
 
 def deeplesion_studies(data_dir):
