@@ -12,7 +12,6 @@ needle, see :func:`delivered_deposits`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from hitit.errors import GeometryError, InputError
 from hitit.geometry import to_lps
+from hitit.io.jsonfile import read_json
 
 
 @dataclass
@@ -57,14 +57,7 @@ def _round(value: float | None) -> float | None:
 
 def read_sampling_log(path: str | Path) -> list[Sample]:
     """Read a JSON sampling log (see the module docstring); points come back in LPS."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Sampling log not found: {path}.")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}).") from None
-    return samples_from_json(document, str(path))
+    return samples_from_json(read_json(path, "sampling log"), str(path))
 
 
 def samples_from_json(document, where: str = "sampling log") -> list[Sample]:

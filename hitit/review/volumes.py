@@ -15,11 +15,11 @@ Several records for one lesion (several passes or syringes) add up. Volumes are 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hitit.errors import InputError
+from hitit.io.jsonfile import read_json
 from hitit.plan.writers import deposit_list
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
@@ -146,11 +146,7 @@ def read_injection_log(path: str | Path) -> list[InjectionRecord]:
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
             return [_record(row, f"{path} row {n + 2}") for n, row in enumerate(csv.DictReader(handle))]
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}).") from None
-    return injection_records(document, str(path))
+    return injection_records(read_json(path, "injection log"), str(path))
 
 
 def injection_records(document, where: str = "injection log") -> list[InjectionRecord]:
