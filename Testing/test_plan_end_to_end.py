@@ -101,6 +101,17 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
         for t in lesion["trajectories"]:
             assert {"rank", "entry", "target", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
                     "feasible", "score"} <= set(t)
+        # the chosen path carries its procedure card, consistent with the path it describes
+        card = lesion["trajectories"][0]["procedure"]
+        chosen = lesion["trajectories"][0]
+        assert card["entry_lps"] == pytest.approx(chosen["entry"], abs=0.01)
+        assert card["depth_to_target_mm"] == pytest.approx(chosen["length_mm"], abs=0.06)
+        assert card["depth_to_lesion_edge_mm"] < card["depth_to_target_mm"] <= card["depth_mark_mm"] + 0.06
+        assert card["total_injectate_ml"] == pytest.approx(lesion["injectate_ml"], abs=0.01)
+        assert all("procedure" not in t for t in lesion["trajectories"][1:])
+    # L4 lies in the anterior abdominal wall left of the midline: entered from the front, patient supine
+    l4 = next(lesion for lesion in document["lesions"] if lesion["id"] == "L4")["trajectories"][0]["procedure"]
+    assert (l4["entry_side"], l4["patient_position"], l4["midline_side"]) == ("anterior", "supine", "left")
     jsonschema.validate(json.loads(files["trajectories"].read_text(encoding="utf-8")), markups_schema())
     lines = read_markups(files["trajectories"])
     assert all(line.kind == "line" for line in lines) and lines[0].name.endswith("-T1")

@@ -23,6 +23,7 @@ from hitit.errors import HititError, InputError
 from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
 from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
+from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
 from hitit.plan.settings import PlanSettings
 from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.distance import PreparedScene, prepare
@@ -48,6 +49,7 @@ class LesionPlan:
     injectate_ml: float = 0.0
     allocation: dict | None = None
     deposits: DepositPlan | None = None
+    procedure: ProcedureCard | None = None
 
     @property
     def lesion_id(self) -> str:
@@ -62,6 +64,8 @@ class LesionPlan:
     def to_dict(self) -> dict:
         """The plan.json record of this lesion."""
         target = self.target.to_dict()
+        if self.procedure is not None:
+            target["trajectories"][0]["procedure"] = self.procedure.to_dict()
         return {
             "id": self.lesion_id,
             "status": self.target.status,
@@ -180,6 +184,13 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
             best = lesion_plan.target.trajectories[0]
             lesion_plan.deposits = plan_deposits(lesion.mask, case.grid, best.entry, best.target,
                                                  lesion_plan.injectate_ml, settings.deposits)
+    landmarks = Landmarks.from_case(structures, case.grid, skin.points_lps, settings.planning.entry_spacing_mm)
+    for lesion_plan in plans:
+        if lesion_plan.feasible:
+            paths = lesion_plan.deposits.to_dict()["paths"] if lesion_plan.deposits is not None else []
+            lesion_plan.procedure = procedure_card(lesion_plan.target.trajectories[0].to_dict(), paths, case.grid,
+                                                   lesion_plan.mask, landmarks, settings.planning.needle_length_mm,
+                                                   settings.planning.gauge)
     _report(progress, cancel, 1.0, "Plan complete")
     return Plan(settings, plans, allocation, warnings, case_name)
 
