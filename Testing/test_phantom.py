@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from hitit.anatomy.body import body_mask, skin_surface
+from hitit.lesions.measure import measure_lesion
+from hitit.lesions.segment import lesions_from_masks
 from hitit.phantom import (
     DEFAULT_SPACING_MM, FAT_HU, NOISE_SD_HU, SAFE_PATH_CLEARANCE_MM, make_teaching_case, write_teaching_case,
 )
+from hitit.plan import PlanSettings
+from hitit.trajectories import check_path, prepare
 
 #: Necrosis threshold (HU) the issue names: the core must read below it, the viable rim above it.
 NECROSIS_THRESHOLD_HU = 20.0
@@ -209,6 +214,32 @@ def test_example_paths_safe_and_unsafe(tc):
     assert safe_count == len(tc.truth)
     assert {"aorta", "stomach", "rib_right_11", "lung_lower_lobe_right"} <= {
         name for t in tc.truth.values() for p in t.example_paths for name in p.crosses}
+
+
+def test_example_paths_are_what_the_planner_says(tc):
+    """Every example path of the truth gets the planner's own verdict: the exact check the planner re-checks its
+    proposals with, on the scene it prepares for the lesion's host organ (lesion mask, skin normal, all rules)."""
+    case, settings = tc.case, PlanSettings(protocol="pv10")
+    body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
+    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)
+    catalogue = settings.catalogue()
+    checked = 0
+    for truth in tc.truth.values():
+        mask = case.lesions[truth.lesion_id]
+        organ = measure_lesion(lesions_from_masks({truth.lesion_id: mask})[0], case.grid, None, None,
+                               case.structures).organ
+        scene = prepare((case.grid, case.structures), catalogue.rules_for_target(list(case.structures), organ),
+                        settings.planning, np.asarray([truth.centre_lps]))
+        for path in truth.example_paths:
+            entry = np.asarray(path.entry_lps)
+            nearest = int(np.argmin(np.linalg.norm(skin.points_lps - entry, axis=1)))
+            check = check_path(scene, entry, path.target_lps, skin.normals_lps[nearest], mask)
+            assert check.feasible == path.safe, (truth.lesion_id, path.note, check.violations)
+            if not path.safe:  # the named hard structures the needle can reach are among the blockers
+                hard = {n for n in path.crosses if n in scene.rules and scene.rules[n].kind == "hard"}
+                assert not check.blocking or set(check.blocking) & hard, (truth.lesion_id, path.note, check.blocking)
+            checked += 1
+    assert checked == sum(len(t.example_paths) for t in tc.truth.values())
 
 
 def test_example_path_entries_are_on_the_skin(tc):

@@ -27,8 +27,11 @@ L1-L3 lie inside the liver and **the liver mask contains them**, as an organ seg
 CT (e.g. TotalSegmentator) contains the tumours it holds. L4 belongs to no structure.
 
 Each lesion's truth lists example straight needle paths (``LesionTruth.example_paths``): one safe
-path that keeps ``SAFE_PATH_CLEARANCE_MM`` from every structure but its host organ, and unsafe ones
-through a rib, the lung base, the stomach, or the aorta and IVC, naming what they cross.
+path that keeps ``SAFE_PATH_CLEARANCE_MM`` from every structure but its host organ and that the
+planner accepts under its default rules on the default grid (in the axial plane, at least the
+minimum length of normal liver before a liver lesion), and unsafe ones through a rib, the lung
+base, the stomach, or the aorta and IVC, naming what they cross. "safe" is the planner's verdict,
+checked by the tests with the planner's own exact path check.
 
 The random seed only changes the CT noise: anatomy and masks are identical for every seed.
 """
@@ -665,14 +668,15 @@ def teaching_lesions() -> dict[str, LesionTruth]:
             "L1", "liver", "subcapsular lesion of the right anterolateral liver, against the abdominal wall",
             l1c, (12.0, 10.0, 11.0), LESION_HU,
             example_paths=(
-                _path(l1c, (-0.6, -0.8, 0.0), True, (), "anterolateral, below the costal margin, short path through liver"),
+                _path(l1c, (-0.95, 0.3, 0.0), True, (), "lateral approach in the axial plane, about 17 mm of normal liver "
+                      "before the lesion"),
                 _path_via(l1c, rib_centre_lps(-1, 12, 1.0), ("rib_right_12",), "posterolateral approach hits rib 12"),
             )),
         "L2": LesionTruth(
             "L2", "liver", "deep right-lobe lesion abutting the inferior vena cava (1 mm gap)",
             l2c, (13.0, 12.0, 14.0), LESION_HU, abuts="inferior_vena_cava", gap_to_abutting_mm=1.0,
             example_paths=(
-                _path(l2c, (-0.6, -0.75, -0.1), True, (), "anterolateral subcostal approach through the right lobe"),
+                _path(l2c, (-0.6, -0.75, 0.0), True, (), "anterolateral subcostal approach in the axial plane through the right lobe"),
                 _path_via(l2c, rib_centre_lps(-1, 11, 1.45), ("rib_right_11",), "lateral approach hits rib 11"),
                 _path_via(l2c, (AORTA_CENTRE_XY_MM[0], AORTA_CENTRE_XY_MM[1], 40.0),
                           ("aorta", "inferior_vena_cava", "rib_left_11", "spleen"),
@@ -682,7 +686,7 @@ def teaching_lesions() -> dict[str, LesionTruth]:
             "L3", "liver", "right-lobe lesion with a necrotic core", l3c, (20.0, 18.0, 19.0), LESION_HU,
             necrotic_core_radius_mm=12.0, necrotic_hu=NECROSIS_HU,
             example_paths=(
-                _path(l3c, (0.05, -1.0, -0.1), True, (), "anterior approach below the costal margin"),
+                _path(l3c, (-0.5, -0.85, 0.0), True, (), "anterolateral approach in the axial plane below the costal margin"),
                 _path(l3c, (-1.0, 0.0, 0.0), False, ("lung_lower_lobe_right",),
                       "lateral approach crosses the costophrenic recess of the lung"),
                 _path_via(l3c, STOMACH_ELLIPSOID[0], ("stomach",), "approach from the left crosses the stomach"),
