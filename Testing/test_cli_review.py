@@ -106,3 +106,26 @@ def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):
     args[2] = str(tmp_path)
     assert main(args) == 2
     assert "plan.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "field"), [
+    ([{"id": "L1"}], "top level"),
+    ({"frame": "LPS", "lesions": {"L1": {}}}, "lesions"),
+    ({"lesions": ["L1"]}, "lesions[0]"),
+    ({"lesions": [{"name": "L1"}]}, "lesions[0].id"),
+    ({"lesions": [{"id": "L1", "trajectories": [{"entry": [0, 0], "target": [0, 0, 0]}]}]}, "lesions[0].trajectories[0].entry"),
+    ({"lesions": [{"id": "L1", "deposits": {"paths": [{"deposits": [{"point": [0, 0, 0]}]}]}}]},
+     "lesions[0].deposits.paths[0].deposits[0].point_lps"),
+    ({"lesions": [{"id": "L1", "scene": {"rules": {"aorta": {"margin": 5}}}}]}, "lesions[0].scene.rules.aorta"),
+    ({"config": {"planning": []}, "lesions": []}, "config.planning"),
+    ({"frame": "RAS", "lesions": []}, "frame"),
+])
+def test_a_plan_json_of_another_shape_is_a_one_line_error(files, tmp_path, capsys, content, field):
+    (tmp_path / "plan.json").write_text(json.dumps(content))
+    args = _args(files, tmp_path / "o")
+    args[2] = str(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert field in err and "hitit plan" in err
+    assert not (tmp_path / "o").exists()

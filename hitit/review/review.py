@@ -33,6 +33,7 @@ from hitit.review.injectate import InjectateConfig, InjectateResult, injectate_d
 from hitit.review.needle import (NeedleDetectionConfig, NeedleReview, compare_with_plan,  # noqa: E402
                                  detect_needle, needle_from_line, path_margins,
                                  planned_rules_margins)
+from hitit.review.plan_fields import check_review_fields  # noqa: E402
 from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposits, sample_distances,  # noqa: E402
                                        samples_from_json)
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
@@ -82,11 +83,6 @@ def chosen_trajectory(lesion: dict) -> dict | None:
 def planned_deposits(lesion: dict) -> np.ndarray:
     """The lesion's planned deposit points (N, 3) in LPS mm (empty (0, 3) when none), over all its needle paths."""
     return np.asarray([d["point_lps"] for d in deposit_list(lesion)], dtype=float).reshape(-1, 3)
-
-
-def _check_frame(plan: dict) -> None:
-    if str(plan.get("frame", "LPS")).upper() != "LPS":
-        raise InputError(f"plan.json frame is {plan.get('frame')!r}; the review reads LPS plans (written by hitit plan).")
 
 
 # --------------------------------------------------------------------------- needles
@@ -164,7 +160,7 @@ def review_plan(plan_dict: dict, ct: Volume, structures: dict | None = None, nee
     a list of :class:`Sample` or a parsed JSON log; ``needle_markup`` a Markup, a list of them or
     a (2, 3) LPS array.
     """
-    _check_frame(plan_dict)
+    check_review_fields(plan_dict)
     masks = structures or {}
     lesion_ids = [str(lesion["id"]) for lesion in plan_dict.get("lesions", [])]
     lesion_masks = {k: v for k, v in masks.items() if k in lesion_ids}
