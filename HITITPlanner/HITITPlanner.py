@@ -29,6 +29,13 @@ from slicer import (
     vtkMRMLTableNode,
 )
 
+# The Slicer-side library hitit_slicer and the core hitit are installed beside the modules; in a source
+# checkout (Additional module paths) they are one folder up.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(_SOURCE_ROOT, "hitit_slicer")) and _SOURCE_ROOT not in sys.path:
+    sys.path.append(_SOURCE_ROOT)
+from hitit_slicer import dependencies  # noqa: E402  (standard library only until the core is needed)
+
 # The core package ``hitit`` and HITITPlannerLib.conversions (which imports it) are imported only
 # inside HITITPlannerLogic methods: the core needs Python packages that are installed on first use.
 
@@ -293,13 +300,9 @@ class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._observeLine(node.checkLine)
 
     def _updateProtocolChoices(self) -> None:
-        """Fill the protocol list from the core (the core is imported here, not at module load)."""
+        """Fill the protocol list from the core once its packages are installed (opening the module never asks)."""
         combo = self.ui.protocolComboBox
-        try:
-            protocols = self.logic.availableProtocols()
-        except Exception as error:  # the core or its packages are not available yet
-            logging.warning(f"HITIT protocols not available yet: {error}")
-            protocols = []
+        protocols = [] if dependencies.missingRequirements() else self.logic.availableProtocols()
         wasBlocked = combo.blockSignals(True)
         combo.clear()
         for name in protocols:
@@ -435,45 +438,10 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         """The module's parameter node, wrapped."""
         return HITITPlannerParameterNode(super().getParameterNode())
 
-    # ------------------------------------------------------------------ dependencies and core import
-    def ensureDependencies(self) -> None:
-        """Install the core's Python packages that Slicer does not ship, on first use only."""
-        import importlib.util
-
-        missing = [name for name in ("slicerio", "nrrd", "jsonschema", "matplotlib") if importlib.util.find_spec(name) is None]
-        if not missing:
-            return
-        requirementsPath = self.resourcePath("requirements.txt")
-        try:
-            import slicer.packaging  # Slicer >= 5.12
-        except ImportError:
-            pass
-        if hasattr(slicer, "packaging") and hasattr(slicer.packaging, "pip_ensure") and hasattr(slicer.packaging, "load_requirements"):
-            slicer.packaging.pip_ensure(slicer.packaging.load_requirements(requirementsPath), requester="HITITPlanner")
-        else:
-            slicer.util.pip_install(["-r", requirementsPath])
-
-    @staticmethod
-    def resourcePath(filename: str) -> str:
-        """Path of a file in this module's Resources folder."""
-        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "Resources", filename)
-
+    # ------------------------------------------------------------------ core import
     def importCore(self):
-        """Import and return the core package ``hitit`` (installing its dependencies if needed).
-
-        Installed extensions have ``hitit`` next to the module; in a source checkout it is one
-        folder up, which is added to ``sys.path``.
-        """
-        self.ensureDependencies()
-        try:
-            import hitit
-        except ImportError:
-            sourceRoot = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-            if not os.path.isfile(os.path.join(sourceRoot, "hitit", "__init__.py")):
-                raise
-            sys.path.insert(0, sourceRoot)
-            import hitit
-        return hitit
+        """The core package ``hitit``; its Python packages are installed on first use, after asking the user."""
+        return dependencies.importCore("HITITPlanner")
 
     def conversions(self):
         """The pure conversion helpers (they import the core)."""

@@ -26,6 +26,13 @@ from slicer import (
     vtkMRMLTableNode,
 )
 
+# The Slicer-side library hitit_slicer and the core hitit are installed beside the modules; in a source
+# checkout (Additional module paths) they are one folder up.
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(_SOURCE_ROOT, "hitit_slicer")) and _SOURCE_ROOT not in sys.path:
+    sys.path.append(_SOURCE_ROOT)
+from hitit_slicer import dependencies  # noqa: E402  (standard library only until the core is needed)
+
 # The core package ``hitit`` and HITITResponseLib.conversions are imported only inside
 # HITITResponseLogic methods: the core needs Python packages that are installed on first use.
 
@@ -504,45 +511,10 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
         """The module's parameter node, wrapped."""
         return HITITResponseParameterNode(super().getParameterNode())
 
-    # ------------------------------------------------------------------ dependencies and core import
-    def ensureDependencies(self) -> None:
-        """Install the core's Python packages that Slicer does not ship, on first use only."""
-        import importlib.util
-
-        missing = [name for name in ("jsonschema", "matplotlib", "nrrd", "slicerio") if importlib.util.find_spec(name) is None]
-        if not missing:
-            return
-        requirementsPath = self.resourcePath("requirements.txt")
-        try:
-            import slicer.packaging  # Slicer >= 5.12
-        except ImportError:
-            pass
-        if hasattr(slicer, "packaging") and hasattr(slicer.packaging, "pip_ensure") and hasattr(slicer.packaging, "load_requirements"):
-            slicer.packaging.pip_ensure(slicer.packaging.load_requirements(requirementsPath), requester="HITITResponse")
-        else:
-            slicer.util.pip_install(["-r", requirementsPath])
-
-    @staticmethod
-    def resourcePath(filename: str) -> str:
-        """Path of a file in this module's Resources folder."""
-        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "Resources", filename)
-
+    # ------------------------------------------------------------------ core import
     def importCore(self):
-        """Import and return the core package ``hitit`` (installing its dependencies if needed).
-
-        Installed extensions have ``hitit`` next to the module; in a source checkout it is one
-        folder up, which is added to ``sys.path``.
-        """
-        self.ensureDependencies()
-        try:
-            import hitit
-        except ImportError:
-            sourceRoot = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-            if not os.path.isfile(os.path.join(sourceRoot, "hitit", "__init__.py")):
-                raise
-            sys.path.insert(0, sourceRoot)
-            import hitit
-        return hitit
+        """The core package ``hitit``; its Python packages are installed on first use, after asking the user."""
+        return dependencies.importCore("HITITResponse")
 
     @staticmethod
     def conversions():

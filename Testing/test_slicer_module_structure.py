@@ -74,11 +74,24 @@ def test_module_compiles_and_defers_core_imports(module):
     for node in tree.body:
         if isinstance(node, ast.Import):
             top_imports |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
+        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer" and [a.name for a in node.names] == ["dependencies"]):
             top_imports.add((node.module or "").split(".")[0])
-    # the standard library, Slicer's own packages; never the core or its pip dependencies (installed lazily)
+    # the standard library, Slicer's own packages and the dependency helper; never the core or its pip
+    # dependencies (installed lazily)
     allowed = set(sys.stdlib_module_names) | {"qt", "ctk", "vtk", "slicer"}
     assert top_imports <= allowed, f"imported at module load: {sorted(top_imports - allowed)}"
+
+
+def test_dependency_helper_imports_the_standard_library_only():
+    """The modules import hitit_slicer.dependencies when Slicer loads them, before anything is installed."""
+    tree = ast.parse((REPO / "hitit_slicer" / "dependencies.py").read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").split(".")[0])
+    assert names <= set(sys.stdlib_module_names), sorted(names - set(sys.stdlib_module_names))
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
@@ -165,11 +178,13 @@ def test_icons_are_128_png():
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
 def test_requirements_are_installed_lazily(module):
+    """No module installs packages itself: the one requirements file is installed by hitit_slicer.dependencies,
+    from inside a method (the first action that needs the core), never at module level."""
     source = module.read_text(encoding="utf-8")
-    requirements = (module.parent / "Resources" / "requirements.txt").read_text(encoding="utf-8")
-    assert {"slicerio", "pynrrd", "jsonschema"} <= {re.split(r"[<>=]", l)[0] for l in requirements.split() if not l.startswith("#")}
+    assert not (module.parent / "Resources" / "requirements.txt").exists()
+    assert "pip_" not in source
     tree = ast.parse(source)
-    for node in tree.body:  # no pip call at module level
+    for node in tree.body:  # the core is imported only inside methods
         if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-            assert "pip_" not in ast.unparse(node)
-    assert "pip_ensure" in source and "pip_install" in source
+            assert "importCore(" not in ast.unparse(node) and "ensureInSlicer(" not in ast.unparse(node)
+    assert f'dependencies.importCore("{module.stem}")' in source

@@ -1,0 +1,87 @@
+"""The Slicer-side library's packaging: installed once by CMake, kept out of the core's wheel, its requirements."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from setuptools import find_packages
+
+from slicer_modules import REPO
+
+
+def pyproject():
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_core_wheel_holds_the_core_only():
+    """The wheel's package list (what setuptools finds with the project's own patterns) has hitit, not hitit_slicer."""
+    include = pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    found = find_packages(where=str(REPO), include=include)
+    assert "hitit" in found and "hitit.plan" in found
+    assert not [name for name in found if not (name == "hitit" or name.startswith("hitit."))], found
+
+
+def test_library_is_installed_once_beside_the_modules():
+    cmake = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert re.search(r"DESTINATION_DIR \$\{CMAKE_BINARY_DIR\}/\$\{Slicer_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
+    assert re.search(r"INSTALL_DIR \$\{Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
+    assert "${CMAKE_CURRENT_SOURCE_DIR}/hitit_slicer/*.py" in cmake
+    assert re.search(r'RESOURCES "requirements.txt"', cmake)
+
+
+def installed_files(cmake_text: str) -> list[str]:
+    """Files a module CMakeLists gives slicerMacroBuildScriptedModule (installed under qt-scripted-modules/)."""
+    name = re.search(r"set\(MODULE_NAME (\w+)\)", cmake_text).group(1)
+    return [entry.replace("${MODULE_NAME}", name) for entry in re.findall(r"^\s+(\S+/\S+|\S+\.py)\s*$", cmake_text, re.M)]
+
+
+def test_no_two_modules_install_the_same_file():
+    """Scripted modules share one install folder: the same relative path from two modules is one file written twice."""
+    seen: dict[str, str] = {}
+    for cmake in sorted(REPO.glob("*/CMakeLists.txt")):
+        for entry in installed_files(cmake.read_text(encoding="utf-8")):
+            assert entry not in seen, f"{entry} is installed by both {seen[entry]} and {cmake.parent.name}"
+            seen[entry] = cmake.parent.name
+    assert seen
+
+
+def test_requirements_cover_the_core_packages_slicer_lacks():
+    """Every core dependency that Slicer does not ship is in the one requirements file, with the same lower bound."""
+    from hitit_slicer.dependencies import distributionName, requirements
+
+    shipped_by_slicer = {"numpy", "simpleitk", "vtk"}
+    core = {distributionName(r).lower(): r.replace(" ", "") for r in pyproject()["project"]["dependencies"]}
+    listed = {distributionName(r).lower(): r.replace(" ", "") for r in requirements()}
+    assert set(listed) == set(core) - shipped_by_slicer
+    for name, requirement in listed.items():
+        assert requirement == core[name]
+
+
+def test_missing_packages_are_asked_for_once_and_declining_names_them(tmp_path):
+    """A requirement that is not installed: the user is asked, a no raises with the package named, a yes installs."""
+    from hitit_slicer.dependencies import DependenciesDeclined, ensureDependencies
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# comment\nnumpy>=1.0\nhitit-no-such-package>=1.0\n", encoding="utf-8")
+    asked, installed = [], []
+
+    def no(message):
+        asked.append(message)
+        return False
+
+    try:
+        ensureDependencies(no, installed.append, "HITITPlanner", requirements)
+    except DependenciesDeclined as error:
+        assert "hitit-no-such-package" in str(error) and "numpy" not in str(error)
+    else:
+        raise AssertionError("declining did not stop the action")
+    assert len(asked) == 1 and "hitit-no-such-package" in asked[0] and not installed
+    try:
+        ensureDependencies(lambda message: True, installed.append, "HITITPlanner", requirements)
+    except RuntimeError as error:  # the fake install installs nothing: the library says so
+        assert "hitit-no-such-package" in str(error)
+    assert installed == [["hitit-no-such-package>=1.0"]]
+    requirements.write_text("numpy>=1.0\n", encoding="utf-8")
+    assert ensureDependencies(no, installed.append, "HITITPlanner", requirements) == []
+    assert len(asked) == 1  # nothing missing: nothing asked
