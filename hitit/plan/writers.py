@@ -1,5 +1,5 @@
 """Write a plan folder: ``plan.json``, ``trajectories.mrk.json``, ``deposits.mrk.json``,
-``accessibility_<lesion>.vtk``, ``lesions.csv`` and ``report.html``.
+``accessibility_<lesion>.vtp``, ``lesions.csv`` and ``report.html``.
 
 The writers read the plan's JSON-ready dict (the same one ``plan.json`` holds), so the command
 line and the Slicer module export identical folders. Files are written atomically; the folder is
@@ -17,7 +17,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkPoints, vtkStringArray
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 
 from hitit.errors import InputError
 from hitit.io.atomic import write_text_atomic
@@ -27,6 +30,9 @@ from hitit.io.markups import Markup, write_markups
 SAFE_COLOR = (0.2, 0.8, 0.2)
 UNSAFE_COLOR = (0.9, 0.15, 0.15)
 DEPOSIT_COLOR = (1.0, 0.85, 0.0)
+#: zlib level of the model files: level 5 writes the teaching case's skin map (45 000 points) to 0.9 MB
+#: in 0.2 s; level 9 saves 1 % more at five times the time. zlib is what Slicer itself writes.
+MODEL_COMPRESSION_LEVEL = 5
 
 LESION_COLUMNS = ["id", "organ", "volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm",
                   "depth_mm", "necrosis_fraction", "measurable", "recist_category", "injectable", "reasons",
@@ -105,11 +111,33 @@ def deposit_markups(plan: dict) -> list[Markup]:
 
 
 def write_polydata(polydata, path: Path) -> Path:
-    """Write VTK polydata as a legacy ``.vtk`` file (Slicer loads it as a model)."""
-    writer = vtkPolyDataWriter()
+    """Write LPS-mm polydata as a zlib-compressed ``.vtp`` model that Slicer loads where it belongs.
+
+    The coordinate system is marked the way Slicer's model storage node writes and reads it: a
+    ``SPACE`` string array in the field data holding ``LPS``. Points are stored as 32-bit floats
+    (0.01 um at 200 mm, far below a voxel) and cells with 32-bit indices; the input is not changed.
+    """
+    out = vtkPolyData()
+    out.ShallowCopy(polydata)
+    points = vtkPoints()
+    points.SetData(numpy_support.numpy_to_vtk(
+        numpy_support.vtk_to_numpy(polydata.GetPoints().GetData()).astype(np.float32), deep=True))
+    out.SetPoints(points)
+    polys = polydata.GetPolys().NewInstance()
+    polys.DeepCopy(polydata.GetPolys())
+    polys.ConvertTo32BitStorage()
+    out.SetPolys(polys)
+    space = vtkStringArray()
+    space.SetName("SPACE")
+    space.InsertNextValue("LPS")
+    out.GetFieldData().AddArray(space)
+    writer = vtkXMLPolyDataWriter()
     writer.SetFileName(str(path))
-    writer.SetInputData(polydata)
-    writer.SetFileTypeToBinary()
+    writer.SetInputData(out)
+    writer.SetDataModeToAppended()
+    writer.EncodeAppendedDataOff()
+    writer.SetCompressorTypeToZLib()
+    writer.SetCompressionLevel(MODEL_COMPRESSION_LEVEL)
     if not writer.Write():
         raise InputError(f"Could not write {path}.")
     return path
@@ -130,7 +158,7 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
         if deposits:
             files["deposits"] = write_markups(staging / "deposits.mrk.json", deposits)
         for lesion_id, poly in polydata.items():
-            files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / f"accessibility_{lesion_id}.vtk")
+            files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / f"accessibility_{lesion_id}.vtp")
         write_text_atomic(files["report"], report_html)
         _replace_dir(staging, out)
     finally:

@@ -76,7 +76,9 @@ class TargetPlan:
         poly = self.skin.to_polydata()
         for name in ("feasible", "clearance_mm", "score", "length_mm", "reason", *self.clearance_groups):
             values = self.arrays[name]
-            values = values.astype(np.uint8) if values.dtype == bool else values.astype(np.float32)
+            # flags and reason codes are small integers: one byte each in the model file
+            small = values.dtype == bool or np.issubdtype(values.dtype, np.integer)
+            values = values.astype(np.uint8) if small else values.astype(np.float32)
             array = numpy_support.numpy_to_vtk(np.ascontiguousarray(values), deep=True)
             array.SetName(name)
             poly.GetPointData().AddArray(array)
