@@ -600,20 +600,20 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
     def _coreReviewPlan(self, planDict, ct, structures, needleLines, postCT, injectionLogPath, samplingLogPath):
         """The core's injection-site review of one visit (logs read by the core); returns the core Review."""
         self.importCore()
-        import hitit.review.review
+        import hitit.review.visit
         import hitit.review.sampling_log
         import hitit.review.volumes
 
         injections = hitit.review.volumes.read_injection_log(injectionLogPath) if injectionLogPath else None
         samples = hitit.review.sampling_log.read_sampling_log(samplingLogPath) if samplingLogPath else None
-        return hitit.review.review.review_plan(planDict, ct, structures=structures, needle_markup=needleLines or None,
+        return hitit.review.visit.review_plan(planDict, ct, structures=structures, needle_markup=needleLines or None,
                                                post_ct=postCT, injection_log=injections, sampling_log=samples)
 
     def _coreWriteReview(self, review, outDir):
         """Write review.json, review.html and its images; returns the paths."""
-        import hitit.review.review
+        import hitit.review.visit
 
-        return hitit.review.review.write_review(review, outDir)
+        return hitit.review.visit.write_review(review, outDir)
 
     def _coreWriteTeachingCase(self, outDir):
         """Generate the teaching case and write it; returns the file paths by role."""

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from hitit.errors import InputError
-from hitit.response.build import read_line_markups, study_from_markups, study_from_measurements
+from hitit.response.measurements import read_line_markups, study_from_markups, study_from_measurements
 from hitit.response.study import load_study, study_from_dict, study_schema
 
 EXAMPLE = {

@@ -8,7 +8,7 @@ import pytest
 from hitit.io.markups import Markup
 from hitit.phantom import make_teaching_case
 from hitit.plan import PlanSettings, plan_case
-from hitit.review.review import review_plan
+from hitit.review.visit import review_plan
 
 
 @pytest.fixture(scope="module")

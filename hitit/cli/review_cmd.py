@@ -10,7 +10,7 @@ from hitit.io.markups import read_markups
 from hitit.io.segmentations import read_structures
 from hitit.io.volumes import read_volume
 from hitit.review.plan_fields import check_review_fields
-from hitit.review.review import review_plan, write_review
+from hitit.review.visit import review_plan, write_review
 from hitit.review.sampling_log import read_sampling_log
 from hitit.review.volumes import read_injection_log
 

@@ -1,4 +1,4 @@
-"""Turn a :class:`~hitit.plan.build.Plan` into its folder (JSON, markups, VTK maps, CSV, report)."""
+"""Turn a :class:`~hitit.plan.pipeline.Plan` into its folder (JSON, markups, VTK maps, CSV, report)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 from hitit.case import Case
-from hitit.plan.build import Plan
+from hitit.plan.pipeline import Plan
 from hitit.plan.report import build_report
-from hitit.plan.writers import write_plan_folder
+from hitit.plan.folder import write_plan_folder
 
 
 def write_plan(plan: Plan, case: Case, out_dir: str | Path) -> dict[str, Path]:

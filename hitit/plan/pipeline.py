@@ -24,7 +24,7 @@ from hitit.lesions.injectability import InjectabilityVerdict, assess_injectabili
 from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
-from hitit.plan.settings import PlanSettings
+from hitit.plan.config import PlanSettings
 from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.planner import TargetPlan, plan_target
