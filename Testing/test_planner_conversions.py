@@ -110,7 +110,7 @@ def real_plan():
 
 
 def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
-    from hitit.plan.folder import LESION_COLUMNS
+    from hitit.plan.lesion_table import LESION_COLUMNS
 
     plan = real_plan.to_dict()
     columns, rows = conversions.lesionTableRows(plan)

@@ -104,7 +104,7 @@ def _text(value, digits: int = 1) -> str:
 
 def lesionTableRows(planDict: Mapping) -> tuple[list[str], list[list[str]]]:
     """Column names and rows (strings) of the lesion table: the same rows as the plan's ``lesions.csv``."""
-    from hitit.plan.folder import LESION_COLUMNS, lesion_rows
+    from hitit.plan.lesion_table import LESION_COLUMNS, lesion_rows
 
     rows = [[_text(row.get(column), 2 if column.endswith("_ml") else 1) for column in LESION_COLUMNS]
             for row in lesion_rows(planDict)]

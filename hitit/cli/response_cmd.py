@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hitit.response import evaluate_study, load_study, write_outputs
-from hitit.response.outputs import IRECIST_NAME, ITRECIST_NAME, RECIST_NAME, StudyResponse
+from hitit.response.evaluate import IRECIST_NAME, ITRECIST_NAME, RECIST_NAME, StudyResponse
 
 
 def register(subparsers) -> None:

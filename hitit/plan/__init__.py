@@ -1,7 +1,7 @@
 """Planning a case end to end and writing the plan folder (what ``hitit plan`` and HITITPlanner do)."""
 
 from hitit.plan.pipeline import Cancelled, LesionPlan, Plan, plan_case
-from hitit.plan.output import write_plan
+from hitit.plan.folder import write_plan
 from hitit.plan.config import PlanSettings
 
 __all__ = ["Cancelled", "LesionPlan", "Plan", "PlanSettings", "plan_case", "write_plan"]

@@ -1,8 +1,8 @@
 """Write a plan folder: ``plan.json``, ``trajectories.mrk.json``, ``deposits.mrk.json``,
 ``accessibility_<lesion>.vtp``, ``lesions.csv`` and ``report.html``.
 
-The writers read the plan's JSON-ready dict (the same one ``plan.json`` holds), so the command
-line and the Slicer module export identical folders. Files are written atomically; the folder is
+:func:`write_plan` writes the folder of a computed plan. The writers read the plan's JSON-ready dict
+(the same one ``plan.json`` holds), so the command line and the Slicer module export identical folders. Files are written atomically; the folder is
 first assembled in a temporary sibling and renamed into place only once everything is written, so
 an earlier plan in the same folder is never left half-replaced.
 """
@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from vtkmodules.util import numpy_support
@@ -25,6 +26,12 @@ from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 from hitit.errors import InputError
 from hitit.io.atomic import write_text_atomic
 from hitit.io.markups import Markup, write_markups
+from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
+from hitit.plan.report import build_report
+
+if TYPE_CHECKING:
+    from hitit.case import Case
+    from hitit.plan.pipeline import Plan
 
 #: Line colours in the markups file: green for a feasible path, red for a least-bad unsafe one.
 SAFE_COLOR = (0.2, 0.8, 0.2)
@@ -33,41 +40,6 @@ DEPOSIT_COLOR = (1.0, 0.85, 0.0)
 #: zlib level of the model files: level 5 writes the teaching case's skin map (45 000 points) to 0.9 MB
 #: in 0.2 s; level 9 saves 1 % more at five times the time. zlib is what Slicer itself writes.
 MODEL_COMPRESSION_LEVEL = 5
-
-LESION_COLUMNS = ["id", "organ", "volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm",
-                  "depth_mm", "necrosis_fraction", "measurable", "recist_category", "injectable", "reasons",
-                  "status", "trajectories_feasible", "best_length_mm", "best_min_clearance_mm",
-                  "injectate_ml", "inject", "dose_reason", "deposits", "coverage_fraction"]
-
-
-def lesion_rows(plan: dict) -> list[dict]:
-    """One flat row per lesion (the lesions table of the CSV, the report and the Slicer module)."""
-    rows = []
-    for lesion in plan["lesions"]:
-        m = lesion["measurement"]
-        best = lesion["trajectories"][0] if lesion["trajectories"] else {}
-        allocation = lesion.get("allocation") or {}
-        deposits = lesion.get("deposits") or {}
-        rows.append({
-            "id": lesion["id"], "organ": m.get("organ"), "volume_ml": m["volume_ml"],
-            "longest_diameter_mm": m["longest_diameter_mm"], "short_axis_mm": m["short_axis_mm"],
-            "max_3d_diameter_mm": m["max_3d_diameter_mm"], "depth_mm": m.get("depth_mm"),
-            "necrosis_fraction": m.get("necrosis_fraction"), "measurable": m["measurable"],
-            "recist_category": m["recist_category"], "injectable": lesion["injectability"]["verdict"],
-            "reasons": "; ".join(r["message"] for r in lesion["injectability"]["reasons"] if r["severity"] != "info"),
-            "status": lesion["status"],
-            "trajectories_feasible": sum(1 for t in lesion["trajectories"] if t["feasible"]),
-            "best_length_mm": best.get("length_mm"), "best_min_clearance_mm": best.get("min_clearance_mm"),
-            "injectate_ml": lesion["injectate_ml"], "inject": allocation.get("inject", False),
-            "dose_reason": allocation.get("reason", ""), "deposits": len(deposit_list(lesion)),
-            "coverage_fraction": deposits.get("coverage_fraction"),
-        })
-    return rows
-
-
-def deposit_list(lesion: dict) -> list[dict]:
-    """Every deposit of a plan.json lesion record, over all its needle paths (fanned paths included)."""
-    return [d for path in (lesion.get("deposits") or {}).get("paths", []) for d in path["deposits"]]
 
 
 def _csv_text(rows: list[dict], columns: list[str]) -> str:
@@ -108,6 +80,21 @@ def deposit_markups(plan: dict) -> list[Markup]:
                 descriptions=[f"{d['volume_ml']:.2f} mL at {d['needle_depth_mm']:.1f} mm from the skin" for d in deposits],
                 color=DEPOSIT_COLOR))
     return lists
+
+
+def write_plan(plan: Plan, case: Case, out_dir: str | Path) -> dict[str, Path]:
+    """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind."""
+    plan_dict = plan.to_dict()
+    polydata = {lesion.lesion_id: lesion.target.accessibility_polydata() for lesion in plan.lesions}
+    pictures = {lesion.lesion_id: _png(lesion.target) for lesion in plan.lesions}
+    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures))
+
+
+def _png(target) -> bytes:
+    """The accessibility map picture of one target as PNG bytes."""
+    buffer = io.BytesIO()
+    target.render_png(buffer)
+    return buffer.getvalue()
 
 
 def write_polydata(polydata, path: Path) -> Path:

@@ -5,7 +5,7 @@ images to check them on (axial and oblique reformats along each trajectory, the 
 from __future__ import annotations
 
 from hitit.case import Case
-from hitit.plan.folder import deposit_list, lesion_rows
+from hitit.plan.lesion_table import deposit_list, lesion_rows
 from hitit.report.figures import render_trajectory
 from hitit.report.html import HtmlReport
 

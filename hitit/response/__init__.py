@@ -9,7 +9,8 @@ Typical use::
 The rules implemented, and which of them are recalled rather than verified, are listed in RULES.md.
 """
 
-from hitit.response.outputs import StudyResponse, evaluate_study, write_outputs
+from hitit.response.evaluate import StudyResponse, evaluate_study
+from hitit.response.outputs import write_outputs
 from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig
 from hitit.response.study import Study, load_study, study_from_dict
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from hitit.case import Volume  # noqa: E402
 from hitit.errors import InputError  # noqa: E402
 from hitit.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
-from hitit.plan.folder import deposit_list  # noqa: E402
+from hitit.plan.lesion_table import deposit_list  # noqa: E402
 from hitit.report.figures import (SOFT_TISSUE_WINDOW_HU, figure_png, sample_plane, to_plane_pixels,  # noqa: E402
                                   trajectory_plane)
 from hitit.report.html import HtmlReport  # noqa: E402

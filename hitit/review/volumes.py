@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hitit.errors import InputError
 from hitit.io.jsonfile import read_json
-from hitit.plan.folder import deposit_list
+from hitit.plan.lesion_table import deposit_list
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
 #: the full prescribed volume: half a graduation step of the finely graduated 0.5-1 mL syringes
