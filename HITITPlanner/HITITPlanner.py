@@ -459,19 +459,19 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         return list(hitit.dosing.protocols.available_protocols())
 
     def _corePlanSettings(self, parameterNode):
-        """The core's PlanSettings from the parameter node."""
+        """The core's PlanConfig from the parameter node."""
         self.importCore()
         import hitit.plan
 
         import hitit.trajectories.config
 
         margins = tuple(f"{category}={float(getattr(parameterNode, name)):g}" for category, name in MARGIN_PARAMETERS.items())
-        planning = hitit.trajectories.config.PlanningConfig(
+        planning = hitit.trajectories.config.TrajectoryConfig(
             needle_length_mm=float(parameterNode.needleLengthMm),
             gauge=int(parameterNode.needleGauge),
             top_k=int(parameterNode.trajectoriesPerLesion),
         )
-        settings = hitit.plan.PlanSettings(
+        settings = hitit.plan.PlanConfig(
             protocol=parameterNode.protocol or "tvec",
             visit=int(parameterNode.visitNumber),
             margin_args=margins,

@@ -606,7 +606,7 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
 
         injections = hitit.review.volumes.read_injection_log(injectionLogPath) if injectionLogPath else None
         samples = hitit.review.sampling_log.read_sampling_log(samplingLogPath) if samplingLogPath else None
-        return hitit.review.visit.review_plan(planDict, ct, structures=structures, needle_markup=needleLines or None,
+        return hitit.review.visit.review_visit(planDict, ct, structures=structures, needle_markup=needleLines or None,
                                                post_ct=postCT, injection_log=injections, sampling_log=samples)
 
     def _coreWriteReview(self, review, outDir):

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from hitit.anatomy.body import (BodyParams, SkinParams, auto_structures, body_mask, skin_surface)
+from hitit.anatomy.body import (BodyConfig, SkinConfig, auto_structures, body_mask, skin_surface)
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.geometry import Grid
@@ -145,7 +145,7 @@ def test_region_and_side_restrict_entries(axis_scene):
     p, n = skin.points_lps[skin.valid], skin.normals_lps[skin.valid]
     assert len(p) > 10
     assert np.all(p[:, 0] <= 0.0) and np.all(np.abs(p[:, 2]) <= 10.0)
-    assert np.all(n[:, 1] <= -np.cos(np.radians(SkinParams().side_max_angle_deg)) + 1e-9)
+    assert np.all(n[:, 1] <= -np.cos(np.radians(SkinConfig().side_max_angle_deg)) + 1e-9)
     both = skin_surface(ct, spacing_mm=2.0, body=body, side=("left", "right"))
     assert np.all(np.abs(both.normals_lps[both.valid, 0]) >= 0.5 - 1e-9)
     mask_region = np.zeros(ct.grid.shape, bool)
@@ -180,7 +180,7 @@ def test_to_polydata_and_to_dict(axis_scene):
     record = skin.to_dict()
     assert record["frame"] == "LPS" and record["parameters"]["skin"]["spacing_mm"] == 3.0
     assert record["valid"] == int(skin.valid.sum())
-    assert BodyParams().to_dict() == {"threshold_hu": -300.0, "opening_radius_mm": 3.0}
+    assert BodyConfig().to_dict() == {"threshold_hu": -300.0, "opening_radius_mm": 3.0}
 
 
 # --------------------------------------------------------------------------- auto structures

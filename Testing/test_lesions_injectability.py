@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hitit.geometry import Grid
-from hitit.lesions.injectability import InjectabilityRules, assess_injectability
+from hitit.lesions.injectability import InjectabilityConfig, assess_injectability
 from hitit.lesions.measure import measure_lesion
 from hitit.lesions.segment import lesion_from_diameters
 
@@ -35,10 +35,10 @@ def test_small_necrotic_deep_and_no_trajectory_are_no():
     assert "TOO_SMALL" in codes(assess_injectability(measured(6)))
     v = assess_injectability(measured(20, hu_inside=5.0))
     assert v.verdict == "no" and "MOSTLY_NECROTIC" in codes(v)
-    v = assess_injectability(measured(20), InjectabilityRules(needle_length_mm=50, needle_reserve_mm=20))
+    v = assess_injectability(measured(20), InjectabilityConfig(needle_length_mm=50, needle_reserve_mm=20))
     assert v.verdict == "no" and "TOO_DEEP" in codes(v)  # 35 mm deep > 30 mm usable
     assert assess_injectability(measured(20), trajectory_feasible=False).verdict == "no"
-    v = assess_injectability(measured(20), InjectabilityRules(needle_length_mm=150))
+    v = assess_injectability(measured(20), InjectabilityConfig(needle_length_mm=150))
     assert v.verdict == "yes"
 
 

@@ -14,7 +14,7 @@ from hitit.lesions.segment import lesions_from_masks
 from hitit.phantom import (
     DEFAULT_SPACING_MM, FAT_HU, NOISE_SD_HU, SAFE_PATH_CLEARANCE_MM, make_teaching_case, write_teaching_case,
 )
-from hitit.plan import PlanSettings
+from hitit.plan import PlanConfig
 from hitit.trajectories import check_path, prepare
 
 #: Necrosis threshold (HU) the issue names: the core must read below it, the viable rim above it.
@@ -219,7 +219,7 @@ def test_example_paths_safe_and_unsafe(tc):
 def test_example_paths_are_what_the_planner_says(tc):
     """Every example path of the truth gets the planner's own verdict: the exact check the planner re-checks its
     proposals with, on the scene it prepares for the lesion's host organ (lesion mask, skin normal, all rules)."""
-    case, settings = tc.case, PlanSettings(protocol="pv10")
+    case, settings = tc.case, PlanConfig(protocol="pv10")
     body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
     skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)
     catalogue = settings.catalogue()

@@ -14,7 +14,7 @@ from hitit.cli.main import main
 from hitit.errors import InputError
 from hitit.io.markups import markups_schema, read_markups
 from hitit.phantom import make_teaching_case, write_teaching_case
-from hitit.plan import PlanSettings, plan_case, write_plan
+from hitit.plan import PlanConfig, plan_case, write_plan
 
 #: Coarse grid: the test is about the plan's safety and contents, not about resolution.
 SPACING_MM = (2.0, 2.0, 3.0)
@@ -27,7 +27,7 @@ def teaching():
 
 @pytest.fixture(scope="module")
 def plan(teaching):
-    return plan_case(teaching.case, PlanSettings(protocol="pv10"))
+    return plan_case(teaching.case, PlanConfig(protocol="pv10"))
 
 
 def exact_clearance_mm(grid, mask, entry, target, step_mm=0.1):
@@ -84,7 +84,7 @@ def test_plan_finds_safe_paths_and_follows_the_protocol(teaching, plan):
 
 
 def test_tvec_refuses_liver_lesions(teaching):
-    plan = plan_case(teaching.case, PlanSettings(protocol="tvec"))
+    plan = plan_case(teaching.case, PlanConfig(protocol="tvec"))
     for lesion in plan.lesions:
         if lesion.measurement.organ == "liver":
             assert lesion.injectability.verdict == "no" and lesion.injectate_ml == 0
@@ -143,12 +143,12 @@ def test_lesion_outside_body_is_refused(teaching):
     outside = np.zeros(case.grid.shape, bool)
     outside[:3, :3, :3] = True
     with pytest.raises(InputError, match="outside the body"):
-        plan_case(Case(case.ct, case.structures, {"X1": outside}), PlanSettings(protocol="pv10"))
+        plan_case(Case(case.ct, case.structures, {"X1": outside}), PlanConfig(protocol="pv10"))
 
 
 def test_no_safe_path_is_explained_never_silent(teaching):
     # L4 lies in the anterior wall: from the back every skin point is beyond the needle's reach
-    plan = plan_case(teaching.case, PlanSettings(protocol="pv10", entry_sides=("posterior",)))
+    plan = plan_case(teaching.case, PlanConfig(protocol="pv10", entry_sides=("posterior",)))
     l4 = plan.lesion("L4")
     assert l4.target.status == "no_safe_path" and not l4.target.trajectories
     assert "needle length" in l4.target.message
@@ -156,7 +156,7 @@ def test_no_safe_path_is_explained_never_silent(teaching):
     assert "NO_SAFE_TRAJECTORY" in [r.code for r in l4.injectability.reasons]
     # margins so large that every path to L2 (1 mm from the IVC) is blocked: the blockers are named
     # and the least-bad paths are offered with their violations
-    plan = plan_case(teaching.case, PlanSettings(protocol="pv10", margin_args=("vessel=40",)))
+    plan = plan_case(teaching.case, PlanConfig(protocol="pv10", margin_args=("vessel=40",)))
     l2 = plan.lesion("L2")
     assert l2.target.status == "no_safe_path"
     assert "inferior_vena_cava" in l2.target.blocking_structures
@@ -165,7 +165,7 @@ def test_no_safe_path_is_explained_never_silent(teaching):
 
 
 def test_best_aim_is_inside_the_lesion_and_never_worse(teaching, plan):
-    best = plan_case(teaching.case, PlanSettings(protocol="pv10", aim="best"))
+    best = plan_case(teaching.case, PlanConfig(protocol="pv10", aim="best"))
     grid = teaching.case.grid
     for lesion in best.lesions:
         centre_plan = plan.lesion(lesion.lesion_id)
@@ -173,4 +173,4 @@ def test_best_aim_is_inside_the_lesion_and_never_worse(teaching, plan):
         assert teaching.case.lesions[lesion.lesion_id][aim[2], aim[1], aim[0]], "the aim point lies in the lesion"
         assert lesion.target.trajectories[0].score >= centre_plan.target.trajectories[0].score - 1e-9
     with pytest.raises(InputError, match="aim"):
-        PlanSettings(aim="anywhere")
+        PlanConfig(aim="anywhere")

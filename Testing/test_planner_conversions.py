@@ -103,10 +103,10 @@ def _shift(ijk_to_ras, di):
 def real_plan():
     """A real plan of the teaching case (coarse grid), as the module receives it from the core."""
     from hitit.phantom import make_teaching_case
-    from hitit.plan import PlanSettings, plan_case
+    from hitit.plan import PlanConfig, plan_case
 
     teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
-    return plan_case(teaching.case, PlanSettings(protocol="pv10"))
+    return plan_case(teaching.case, PlanConfig(protocol="pv10"))
 
 
 def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):

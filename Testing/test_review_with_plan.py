@@ -7,14 +7,14 @@ import pytest
 
 from hitit.io.markups import Markup
 from hitit.phantom import make_teaching_case
-from hitit.plan import PlanSettings, plan_case
-from hitit.review.visit import review_plan
+from hitit.plan import PlanConfig, plan_case
+from hitit.review.visit import review_visit
 
 
 @pytest.fixture(scope="module")
 def planned():
     teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
-    plan = plan_case(teaching.case, PlanSettings(protocol="pv10"))
+    plan = plan_case(teaching.case, PlanConfig(protocol="pv10"))
     # through JSON, as the review reads plan.json
     return teaching, json.loads(json.dumps(plan.to_dict(), default=float)), plan
 
@@ -23,7 +23,7 @@ def test_needle_on_the_planned_path_keeps_the_plans_margins(planned):
     teaching, plan_dict, plan = planned
     best = plan.lesion("L1").target.trajectories[0]
     line = Markup("line", "L1", [best.entry, best.target])
-    review = review_plan(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
+    review = review_visit(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
                          needle_markup=line)
     (needle,) = [n for n in review.needles if n.lesion_id == "L1"]
     assert needle.margins["kept"] and "planner's exact clearance check" in needle.margins["method"]
@@ -42,7 +42,7 @@ def test_needle_through_a_vessel_breaks_the_margins(planned):
     ivc_centre = teaching.case.grid.index_to_lps(np.column_stack([i, j, k])).mean(axis=0)
     direction = (target - ivc_centre) / np.linalg.norm(target - ivc_centre)
     hub = target - direction * 120.0
-    review = review_plan(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
+    review = review_visit(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
                          needle_markup=Markup("line", "L2", [hub, target]))
     (needle,) = [n for n in review.needles if n.lesion_id == "L2"]
     assert not needle.margins["kept"] and "inferior_vena_cava" in needle.margins["blocking"]

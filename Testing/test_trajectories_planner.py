@@ -6,14 +6,14 @@ import numpy as np
 
 from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
-from hitit.trajectories import PlanningConfig, check_path, plan_target, prepare
+from hitit.trajectories import TrajectoryConfig, check_path, plan_target, prepare
 from hitit.trajectories.bench import _skin
 from hitit.trajectories.check import axial_angle_deg, skin_angle_deg
 
 GRID = Grid((100, 80, 60), (2.0, 2.0, 2.0), (-99.0, -79.0, -59.0), np.eye(3).ravel())
 KJI = np.stack(np.meshgrid(*[np.arange(n) for n in GRID.shape], indexing="ij"), axis=-1)
 LPS = GRID.index_to_lps(KJI[..., ::-1].reshape(-1, 3).astype(float)).reshape(*GRID.shape, 3)
-OPEN = replace(PlanningConfig(), max_axial_angle_deg=90.0, max_skin_angle_deg=90.0)
+OPEN = replace(TrajectoryConfig(), max_axial_angle_deg=90.0, max_skin_angle_deg=90.0)
 
 
 def _ball(c, r):

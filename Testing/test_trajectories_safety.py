@@ -12,7 +12,7 @@ import pytest
 
 from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
-from hitit.trajectories import PlanningConfig, check_path, plan_target, prepare
+from hitit.trajectories import TrajectoryConfig, check_path, plan_target, prepare
 from hitit.trajectories.sampling import trace_paths
 
 
@@ -38,7 +38,7 @@ def test_sphere_obstacle_never_unsafe_called_safe(spacing, angle):
     lps = grid.index_to_lps(kji[..., ::-1].reshape(-1, 3).astype(float)).reshape(*grid.shape, 3)
     centre, radius = np.array([0.0, 0.0, 0.0]), 9.0
     mask = np.linalg.norm(lps - centre, axis=-1) <= radius
-    config = PlanningConfig()
+    config = TrajectoryConfig()
     scene = prepare((grid, {"aorta": mask}), rules_for_target(["aorta"]), config, centre)
     need = 5.0 + config.needle_radius_mm  # vessel margin + needle radius
     tol = scene.tolerance_mm
@@ -103,7 +103,7 @@ def test_teaching_case_every_proposed_path_is_safe():
     tc = make_teaching_case()
     case = tc.case
     skin = skin_surface(case.ct, body=tc.body)
-    config = replace(PlanningConfig(), max_axial_angle_deg=10.0)
+    config = replace(TrajectoryConfig(), max_axial_angle_deg=10.0)
     checked = 0
     for lid, truth in tc.truth.items():
         organ = truth.organ if truth.organ in case.structures else None
@@ -130,7 +130,7 @@ def test_totalsegmentator_liver_target_paths_are_safe(ts_dir):
     inside = -distance_map_mm(~masks["liver"], ct.grid)  # deepest liver voxel: farthest from non-liver
     kji = np.unravel_index(np.argmin(inside), inside.shape)
     target = ct.grid.index_to_lps(np.array(kji[::-1], float))
-    config = replace(PlanningConfig(), max_axial_angle_deg=30.0)
+    config = replace(TrajectoryConfig(), max_axial_angle_deg=30.0)
     rules = rules_for_target(list(masks), "liver")
     scene = prepare((ct.grid, masks), rules, config, target)
     plan = plan_target(scene, target, skin_surface(ct), "liver-target")
@@ -172,7 +172,7 @@ def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatc
     spacing = (0.8, 0.8, 1.5)
     grid, lps, masks = _scene_many_structures(spacing, 20.0)
     rules = rules_for_target(list(masks))
-    config = PlanningConfig()
+    config = TrajectoryConfig()
     target = np.array([0.5, -4.0, 2.0])
     scene = prepare((grid, masks), rules, config, target)
     tol, radius = scene.tolerance_mm, config.needle_radius_mm
@@ -225,7 +225,7 @@ def test_paths_grazing_small_obstacles_at_the_tolerance(knobs, monkeypatch):
     centre = np.array([0.3, -0.2, 0.4])
     masks = {"aorta": np.linalg.norm(lps - centre, axis=-1) <= 1.6}  # a few voxels: a small vessel, 5 mm margin
     rules = rules_for_target(list(masks))
-    config = PlanningConfig()
+    config = TrajectoryConfig()
     target = centre + np.array([14.0, -9.0, 6.0])
     scene = prepare((grid, masks), rules, config, target)
     tol, need = scene.tolerance_mm, 5.0 + config.needle_radius_mm

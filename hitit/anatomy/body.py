@@ -2,7 +2,7 @@
 
 Frames: masks are numpy bool arrays indexed ``[k, j, i]`` on the CT grid; every point and normal
 is LPS mm. Every number is a documented, configurable default stored with the plan through the
-``to_dict()`` of :class:`BodyParams`, :class:`SkinParams` and :class:`AutoStructureParams`
+``to_dict()`` of :class:`BodyConfig`, :class:`SkinConfig` and :class:`AutoStructureConfig`
 (sources: ``/work/shared/domain/HITIT-domain.md``; [R] = recalled, [D] = derived, as tagged there).
 """
 
@@ -63,7 +63,7 @@ SIDES_LPS = {"left": (1.0, 0.0, 0.0), "right": (-1.0, 0.0, 0.0), "posterior": (0
 
 # --------------------------------------------------------------------------- parameters
 @dataclass(frozen=True)
-class BodyParams:
+class BodyConfig:
     """Body-mask settings (HU, mm); see the module constants for their sources."""
 
     threshold_hu: float = BODY_THRESHOLD_HU
@@ -75,7 +75,7 @@ class BodyParams:
 
 
 @dataclass(frozen=True)
-class SkinParams:
+class SkinConfig:
     """Skin entry-point settings (mm, degrees, HU); see the module constants for their sources.
 
     ``spacing_mm`` is the target distance between neighbouring entry points. Points closer than one
@@ -93,7 +93,7 @@ class SkinParams:
 
 
 @dataclass(frozen=True)
-class AutoStructureParams:
+class AutoStructureConfig:
     """Thresholds (HU) and minimum component sizes (mL) of the CT-derived bone and lung masks."""
 
     bone_min_hu: float = BONE_MIN_HU
@@ -340,7 +340,7 @@ def _side_mask(normals_lps: np.ndarray, side: str | Iterable[str], max_angle_deg
 
 def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_mm: float = SKIN_SPACING_MM,
                  region=None, side: str | Iterable[str] | None = None, *, body: np.ndarray | None = None,
-                 params: SkinParams | None = None, body_params: BodyParams | None = None) -> SkinSurface:
+                 params: SkinConfig | None = None, body_params: BodyConfig | None = None) -> SkinSurface:
     """Candidate skin entry points (LPS mm) with outward unit normals, about ``spacing_mm`` apart.
 
     ``source`` is the CT (its body mask is computed with ``body_params`` unless ``body`` is given),
@@ -350,10 +350,10 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
     the grid) and ``side`` (``left``/``right``/``anterior``/``posterior``/``superior``/``inferior``,
     or several) further restrict the valid points; invalid points stay in the mesh for display.
     """
-    params = replace(params or SkinParams(), spacing_mm=float(spacing_mm))
+    params = replace(params or SkinConfig(), spacing_mm=float(spacing_mm))
     if not spacing_mm > 0:
         raise InputError(f"Skin point spacing must be a positive number of mm, got {spacing_mm!r}.")
-    body_params = body_params or BodyParams()
+    body_params = body_params or BodyConfig()
     ct = source if isinstance(source, Volume) else None
     computed_body = ct is not None and body is None
     if ct is not None:
@@ -388,15 +388,15 @@ def _components_at_least(mask: np.ndarray, grid: Grid, min_ml: float) -> sitk.Im
     return sitk.RelabelComponent(sitk.ConnectedComponent(grid.image_from_array(mask), False), min_voxels, True)
 
 
-def auto_bone(ct: Volume, body: np.ndarray, params: AutoStructureParams | None = None) -> np.ndarray:
+def auto_bone(ct: Volume, body: np.ndarray, params: AutoStructureConfig | None = None) -> np.ndarray:
     """Bone inside the body: HU >= ``bone_min_hu``, components under ``bone_min_component_ml`` dropped."""
-    params = params or AutoStructureParams()
+    params = params or AutoStructureConfig()
     dense = (np.asarray(ct.array) >= params.bone_min_hu) & body
     labels = _components_at_least(dense, ct.grid, params.bone_min_component_ml)
     return sitk.GetArrayFromImage(labels) > 0
 
 
-def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureParams | None = None) -> np.ndarray:
+def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureConfig | None = None) -> np.ndarray:
     """Aerated lung inside the body, bowel gas excluded; holes (vessels) filled in each axial slice.
 
     Heuristic: face-connected components at or below ``lung_max_hu`` of at least
@@ -405,7 +405,7 @@ def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureParams | None =
     read as gas and be missed; lung and bowel gas touching without a visible diaphragm would merge.
     There are no lobes, hence no fissures, in this mask.
     """
-    params = params or AutoStructureParams()
+    params = params or AutoStructureConfig()
     hu = np.asarray(ct.array)
     labels = _components_at_least((hu <= params.lung_max_hu) & body, ct.grid, params.lung_min_component_ml)
     stats = sitk.LabelIntensityStatisticsImageFilter()
@@ -416,7 +416,7 @@ def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureParams | None =
 
 
 def auto_structures(ct: Volume, body: np.ndarray, kinds: Iterable[str] = ("bone", "lung"),
-                    params: AutoStructureParams | None = None) -> dict[str, np.ndarray]:
+                    params: AutoStructureConfig | None = None) -> dict[str, np.ndarray]:
     """CT-derived structure masks for ``--auto-structures``: ``{"auto_bone": ..., "auto_lung": ...}``.
 
     The names map to the catalogue categories bone (hard) and lung (traversable).

@@ -34,7 +34,7 @@ def run(args) -> int:
     from hitit.geometry import from_lps, to_lps
     from hitit.io.segmentations import read_structures
     from hitit.io.volumes import read_volume
-    from hitit.trajectories import PlanningConfig, check_path, prepare
+    from hitit.trajectories import TrajectoryConfig, check_path, prepare
 
     ct = read_volume(args.ct)
     masks = {}
@@ -43,7 +43,7 @@ def run(args) -> int:
     if not masks:
         raise InputError("No structure was read from --structures.")
     entry, target = to_lps(np.asarray(args.entry), args.frame), to_lps(np.asarray(args.target), args.frame)
-    config = PlanningConfig()
+    config = TrajectoryConfig()
     if args.needle_length is not None:
         config = replace(config, needle_length_mm=args.needle_length)
     if args.gauge is not None:

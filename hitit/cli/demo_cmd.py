@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from hitit.phantom import DEFAULT_SPACING_MM, make_teaching_case, write_teaching_case
-from hitit.plan import PlanSettings, plan_case, write_plan
+from hitit.plan import PlanConfig, plan_case, write_plan
 
 #: Sub-folder of the output folder that receives the teaching case files.
 CASE_DIR_NAME = "case"
@@ -45,7 +45,7 @@ def run_demo(out_dir: str | Path, spacing_mm=DEFAULT_SPACING_MM, seed: int = 0) 
     result["case_files"] = {name: str(path) for name, path in files.items()}
     result["case"] = teaching_case.to_dict()
     start = time.perf_counter()
-    plan = plan_case(teaching_case.case, PlanSettings(protocol=DEMO_PROTOCOL), case_name="HITIT teaching case")
+    plan = plan_case(teaching_case.case, PlanConfig(protocol=DEMO_PROTOCOL), case_name="HITIT teaching case")
     plan_files = write_plan(plan, teaching_case.case, out / PLAN_DIR_NAME)
     result["planning_s"] = round(time.perf_counter() - start, 3)
     result["plan_files"] = {name: str(path) for name, path in plan_files.items()}

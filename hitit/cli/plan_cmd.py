@@ -10,7 +10,7 @@ from hitit.case import Case
 from hitit.errors import InputError
 from hitit.io.segmentations import read_structures, require_nonempty_masks
 from hitit.io.volumes import read_volume
-from hitit.plan import PlanSettings, plan_case, write_plan
+from hitit.plan import PlanConfig, plan_case, write_plan
 
 
 def register(subparsers) -> None:
@@ -47,9 +47,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def settings_from_args(args) -> PlanSettings:
+def settings_from_args(args) -> PlanConfig:
     """Plan settings from command-line arguments."""
-    settings = PlanSettings(
+    settings = PlanConfig(
         protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
         margin_args=tuple(args.margin), entry_sides=tuple(args.side), aim=args.aim,
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),

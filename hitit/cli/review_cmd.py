@@ -10,7 +10,7 @@ from hitit.io.markups import read_markups
 from hitit.io.segmentations import read_structures
 from hitit.io.volumes import read_volume
 from hitit.review.plan_fields import check_review_fields
-from hitit.review.visit import review_plan, write_review
+from hitit.review.visit import review_visit, write_review
 from hitit.review.sampling_log import read_sampling_log
 from hitit.review.volumes import read_injection_log
 
@@ -57,7 +57,7 @@ def run(args) -> int:
     structures = {}
     for path in args.structures:
         structures.update(read_structures(path, ct.grid))
-    review = review_plan(
+    review = review_visit(
         plan, ct, structures,
         needle_markup=read_markups(args.needle) if args.needle else None,
         post_ct=read_volume(args.post_ct) if args.post_ct else None,

@@ -6,10 +6,10 @@ Frames and units: points are LPS mm; masks are boolean arrays ``[k, j, i]`` on t
 
 from hitit.lesions.segment import Lesion, grow_lesion_from_seed, lesion_from_diameters, lesions_from_masks
 from hitit.lesions.measure import LesionMeasurement, MeasurementConfig, measure_lesion, measure_lesions
-from hitit.lesions.injectability import InjectabilityRules, InjectabilityVerdict, Reason, assess_injectability
+from hitit.lesions.injectability import InjectabilityConfig, InjectabilityVerdict, Reason, assess_injectability
 
 __all__ = [
     "Lesion", "grow_lesion_from_seed", "lesion_from_diameters", "lesions_from_masks",
     "LesionMeasurement", "MeasurementConfig", "measure_lesion", "measure_lesions",
-    "InjectabilityRules", "InjectabilityVerdict", "Reason", "assess_injectability",
+    "InjectabilityConfig", "InjectabilityVerdict", "Reason", "assess_injectability",
 ]

@@ -52,7 +52,7 @@ class Reason:
 
 
 @dataclass(frozen=True)
-class InjectabilityRules:
+class InjectabilityConfig:
     """Thresholds of the injectability rules (mm, fractions); each is a configurable default.
 
     Attributes:
@@ -108,7 +108,7 @@ class InjectabilityVerdict:
     lesion_id: str
     verdict: str
     reasons: list[Reason]
-    rules: InjectabilityRules
+    rules: InjectabilityConfig
 
     def to_dict(self) -> dict:
         """JSON-ready verdict."""
@@ -116,7 +116,7 @@ class InjectabilityVerdict:
                 "rules": self.rules.to_dict()}
 
 
-def _size_reasons(m: LesionMeasurement, rules: InjectabilityRules) -> list[Reason]:
+def _size_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reason]:
     """Size and necrosis findings."""
     out = []
     if m.longest_diameter_mm < rules.min_longest_diameter_mm:
@@ -130,7 +130,7 @@ def _size_reasons(m: LesionMeasurement, rules: InjectabilityRules) -> list[Reaso
     return out
 
 
-def _access_reasons(m: LesionMeasurement, rules: InjectabilityRules, trajectory_feasible: bool | None) -> list[Reason]:
+def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, trajectory_feasible: bool | None) -> list[Reason]:
     """Depth and trajectory findings."""
     out = []
     if m.depth_mm is None:
@@ -147,7 +147,7 @@ def _access_reasons(m: LesionMeasurement, rules: InjectabilityRules, trajectory_
     return out
 
 
-def _neighbour_reasons(m: LesionMeasurement, rules: InjectabilityRules) -> list[Reason]:
+def _neighbour_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reason]:
     """Abutment of major vessels and hollow organs (from the measured distances)."""
     out = []
     groups = (("ABUTS_VESSEL", "major vessel", rules.vessel_structures, rules.vessel_distance_mm, "vessel_distance_mm"),
@@ -162,7 +162,7 @@ def _neighbour_reasons(m: LesionMeasurement, rules: InjectabilityRules) -> list[
     return out
 
 
-def assess_injectability(m: LesionMeasurement, rules: InjectabilityRules = InjectabilityRules(),
+def assess_injectability(m: LesionMeasurement, rules: InjectabilityConfig = InjectabilityConfig(),
                          protocol_name: str | None = None, trajectory_feasible: bool | None = None,
                          injected_before_baseline: bool = False) -> InjectabilityVerdict:
     """Apply every rule to a measured lesion.

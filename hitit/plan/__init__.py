@@ -2,6 +2,6 @@
 
 from hitit.plan.pipeline import Cancelled, LesionPlan, Plan, plan_case
 from hitit.plan.folder import write_plan
-from hitit.plan.config import PlanSettings
+from hitit.plan.config import PlanConfig
 
-__all__ = ["Cancelled", "LesionPlan", "Plan", "PlanSettings", "plan_case", "write_plan"]
+__all__ = ["Cancelled", "LesionPlan", "Plan", "PlanConfig", "plan_case", "write_plan"]

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hitit.anatomy.body import BodyParams, SkinParams
+from hitit.anatomy.body import BodyConfig, SkinConfig
 from hitit.anatomy.catalogue import Catalogue
 from hitit.dosing.deposits import DepositConfig
 from hitit.errors import InputError
-from hitit.lesions.injectability import InjectabilityRules
+from hitit.lesions.injectability import InjectabilityConfig
 from hitit.lesions.measure import MeasurementConfig
-from hitit.trajectories.config import PlanningConfig
+from hitit.trajectories.config import TrajectoryConfig
 
 
-#: How the needle target inside a lesion is chosen (see :attr:`PlanSettings.aim`).
+#: How the needle target inside a lesion is chosen (see :attr:`PlanConfig.aim`).
 AIMS = ("centre", "best")
 
 
 @dataclass
-class PlanSettings:
+class PlanConfig:
     """The planner's inputs besides the images.
 
     Attributes:
@@ -47,12 +47,12 @@ class PlanSettings:
     auto_structures: tuple[str, ...] = ()
     entry_sides: tuple[str, ...] = ()
     aim: str = "centre"
-    planning: PlanningConfig = field(default_factory=PlanningConfig)
-    injectability: InjectabilityRules = field(default_factory=InjectabilityRules)
+    planning: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    injectability: InjectabilityConfig = field(default_factory=InjectabilityConfig)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
     deposits: DepositConfig = field(default_factory=DepositConfig)
-    body: BodyParams = field(default_factory=BodyParams)
-    skin: SkinParams = field(default_factory=SkinParams)
+    body: BodyConfig = field(default_factory=BodyConfig)
+    skin: SkinConfig = field(default_factory=SkinConfig)
 
     def __post_init__(self) -> None:
         if self.aim not in AIMS:

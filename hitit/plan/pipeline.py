@@ -24,7 +24,7 @@ from hitit.lesions.injectability import InjectabilityVerdict, assess_injectabili
 from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
-from hitit.plan.config import PlanSettings
+from hitit.plan.config import PlanConfig
 from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.planner import TargetPlan, plan_target
@@ -89,7 +89,7 @@ class LesionPlan:
 class Plan:
     """A whole plan: settings, per-lesion results, the visit's allocation, and warnings."""
 
-    settings: PlanSettings
+    settings: PlanConfig
     lesions: list[LesionPlan]
     allocation: Allocation
     warnings: list[str] = field(default_factory=list)
@@ -139,10 +139,10 @@ def _report(progress: Progress | None, cancel: Callable[[], bool] | None, fracti
         progress(fraction, message)
 
 
-def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progress | None = None,
+def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress | None = None,
               cancel: Callable[[], bool] | None = None, case_name: str = "case") -> Plan:
     """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``."""
-    settings = settings or PlanSettings()
+    settings = settings or PlanConfig()
     protocol = load_protocol(settings.protocol)
     if not case.lesions:
         raise InputError("The case has no lesion: give a lesion segmentation (one segment per lesion).")
@@ -195,7 +195,7 @@ def plan_case(case: Case, settings: PlanSettings | None = None, progress: Progre
     return Plan(settings, plans, allocation, warnings, case_name)
 
 
-def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanSettings) -> np.ndarray:
+def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanConfig) -> np.ndarray:
     """Aim points (N, 3) LPS of one lesion: its centre, or with ``aim="best"`` the candidates of
     :func:`aim_candidates` (the planner keeps the one with the best safe trajectory)."""
     centre = np.asarray(measurement.centroid_lps, dtype=float)[None]
@@ -237,7 +237,7 @@ def _aim_quality(target: TargetPlan) -> tuple:
     return (target.status == "ok", target.trajectories[0].score if target.trajectories else 0.0)
 
 
-def _prepare_scenes(case: Case, structures, measurements, aims: dict, settings: PlanSettings, warnings: list[str]) -> dict:
+def _prepare_scenes(case: Case, structures, measurements, aims: dict, settings: PlanConfig, warnings: list[str]) -> dict:
     """One prepared scene per host organ: the organ holding a target is allowed for that target only."""
     catalogue = settings.catalogue()
     warnings.extend(catalogue.notes)
@@ -261,7 +261,7 @@ def _check_inside_body(lesions, body: np.ndarray) -> None:
                              "are in air or outside the patient): check that the lesion segmentation belongs to this CT.")
 
 
-def _allocate(plans: list[LesionPlan], protocol, settings: PlanSettings) -> Allocation:
+def _allocate(plans: list[LesionPlan], protocol, settings: PlanConfig) -> Allocation:
     """Allocate injectate among the lesions that can be injected; record why the others get none."""
     candidates = [p for p in plans if p.injectability.verdict != "no"]
     allocation = allocate(

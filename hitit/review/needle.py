@@ -25,7 +25,7 @@ from hitit.anatomy.catalogue import StructureRule
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.trajectories.check import check_path
-from hitit.trajectories.config import PlanningConfig, ScoreWeights
+from hitit.trajectories.config import TrajectoryConfig, ScoreWeights
 from hitit.trajectories.distance import prepare
 
 #: Metal threshold (HU). Steel needles read far above any tissue (their true CT number is over
@@ -397,11 +397,11 @@ def _trilinear(array: np.ndarray, ijk: np.ndarray) -> np.ndarray:
     return result
 
 
-def planning_config_from_plan(planning: dict) -> PlanningConfig:
-    """The :class:`PlanningConfig` stored in a plan.json (``config.planning``); derived entries are dropped."""
-    known = set(PlanningConfig.__dataclass_fields__)
+def planning_config_from_plan(planning: dict) -> TrajectoryConfig:
+    """The :class:`TrajectoryConfig` stored in a plan.json (``config.planning``); derived entries are dropped."""
+    known = set(TrajectoryConfig.__dataclass_fields__)
     values = {k: v for k, v in planning.items() if k in known and k != "weights"}
-    return PlanningConfig(**values, weights=ScoreWeights(**planning.get("weights", {})))
+    return TrajectoryConfig(**values, weights=ScoreWeights(**planning.get("weights", {})))
 
 
 def planned_rules_margins(grid, structures: dict, entry_lps, tip_lps, plan: dict, lesion: dict) -> dict | None:

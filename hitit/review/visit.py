@@ -46,7 +46,7 @@ NEEDLE_MATCH_DISTANCE_MM = 15.0
 
 @dataclass
 class Review:
-    """Result of :func:`review_plan`. The volumes and masks are kept (not serialised) for the report images."""
+    """Result of :func:`review_visit`. The volumes and masks are kept (not serialised) for the report images."""
 
     visit: int | None
     needles: list[NeedleReview] = field(default_factory=list)
@@ -150,7 +150,7 @@ def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
 
 
 # --------------------------------------------------------------------------- the whole review
-def review_plan(plan_dict: dict, ct: Volume, structures: dict | None = None, needle_markup=None,
+def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, needle_markup=None,
                 post_ct: Volume | None = None, injection_log=None, sampling_log=None,
                 needle_config: NeedleDetectionConfig | None = None,
                 injectate_config: InjectateConfig | None = None) -> Review:

@@ -7,13 +7,13 @@ Entry points for callers:
   ``accessibility_polydata()``, ``render_png()`` and ``to_dict()``;
 - :func:`check_path` (one drawn path, a few ms) -> :class:`PathCheck`.
 
-All settings live in :class:`PlanningConfig` (stored with each plan). Frames: LPS mm.
+All settings live in :class:`TrajectoryConfig` (stored with each plan). Frames: LPS mm.
 """
 
 from hitit.trajectories.check import PathCheck, check_path
-from hitit.trajectories.config import GAUGE_OUTER_DIAMETER_MM, PlanningConfig, ScoreWeights, needle_radius_mm
+from hitit.trajectories.config import GAUGE_OUTER_DIAMETER_MM, TrajectoryConfig, ScoreWeights, needle_radius_mm
 from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.planner import REASONS, TargetPlan, plan_target
 
-__all__ = ["GAUGE_OUTER_DIAMETER_MM", "PathCheck", "PlanningConfig", "PreparedScene", "REASONS", "ScoreWeights",
+__all__ = ["GAUGE_OUTER_DIAMETER_MM", "PathCheck", "TrajectoryConfig", "PreparedScene", "REASONS", "ScoreWeights",
            "TargetPlan", "check_path", "needle_radius_mm", "plan_target", "prepare"]

@@ -27,7 +27,7 @@ from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
 from hitit.trajectories.baseline import build_baseline
 from hitit.trajectories.check import check_path, exact_clearance
-from hitit.trajectories.config import PlanningConfig
+from hitit.trajectories.config import TrajectoryConfig
 from hitit.trajectories.distance import prepare
 from hitit.trajectories.planner import plan_target
 
@@ -165,7 +165,7 @@ def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) 
     disagreement) check the engine's verdicts against the exact single-path check.
     """
     grid, masks, skin = build_scene(small)
-    config = replace(PlanningConfig(), max_axial_angle_deg=90.0, max_skin_angle_deg=90.0)
+    config = replace(TrajectoryConfig(), max_axial_angle_deg=90.0, max_skin_angle_deg=90.0)
     rules = rules_for_target(list(masks), "liver")
     target = np.asarray(TARGET_LPS)
     start = time.perf_counter()

@@ -37,7 +37,7 @@ class ScoreWeights:
     Attributes:
         length: per needle length of path (length_mm / needle_length_mm); shorter is better
             (§4.2 [V] lesion depth is a pneumothorax risk factor; §4.3 [R] short path).
-        clearance: per unit of missing clearance below ``PlanningConfig.clearance_reference_mm``
+        clearance: per unit of missing clearance below ``TrajectoryConfig.clearance_reference_mm``
             beyond the margin (§4.3 [R] distance from vital structures is a soft criterion).
         axial_angle: per 90 degrees of angle to the axial plane (§4.1 [V] accuracy 3.3 mm in-plane
             vs 6.7 mm double-angulated, Busser 2013).
@@ -57,7 +57,7 @@ class ScoreWeights:
 
 
 @dataclass
-class PlanningConfig:
+class TrajectoryConfig:
     """Trajectory-engine settings (mm, degrees). Stored with every plan through :meth:`to_dict`.
 
     Attributes:

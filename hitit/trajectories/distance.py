@@ -34,7 +34,7 @@ from hitit.anatomy.catalogue import StructureRule, normalise_name, rules_for_tar
 from hitit.case import Case, MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid
-from hitit.trajectories.config import PlanningConfig
+from hitit.trajectories.config import TrajectoryConfig
 
 #: Edge (mm) of the spatial cells that chunk boundary points in :class:`BoundaryIndex`: small enough
 #: that a query opens few points, large enough that there are few chunks to bound [D].
@@ -171,7 +171,7 @@ class PreparedScene:
     crop_grid: Grid
     crop_lo: tuple[int, int, int]
     rules: dict[str, StructureRule]
-    config: PlanningConfig
+    config: TrajectoryConfig
     needle_radius_mm: float
     tolerance_mm: float
     groups: list[MarginGroup]
@@ -280,13 +280,13 @@ def build_index(masks: dict[str, np.ndarray], margins: dict[str, float], grid: G
 
 
 # --------------------------------------------------------------------------- prepare
-def _organ_rule_applies(name: str, config: PlanningConfig) -> bool:
+def _organ_rule_applies(name: str, config: TrajectoryConfig) -> bool:
     """True when structure ``name`` has a minimum normal-tissue path rule (key equals or prefixes its name)."""
     key = normalise_name(name)
     return any(key == normalise_name(k) or key.startswith(normalise_name(k) + "_") for k in config.min_organ_path_mm)
 
 
-def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] | None, config: PlanningConfig,
+def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] | None, config: TrajectoryConfig,
             targets_lps: np.ndarray, target_organ: str | None = None) -> PreparedScene:
     """Prepare a case for planning the targets ``targets_lps`` ((3,) or (T, 3), LPS mm).
 
