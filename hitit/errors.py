@@ -15,7 +15,3 @@ class InputError(HititError, ValueError):
 
 class GeometryError(InputError):
     """Images or masks whose physical grids do not fit together."""
-
-
-class NoSafePathError(HititError):
-    """No trajectory satisfies the hard constraints (the message names the blocking structures)."""

@@ -624,12 +624,11 @@ def actualNeedleLines(review: Mapping) -> list[dict]:
 
 
 def chosenTrajectoryLines(plan: Mapping) -> list[dict]:
-    """Each lesion's chosen planned trajectory (``chosen``, else rank 1, else first) as a RAS line spec."""
+    """Each lesion's chosen planned trajectory (the planner's rank 1, else the first) as a RAS line spec."""
     lines = []
     for lesion in plan.get("lesions", []):
         trajectories = lesion.get("trajectories") or []
-        chosen = next((t for t in trajectories if t.get("chosen")), None) or next(
-            (t for t in trajectories if t.get("rank") == 1), None) or (trajectories[0] if trajectories else None)
+        chosen = next((t for t in trajectories if t.get("rank") == 1), None) or (trajectories[0] if trajectories else None)
         if chosen is None:
             continue
         lines.append({"name": f"{lesion['id']} planned", "lesion": str(lesion["id"]),

@@ -71,11 +71,8 @@ class Review:
 
 # --------------------------------------------------------------------------- plan access
 def chosen_trajectory(lesion: dict) -> dict | None:
-    """The lesion's chosen trajectory: the one marked ``"chosen": true``, else rank 1, else the first."""
+    """The lesion's chosen trajectory: the planner's rank 1, else the first."""
     trajectories = lesion.get("trajectories") or []
-    for trajectory in trajectories:
-        if trajectory.get("chosen"):
-            return trajectory
     ranked = [t for t in trajectories if t.get("rank") == 1]
     return (ranked or trajectories or [None])[0]
 

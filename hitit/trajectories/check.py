@@ -13,7 +13,7 @@ map's small conservative band (where the map refuses and the check may accept).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -277,7 +277,6 @@ class PathCheck:
     host_organ: str | None = None
     score: float = 0.0
     frame: str = "LPS"
-    extras: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready record (rounded to 0.01 mm / 0.1 deg)."""
