@@ -6,7 +6,7 @@ from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
 
-from hitit.plan.writers import write_polydata
+from hitit.plan.folder import write_polydata
 
 
 def _mesh(n=4000, seed=3):
