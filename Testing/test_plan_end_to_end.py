@@ -3,6 +3,7 @@ the plan folder holds what Slicer and a reader need, and bad input never destroy
 
 import csv
 import json
+import re
 
 import jsonschema
 import numpy as np
@@ -15,6 +16,7 @@ from hitit.errors import InputError
 from hitit.io.markups import markups_schema, read_markups
 from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit.plan import PlanConfig, plan_case, write_plan
+from hitit.plan.report import build_report, plan_notices
 
 #: Coarse grid: the test is about the plan's safety and contents, not about resolution.
 SPACING_MM = (2.0, 2.0, 3.0)
@@ -174,3 +176,53 @@ def test_best_aim_is_inside_the_lesion_and_never_worse(teaching, plan):
         assert lesion.target.trajectories[0].score >= centre_plan.target.trajectories[0].score - 1e-9
     with pytest.raises(InputError, match="aim"):
         PlanConfig(aim="anywhere")
+
+
+def _visible_text(html: str) -> str:
+    """The page without its embedded images."""
+    return re.sub(r'src="data:image/png;base64,[^"]*"', 'src=""', html)
+
+
+def test_report_leads_with_the_decision_and_has_a_card_per_lesion(teaching, plan):
+    document = plan.to_dict()
+    html = _visible_text(build_report(document, teaching.case))
+    decision = html.index("<h2>Decision</h2>")
+    assert decision < html.index('<section id="lesion-L1"')
+    for lesion in document["lesions"]:
+        start = html.index(f'<section id="lesion-{lesion["id"]}" class="page">')
+        section = html[start:html.index("</section>", start)]
+        assert f'href="#lesion-{lesion["id"]}"' in html[decision:start]
+        assert "Procedure card" in section and "Patient position" in section and "Depth marks" in section
+        assert section.count("<img") >= 3  # two reformats of the chosen path and the thumbnails
+    assert "Longest diameter (mm)" in html and "Injectate this visit (mL)" in html
+    for leftover in (">True<", ">False<", ">None<", "nan", "cap None", "longest_diameter_mm", "recist_category",
+                     "outside the needle's reach"):
+        assert leftover not in html, leftover
+
+
+def test_report_warns_only_about_what_matters(teaching, plan):
+    document = plan.to_dict()
+    grid = teaching.case.grid
+    # the teaching case: nothing missing, no path near the edge of the scan
+    assert plan_notices(document, teaching.case) == {}
+    structures = dict(teaching.case.structures)
+    structures["gallbladder"] = np.zeros(grid.shape, bool)
+    # an aorta cut by the first slice of the scan, next to a path laid along that slice
+    cut = np.zeros(grid.shape, bool)
+    cut[0:3, 60:64, 80:84] = True
+    structures["aorta"] = cut
+    near = json.loads(json.dumps(document))
+    lesion = near["lesions"][0]
+    lesion["trajectories"][0]["entry"] = grid.index_to_lps(np.array([60.0, 62.0, 1.0])).tolist()
+    lesion["trajectories"][0]["target"] = grid.index_to_lps(np.array([100.0, 62.0, 1.0])).tolist()
+    notices = plan_notices(near, Case(teaching.case.ct, structures, teaching.case.lesions))
+    assert [n for n in notices["Critical structures missing"] if "gallbladder" in n]
+    [cut_notice] = [n for n in notices["Cut by the field of view"] if n.startswith("aorta ")]
+    assert cut_notice.startswith("aorta is cut by the edge of the scan") and lesion["id"] in cut_notice
+    assert f"{1.5 * grid.spacing_mm[2]:.0f} mm" in cut_notice
+    # the same path ten slices up: the edge is too far to hide anything near the needle
+    for key in ("entry", "target"):
+        point = grid.lps_to_index(np.array(lesion["trajectories"][0][key]))
+        point[2] = 10
+        lesion["trajectories"][0][key] = grid.index_to_lps(point).tolist()
+    assert "Cut by the field of view" not in plan_notices(near, Case(teaching.case.ct, structures, teaching.case.lesions))

@@ -28,6 +28,7 @@ from hitit.io.atomic import write_text_atomic
 from hitit.io.markups import Markup, write_markups
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
+from hitit.report.figures import render_skin_map
 
 if TYPE_CHECKING:
     from hitit.case import Case
@@ -86,15 +87,17 @@ def write_plan(plan: Plan, case: Case, out_dir: str | Path) -> dict[str, Path]:
     """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind."""
     plan_dict = plan.to_dict()
     polydata = {lesion.lesion_id: lesion.target.accessibility_polydata() for lesion in plan.lesions}
-    pictures = {lesion.lesion_id: _png(lesion.target) for lesion in plan.lesions}
+    pictures = {lesion.lesion_id: skin_map_png(lesion.target) for lesion in plan.lesions}
     return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures))
 
 
-def _png(target) -> bytes:
-    """The accessibility map picture of one target as PNG bytes."""
-    buffer = io.BytesIO()
-    target.render_png(buffer)
-    return buffer.getvalue()
+def skin_map_png(target) -> bytes:
+    """The skin accessibility picture of one :class:`~hitit.trajectories.planner.TargetPlan` (PNG bytes)."""
+    skin = target.skin
+    paths = target.trajectories or target.least_bad
+    marks = [(str(rank), np.asarray(t.entry)) for rank, t in enumerate(paths, start=1)]
+    return render_skin_map(skin.points_lps, skin.normals_lps, target.arrays["score"], target.arrays["reason"], marks,
+                           f"{target.target_id}: {target.counts.get('feasible', 0)} safe skin entries")
 
 
 def write_polydata(polydata, path: Path) -> Path:

@@ -4,7 +4,7 @@ Entry points for callers:
 
 - :func:`prepare` (once per case and rule set) -> :class:`PreparedScene`;
 - :func:`plan_target` (per target) -> :class:`TargetPlan` with ``trajectories``,
-  ``accessibility_polydata()``, ``render_png()`` and ``to_dict()``;
+  ``accessibility_polydata()`` and ``to_dict()``;
 - :func:`check_path` (one drawn path, a few ms) -> :class:`PathCheck`.
 
 All settings live in :class:`TrajectoryConfig` (stored with each plan). Frames: LPS mm.

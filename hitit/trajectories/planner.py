@@ -85,29 +85,6 @@ class TargetPlan:
         poly.GetPointData().SetActiveScalars("score")
         return poly
 
-    def render_png(self, path) -> str:
-        """Anterior and lateral projections of the entry points coloured by score (grey: infeasible), target marked."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        pts = self.skin.points_lps
-        ok = self.arrays["feasible"]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-        for ax, (axis, label) in zip(axes, ((0, "anterior view: x (L) mm"), (1, "lateral view: y (P) mm"))):
-            ax.scatter(pts[~ok, axis], pts[~ok, 2], s=1, c="0.8", lw=0)
-            sc = ax.scatter(pts[ok, axis], pts[ok, 2], s=2, c=self.arrays["score"][ok], cmap="viridis", vmin=0, vmax=1, lw=0)
-            ax.plot(self.target_lps[axis], self.target_lps[2], "r+", ms=14, mew=2)
-            for t in self.trajectories:
-                ax.plot([t.entry[axis], t.target[axis]], [t.entry[2], t.target[2]], "r-", lw=1)
-            ax.set_xlabel(label)
-            ax.set_ylabel("z (S) mm")
-            ax.set_aspect("equal")
-        fig.colorbar(sc, ax=axes, label="score (grey: infeasible)")
-        fig.suptitle(f"{self.target_id}: {self.counts.get('feasible', 0)} feasible entries ({self.status})")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return str(path)
-
     def to_dict(self) -> dict:
         """JSON-ready result (no per-point arrays: see :meth:`accessibility_polydata`)."""
         def rows(checks: list[PathCheck]) -> list[dict]:
