@@ -60,3 +60,57 @@ def teaching_case_files(tmp_path_factory) -> dict:
     from hitit_slicer.teaching_case import writeTeachingCase
 
     return writeTeachingCase(tmp_path_factory.mktemp("teaching-case"))
+
+# --------------------------------------------------------------------- DICOM made at test time
+@pytest.fixture(scope="session")
+def ts_dicom_dir(tmp_path_factory, ts_dir) -> Path:
+    """The TotalSegmentator DICOM CT series with UIDs filled in and uncompressed pixels (a copy)."""
+    from dicom_data import ct_series_with_uids
+
+    return ct_series_with_uids(ts_dir / "dicom_20slices", tmp_path_factory.mktemp("dicom") / "ct")
+
+
+@pytest.fixture(scope="session")
+def ts_dicom_truth(ts_dicom_dir, ts_dir):
+    """(CT volume read from the DICOM copy, TotalSegmentator label-map masks on its grid)."""
+    from hitit.io.segmentations import read_structures
+    from hitit.io.volumes import read_volume
+
+    ct = read_volume(ts_dicom_dir)
+    return ct, read_structures(ts_dir / "example_seg_dicom.nii.gz", ct.grid)
+
+
+@pytest.fixture(scope="session")
+def ts_dcmqi_seg(tmp_path_factory, ts_dicom_dir, ts_dir) -> Path:
+    """DICOM SEG of the TotalSegmentator label map, written by dcmqi (an independent writer)."""
+    from dicom_data import dcmqi_seg, flipped_label_image
+
+    from hitit.io.segmentations import nifti_label_table, totalsegmentator_total_map
+
+    tmp = tmp_path_factory.mktemp("dcmqi")
+    source = ts_dir / "example_seg_dicom.nii.gz"
+    names = nifti_label_table(source) or totalsegmentator_total_map()  # as read_structures names them
+    labels = flipped_label_image(source, ts_dicom_dir, tmp / "labels.nrrd")
+    return dcmqi_seg(labels, names, ts_dicom_dir, tmp / "ts.seg.dcm", tmp)
+
+
+@pytest.fixture(scope="session")
+def ts_rtstruct(tmp_path_factory, ts_dicom_dir, ts_dicom_truth) -> Path:
+    """RTSTRUCT of the TotalSegmentator masks plus an analytic ring (a hole), written by rt-utils."""
+    from dicom_data import rtutils_rtstruct
+
+    ct, truth = ts_dicom_truth
+    return rtutils_rtstruct(ts_dicom_dir, {**truth, "ring": ring_mask(ct.grid)}, tmp_path_factory.mktemp("rtutils") / "ts.rtstruct.dcm")
+
+
+def ring_mask(grid):
+    """An annulus (radii 20 and 40 voxels, centre of the slice) on slices 5-14 of ``grid``, with a
+    one-voxel-wide spoke across the hole: holes, a thin part and a ring in one ROI."""
+    import numpy as np
+
+    k, j, i = np.indices(grid.shape)
+    ci, cj = grid.size[0] / 2, grid.size[1] / 2
+    r2 = (i - ci) ** 2 + (j - cj) ** 2
+    ring = (r2 >= 20 ** 2) & (r2 <= 40 ** 2)
+    spoke = (j == int(cj)) & (i >= ci) & (i <= ci + 30)
+    return (ring | spoke) & (k >= 5) & (k < 15)

@@ -15,11 +15,13 @@ from hitit.geometry import Grid
 class Volume:
     """A scalar image: ``array`` is indexed ``[k, j, i]`` and placed in LPS by ``grid``.
 
-    For a CT the values are Hounsfield units.
+    For a CT the values are Hounsfield units. ``dicom`` identifies the DICOM series the volume was
+    read from (a :class:`hitit.io.dicom_files.DicomSeriesRef`), None for other sources.
     """
 
     grid: Grid
     array: np.ndarray
+    dicom: object | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.array.shape != self.grid.shape:

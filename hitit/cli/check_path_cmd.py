@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     """Add the ``check-path`` subcommand."""
     p = subparsers.add_parser("check-path", help="check one needle path against the critical structures")
     p.add_argument("--ct", required=True, help="CT volume (NRRD, NIfTI, MHA or DICOM folder)")
-    p.add_argument("--structures", required=True, nargs="+", help="segmentation(s): .seg.nrrd, label map or mask folder")
+    p.add_argument("--structures", required=True, nargs="+", help="segmentation(s): .seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT")
     p.add_argument("--label-map", default=None, help="label -> name JSON for a label map (default: TotalSegmentator total)")
     p.add_argument("--entry", required=True, nargs=3, type=float, metavar=("X", "Y", "Z"), help="skin entry point (mm)")
     p.add_argument("--target", required=True, nargs=3, type=float, metavar=("X", "Y", "Z"), help="target point (mm)")
@@ -39,7 +39,7 @@ def run(args) -> int:
     ct = read_volume(args.ct)
     masks = {}
     for path in args.structures:
-        masks.update(read_structures(path, ct.grid, args.label_map))
+        masks.update(read_structures(path, ct.grid, args.label_map, reference=ct.dicom))
     if not masks:
         raise InputError("No structure was read from --structures.")
     entry, target = to_lps(np.asarray(args.entry), args.frame), to_lps(np.asarray(args.target), args.frame)

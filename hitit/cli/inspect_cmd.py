@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
-                        help=".seg.nrrd, label map or folder of masks (repeatable)")
+                        help=".seg.nrrd, label map, folder of masks, DICOM SEG or RTSTRUCT (repeatable)")
     parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for label maps that are not TotalSegmentator 'total'")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -28,7 +28,7 @@ def inspect_files(ct_path: str, structure_paths: list[str], label_map: str | Non
     ct = read_volume(ct_path)
     structures = []
     for path in structure_paths:
-        for name, mask in read_structures(path, ct.grid, label_map).items():
+        for name, mask in read_structures(path, ct.grid, label_map, reference=ct.dicom).items():
             voxels = int(mask.sum())
             structures.append({"name": name, "source": str(path), "voxels": voxels,
                                "volume_ml": round(voxels * ct.grid.voxel_volume_ml, 3)})

@@ -19,10 +19,10 @@ def register(subparsers) -> None:
         description="Measure every lesion segment on the CT grid. Diameters are in the acquired slices (LPS mm).",
     )
     parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
-    parser.add_argument("--lesions", required=True, help="lesion segmentation (.seg.nrrd, label map or mask folder)")
+    parser.add_argument("--lesions", required=True, help="lesion segmentation (.seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT)")
     parser.add_argument("--lesion-label-map", help="label -> name map (JSON or CSV) for a lesion label map")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
-                        help="structures for organ and distances: .seg.nrrd, label map or folder (repeatable)")
+                        help="structures for organ and distances: .seg.nrrd, label map, folder, DICOM SEG or RTSTRUCT (repeatable)")
     parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
     parser.add_argument("--nodal", action="append", default=[], metavar="ID", help="lesion id that is a lymph node (repeatable)")
     parser.add_argument("--necrosis-hu", type=float, default=MeasurementConfig.necrosis_hu,
@@ -35,10 +35,10 @@ def lesion_table(ct_path: str, lesion_path: str, structure_paths: list[str], lab
                  lesion_label_map: str | None = None, nodal: list[str] = (), necrosis_hu: float = 20.0) -> dict:
     """The ``lesions`` result as a JSON-ready dict (frame LPS)."""
     ct = read_volume(ct_path)
-    masks = read_structures(lesion_path, ct.grid, lesion_label_map)
+    masks = read_structures(lesion_path, ct.grid, lesion_label_map, reference=ct.dicom)
     structures: MaskSet = {}
     for path in structure_paths:
-        structures.update(read_structures(path, ct.grid, label_map))
+        structures.update(read_structures(path, ct.grid, label_map, reference=ct.dicom))
     lesions = lesions_from_masks(masks, set(nodal))
     config = MeasurementConfig(necrosis_hu=necrosis_hu)
     results = measure_lesions(lesions, ct.grid, ct.array, body_mask(ct), structures or None, config)

@@ -23,8 +23,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
-                        help="critical structures: .seg.nrrd, label map or folder of masks (repeatable)")
-    parser.add_argument("--lesions", required=True, help="lesions: .seg.nrrd, label map or folder (one segment per lesion)")
+                        help="critical structures: .seg.nrrd, label map, folder of masks, DICOM SEG or RTSTRUCT (repeatable)")
+    parser.add_argument("--lesions", required=True, help="lesions: .seg.nrrd, label map, folder, DICOM SEG or RTSTRUCT (one segment per lesion)")
     parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
     parser.add_argument("--lesion-label-map", help="label -> lesion id map (JSON or CSV) for a lesion label map")
     parser.add_argument("--protocol", default="tvec", help="drug protocol name (tvec, pv10, fraction, fixed) or JSON file")
@@ -70,8 +70,8 @@ def run(args) -> int:
     ct = read_volume(args.ct)
     structures = {}
     for path in args.structures:
-        structures.update(read_structures(path, ct.grid, args.label_map))
-    lesions = require_nonempty_masks(read_structures(args.lesions, ct.grid, args.lesion_label_map), "lesion")
+        structures.update(read_structures(path, ct.grid, args.label_map, reference=ct.dicom))
+    lesions = require_nonempty_masks(read_structures(args.lesions, ct.grid, args.lesion_label_map, reference=ct.dicom), "lesion")
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")

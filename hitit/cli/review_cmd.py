@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--plan", required=True, help="plan folder written by 'hitit plan' (holds plan.json)")
     parser.add_argument("--ct", required=True, help="intraprocedural CT with the needle in place")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
-                        help="structures and lesion segments on the CT (.seg.nrrd, label map or mask folder; repeatable); "
+                        help="structures and lesion segments on the CT (.seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT; repeatable); "
                              "segments named like the plan's lesion ids are the lesions")
     parser.add_argument("--needle", metavar="LINE.mrk.json", help="reviewer-placed needle line(s) instead of automatic detection")
     parser.add_argument("--post-ct", help="post-injection CT (injectate mixed with contrast) on the CT's grid")
@@ -56,7 +56,7 @@ def run(args) -> int:
     ct = read_volume(args.ct)
     structures = {}
     for path in args.structures:
-        structures.update(read_structures(path, ct.grid))
+        structures.update(read_structures(path, ct.grid, reference=ct.dicom))
     review = review_visit(
         plan, ct, structures,
         needle_markup=read_markups(args.needle) if args.needle else None,

@@ -8,7 +8,9 @@ Accepted inputs (see :func:`read_structures`):
   Without a map: the label table a TotalSegmentator NIfTI carries in its header extension, else
   the built-in TotalSegmentator "total" v2 class map (NIfTI only, and only when it names every label);
 - a folder of one-mask-per-structure NIfTI/NRRD files named after the structure (TotalSegmentator's
-  default output, ``liver.nii.gz``...).
+  default output, ``liver.nii.gz``...);
+- a DICOM Segmentation (``hitit.io.dicom_seg``) or RT Structure Set (``hitit.io.rtstruct``) file,
+  recognised by its SOP Class UID, or a folder holding exactly one of them.
 
 Masks on another grid are resampled by physical position (nearest neighbour) onto the CT grid.
 Empty segments are kept; :func:`empty_masks` lists them and :func:`require_nonempty_masks` refuses them.
@@ -34,6 +36,7 @@ from hitit.case import MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid, labels_onto_grid, mask_onto_grid
 from hitit.io.atomic import atomic_path
+from hitit.io.dicom_files import STRUCTURE_KINDS, dicom_sop_class, is_dicom_file, read_dicom_object, structure_kind
 from hitit.io.volumes import VOLUME_SUFFIXES, read_image_file
 
 #: Colour (RGB 0-1) for segments written without one: a neutral grey, as Slicer uses.
@@ -126,25 +129,67 @@ def _nifti_extensions(header: bytes) -> list[bytes]:
 
 
 # --------------------------------------------------------------------- reading
-def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None) -> MaskSet:
+def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None,
+                    reference=None) -> MaskSet:
     """Named boolean masks (arrays ``[k, j, i]`` on ``grid``) from a segmentation file or folder.
 
     ``path`` is a ``.seg.nrrd``, a multi-label NIfTI/NRRD (names from ``label_map``, a JSON/CSV
     file or a dict, else from the file's own label table, else the TotalSegmentator "total" v2
-    map for NIfTI) or a folder of one mask per structure. Masks on another grid are placed by
-    physical position; a mask that does not overlap ``grid`` raises a GeometryError. Empty
-    segments are kept (see :func:`empty_masks`).
+    map for NIfTI), a folder of one mask per structure, or a DICOM SEG / RTSTRUCT file.
+    Masks on another grid are placed by physical position; a mask that does not overlap ``grid``
+    raises a GeometryError. ``reference`` is the CT's DICOM series identity (``Volume.dicom``):
+    a DICOM object of another study or frame of reference is refused. Empty segments are kept
+    (see :func:`empty_masks`).
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"Segmentation not found: {path}. Check the path.")
     if path.is_dir():
+        dicom_objects = _dicom_structure_files(path)
+        if dicom_objects:
+            return _read_dicom_structures(dicom_objects[0], grid, reference)
         return _read_mask_folder(path, grid)
+    if not path.name.endswith(VOLUME_SUFFIXES) and is_dicom_file(path):
+        return _read_dicom_structures(path, grid, reference)
     if path.name.endswith(".seg.nrrd"):
         return _read_seg_nrrd(path, grid)
     if not path.name.endswith(VOLUME_SUFFIXES):
         raise InputError(f"{path} is not a segmentation: use .seg.nrrd, a label map (.nii.gz/.nrrd) or a folder of masks.")
     return _read_label_map(path, grid, label_map)
+
+
+def _read_dicom_structures(path: Path, grid: Grid, reference) -> MaskSet:
+    """Masks of a DICOM SEG or RTSTRUCT file, dispatched by its SOP Class UID."""
+    from hitit.io.dicom_seg import read_dicom_seg
+    from hitit.io.rtstruct import read_rtstruct
+
+    dataset = read_dicom_object(path)
+    reader = read_dicom_seg if structure_kind(dataset, path) == "seg" else read_rtstruct
+    return reader(path, dataset, grid, reference)
+
+
+def _dicom_structure_files(folder: Path) -> list[Path]:
+    """The one DICOM SEG/RTSTRUCT file of a folder that holds DICOM files and no mask files, else [].
+
+    A folder of DICOM files that is not exactly one such object (a CT series, several
+    segmentations) gets an :class:`InputError` saying what to pass instead.
+    """
+    files = [p for p in sorted(folder.iterdir()) if p.is_file()]
+    if any(p.name.endswith(VOLUME_SUFFIXES) for p in files):
+        return []
+    dicom = [p for p in files if is_dicom_file(p)]
+    if not dicom:
+        return []
+    kinds = {p: dicom_sop_class(p) for p in dicom}
+    structures = [p for p, sop in kinds.items() if sop in STRUCTURE_KINDS]
+    if len(structures) == 1:
+        return structures
+    if structures:
+        raise InputError(f"Folder {folder} holds {len(structures)} DICOM segmentations: pass one file at a time.")
+    raise InputError(
+        f"Folder {folder} holds DICOM files but no segmentation (no DICOM SEG or RT Structure Set): "
+        "a CT series goes to --ct; pass the SEG or RTSTRUCT file as structures or lesions."
+    )
 
 
 def _read_seg_nrrd(path: Path, grid: Grid) -> MaskSet:

@@ -18,6 +18,7 @@ import SimpleITK as sitk
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.io.atomic import atomic_path
+from hitit.io.dicom_files import DicomSeriesRef
 
 #: File name endings read as single-file volumes.
 VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
@@ -28,6 +29,8 @@ WRITE_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha")
 SLICE_GAP_TOLERANCE = 0.01
 #: Largest in-plane shift between consecutive slice positions, in mm (a gantry tilt shears the stack).
 SLICE_SHEAR_TOLERANCE_MM = 0.01
+#: Study, series, frame of reference and SOP instance UID tags, as SimpleITK names them.
+_UID_TAGS = ("0020|000d", "0020|000e", "0020|0052", "0008|0018")
 
 
 def read_volume(path: str | Path, series_id: str | None = None) -> Volume:
@@ -38,13 +41,19 @@ def read_volume(path: str | Path, series_id: str | None = None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise InputError(f"Volume not found: {path}. Check the path.")
-    image = read_dicom_series(path, series_id) if path.is_dir() else read_image_file(path)
+    series: DicomSeriesRef | None = None
+    if path.is_dir():
+        image, series = read_dicom_series_with_ref(path, series_id)
+    else:
+        image = read_image_file(path)
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"{path} is a {image.GetDimension()}D image with {image.GetNumberOfComponentsPerPixel()} component(s) "
             "per voxel: a CT must be a single-component 3D volume (export one 3D scalar volume)."
         )
-    return Volume.from_sitk(image)
+    volume = Volume.from_sitk(image)
+    volume.dicom = series
+    return volume
 
 
 def read_image_file(path: Path) -> sitk.Image:
@@ -104,11 +113,18 @@ def read_dicom_series(folder: Path, series_id: str | None = None) -> sitk.Image:
     the slice normal; unequal gaps (missing or duplicated slices) and sheared stacks (gantry
     tilt) are refused because one spacing could not describe them.
     """
+    return read_dicom_series_with_ref(folder, series_id)[0]
+
+
+def read_dicom_series_with_ref(folder: Path, series_id: str | None = None) -> tuple[sitk.Image, DicomSeriesRef]:
+    """:func:`read_dicom_series` and the series' identity (study, series, frame of reference, SOP instance UIDs)."""
     files = _series_files(folder, series_id)
-    positions, normal = _slice_positions(files)
+    positions, normal, tags = _slice_positions(files)
     order = np.argsort(positions @ normal, kind="stable")
     files = [files[i] for i in order]
     positions = positions[order]
+    series = DicomSeriesRef(tags[0]["0020|000d"], tags[0]["0020|000e"], tags[0]["0020|0052"],
+                            tuple(tags[i]["0008|0018"] for i in order))
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:
@@ -121,7 +137,7 @@ def read_dicom_series(folder: Path, series_id: str | None = None) -> sitk.Image:
         image.SetSpacing(spacing)
         image.SetDirection(_series_direction(image, normal))
         image.SetOrigin(tuple(float(v) for v in positions[0]))
-    return image
+    return image, series
 
 
 def _series_files(folder: Path, series_id: str | None) -> list[str]:
@@ -143,14 +159,16 @@ def _series_files(folder: Path, series_id: str | None) -> list[str]:
     return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), chosen))
 
 
-def _slice_positions(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """ImagePositionPatient of each file (N, 3) in LPS mm, and the unit slice normal of the series."""
-    positions, orientation = [], None
+def _slice_positions(files: list[str]) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
+    """ImagePositionPatient of each file (N, 3) in LPS mm, the unit slice normal of the series, and
+    each file's identifying UIDs (:data:`_UID_TAGS`, empty strings where missing)."""
+    positions, orientation, tags = [], None, []
     for name in files:
         reader = sitk.ImageFileReader()
         reader.SetFileName(name)
         try:
             reader.ReadImageInformation()
+            tags.append({tag: reader.GetMetaData(tag).strip(" \x00") if reader.HasMetaDataKey(tag) else "" for tag in _UID_TAGS})
             positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
             orientation = orientation or [float(v) for v in reader.GetMetaData("0020|0037").split("\\")]
         except (RuntimeError, ValueError):
@@ -159,7 +177,7 @@ def _slice_positions(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
                 "it is not a CT slice that can be placed in space."
             ) from None
     normal = np.cross(orientation[:3], orientation[3:])
-    return np.asarray(positions, dtype=float), normal / np.linalg.norm(normal)
+    return np.asarray(positions, dtype=float), normal / np.linalg.norm(normal), tags
 
 
 def _uniform_slice_gap_mm(positions: np.ndarray, normal: np.ndarray, folder: Path) -> float:
