@@ -103,6 +103,7 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
         for t in lesion["trajectories"]:
             assert {"rank", "entry", "target", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
                     "feasible", "score"} <= set(t)
+        assert None not in lesion["measurement"]["distance_to_structures_mm"].values()
         # the chosen path carries its procedure card, consistent with the path it describes
         card = lesion["trajectories"][0]["procedure"]
         chosen = lesion["trajectories"][0]

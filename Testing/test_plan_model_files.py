@@ -48,3 +48,15 @@ def test_model_file_round_trip_is_compressed_and_marked_lps(tmp_path):
     # the caller's polydata is left as it was (double points, no SPACE field)
     assert poly.GetPoints().GetData().GetDataTypeAsString() == "double"
     assert poly.GetFieldData().GetAbstractArray("SPACE") is None
+
+
+def test_plan_json_keeps_each_list_of_numbers_on_one_line():
+    import json
+
+    from hitit.plan.folder import plan_json_text
+
+    plan = {"entry": [-165.0, -29.5, 1e-05], "points": [[1, 2], [3, 4]], "name": "a [1,\n 2] b", "mixed": [1, "x", None]}
+    text = plan_json_text(plan)
+    assert json.loads(text) == plan
+    assert '"entry": [-165.0, -29.5, 1e-05]' in text and "  [1, 2]," in text
+    assert '"mixed": [\n' in text  # only lists of numbers are joined

@@ -130,7 +130,8 @@ class LesionMeasurement:
             "ld_slice_k": self.ld_slice_k, "ld_endpoints": [[r(v) for v in p] for p in self.ld_endpoints_lps],
             "max_3d_diameter_mm": r(self.max_3d_diameter_mm), "depth_mm": r(self.depth_mm),
             "organ": self.organ, "organ_fraction": r(self.organ_fraction, 3),
-            "distance_to_structures_mm": {k: r(v) for k, v in self.distance_to_structures_mm.items()},
+            # structures beyond the reach (None) are left out: "farther than structure_reach_mm" is all they say
+            "distance_to_structures_mm": {k: r(v) for k, v in self.distance_to_structures_mm.items() if v is not None},
             "necrosis_fraction": r(self.necrosis_fraction, 3),
             "measurable": self.measurable, "recist_category": self.recist_category,
             "recist_reason": self.recist_reason, "config": self.config.to_dict(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -141,7 +142,7 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
     try:
         files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
                  "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
-        write_text_atomic(files["plan"], json.dumps(plan, indent=1, default=_json_default))
+        write_text_atomic(files["plan"], plan_json_text(plan))
         write_text_atomic(files["lesions_csv"], _csv_text(lesion_rows(plan), LESION_COLUMNS))
         write_markups(files["trajectories"], trajectory_markups(plan))
         deposits = deposit_markups(plan)
@@ -168,6 +169,17 @@ def _replace_dir(new: Path, target: Path) -> None:
     new.rename(target)
     if old is not None:
         shutil.rmtree(old)
+
+
+#: A list of numbers as the indenter writes it: one number per line (a newline cannot occur inside
+#: a JSON string, so this never matches string content).
+_NUMBER_LIST = re.compile(r"\[\n\s*(-?[0-9][-+0-9.eE]*(?:,\n\s*-?[0-9][-+0-9.eE]*)*)\n\s*\]")
+
+
+def plan_json_text(plan: dict) -> str:
+    """``plan.json`` text: indented objects, each list of numbers (a point, a direction) on one line."""
+    text = json.dumps(plan, indent=1, default=_json_default)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
 
 
 def _json_default(value):

@@ -25,6 +25,10 @@ REASONS = ("feasible", "not a candidate skin point", "beyond the needle length",
            "too little normal organ tissue before the lesion", "crosses aerated lung to a target outside it")
 #: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
 EXPLAINED_ENTRIES = 200
+#: Decimals of the lengths and clearances (mm) and of the score in the accessibility map's arrays [D]:
+#: 0.1 mm is a fifth of the finest CT voxel; the score differs between ranked paths in the second decimal.
+MAP_MM_DIGITS = 1
+MAP_SCORE_DIGITS = 3
 #: Sampling step (mm) of the path-wide clearance that ranks blocked entries when there is no safe path [D].
 PATHWIDE_STEP_MM = 1.0
 
@@ -71,14 +75,22 @@ class TargetPlan:
 
     def accessibility_polydata(self):
         """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, clearance_mm, score, length_mm,
-        reason and the per-group ``clearance_<categories>_mm``."""
+        reason and the per-group ``clearance_<categories>_mm``.
+
+        These arrays colour a map: lengths and clearances are rounded to :data:`MAP_MM_DIGITS` decimals
+        and the score to :data:`MAP_SCORE_DIGITS` (a rounded map compresses to a fraction of its size); the
+        exact values of a path are those of its check.
+        """
         from vtkmodules.util import numpy_support
         poly = self.skin.to_polydata()
         for name in ("feasible", "clearance_mm", "score", "length_mm", "reason", *self.clearance_groups):
             values = self.arrays[name]
             # flags and reason codes are small integers: one byte each in the model file
             small = values.dtype == bool or np.issubdtype(values.dtype, np.integer)
-            values = values.astype(np.uint8) if small else values.astype(np.float32)
+            if small:
+                values = values.astype(np.uint8)
+            else:
+                values = np.round(values, MAP_SCORE_DIGITS if name == "score" else MAP_MM_DIGITS).astype(np.float32)
             array = numpy_support.numpy_to_vtk(np.ascontiguousarray(values), deep=True)
             array.SetName(name)
             poly.GetPointData().AddArray(array)
