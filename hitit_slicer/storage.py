@@ -46,26 +46,29 @@ def loadSegmentation(context: SlicerContext, path, name: str | None = None):
 
 
 def loadMarkups(context: SlicerContext, path) -> list:
-    """Every markup of a ``.mrk.json`` file, one node each, in file order.
+    """Every markup of a ``.mrk.json`` file, one node each, in file order, read by Slicer's markups JSON storage node.
 
-    Slicer's markups reader (what drag and drop calls) makes a node of the first markup only; the
-    JSON storage node reads the others by index.
+    Slicer's markups reader (what drag and drop calls) makes a node of the first markup only. When
+    the file holds several, the nodes are left without a storage node, so that saving the scene
+    writes each to a file of its own instead of overwriting the whole file with one markup.
     """
     path = os.fspath(path)
-    reader = slicer.vtkMRMLMarkupsJsonStorageNode()
+    reader = context.scene.AddNewNodeByClass("vtkMRMLMarkupsJsonStorageNode")
     types: list[str] = []
     reader.GetMarkupsTypesInFile(path, types)
     if not types:
+        context.scene.RemoveNode(reader)
         raise ValueError(f"Slicer finds no markup in {path!r}")
     nodes = []
     for index in range(len(types)):
-        node = reader.AddNewMarkupsNodeFromFile(path, None, index) if index else None
-        if index == 0:
-            nodeId = context.moduleLogic("Markups").LoadMarkups(path)
-            node = context.scene.GetNodeByID(nodeId) if nodeId else None
+        node = reader.AddNewMarkupsNodeFromFile(path, None, index)
         if node is None:
             raise ValueError(f"Slicer cannot read markup {index + 1} of {path!r}")
         nodes.append(node)
+    if len(nodes) > 1:
+        for node in nodes:
+            node.SetAndObserveStorageNodeID(None)
+        context.scene.RemoveNode(reader)
     return nodes
 
 
