@@ -1,362 +1,80 @@
 """The Planner's workflow (hitit_slicer.planner) on Slicer's real core: the teaching case loaded by Slicer's
-readers, planned, and the plan shown, checked, placed and exported as nodes and files."""
+readers, planned, and the plan shown, checked, placed and exported as nodes and files.
+
+The scenarios are hitit_slicer.scenarios.planner, which HITITPlannerTest runs inside Slicer too.
+"""
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from slicer_core_tier import requires_slicer_core
 
 pytestmark = requires_slicer_core
 
 
-def plan_teaching_case(context, files, only=None, **values):
-    """Load the teaching case with Slicer's readers and plan it (pv10: every lesion gets injectate and deposits).
-
-    ``only`` keeps just those lesion segments (a quicker plan for the tests that plan again).
-    """
-    from hitit_slicer import planner
-    from hitit_slicer.teaching_case import loadTeachingCase
-
-    case = loadTeachingCase(context, paths=files)
-    if only:
-        segmentation = case.lesions.GetSegmentation()
-        for name in [n for n in (segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
-                     if n not in only]:
-            segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName(name))
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions, protocol="pv10", **values)
-    session = planner.PlannerSession(context)
-    content = planner.plan(context, parameters, session)
-    return case, parameters, session, content
-
-
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory):
-    """One planned teaching case shared by the tests that only read the scene."""
+    """One planned teaching case shared by the scenarios that only read the scene."""
     from hitit_slicer.context import createApplicationContext
+    from hitit_slicer.scenarios.planner import planTeachingCase
     from hitit_slicer.teaching_case import writeTeachingCase
 
     context = createApplicationContext()
-    files = writeTeachingCase(tmp_path_factory.mktemp("planner-case"))
-    case, parameters, session, content = plan_teaching_case(context, files)
-    yield context, case, parameters, session, content
+    result = planTeachingCase(context, writeTeachingCase(tmp_path_factory.mktemp("planner-case")))
+    yield result
     context.scene.Clear(1)
 
 
-def role_nodes(context, className, role):
-    from hitit_slicer import nodes, planner
+def read_only_scenarios():
+    from slicer_core_tier import status
 
-    return nodes.nodesWithAttribute(context, className, planner.ROLE_ATTRIBUTE, role)
+    if status()[0] is None:
+        return ["slicer core missing"]
+    from hitit_slicer.scenarios.planner import READ_ONLY
 
-
-def test_trajectory_lines_are_the_plans_in_ras(planned):
-    """One locked line per planned trajectory (top 3 per lesion), named <lesion>-T<rank>, coloured by safety,
-    entry and target in world RAS equal to plan.json's LPS converted (0.01 mm)."""
-    from hitit_slicer import nodes, planner
-
-    context, case, parameters, session, content = planned
-    lines = {node.GetName(): node for node in role_nodes(context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)}
-    expected = {}
-    for lesion in content["lesions"]:
-        for trajectory in lesion["trajectories"][: parameters.trajectoriesPerLesion]:
-            expected[f"{lesion['id']}-T{trajectory['rank']}"] = (lesion["id"], trajectory)
-    assert expected and set(lines) == set(expected)
-    comfortable = content["config"]["planning"]["clearance_reference_mm"]
-    for name, (lesionId, trajectory) in expected.items():
-        node = lines[name]
-        points = nodes.controlPointsWorld(node)
-        lps = np.array([trajectory["entry"], trajectory["target"]])
-        np.testing.assert_allclose(points, lps * [-1, -1, 1], atol=0.01)
-        assert node.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId and node.GetLocked()
-        color = planner.UNSAFE_COLOR if not trajectory["feasible"] else (
-            planner.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else planner.SAFE_COLOR)
-        np.testing.assert_allclose(node.GetDisplayNode().GetSelectedColor(), color, atol=1e-6)
-    assert any(trajectory["feasible"] for _, trajectory in expected.values())
+    return list(READ_ONLY)
 
 
-def body_surface_distance_mm(ct_node, points_ras):
-    """Distance (mm) of RAS points to the body surface of the CT (air below -500 HU), from a distance map."""
-    import slicer
-
-    from hitit_slicer.nodes import volumeFromNode
-
-    volume = volumeFromNode(ct_node)
-    body = volume.grid.image_from_array((slicer.util.arrayFromVolume(ct_node) > -500).astype(np.uint8))
-    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(body, insideIsPositive=False, squaredDistance=False,
-                                                                 useImageSpacing=True))
-    index = np.rint(volume.grid.lps_to_index(np.asarray(points_ras) * [-1, -1, 1])).astype(int)
-    index = np.clip(index, 0, np.array(volume.grid.size) - 1)
-    return np.abs(distance[index[:, 2], index[:, 1], index[:, 0]])
-
-
-def test_accessibility_model_lies_on_the_skin_with_its_arrays(planned):
-    """The selected lesion's accessibility map: points on the body surface (within 1.5 voxels), the core's
-    per-point arrays, coloured by the chosen array."""
-    from vtkmodules.util.numpy_support import vtk_to_numpy
-
-    from hitit_slicer import planner
-
-    context, case, parameters, session, content = planned
-    model = parameters.accessibilityModel
-    assert model is not None and model.GetAttribute(planner.ROLE_ATTRIBUTE) == planner.ROLE_ACCESSIBILITY
-    lesionId = parameters.selectedLesion
-    assert lesionId == content["lesions"][0]["id"] and model.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId
-    points = vtk_to_numpy(model.GetPolyData().GetPoints().GetData())
-    core = session.plan.lesion(lesionId).target.accessibility_polydata()
-    np.testing.assert_allclose(points, vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
-    spacing = max(case.ct.GetSpacing())
-    assert np.percentile(body_surface_distance_mm(case.ct, points), 99) <= 1.5 * spacing
-    data = model.GetPolyData().GetPointData()
-    for name in planner.ACCESSIBILITY_SCALARS:
-        array = data.GetArray(name)
-        assert array is not None and array.GetNumberOfTuples() == len(points)
-        np.testing.assert_array_equal(vtk_to_numpy(array), vtk_to_numpy(core.GetPointData().GetArray(name)))
-    display = model.GetDisplayNode()
-    assert display.GetActiveScalarName() == parameters.accessibilityScalar and display.GetScalarVisibility()
-
-
-def test_choosing_another_colouring_applies_at_once(planned):
-    from hitit_slicer import planner
-
-    context, case, parameters, session, content = planned
-    planner.colorAccessibilityMap(parameters.accessibilityModel, "score")
-    assert parameters.accessibilityModel.GetDisplayNode().GetActiveScalarName() == "score"
-    planner.colorAccessibilityMap(parameters.accessibilityModel, parameters.accessibilityScalar)
-    with pytest.raises(ValueError, match="clearance_mm"):
-        planner.colorAccessibilityMap(parameters.accessibilityModel, "no such array")
-
-
-def test_lesion_table_shows_titles_as_headers_and_the_plans_values(planned):
-    """Column names are shown as Slicer column titles (no editable header row), one row per lesion, values from plan.json."""
-    from hitit.plan.writers import LESION_COLUMNS
-
-    context, case, parameters, session, content = planned
-    table = parameters.lesionTable
-    assert table.GetUseColumnTitleAsColumnHeader() and not table.GetUseFirstColumnAsRowHeader()
-    assert [table.GetColumnName(i) for i in range(table.GetNumberOfColumns())] == LESION_COLUMNS
-    assert all(table.GetColumnTitle(name) == name for name in LESION_COLUMNS)
-    assert table.GetNumberOfRows() == len(content["lesions"])
-    column = {name: index for index, name in enumerate(LESION_COLUMNS)}
-    for row, lesion in enumerate(content["lesions"]):
-        assert table.GetCellText(row, column["id"]) == lesion["id"]
-        assert float(table.GetCellText(row, column["volume_ml"])) == pytest.approx(lesion["measurement"]["volume_ml"], abs=0.005)
-        assert float(table.GetCellText(row, column["longest_diameter_mm"])) == pytest.approx(
-            lesion["measurement"]["longest_diameter_mm"], abs=0.05)
-
-
-def aorta_path(truth):
-    return next(path for lesion in truth["lesions"].values() for path in lesion["example_paths"]
-                if not path["safe"] and "aorta" in path["crosses"])
-
-
-def test_line_through_the_aorta_is_unsafe_and_says_why(planned):
-    """A line drawn along the teaching case's known path through the aorta: UNSAFE, the aorta named, the core's reasons shown."""
-    from hitit_slicer import nodes, planner
-
-    context, case, parameters, session, content = planned
-    path = aorta_path(case.truth())
-    line = nodes.addLine(context, "drawn", np.multiply(path["entry_lps"], [-1, -1, 1]), np.multiply(path["target_lps"], [-1, -1, 1]),
-                         locked=False)
-    summary = planner.checkLine(session, line)
-    assert not summary["feasible"] and "aorta" in summary["blocking"]
-    assert summary["violations"] and any("aorta" in reason for reason in summary["violations"])
-    text = planner.formatLineCheck(summary)
-    assert text.startswith("UNSAFE") and all(reason in text for reason in summary["violations"])
-    context.scene.RemoveNode(line)
-
-
-def test_a_proposed_trajectory_drawn_as_a_line_is_safe(planned):
-    from hitit_slicer import nodes, planner
-
-    context, case, parameters, session, content = planned
-    best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
-    line = nodes.addLine(context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
-    summary = planner.checkLine(session, line)
-    assert summary["feasible"] and not summary["violations"] and not summary["blocking"]
-    assert summary["minClearanceMm"] == pytest.approx(best["min_clearance_mm"], abs=0.05)
-    assert planner.formatLineCheck(summary).startswith("SAFE")
-    context.scene.RemoveNode(line)
-
-
-def test_deposits_are_labelled_by_depth_from_the_skin(planned):
-    """Deposits along a planned trajectory: RAS = plan.json LPS converted, label depth = distance from that path's entry."""
-    import slicer
-
-    from hitit_slicer import nodes, planner
-
-    context, case, parameters, session, content = planned
-    lesion = next(lesion for lesion in content["lesions"] if lesion.get("deposits"))
-    parameters.depositTrajectory = context.scene.GetFirstNodeByName(f"{lesion['id']}-T1")
-    deposits = planner.placeDeposits(context, parameters)
-    assert parameters.deposits is deposits and deposits.GetAttribute(planner.ROLE_ATTRIBUTE) == planner.ROLE_DEPOSITS
-    paths = lesion["deposits"]["paths"]
-    expected = [(deposit, path) for path in paths for deposit in path["deposits"]]
-    assert deposits.GetNumberOfControlPoints() == len(expected) > 0
-    points = nodes.controlPointsWorld(deposits)
-    for index, ((deposit, path), point) in enumerate(zip(expected, points)):
-        np.testing.assert_allclose(point, np.multiply(deposit["point_lps"], [-1, -1, 1]), atol=0.01)
-        label = deposits.GetNthControlPointLabel(index)
-        depth = float(label.split()[-2])
-        assert label == f"{lesion['id']}-D{index + 1} {depth:.0f} mm"
-        entry = path.get("entry_lps") or lesion["trajectories"][0]["entry"]
-        assert depth == pytest.approx(np.linalg.norm(np.subtract(deposit["point_lps"], entry)), abs=1.0)
-        assert deposits.GetNthControlPointDescription(index) == f"{deposit['volume_ml']:.2f} mL"
-    assert deposits.GetNthControlPointPositionStatus(0) == slicer.vtkMRMLMarkupsNode.PositionDefined
-
-
-def test_export_writes_a_new_folder_inside_the_chosen_one(planned, tmp_path):
-    """The chosen folder (which holds the user's files) keeps them: each export adds a new plan folder in it."""
-    from hitit_slicer import planner
-
-    context, case, parameters, session, content = planned
-    chosen = tmp_path / "my plans"
-    chosen.mkdir()
-    (chosen / "notes.txt").write_text("the user's own file", encoding="utf-8")
-    parameters.exportDirectory = chosen
-    first = planner.exportPlan(parameters, session)
-    second = planner.exportPlan(parameters, session)
-    assert first.parent == chosen and second.parent == chosen and first != second
-    assert (chosen / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
-    for folder in (first, second):
-        written = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        assert written["frame"] == "LPS" and [l["id"] for l in written["lesions"]] == [l["id"] for l in content["lesions"]]
-        assert (folder / "trajectories.mrk.json").is_file()
-    parameters.exportDirectory = tmp_path / "missing"
-    with pytest.raises(ValueError, match="does not exist"):
-        planner.exportPlan(parameters, session)
-
-
-def test_exported_files_load_with_slicers_readers_where_the_plan_says(planned, tmp_path):
-    """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtk read by Slicer's own
-    readers land in RAS where plan.json says."""
-    from vtkmodules.util.numpy_support import vtk_to_numpy
-
-    from hitit_slicer import nodes, planner, storage
-
-    context, case, parameters, session, content = planned
-    parameters.exportDirectory = tmp_path
-    folder = planner.exportPlan(parameters, session)
-    lines = storage.loadMarkups(context, folder / "trajectories.mrk.json")
-    expected = {f"{lesion['id']}-T{t['rank']}": t for lesion in content["lesions"] for t in lesion["trajectories"]}
-    assert len(lines) == len(expected) > 1
-    for line in lines:
-        assert line.IsA("vtkMRMLMarkupsLineNode")
-        trajectory = expected[line.GetName()]
-        np.testing.assert_allclose(nodes.controlPointsWorld(line),
-                                   np.array([trajectory["entry"], trajectory["target"]]) * [-1, -1, 1], atol=0.01)
-    deposits = {lesion["id"]: [d["point_lps"] for p in lesion["deposits"]["paths"] for d in p["deposits"]]
-                for lesion in content["lesions"] if lesion.get("deposits")}
-    loaded = storage.loadMarkups(context, folder / "deposits.mrk.json")
-    all_points = np.concatenate([nodes.controlPointsWorld(node) for node in loaded])
-    np.testing.assert_allclose(all_points, np.concatenate(list(deposits.values())) * [-1, -1, 1], atol=0.01)
-    for lesion in content["lesions"]:
-        model = storage.loadModel(context, folder / f"accessibility_{lesion['id']}.vtk")
-        core = session.plan.lesion(lesion["id"]).target.accessibility_polydata()
-        np.testing.assert_allclose(vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
-                                   vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
+@pytest.mark.parametrize("scenario", read_only_scenarios(), ids=lambda s: getattr(s, "__name__", str(s)))
+def test_planned_teaching_case(planned, scenario, tmp_path):
+    scenario(planned, tmp_path)
 
 
 def test_replanning_replaces_the_planners_nodes_and_closing_the_scene_drops_the_plan(slicer_context, teaching_case_files):
-    from hitit_slicer import nodes, planner
+    from hitit_slicer.scenarios.planner import replanningAndClosingTheScene
 
-    case, parameters, session, content = plan_teaching_case(slicer_context, teaching_case_files, only=("L1",), trajectoriesPerLesion=2)
-    mine = nodes.addLine(slicer_context, "my own line", [0, 0, 0], [10, 0, 0])
-    myTable = slicer_context.scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
-    parameters.depositTrajectory = slicer_context.scene.GetFirstNodeByName(f"{content['lesions'][0]['id']}-T1")
-    planner.placeDeposits(slicer_context, parameters)
-    counts = {cls: slicer_context.scene.GetNumberOfNodesByClass(cls) for cls in
-              ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode", "vtkMRMLMarkupsFiducialNode")}
-    table, model = parameters.lesionTable, parameters.accessibilityModel
-    again = planner.plan(slicer_context, parameters, session)
-    assert [l["id"] for l in again["lesions"]] == [l["id"] for l in content["lesions"]]
-    assert mine.GetScene() is slicer_context.scene and nodes.controlPointsWorld(mine).tolist() == [[0, 0, 0], [10, 0, 0]]
-    assert myTable.GetScene() is slicer_context.scene
-    assert parameters.lesionTable is table and parameters.accessibilityModel is model
-    assert parameters.deposits is None  # the old plan's deposits are gone with it
-    assert slicer_context.scene.GetNumberOfNodesByClass("vtkMRMLMarkupsFiducialNode") == counts["vtkMRMLMarkupsFiducialNode"] - 1
-    for cls in ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode"):
-        assert slicer_context.scene.GetNumberOfNodesByClass(cls) == counts[cls], cls
-    lines = role_nodes(slicer_context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)
-    assert all(int(line.GetName().rsplit("-T", 1)[1]) <= 2 for line in lines)
-
-    # closing the scene (File > Close Scene) drops the in-memory plan: a line checked afterwards is refused
-    best = again["lesions"][0]["trajectories"][0]
-    slicer_context.scene.Clear(0)
-    assert session.plan is None
-    line = nodes.addLine(slicer_context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
-    with pytest.raises(ValueError, match="Press Plan first"):
-        planner.checkLine(session, line)
-    with pytest.raises(ValueError, match="Press Plan first"):
-        planner.exportPlan(parameters, session)
+    replanningAndClosingTheScene(slicer_context, teaching_case_files)
 
 
 def test_a_ct_under_a_parent_transform_is_planned_where_the_transform_puts_it(slicer_context, teaching_case_files, planned):
-    """CT and segmentations under one linear transform (a shift): every trajectory moves with them, in world RAS."""
-    from hitit_slicer import nodes, planner
-    from hitit_slicer.coordinates import vtkMatrixFromArray
-    from hitit_slicer.teaching_case import loadTeachingCase
+    from hitit_slicer.scenarios.planner import parentTransformMovesThePlan
 
-    shift_ras = np.array([12.5, -7.25, 30.0])
-    matrix = np.eye(4)
-    matrix[:3, 3] = shift_ras
-    case = loadTeachingCase(slicer_context, paths=teaching_case_files)
-    transform = slicer_context.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "moved")
-    transform.SetMatrixTransformToParent(vtkMatrixFromArray(matrix))
-    for node in (case.ct, case.structures, case.lesions):
-        node.SetAndObserveTransformNodeID(transform.GetID())
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions, protocol="pv10")
-    moved = planner.plan(slicer_context, parameters, planner.PlannerSession(slicer_context))
-    original = planned[4]
-    shift_lps = shift_ras * [-1, -1, 1]
-    assert [l["id"] for l in moved["lesions"]] == [l["id"] for l in original["lesions"]]
-    for before, after in zip(original["lesions"], moved["lesions"]):
-        assert len(before["trajectories"]) == len(after["trajectories"])
-        for t0, t1 in zip(before["trajectories"], after["trajectories"]):
-            np.testing.assert_allclose(t1["entry"], np.add(t0["entry"], shift_lps), atol=0.02)
-            np.testing.assert_allclose(t1["target"], np.add(t0["target"], shift_lps), atol=0.02)
-    line = slicer_context.scene.GetFirstNodeByName(f"{moved['lesions'][0]['id']}-T1")
-    t = moved["lesions"][0]["trajectories"][0]
-    np.testing.assert_allclose(nodes.controlPointsWorld(line)[1], np.multiply(t["target"], [-1, -1, 1]), atol=0.01)
+    parentTransformMovesThePlan(slicer_context, teaching_case_files, planned.content)
 
 
 def test_a_non_linear_parent_transform_is_refused_by_name(slicer_context, teaching_case_files):
-    from hitit_slicer import planner
-    from hitit_slicer.teaching_case import loadTeachingCase
+    from hitit_slicer.scenarios.planner import nonLinearTransformIsRefused
 
-    case = loadTeachingCase(slicer_context, paths=teaching_case_files)
-    grid = slicer_context.scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
-    case.ct.SetAndObserveTransformNodeID(grid.GetID())
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions)
-    with pytest.raises(ValueError, match="non-linear transform warp"):
-        planner.plan(slicer_context, parameters, planner.PlannerSession(slicer_context))
+    nonLinearTransformIsRefused(slicer_context, teaching_case_files)
 
 
 def test_seed_grown_lesions_keep_their_ids_and_growing_twice_replaces_them(slicer_context, teaching_case_files):
-    """Click points labelled like Slicer labels them (LesionPoints-1 ...) grow one segment each; a second grow replaces them."""
-    from hitit_slicer import nodes, planner
-    from hitit_slicer.teaching_case import loadTeachingCase
+    from hitit_slicer.scenarios.planner import seedGrownLesionsKeepTheirIds
 
-    case = loadTeachingCase(slicer_context, paths=teaching_case_files)
-    truth = case.truth()
-    seeds = slicer_context.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "LesionPoints")
-    for index, lesion in enumerate(truth["lesions"].values(), start=1):
-        seeds.AddControlPoint(*np.multiply(lesion["centre_lps"], [-1, -1, 1]), f"LesionPoints-{index}")
-    grown = planner.growLesionsFromSeeds(slicer_context, case.ct, seeds)
-    names = [f"LesionPoints-{i}" for i in range(1, len(truth["lesions"]) + 1)]
-    assert nodes.segmentNames(grown) == names
-    first = nodes.masksFromSegmentation(slicer_context, grown, case.ct)
-    planner.growLesionsFromSeeds(slicer_context, case.ct, seeds, grown)
-    assert nodes.segmentNames(grown) == names
-    again = nodes.masksFromSegmentation(slicer_context, grown, case.ct)
-    truth_masks = nodes.masksFromSegmentation(slicer_context, case.lesions, case.ct)
-    for name, lesionId in zip(names, truth["lesions"]):
-        np.testing.assert_array_equal(first[name], again[name])
-        assert first[name].any()
-        assert (first[name] & truth_masks[lesionId]).sum() >= 0.9 * first[name].sum(), name  # grown inside its lesion
+    seedGrownLesionsKeepTheirIds(slicer_context, teaching_case_files)
+
+
+def test_scenario_checks_fail_when_they_should():
+    """The scenarios' own checks: a wrong value or a missing error is reported, a right one is not."""
+    from hitit_slicer.scenarios import close, raises
+
+    close(1.004, 1.0, 0.005, "x")
+    with pytest.raises(AssertionError, match="x: 1.01 is not 1.0"):
+        close(1.01, 1.0, 0.005, "x")
+    with pytest.raises(AssertionError, match="was not raised"), raises(ValueError, "anything"):
+        pass
+    with pytest.raises(AssertionError, match="does not say"), raises(ValueError, "expected words"):
+        raise ValueError("other words")
+    with raises(ValueError, "expected"):
+        raise ValueError("the expected words")

@@ -74,7 +74,7 @@ def test_module_compiles_and_defers_core_imports(module):
     for node in tree.body:
         if isinstance(node, ast.Import):
             top_imports |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer" and [a.name for a in node.names] == ["dependencies"]):
+        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer.application" and [a.name for a in node.names] == ["ModuleLibrary"]):
             top_imports.add((node.module or "").split(".")[0])
     # the standard library, Slicer's own packages and the dependency helper; never the core or its pip
     # dependencies (installed lazily)
@@ -82,16 +82,18 @@ def test_module_compiles_and_defers_core_imports(module):
     assert top_imports <= allowed, f"imported at module load: {sorted(top_imports - allowed)}"
 
 
-def test_dependency_helper_imports_the_standard_library_only():
-    """The modules import hitit_slicer.dependencies when Slicer loads them, before anything is installed."""
-    tree = ast.parse((REPO / "hitit_slicer" / "dependencies.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", ["application", "dependencies"])
+def test_what_the_modules_import_at_load_imports_the_standard_library_only(name):
+    """The modules import hitit_slicer.application (and so .dependencies) when Slicer loads them, before anything is installed."""
+    tree = ast.parse((REPO / "hitit_slicer" / f"{name}.py").read_text(encoding="utf-8"))
     names = set()
     for node in tree.body:
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").split(".")[0])
-    assert names <= set(sys.stdlib_module_names), sorted(names - set(sys.stdlib_module_names))
+            names.add(node.module or "")
+    allowed = set(sys.stdlib_module_names) | {"hitit_slicer", "hitit_slicer.dependencies"}
+    assert {n.split(".")[0] if n.split(".")[0] != "hitit_slicer" else n for n in names} <= allowed, sorted(names)
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
@@ -186,5 +188,5 @@ def test_requirements_are_installed_lazily(module):
     tree = ast.parse(source)
     for node in tree.body:  # the core is imported only inside methods
         if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-            assert "importCore(" not in ast.unparse(node) and "ensureInSlicer(" not in ast.unparse(node)
-    assert f'dependencies.importCore("{module.stem}")' in source
+            assert "core(" not in ast.unparse(node) and "ensureInSlicer(" not in ast.unparse(node)
+    assert f'ModuleLibrary("{module.stem}"' in source

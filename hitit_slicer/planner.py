@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import vtk
 from hitit_slicer import nodes
 from hitit_slicer.context import SlicerContext
 from hitit_slicer.coordinates import LPS_TO_RAS_MATRIX, lpsFromRAS, rasFromLPS, vtkMatrixFromArray
+from hitit_slicer.paths import existingFolder, newOutputFolder
 
 #: Attribute set on every node the Planner creates (its value is the node's role), so that re-planning
 #: replaces exactly those nodes.
@@ -101,12 +101,6 @@ def _batched(parameters):
         parameters.EndModify(wasModified)
 
 
-def pathParameter(value) -> Path | None:
-    """A folder or file parameter, or None when unset (the parameter node stores an unset path as ``.``)."""
-    text = str(value) if value is not None else ""
-    return Path(text) if text not in ("", ".") else None
-
-
 # --------------------------------------------------------------------- the session's plan
 class PlannerSession:
     """The plan computed in this session for one scene, forgotten when that scene closes.
@@ -162,10 +156,10 @@ def planSettings(parameters):
     """The core's plan settings from the parameters (protocol, visit, needle, margins, trajectories per lesion)."""
     import hitit.plan
 
-    defaults = hitit.plan.PlanSettings()
+    defaults = hitit.plan.PlanConfig()
     planning = dataclasses.replace(defaults.planning, needle_length_mm=float(parameters.needleLengthMm),
                                    gauge=int(parameters.needleGauge), top_k=int(parameters.trajectoriesPerLesion))
-    settings = hitit.plan.PlanSettings(
+    settings = hitit.plan.PlanConfig(
         protocol=parameters.protocol or defaults.protocol,
         visit=int(parameters.visitNumber),
         margin_args=tuple(f"{category}={float(getattr(parameters, name)):g}" for category, name in MARGIN_PARAMETERS.items()),
@@ -180,7 +174,7 @@ def defaultProtocol() -> str:
     """The protocol the core plans with when none is chosen."""
     import hitit.plan
 
-    return hitit.plan.PlanSettings().protocol
+    return hitit.plan.PlanConfig().protocol
 
 
 def availableProtocols() -> list[str]:
@@ -240,7 +234,7 @@ def _text(value, digits: int = 1) -> str:
 
 def lesionTableRows(content: Mapping) -> tuple[list[str], list[list[str]]]:
     """Column names and rows (strings) of the lesion table: the rows of the plan's ``lesions.csv``."""
-    from hitit.plan.writers import LESION_COLUMNS, lesion_rows
+    from hitit.plan.lesion_table import LESION_COLUMNS, lesion_rows
 
     rows = [[_text(row.get(column), 2 if column.endswith("_ml") else 1) for column in LESION_COLUMNS]
             for row in lesion_rows(content)]
@@ -465,16 +459,6 @@ def placeDeposits(context: SlicerContext, parameters):
 
 
 # --------------------------------------------------------------------- export
-def newPlanFolder(parent: Path, now: dt.datetime | None = None) -> Path:
-    """A folder name inside ``parent`` that does not exist yet: ``HITIT plan <date time>`` (numbered if taken)."""
-    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d %H%M%S")
-    candidate, number = parent / f"HITIT plan {stamp}", 1
-    while candidate.exists():
-        number += 1
-        candidate = parent / f"HITIT plan {stamp} ({number})"
-    return candidate
-
-
 def exportPlan(parameters, session: PlannerSession) -> Path:
     """Write the plan folder, as the command line does, into a new folder inside ``exportDirectory``.
 
@@ -484,12 +468,7 @@ def exportPlan(parameters, session: PlannerSession) -> Path:
     import hitit.plan
 
     current = session.requirePlan("export")
-    parent = pathParameter(parameters.exportDirectory)
-    if parent is None:
-        raise ValueError("Choose the folder to export the plan into.")
-    if not parent.is_dir():
-        raise ValueError(f"The export folder {parent} does not exist: choose an existing folder.")
-    folder = newPlanFolder(parent)
+    folder = newOutputFolder(existingFolder(parameters.exportDirectory, "the plan"), "HITIT plan")
     hitit.plan.write_plan(current, session.case, folder)
     return folder
 

@@ -1,8 +1,8 @@
-"""HITITPlannerLib.conversions on real images: Slicer's (k, j, i) arrays + IJK-to-RAS matrices <-> the core."""
+"""hitit_slicer's conversions on the real Slicer core: volume nodes (oblique, flipped, anisotropic) and segments to
+the core's LPS grid and masks, and a real plan to lines, deposits and the lesion table."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +10,9 @@ import pytest
 import SimpleITK as sitk
 
 from hitit.geometry import Grid
+from slicer_core_tier import requires_slicer_core
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "HITITPlanner"))
-from HITITPlannerLib import conversions  # noqa: E402
+pytestmark = requires_slicer_core
 
 EXAMPLE_CT = Path(__file__).parent / "Data" / "totalsegmentator-example" / "example_ct.nii.gz"
 
@@ -46,57 +46,86 @@ def real_or_synthetic():
     return images
 
 
+def _shift(ijk_to_ras, di):
+    matrix = np.array(ijk_to_ras, dtype=float)
+    matrix[:3, 3] = matrix[:3, 3] + matrix[:3, :3] @ np.array([di, 0.0, 0.0])
+    return matrix
+
+
+def volume_node(context, image: sitk.Image, name="volume"):
+    """A scalar volume node holding an image as Slicer would load it (voxels [k, j, i], IJK-to-RAS)."""
+    import slicer
+
+    from hitit_slicer.coordinates import vtkMatrixFromArray
+
+    node = context.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    node.SetIJKToRASMatrix(vtkMatrixFromArray(slicer_ijk_to_ras(image)))
+    slicer.util.updateVolumeFromArray(node, sitk.GetArrayFromImage(image))
+    return node
+
+
 @pytest.mark.parametrize("image", real_or_synthetic(), ids=lambda i: f"{i.GetSize()}")
-def test_volume_from_slicer_array_matches_the_file_geometry(image):
-    array = sitk.GetArrayFromImage(image)  # what slicer.util.arrayFromVolume gives: [k, j, i]
-    volume = conversions.volumeFromArray(array, slicer_ijk_to_ras(image))
+def test_volume_node_to_the_core_keeps_the_file_geometry(slicer_context, image):
+    from hitit_slicer.nodes import volumeFromNode
+
+    node = volume_node(slicer_context, image)
+    volume = volumeFromNode(node)
     assert volume.grid.same_as(Grid.from_sitk(image))
     np.testing.assert_allclose(volume.grid.ijk_to_lps_matrix()[:3, 3], image.GetOrigin(), atol=1e-6)
-    np.testing.assert_array_equal(volume.array, array)
-    array[0, 0, 0] += 1  # the core keeps its own copy
-    assert volume.array[0, 0, 0] != array[0, 0, 0]
-    np.testing.assert_allclose(volume.grid.ijk_to_ras_matrix(), slicer_ijk_to_ras(image), atol=1e-9)
+    np.testing.assert_array_equal(volume.array, sitk.GetArrayFromImage(image))
+    import slicer
+
+    slicer.util.arrayFromVolume(node)[0, 0, 0] += 1  # the core keeps its own copy
+    assert volume.array[0, 0, 0] != slicer.util.arrayFromVolume(node)[0, 0, 0]
 
 
 @pytest.mark.parametrize("image", real_or_synthetic(), ids=lambda i: f"{i.GetSize()}")
-def test_voxel_positions_agree_both_ways(image):
-    grid = conversions.gridFromIJKToRAS(slicer_ijk_to_ras(image), sitk.GetArrayViewFromImage(image).shape)
+def test_voxel_positions_agree_both_ways(slicer_context, image):
+    from hitit_slicer.coordinates import lpsFromRAS, rasFromLPS
+    from hitit_slicer.nodes import gridOfVolumeNode
+
+    node = volume_node(slicer_context, image)
+    grid = gridOfVolumeNode(node)
     size = np.asarray(image.GetSize())
     rng = np.random.default_rng(1)
     for ijk in [np.zeros(3, int), size - 1, *(rng.integers(0, size) for _ in range(5))]:
         lps_itk = np.asarray(image.TransformIndexToPhysicalPoint([int(v) for v in ijk]))
         ras_slicer = (slicer_ijk_to_ras(image) @ np.append(ijk, 1.0))[:3]
-        np.testing.assert_allclose(conversions.lpsFromRAS(ras_slicer), lps_itk, atol=1e-6)
-        np.testing.assert_allclose(conversions.rasFromLPS(grid.index_to_lps(ijk)), ras_slicer, atol=1e-6)
+        np.testing.assert_allclose(lpsFromRAS(ras_slicer), lps_itk, atol=1e-6)
+        np.testing.assert_allclose(rasFromLPS(grid.index_to_lps(ijk)), ras_slicer, atol=1e-6)
 
 
 def test_markup_points_round_trip():
+    from hitit_slicer.coordinates import LPS_TO_RAS_MATRIX, lpsFromRAS, rasFromLPS
+
     points = np.random.default_rng(0).normal(scale=100.0, size=(20, 3))
-    np.testing.assert_allclose(conversions.lpsFromRAS(conversions.rasFromLPS(points)), points)
-    np.testing.assert_allclose(conversions.rasFromLPS([1.0, 2.0, 3.0]), [-1.0, -2.0, 3.0])
-    matrix = conversions.lpsToRASMatrix()
-    np.testing.assert_allclose((matrix @ np.c_[points, np.ones(20)].T).T[:, :3], conversions.rasFromLPS(points))
+    np.testing.assert_allclose(lpsFromRAS(rasFromLPS(points)), points)
+    np.testing.assert_allclose(rasFromLPS([1.0, 2.0, 3.0]), [-1.0, -2.0, 3.0])
+    np.testing.assert_allclose((LPS_TO_RAS_MATRIX @ np.c_[points, np.ones(20)].T).T[:, :3], rasFromLPS(points))
 
 
-def test_mask_on_other_grid_is_resampled_and_same_grid_kept():
+def test_segment_stored_on_another_grid_lands_on_the_ct_voxels(slicer_context):
+    """A segment whose labelmap is on a grid shifted by whole voxels is exported onto the CT's voxels where it lies."""
+    import slicer
+
+    from hitit_slicer.coordinates import vtkMatrixFromArray
+    from hitit_slicer.nodes import masksFromSegmentation, setSegmentFromMask
+
     image = oblique_flipped_image()
-    ijk_to_ras = slicer_ijk_to_ras(image)
-    grid = conversions.gridFromIJKToRAS(ijk_to_ras, sitk.GetArrayViewFromImage(image).shape)
-    labels = np.zeros(grid.shape, np.uint8)
+    ct = volume_node(slicer_context, image, "ct")
+    labels = np.zeros(sitk.GetArrayViewFromImage(image).shape, np.uint8)
     labels[2:5, 4:9, 5:12] = 1
-    same = conversions.maskOnGrid(labels, ijk_to_ras, grid)
-    np.testing.assert_array_equal(same, labels > 0)
-    # the same labels stored on a grid shifted by whole voxels land on the same physical voxels
-    padded = np.zeros((grid.shape[0], grid.shape[1], grid.shape[2] + 2), np.uint8)
+    padded = np.zeros((labels.shape[0], labels.shape[1], labels.shape[2] + 2), np.uint8)
     padded[:, :, 2:] = labels
-    moved = conversions.maskOnGrid(padded, _shift(ijk_to_ras, -2), grid)
-    np.testing.assert_array_equal(moved, labels > 0)
-
-
-def _shift(ijk_to_ras, di):
-    matrix = np.array(ijk_to_ras, dtype=float)
-    matrix[:3, 3] = matrix[:3, 3] + matrix[:3, :3] @ np.array([di, 0.0, 0.0])
-    return matrix
+    other = slicer_context.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "other grid")
+    other.SetIJKToRASMatrix(vtkMatrixFromArray(_shift(slicer_ijk_to_ras(image), -2)))
+    slicer.util.updateVolumeFromArray(other, padded)
+    segmentation = slicer_context.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "lesions")
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(other)
+    setSegmentFromMask(slicer_context, segmentation, "L1", padded > 0, other)
+    np.testing.assert_array_equal(masksFromSegmentation(slicer_context, segmentation, ct)["L1"], labels > 0)
+    setSegmentFromMask(slicer_context, segmentation, "L1", padded > 0, other)  # again: replaced, not added
+    assert segmentation.GetSegmentation().GetNumberOfSegments() == 1
 
 
 @pytest.fixture(scope="module")
@@ -111,25 +140,26 @@ def real_plan():
 
 def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
     from hitit.plan.lesion_table import LESION_COLUMNS
+    from hitit_slicer import planner
 
     plan = real_plan.to_dict()
-    columns, rows = conversions.lesionTableRows(plan)
+    columns, rows = planner.lesionTableRows(plan)
     assert columns == list(LESION_COLUMNS)
     assert [row[columns.index("id")] for row in rows] == ["L1", "L2", "L3", "L4"]
     l1 = real_plan.lesion("L1")
     assert rows[0][columns.index("volume_ml")] == f"{l1.measurement.volume_ml:.2f}"
     assert rows[0][columns.index("injectable")] == l1.injectability.verdict
-    lines = conversions.trajectoryLines(plan)
+    lines = planner.trajectoryLines(plan)
     assert [line["name"] for line in lines if line["lesion"] == "L1"] == ["L1-T1", "L1-T2", "L1-T3"]
     first = l1.target.trajectories[0]
     assert lines[0]["entryRAS"] == [-first.entry[0], -first.entry[1], first.entry[2]]
     reference = plan["config"]["planning"]["clearance_reference_mm"]
     for line in lines:
         slack = line["record"]["margin_slack_mm"]
-        expected = conversions.SAFE_COLOR if slack >= reference else conversions.MARGINAL_COLOR
+        expected = planner.SAFE_COLOR if slack >= reference else planner.MARGINAL_COLOR
         assert line["color"] == expected
-    assert conversions.safetyColor(False, 10.0, reference) == conversions.UNSAFE_COLOR
-    deposits = conversions.depositPoints(plan, "L1")
+    assert planner.safetyColor(False, 10.0, reference) == planner.UNSAFE_COLOR
+    deposits = planner.depositPoints(plan, "L1")
     core = [d for path in l1.deposits.paths for d in path.deposits]
     assert len(deposits) == len(core) > 0
     assert deposits[0]["positionRAS"] == pytest.approx([-core[0].point_lps[0], -core[0].point_lps[1], core[0].point_lps[2]], abs=0.01)
@@ -137,9 +167,12 @@ def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
 
 
 def test_path_check_summary_of_a_line_through_the_aorta(real_plan):
+    from hitit_slicer import planner
+
     aorta = np.array([20.0, 30.0, 0.0])  # in the teaching case the aorta runs left of the midline, in front of the spine
     check = real_plan.check_path(aorta + [0.0, -150.0, 0.0], aorta + [0.0, 40.0, 0.0], "L2").to_dict()
-    summary = conversions.pathCheckSummary(check)
+    summary = planner.pathCheckSummary(check)
     assert summary["verdict"] == "UNSAFE" and "aorta" in summary["blocking"]
     assert summary["closest"][0][1] == min(check["clearance_by_structure_mm"].values())
     assert set(summary["angles"]) == {"axial_angle_deg", "skin_angle_deg"}
+    assert summary["violations"] == check["violations"] and summary["violations"]

@@ -1,4 +1,4 @@
-"""Pure conversions between what the HITITResponse module keeps in the scene and the HITIT core's documents.
+"""The Response module's study table and its conversions to the HITIT core's documents (no scene, no Qt).
 
 Scene side (Slicer): the study is a table of strings with one row per lesion and time point
 (``STUDY_COLUMNS``); each diameter may come from a line markup named ``"<lesion>@<timepoint>"``
@@ -6,7 +6,8 @@ whose control points are RAS mm. Core side (``hitit.response``): the study dict 
 ``study.schema.json`` (``Study.to_dict()``), the response dict of ``StudyResponse.to_dict()``, and
 the waterfall/spider data of ``hitit.response.plots``; all core points are LPS mm.
 
-Nothing here imports ``slicer``, ``qt`` or the core: only the standard library and numpy.
+Nothing here imports ``slicer``, ``qt`` or the core (only the standard library and numpy), so it is
+tested without Slicer; :mod:`hitit_slicer.response` puts it in the scene.
 """
 
 from __future__ import annotations
@@ -454,16 +455,6 @@ def lineLengthMm(points) -> float:
     return float(np.linalg.norm(array[1] - array[0]))
 
 
-def rasFromLPS(pointsLPS) -> np.ndarray:
-    """LPS points ``(..., 3)`` (core) as RAS (Slicer): x and y negated."""
-    return np.asarray(pointsLPS, dtype=float) * np.array([-1.0, -1.0, 1.0])
-
-
-def lpsFromRAS(pointsRAS) -> np.ndarray:
-    """RAS points ``(..., 3)`` (Slicer) as LPS (core): x and y negated."""
-    return np.asarray(pointsRAS, dtype=float) * np.array([-1.0, -1.0, 1.0])
-
-
 # --------------------------------------------------------------------- response tables
 RECIST_NAME, IRECIST_NAME, ITRECIST_NAME = "RECIST1.1", "iRECIST", "itRECIST"
 CRITERIA = (RECIST_NAME, IRECIST_NAME, ITRECIST_NAME)
@@ -611,26 +602,3 @@ def reviewTableRows(review: Mapping) -> tuple[list[str], list[list[str]]]:
         if lesionId not in reviewed:
             rows.append([lesionId, "", "", "", "", "", "", str(note)])
     return list(REVIEW_COLUMNS), rows
-
-
-def actualNeedleLines(review: Mapping) -> list[dict]:
-    """Actual needles of a review as line specs: ``name``, ``lesion``, ``hubRAS``, ``tipRAS`` (hub first)."""
-    lines = []
-    for needle in review.get("needles", []):
-        record = needle.get("needle") or {}
-        lines.append({"name": f"{needle['lesion_id']} actual needle", "lesion": str(needle["lesion_id"]),
-                      "hubRAS": rasFromLPS(record["hub_lps"]).tolist(), "tipRAS": rasFromLPS(record["tip_lps"]).tolist()})
-    return lines
-
-
-def chosenTrajectoryLines(plan: Mapping) -> list[dict]:
-    """Each lesion's chosen planned trajectory (the planner's rank 1, else the first) as a RAS line spec."""
-    lines = []
-    for lesion in plan.get("lesions", []):
-        trajectories = lesion.get("trajectories") or []
-        chosen = next((t for t in trajectories if t.get("rank") == 1), None) or (trajectories[0] if trajectories else None)
-        if chosen is None:
-            continue
-        lines.append({"name": f"{lesion['id']} planned", "lesion": str(lesion["id"]),
-                      "entryRAS": rasFromLPS(chosen["entry"]).tolist(), "targetRAS": rasFromLPS(chosen["target"]).tolist()})
-    return lines

@@ -1,4 +1,4 @@
-"""HITITResponseLib.conversions (pure, no Slicer) with real data: study table <-> study dict, line names and
+"""hitit_slicer.study_table (pure, no Slicer) with real data: study table <-> study dict, line names and
 lengths, response tables and plot series, checked against the core response engine."""
 
 from __future__ import annotations
@@ -6,9 +6,6 @@ from __future__ import annotations
 import copy
 import csv
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +14,7 @@ from hitit.geometry import lps_to_ras, ras_to_lps
 from hitit.response import evaluate_study, study_from_dict
 from hitit.response.plots import spider_data, waterfall_data
 
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location(
-    "hitit_response_module_conversions", REPO / "HITITResponse" / "HITITResponseLib" / "conversions.py")
-conversions = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = conversions
-_spec.loader.exec_module(conversions)
+from hitit_slicer import study_table as conversions  # no Slicer needed: the study table is plain data
 
 from test_response_study import EXAMPLE  # noqa: E402  (the response issue's study example)
 
@@ -187,10 +179,8 @@ def test_line_length_is_the_same_in_ras_and_lps():
     rng = np.random.default_rng(7)
     for _ in range(20):
         points_lps = rng.uniform(-200, 200, size=(2, 3))
-        points_ras = conversions.rasFromLPS(points_lps)
-        np.testing.assert_allclose(points_ras, lps_to_ras(points_lps))
-        np.testing.assert_allclose(conversions.lpsFromRAS(points_ras), ras_to_lps(points_ras))
-        np.testing.assert_allclose(conversions.lpsFromRAS(points_ras), points_lps)
+        points_ras = lps_to_ras(points_lps)
+        np.testing.assert_allclose(ras_to_lps(points_ras), points_lps)
         assert conversions.lineLengthMm(points_ras) == pytest.approx(conversions.lineLengthMm(points_lps), abs=1e-9)
         assert conversions.lineLengthMm(points_lps) == pytest.approx(float(np.linalg.norm(points_lps[1] - points_lps[0])))
     assert conversions.lineLengthMm([[0, 0, 0], [3, 4, 12]]) == pytest.approx(13.0)
@@ -227,7 +217,7 @@ def test_response_tables_and_plot_series_of_the_example():
     assert len(spider) == 3 + 2
 
 
-def test_review_rows_and_lines():
+def test_review_rows():
     review = {"frame": "LPS", "needles": [{"lesion_id": "L1", "needle": {"source": "markup", "tip_lps": [1.0, 2.0, 3.0],
                                                                          "hub_lps": [11.0, 2.0, 3.0]},
                                            "deviation": {"tip_to_target_mm": 0.71, "angle_deg": 6.02, "depth_error_mm": 0.1,
@@ -237,10 +227,4 @@ def test_review_rows_and_lines():
     columns, rows = conversions.reviewTableRows(review)
     assert rows[0][columns.index("Angle (deg)")] == "6.02" and rows[0][columns.index("Margins kept")] == "yes"
     assert rows[1][0] == "L4" and "no needle" in rows[1][-1]
-    line = conversions.actualNeedleLines(review)[0]
-    assert line["tipRAS"] == [-1.0, -2.0, 3.0] and line["hubRAS"] == [-11.0, -2.0, 3.0]
-    plan = {"lesions": [{"id": "L1", "trajectories": [{"rank": 2, "entry": [0, 0, 0], "target": [1, 1, 1]},
-                                                      {"rank": 1, "entry": [5, 5, 5], "target": [1, 2, 3]}]},
-                        {"id": "L2", "trajectories": []}]}
-    planned = conversions.chosenTrajectoryLines(plan)
-    assert len(planned) == 1 and planned[0]["entryRAS"] == [-5.0, -5.0, 5.0]
+

@@ -1,0 +1,342 @@
+"""The Planner's scenarios on a real scene: run by the pytest tier on Slicer's core libraries and by
+HITITPlannerTest inside Slicer, so both check the same things.
+
+Each scenario raises AssertionError (or the library's own error) when the Planner does not do what
+it should. The read-only ones take a :class:`Planned` teaching case and a work folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+import slicer
+from vtkmodules.util.numpy_support import vtk_to_numpy
+
+from hitit.plan.lesion_table import LESION_COLUMNS
+from hitit_slicer import nodes, planner, storage
+from hitit_slicer.coordinates import vtkMatrixFromArray
+from hitit_slicer.scenarios import close, raises
+from hitit_slicer.teaching_case import loadTeachingCase
+
+
+@dataclass
+class Planned:
+    """A planned teaching case: the scene's context, the loaded nodes, the parameters, the session and plan.json."""
+    context: object
+    case: object
+    parameters: object
+    session: object
+    content: dict
+
+    def unpack(self) -> tuple:
+        """``(context, case, parameters, session, content)``."""
+        return self.context, self.case, self.parameters, self.session, self.content
+
+
+def planTeachingCase(context, files, only=None, **values):
+    """Load the teaching case with Slicer's readers and plan it (pv10: every lesion gets injectate and deposits).
+
+    ``only`` keeps just those lesion segments (a quicker plan for the tests that plan again).
+    """
+
+    case = loadTeachingCase(context, paths=files)
+    if only:
+        segmentation = case.lesions.GetSegmentation()
+        for name in [n for n in (segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
+                     if n not in only]:
+            segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName(name))
+    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
+                                           lesionsSegmentation=case.lesions, protocol="pv10", **values)
+    session = planner.PlannerSession(context)
+    return Planned(context, case, parameters, session, planner.plan(context, parameters, session))
+
+
+def roleNodes(context, className, role):
+
+    return nodes.nodesWithAttribute(context, className, planner.ROLE_ATTRIBUTE, role)
+
+
+def trajectoryLinesAreThePlansInRAS(planned, workDir):
+    """One locked line per planned trajectory (top 3 per lesion), named <lesion>-T<rank>, coloured by safety,
+    entry and target in world RAS equal to plan.json's LPS converted (0.01 mm)."""
+
+    context, case, parameters, session, content = planned.unpack()
+    lines = {node.GetName(): node for node in roleNodes(context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)}
+    expected = {}
+    for lesion in content["lesions"]:
+        for trajectory in lesion["trajectories"][: parameters.trajectoriesPerLesion]:
+            expected[f"{lesion['id']}-T{trajectory['rank']}"] = (lesion["id"], trajectory)
+    assert expected and set(lines) == set(expected)
+    comfortable = content["config"]["planning"]["clearance_reference_mm"]
+    for name, (lesionId, trajectory) in expected.items():
+        node = lines[name]
+        points = nodes.controlPointsWorld(node)
+        lps = np.array([trajectory["entry"], trajectory["target"]])
+        np.testing.assert_allclose(points, lps * [-1, -1, 1], atol=0.01)
+        assert node.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId and node.GetLocked()
+        color = planner.UNSAFE_COLOR if not trajectory["feasible"] else (
+            planner.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else planner.SAFE_COLOR)
+        np.testing.assert_allclose(node.GetDisplayNode().GetSelectedColor(), color, atol=1e-6)
+    assert any(trajectory["feasible"] for _, trajectory in expected.values())
+
+
+def bodySurfaceDistanceMm(ct_node, points_ras):
+    """Distance (mm) of RAS points to the body surface of the CT (air below -500 HU), from a distance map."""
+    volume = nodes.volumeFromNode(ct_node)
+    body = volume.grid.image_from_array((slicer.util.arrayFromVolume(ct_node) > -500).astype(np.uint8))
+    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(body, insideIsPositive=False, squaredDistance=False,
+                                                                 useImageSpacing=True))
+    index = np.rint(volume.grid.lps_to_index(np.asarray(points_ras) * [-1, -1, 1])).astype(int)
+    index = np.clip(index, 0, np.array(volume.grid.size) - 1)
+    return np.abs(distance[index[:, 2], index[:, 1], index[:, 0]])
+
+
+def accessibilityModelLiesOnTheSkin(planned, workDir):
+    """The selected lesion's accessibility map: points on the body surface (within 1.5 voxels), the core's
+    per-point arrays, coloured by the chosen array."""
+
+
+    context, case, parameters, session, content = planned.unpack()
+    model = parameters.accessibilityModel
+    assert model is not None and model.GetAttribute(planner.ROLE_ATTRIBUTE) == planner.ROLE_ACCESSIBILITY
+    lesionId = parameters.selectedLesion
+    assert lesionId == content["lesions"][0]["id"] and model.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId
+    points = vtk_to_numpy(model.GetPolyData().GetPoints().GetData())
+    core = session.plan.lesion(lesionId).target.accessibility_polydata()
+    np.testing.assert_allclose(points, vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
+    spacing = max(case.ct.GetSpacing())
+    assert np.percentile(bodySurfaceDistanceMm(case.ct, points), 99) <= 1.5 * spacing
+    data = model.GetPolyData().GetPointData()
+    for name in planner.ACCESSIBILITY_SCALARS:
+        array = data.GetArray(name)
+        assert array is not None and array.GetNumberOfTuples() == len(points)
+        np.testing.assert_array_equal(vtk_to_numpy(array), vtk_to_numpy(core.GetPointData().GetArray(name)))
+    display = model.GetDisplayNode()
+    assert display.GetActiveScalarName() == parameters.accessibilityScalar and display.GetScalarVisibility()
+
+
+def colouringAppliesAtOnce(planned, workDir):
+
+    context, case, parameters, session, content = planned.unpack()
+    planner.colorAccessibilityMap(parameters.accessibilityModel, "score")
+    assert parameters.accessibilityModel.GetDisplayNode().GetActiveScalarName() == "score"
+    planner.colorAccessibilityMap(parameters.accessibilityModel, parameters.accessibilityScalar)
+    with raises(ValueError, "clearance_mm"):
+        planner.colorAccessibilityMap(parameters.accessibilityModel, "no such array")
+
+
+def lesionTableShowsThePlan(planned, workDir):
+    """Column names are shown as Slicer column titles (no editable header row), one row per lesion, values from plan.json."""
+    context, case, parameters, session, content = planned.unpack()
+    table = parameters.lesionTable
+    assert table.GetUseColumnTitleAsColumnHeader() and not table.GetUseFirstColumnAsRowHeader()
+    assert [table.GetColumnName(i) for i in range(table.GetNumberOfColumns())] == LESION_COLUMNS
+    assert all(table.GetColumnTitle(name) == name for name in LESION_COLUMNS)
+    assert table.GetNumberOfRows() == len(content["lesions"])
+    column = {name: index for index, name in enumerate(LESION_COLUMNS)}
+    for row, lesion in enumerate(content["lesions"]):
+        assert table.GetCellText(row, column["id"]) == lesion["id"]
+        close(float(table.GetCellText(row, column["volume_ml"])), lesion["measurement"]["volume_ml"], 0.005, "volume_ml of " + lesion["id"])
+        close(float(table.GetCellText(row, column["longest_diameter_mm"])), lesion["measurement"]["longest_diameter_mm"], 0.05,
+              "longest diameter of " + lesion["id"])
+
+
+def aortaPath(truth):
+    return next(path for lesion in truth["lesions"].values() for path in lesion["example_paths"]
+                if not path["safe"] and "aorta" in path["crosses"])
+
+
+def lineThroughTheAortaIsUnsafe(planned, workDir):
+    """A line drawn along the teaching case's known path through the aorta: UNSAFE, the aorta named, the core's reasons shown."""
+    context, case, parameters, session, content = planned.unpack()
+    path = aortaPath(case.truth())
+    line = nodes.addLine(context, "drawn", np.multiply(path["entry_lps"], [-1, -1, 1]), np.multiply(path["target_lps"], [-1, -1, 1]),
+                         locked=False)
+    summary = planner.checkLine(session, line)
+    assert not summary["feasible"] and "aorta" in summary["blocking"]
+    assert summary["violations"] and any("aorta" in reason for reason in summary["violations"])
+    text = planner.formatLineCheck(summary)
+    assert text.startswith("UNSAFE") and all(reason in text for reason in summary["violations"])
+    context.scene.RemoveNode(line)
+
+
+def proposedTrajectoryIsSafe(planned, workDir):
+
+    context, case, parameters, session, content = planned.unpack()
+    best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
+    line = nodes.addLine(context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
+    summary = planner.checkLine(session, line)
+    assert summary["feasible"] and not summary["violations"] and not summary["blocking"]
+    close(summary["minClearanceMm"], best["min_clearance_mm"], 0.05, "minimum clearance")
+    assert planner.formatLineCheck(summary).startswith("SAFE")
+    context.scene.RemoveNode(line)
+
+
+def depositsAreLabelledByDepth(planned, workDir):
+    """Deposits along a planned trajectory: RAS = plan.json LPS converted, label depth = distance from that path's entry."""
+    context, case, parameters, session, content = planned.unpack()
+    lesion = next(lesion for lesion in content["lesions"] if lesion.get("deposits"))
+    parameters.depositTrajectory = context.scene.GetFirstNodeByName(f"{lesion['id']}-T1")
+    deposits = planner.placeDeposits(context, parameters)
+    assert parameters.deposits is deposits and deposits.GetAttribute(planner.ROLE_ATTRIBUTE) == planner.ROLE_DEPOSITS
+    paths = lesion["deposits"]["paths"]
+    expected = [(deposit, path) for path in paths for deposit in path["deposits"]]
+    assert deposits.GetNumberOfControlPoints() == len(expected) > 0
+    points = nodes.controlPointsWorld(deposits)
+    for index, ((deposit, path), point) in enumerate(zip(expected, points)):
+        np.testing.assert_allclose(point, np.multiply(deposit["point_lps"], [-1, -1, 1]), atol=0.01)
+        label = deposits.GetNthControlPointLabel(index)
+        depth = float(label.split()[-2])
+        assert label == f"{lesion['id']}-D{index + 1} {depth:.0f} mm"
+        entry = path.get("entry_lps") or lesion["trajectories"][0]["entry"]
+        close(depth, np.linalg.norm(np.subtract(deposit["point_lps"], entry)), 1.0, label)
+        assert deposits.GetNthControlPointDescription(index) == f"{deposit['volume_ml']:.2f} mL"
+    assert deposits.GetNthControlPointPositionStatus(0) == slicer.vtkMRMLMarkupsNode.PositionDefined
+
+
+def exportWritesANewFolder(planned, workDir):
+    """The chosen folder (which holds the user's files) keeps them: each export adds a new plan folder in it."""
+    context, case, parameters, session, content = planned.unpack()
+    chosen = workDir / "my plans"
+    chosen.mkdir()
+    (chosen / "notes.txt").write_text("the user's own file", encoding="utf-8")
+    parameters.exportDirectory = chosen
+    first = planner.exportPlan(parameters, session)
+    second = planner.exportPlan(parameters, session)
+    assert first.parent == chosen and second.parent == chosen and first != second
+    assert (chosen / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
+    for folder in (first, second):
+        written = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+        assert written["frame"] == "LPS" and [l["id"] for l in written["lesions"]] == [l["id"] for l in content["lesions"]]
+        assert (folder / "trajectories.mrk.json").is_file()
+    parameters.exportDirectory = workDir / "missing"
+    with raises(ValueError, "does not exist"):
+        planner.exportPlan(parameters, session)
+
+
+def exportedFilesLoadWhereThePlanSays(planned, workDir):
+    """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtk read by Slicer's own
+    readers land in RAS where plan.json says."""
+
+
+    context, case, parameters, session, content = planned.unpack()
+    parameters.exportDirectory = workDir
+    folder = planner.exportPlan(parameters, session)
+    lines = storage.loadMarkups(context, folder / "trajectories.mrk.json")
+    expected = {f"{lesion['id']}-T{t['rank']}": t for lesion in content["lesions"] for t in lesion["trajectories"]}
+    assert len(lines) == len(expected) > 1
+    for line in lines:
+        assert line.IsA("vtkMRMLMarkupsLineNode")
+        trajectory = expected[line.GetName()]
+        np.testing.assert_allclose(nodes.controlPointsWorld(line),
+                                   np.array([trajectory["entry"], trajectory["target"]]) * [-1, -1, 1], atol=0.01)
+    deposits = {lesion["id"]: [d["point_lps"] for p in lesion["deposits"]["paths"] for d in p["deposits"]]
+                for lesion in content["lesions"] if lesion.get("deposits")}
+    loaded = storage.loadMarkups(context, folder / "deposits.mrk.json")
+    all_points = np.concatenate([nodes.controlPointsWorld(node) for node in loaded])
+    np.testing.assert_allclose(all_points, np.concatenate(list(deposits.values())) * [-1, -1, 1], atol=0.01)
+    for lesion in content["lesions"]:
+        model = storage.loadModel(context, folder / f"accessibility_{lesion['id']}.vtk")
+        core = session.plan.lesion(lesion["id"]).target.accessibility_polydata()
+        np.testing.assert_allclose(vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
+                                   vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
+
+
+def replanningAndClosingTheScene(context, files):
+
+    case, parameters, session, content = planTeachingCase(context, files, only=("L1",), trajectoriesPerLesion=2).unpack()[1:]
+    mine = nodes.addLine(context, "my own line", [0, 0, 0], [10, 0, 0])
+    myTable = context.scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
+    parameters.depositTrajectory = context.scene.GetFirstNodeByName(f"{content['lesions'][0]['id']}-T1")
+    planner.placeDeposits(context, parameters)
+    counts = {cls: context.scene.GetNumberOfNodesByClass(cls) for cls in
+              ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode", "vtkMRMLMarkupsFiducialNode")}
+    table, model = parameters.lesionTable, parameters.accessibilityModel
+    again = planner.plan(context, parameters, session)
+    assert [l["id"] for l in again["lesions"]] == [l["id"] for l in content["lesions"]]
+    assert mine.GetScene() is context.scene and nodes.controlPointsWorld(mine).tolist() == [[0, 0, 0], [10, 0, 0]]
+    assert myTable.GetScene() is context.scene
+    assert parameters.lesionTable is table and parameters.accessibilityModel is model
+    assert parameters.deposits is None  # the old plan's deposits are gone with it
+    assert context.scene.GetNumberOfNodesByClass("vtkMRMLMarkupsFiducialNode") == counts["vtkMRMLMarkupsFiducialNode"] - 1
+    for cls in ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode"):
+        assert context.scene.GetNumberOfNodesByClass(cls) == counts[cls], cls
+    lines = roleNodes(context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)
+    assert all(int(line.GetName().rsplit("-T", 1)[1]) <= 2 for line in lines)
+
+    # closing the scene (File > Close Scene) drops the in-memory plan: a line checked afterwards is refused
+    best = again["lesions"][0]["trajectories"][0]
+    context.scene.Clear(0)
+    assert session.plan is None
+    line = nodes.addLine(context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
+    with raises(ValueError, "Press Plan first"):
+        planner.checkLine(session, line)
+    with raises(ValueError, "Press Plan first"):
+        planner.exportPlan(parameters, session)
+
+
+def parentTransformMovesThePlan(context, files, baseline: dict):
+    """CT and segmentations under one linear transform (a shift): every trajectory moves with them, in world RAS."""
+    shift_ras = np.array([12.5, -7.25, 30.0])
+    matrix = np.eye(4)
+    matrix[:3, 3] = shift_ras
+    case = loadTeachingCase(context, paths=files)
+    transform = context.scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "moved")
+    transform.SetMatrixTransformToParent(vtkMatrixFromArray(matrix))
+    for node in (case.ct, case.structures, case.lesions):
+        node.SetAndObserveTransformNodeID(transform.GetID())
+    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
+                                           lesionsSegmentation=case.lesions, protocol="pv10")
+    moved = planner.plan(context, parameters, planner.PlannerSession(context))
+    original = baseline
+    shift_lps = shift_ras * [-1, -1, 1]
+    assert [l["id"] for l in moved["lesions"]] == [l["id"] for l in original["lesions"]]
+    for before, after in zip(original["lesions"], moved["lesions"]):
+        assert len(before["trajectories"]) == len(after["trajectories"])
+        for t0, t1 in zip(before["trajectories"], after["trajectories"]):
+            np.testing.assert_allclose(t1["entry"], np.add(t0["entry"], shift_lps), atol=0.02)
+            np.testing.assert_allclose(t1["target"], np.add(t0["target"], shift_lps), atol=0.02)
+    line = context.scene.GetFirstNodeByName(f"{moved['lesions'][0]['id']}-T1")
+    t = moved["lesions"][0]["trajectories"][0]
+    np.testing.assert_allclose(nodes.controlPointsWorld(line)[1], np.multiply(t["target"], [-1, -1, 1]), atol=0.01)
+
+
+def nonLinearTransformIsRefused(context, files):
+
+    case = loadTeachingCase(context, paths=files)
+    grid = context.scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
+    case.ct.SetAndObserveTransformNodeID(grid.GetID())
+    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
+                                           lesionsSegmentation=case.lesions)
+    with raises(ValueError, "non-linear transform warp"):
+        planner.plan(context, parameters, planner.PlannerSession(context))
+
+
+def seedGrownLesionsKeepTheirIds(context, files):
+    """Click points labelled like Slicer labels them (LesionPoints-1 ...) grow one segment each; a second grow replaces them."""
+    case = loadTeachingCase(context, paths=files)
+    truth = case.truth()
+    seeds = context.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "LesionPoints")
+    for index, lesion in enumerate(truth["lesions"].values(), start=1):
+        seeds.AddControlPoint(*np.multiply(lesion["centre_lps"], [-1, -1, 1]), f"LesionPoints-{index}")
+    grown = planner.growLesionsFromSeeds(context, case.ct, seeds)
+    names = [f"LesionPoints-{i}" for i in range(1, len(truth["lesions"]) + 1)]
+    assert nodes.segmentNames(grown) == names
+    first = nodes.masksFromSegmentation(context, grown, case.ct)
+    planner.growLesionsFromSeeds(context, case.ct, seeds, grown)
+    assert nodes.segmentNames(grown) == names
+    again = nodes.masksFromSegmentation(context, grown, case.ct)
+    truth_masks = nodes.masksFromSegmentation(context, case.lesions, case.ct)
+    for name, lesionId in zip(names, truth["lesions"]):
+        np.testing.assert_array_equal(first[name], again[name])
+        assert first[name].any()
+        assert (first[name] & truth_masks[lesionId]).sum() >= 0.9 * first[name].sum(), name  # grown inside its lesion
+
+
+#: Scenarios that only read a planned teaching case (they share one plan).
+READ_ONLY = (trajectoryLinesAreThePlansInRAS, accessibilityModelLiesOnTheSkin, colouringAppliesAtOnce,
+             lesionTableShowsThePlan, lineThroughTheAortaIsUnsafe, proposedTrajectoryIsSafe,
+             depositsAreLabelledByDepth, exportWritesANewFolder, exportedFilesLoadWhereThePlanSays)
