@@ -218,7 +218,7 @@ def exportWritesANewFolder(planned, workDir):
 
 
 def exportedFilesLoadWhereThePlanSays(planned, workDir):
-    """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtk read by Slicer's own
+    """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtp read by Slicer's own
     readers land in RAS where plan.json says."""
 
 
@@ -239,7 +239,7 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
     all_points = np.concatenate([nodes.controlPointsWorld(node) for node in loaded])
     np.testing.assert_allclose(all_points, np.concatenate(list(deposits.values())) * [-1, -1, 1], atol=0.01)
     for lesion in content["lesions"]:
-        model = storage.loadModel(context, folder / f"accessibility_{lesion['id']}.vtk")
+        model = storage.loadModel(context, folder / f"accessibility_{lesion['id']}.vtp")
         core = session.plan.lesion(lesion["id"]).target.accessibility_polydata()
         np.testing.assert_allclose(vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
                                    vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
