@@ -14,15 +14,14 @@ import zlib
 from dataclasses import dataclass
 
 import matplotlib
+import matplotlib.patheffects as path_effects
+from matplotlib.lines import Line2D
+import numpy as np
+import SimpleITK as sitk
 
-matplotlib.use("Agg")
-import matplotlib.patheffects as path_effects  # noqa: E402  (backend must be chosen first)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import SimpleITK as sitk  # noqa: E402
-
-from hitit.case import Volume  # noqa: E402
-from hitit.geometry import Grid  # noqa: E402
+from hitit.case import Volume
+from hitit.geometry import Grid
+from hitit.report.canvas import blank_figure, new_figure
 
 #: Display window for soft-tissue CT (level 40 HU, width 400 HU), the usual abdominal window.
 SOFT_TISSUE_WINDOW_HU = (-160.0, 240.0)
@@ -230,9 +229,9 @@ def render_trajectory(ct: Volume, structures: dict[str, np.ndarray], lesion: np.
     plane = trajectory_plane(entry, target, kind, pixel_mm=REFORMAT_PIXEL_MM * (2 if thumbnail else 1))
     rgb = _windowed_rgb(sample_plane(ct, plane))
     width = 2.4 if thumbnail else 4.6
-    fig = plt.figure(figsize=(width, width * plane.size[1] / max(plane.size[0], 1)), dpi=110)
+    fig = blank_figure(figsize=(width, width * plane.size[1] / max(plane.size[0], 1)), dpi=110)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    palette = plt.get_cmap("tab10")
+    palette = matplotlib.colormaps["tab10"]
     masks = {**({"lesion": lesion} if lesion is not None else {}), **structures}
     # a structure keeps its colour from figure to figure
     colors = {name: ("yellow" if name == "lesion" else palette(zlib.crc32(name.encode()) % 10)) for name in masks}
@@ -314,7 +313,7 @@ def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.n
     ``marks`` are numbered entry points (label, LPS point), drawn where the view faces them.
     """
     points_lps, normals_lps = np.asarray(points_lps, float), np.asarray(normals_lps, float)
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     base = np.tile(np.array(SKIN_COLOURS["out of needle reach or excluded"]), (len(points_lps), 1))
     for name, codes in SKIN_REASON_GROUPS.items():
         base[np.isin(reason, codes)] = SKIN_COLOURS[name]
@@ -324,8 +323,8 @@ def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.n
     views = [(name, *surface_view(points_lps, normals_lps, w, bounds=bounds), np.asarray(w)) for name, w in SKIN_VIEWS]
     widths = [v[1].shape[1] for v in views]
     height_px = views[0][1].shape[0]
-    fig, axes = plt.subplots(1, 4, figsize=(10.0, 10.0 * height_px / sum(widths) + 1.1), dpi=100,
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = new_figure(ncols=4, figsize=(10.0, 10.0 * height_px / sum(widths) + 1.1), dpi=100,
+                            gridspec_kw={"width_ratios": widths})
     for ax, (name, image, right, up, w) in zip(axes, views):
         visible = image >= 0
         shade = np.clip(normals_lps @ w, 0.0, 1.0) * 0.55 + 0.45
@@ -346,10 +345,10 @@ def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.n
         ax.text(0.5, 0.98, orientation_letters(up), **style)
         ax.set_title(name, fontsize=8)
         ax.set_axis_off()
-    handles = [plt.Line2D([], [], marker="s", linestyle="", color=cmap(0.2), label="safe entry, poorer score"),
-               plt.Line2D([], [], marker="s", linestyle="", color=cmap(0.95), label="safe entry, best score")]
-    handles += [plt.Line2D([], [], marker="s", linestyle="", color=c, label=n) for n, c in SKIN_COLOURS.items()]
-    handles.append(plt.Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="red",
+    handles = [Line2D([], [], marker="s", linestyle="", color=cmap(0.2), label="safe entry, poorer score"),
+               Line2D([], [], marker="s", linestyle="", color=cmap(0.95), label="safe entry, best score")]
+    handles += [Line2D([], [], marker="s", linestyle="", color=c, label=n) for n, c in SKIN_COLOURS.items()]
+    handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="red",
                               label="ranked entries"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
@@ -372,7 +371,6 @@ def _png(fig) -> bytes:
     """Render a matplotlib figure as it is laid out to PNG bytes and close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return buffer.getvalue()
 
 

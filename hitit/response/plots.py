@@ -9,15 +9,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 
 from hitit.io.atomic import write_bytes_atomic  # noqa: E402
 from hitit.response.itrecist import STREAM_INJECTED, STREAM_NON_INJECTED, STREAM_OVERALL, ItrecistResult  # noqa: E402
 from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig, percent_change  # noqa: E402
 from hitit.response.study import Study  # noqa: E402
+from hitit.report.canvas import new_figure
 
 GROUP_LABELS = {STREAM_OVERALL: "all targets", STREAM_INJECTED: "injected (T-I)", STREAM_NON_INJECTED: "non-injected (T-NI)"}
 GROUP_COLOURS = {STREAM_OVERALL: "#444444", STREAM_INJECTED: "#d95f02", STREAM_NON_INJECTED: "#1b9e77"}
@@ -72,7 +69,7 @@ def _threshold_lines(axes, config: ResponseConfig) -> None:
 def waterfall_figure(result: ItrecistResult, title: str = "", config: ResponseConfig = DEFAULT_CONFIG):
     """Bars of the best change of the target sum for all targets, injected and non-injected."""
     data = waterfall_data(result)
-    figure, axes = plt.subplots(figsize=(5.0, 3.6), dpi=110)
+    figure, axes = new_figure(figsize=(5.0, 3.6), dpi=110)
     names = list(data)
     axes.bar([GROUP_LABELS[n] for n in names], [data[n] for n in names], color=[GROUP_COLOURS[n] for n in names])
     for position, name in enumerate(names):
@@ -89,7 +86,7 @@ def waterfall_figure(result: ItrecistResult, title: str = "", config: ResponseCo
 def spider_figure(study: Study, result: ItrecistResult, title: str = "", config: ResponseConfig = DEFAULT_CONFIG):
     """Change from baseline over time: thick lines per group, thin lines per target lesion."""
     series = spider_data(study, result)
-    figure, axes = plt.subplots(figsize=(6.0, 3.8), dpi=110)
+    figure, axes = new_figure(figsize=(6.0, 3.8), dpi=110)
     for lesion in study.targets:
         xs, ys = series[f"lesion {lesion.id}"]
         colour = GROUP_COLOURS[STREAM_INJECTED if lesion.injected_from else STREAM_NON_INJECTED]
@@ -112,7 +109,6 @@ def figure_bytes(figure, fmt: str) -> bytes:
     """Render a figure as ``png`` or ``svg`` bytes and release it."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt)
-    plt.close(figure)
     return buffer.getvalue()
 
 

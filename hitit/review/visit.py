@@ -16,10 +16,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hitit.case import Volume  # noqa: E402
@@ -37,6 +33,7 @@ from hitit.review.plan_fields import check_review_fields  # noqa: E402
 from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposits, sample_distances,  # noqa: E402
                                        samples_from_json)
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
+from hitit.report.canvas import new_figure
 
 #: A detected needle is assigned to a lesion only if its segment passes within this distance (mm) of
 #: the lesion's planned target; farther needles belong to another lesion. Twice the ~6.7 mm worst
@@ -230,7 +227,7 @@ def _needle_figure(review: Review, needle_review: NeedleReview) -> bytes:
     needle = needle_review.needle
     plane = trajectory_plane(needle.hub_lps, needle.tip_lps, "oblique")
     hu = sample_plane(review.ct, plane)
-    fig, ax = plt.subplots(figsize=(5.6, 5.6 * plane.size[1] / max(plane.size[0], 1) + 0.8), dpi=110)
+    fig, ax = new_figure(figsize=(5.6, 5.6 * plane.size[1] / max(plane.size[0], 1) + 0.8), dpi=110)
     ax.imshow(hu, cmap="gray", vmin=SOFT_TISSUE_WINDOW_HU[0], vmax=SOFT_TISSUE_WINDOW_HU[1], interpolation="bilinear")
     lesion = review.lesion_masks.get(needle_review.lesion_id)
     if lesion is not None:
@@ -265,7 +262,7 @@ def _injectate_figure(review: Review, result: InjectateResult) -> bytes:
     hu = sample_plane(review.post_ct, plane)
     tagged = sample_plane(Volume(grid, mask.astype(np.uint8)), plane, nearest=True, default=0)
     lesion = sample_plane(Volume(grid, review.lesion_masks[result.lesion_id].astype(np.uint8)), plane, nearest=True, default=0)
-    fig, ax = plt.subplots(figsize=(5.2, 5.6), dpi=110)
+    fig, ax = new_figure(figsize=(5.2, 5.6), dpi=110)
     ax.imshow(hu, cmap="gray", vmin=SOFT_TISSUE_WINDOW_HU[0], vmax=SOFT_TISSUE_WINDOW_HU[1], interpolation="bilinear")
     ax.imshow(np.ma.masked_where(tagged < 0.5, tagged), cmap="autumn", alpha=0.5, interpolation="nearest")
     if lesion.any():
