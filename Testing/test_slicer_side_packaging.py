@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
+
 from setuptools import find_packages
 
 from slicer_modules import REPO
@@ -85,3 +87,29 @@ def test_missing_packages_are_asked_for_once_and_declining_names_them(tmp_path):
     requirements.write_text("numpy>=1.0\n", encoding="utf-8")
     assert ensureDependencies(no, installed.append, "HITITPlanner", requirements) == []
     assert len(asked) == 1  # nothing missing: nothing asked
+
+
+def library_files():
+    return sorted((REPO / "hitit_slicer").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", library_files(), ids=lambda p: p.relative_to(REPO / "hitit_slicer").as_posix())
+def test_library_never_imports_the_qt_side(path):
+    """hitit_slicer runs on Slicer's core libraries alone: no Qt, no CTK, no scripted-module base classes, no
+    parameter node wrapper, anywhere; at load time only slicer, vtk, numpy, the core and itself (and the standard library)."""
+    import ast
+    import sys
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    forbidden = {"qt", "ctk", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper", "slicer.i18n", "SampleData"}
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            assert name not in forbidden and name.split(".")[0] not in {"qt", "ctk"}, f"{path.name} imports {name}"
+    allowed = set(sys.stdlib_module_names) | {"slicer", "vtk", "vtkmodules", "numpy", "hitit", "hitit_slicer"}
+    for node in tree.body:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            assert name.split(".")[0] in allowed, f"{path.name} imports {name} when loaded"

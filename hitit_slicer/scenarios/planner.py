@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-import SimpleITK as sitk
 import slicer
 from vtkmodules.util.numpy_support import vtk_to_numpy
 
@@ -85,6 +84,8 @@ def trajectoryLinesAreThePlansInRAS(planned, workDir):
 
 def bodySurfaceDistanceMm(ct_node, points_ras):
     """Distance (mm) of RAS points to the body surface of the CT (air below -500 HU), from a distance map."""
+    import SimpleITK as sitk  # the core's image library, which Slicer ships
+
     volume = nodes.volumeFromNode(ct_node)
     body = volume.grid.image_from_array((slicer.util.arrayFromVolume(ct_node) > -500).astype(np.uint8))
     distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(body, insideIsPositive=False, squaredDistance=False,
