@@ -327,7 +327,7 @@ def showAccessibilityMap(context: SlicerContext, parameters, session: PlannerSes
         parameters.accessibilityModel = modelNode
     modelNode.SetName(f"{lesionId} skin accessibility")
     modelNode.SetAttribute(LESION_ATTRIBUTE, lesionId)
-    modelNode.SetAndObservePolyData(toRAS.GetOutput())
+    modelNode.SetAndObserveMesh(toRAS.GetOutput())
     displayNode = modelNode.GetDisplayNode()
     displayNode.SetAndObserveColorNodeID("vtkMRMLColorTableNodeRainbow")
     displayNode.SetOpacity(0.8)
