@@ -39,3 +39,13 @@ def _marks():
 
 #: Put ``pytestmark = requires_slicer_core`` in each test file of the tier.
 requires_slicer_core = _marks()
+
+
+def scenarios(module: str, name: str) -> list:
+    """The scenario functions ``hitit_slicer.scenarios.<module>.<name>`` to parametrize a test with (a placeholder
+    where the core is missing, so that the test is collected and skipped with the reason)."""
+    if status()[0] is None:
+        return ["Slicer's core libraries missing"]
+    import importlib
+
+    return list(getattr(importlib.import_module(f"hitit_slicer.scenarios.{module}"), name))

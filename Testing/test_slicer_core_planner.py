@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from slicer_core_tier import requires_slicer_core
+from slicer_core_tier import requires_slicer_core, scenarios
 
 pytestmark = requires_slicer_core
 
@@ -26,17 +26,7 @@ def planned(tmp_path_factory):
     context.scene.Clear(1)
 
 
-def read_only_scenarios():
-    from slicer_core_tier import status
-
-    if status()[0] is None:
-        return ["slicer core missing"]
-    from hitit_slicer.scenarios.planner import READ_ONLY
-
-    return list(READ_ONLY)
-
-
-@pytest.mark.parametrize("scenario", read_only_scenarios(), ids=lambda s: getattr(s, "__name__", str(s)))
+@pytest.mark.parametrize("scenario", scenarios("planner", "READ_ONLY"), ids=lambda s: getattr(s, "__name__", str(s)))
 def test_planned_teaching_case(planned, scenario, tmp_path):
     scenario(planned, tmp_path)
 

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from slicer_core_tier import requires_slicer_core, status
+from slicer_core_tier import requires_slicer_core, scenarios
 
 pytestmark = requires_slicer_core
 
 
-def scene_scenarios():
-    if status()[0] is None:
-        return ["slicer core missing"]
-    from hitit_slicer.scenarios.response import SCENE_SCENARIOS
-
-    return list(SCENE_SCENARIOS)
-
-
-@pytest.mark.parametrize("scenario", scene_scenarios(), ids=lambda s: getattr(s, "__name__", str(s)))
+@pytest.mark.parametrize("scenario", scenarios("response", "SCENE_SCENARIOS"), ids=lambda s: getattr(s, "__name__", str(s)))
 def test_response_scenario(slicer_context, scenario, tmp_path):
     scenario(slicer_context, tmp_path)
 

@@ -8,6 +8,7 @@ Slicer's core application does, so the library runs on Slicer's real libraries t
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import slicer
@@ -91,3 +92,41 @@ def createApplicationContext() -> SlicerContext:
     applicationLogic.SetColorLogic(context.logics["Colors"])
     slicer.vtkMRMLSliceNode.AddDefaultSliceOrientationPresets(scene)
     return context
+
+
+class SceneSession:
+    """What a workflow computed in memory for one scene; :meth:`forget` runs when that scene is closed.
+
+    Saved scenes do not hold these core objects, so after File > Close Scene the workflow refuses
+    what needs them instead of using results of images that are gone.
+    """
+
+    def __init__(self, context: SlicerContext):
+        self.context = context
+        self.forget()
+        self._observer = context.scene.AddObserver(slicer.vtkMRMLScene.StartCloseEvent, self._onSceneClose)
+
+    def _onSceneClose(self, caller=None, event=None) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what was computed in memory (subclasses name it)."""
+
+    def close(self) -> None:
+        """Stop observing the scene (when the module's logic goes away)."""
+        if self._observer is not None:
+            self.context.scene.RemoveObserver(self._observer)
+            self._observer = None
+
+
+@contextlib.contextmanager
+def batched(parameters):
+    """Group changes of a parameter object into one Modified event (parameter node wrappers have Start/EndModify)."""
+    if not hasattr(parameters, "StartModify"):
+        yield
+        return
+    wasModified = parameters.StartModify()
+    try:
+        yield
+    finally:
+        parameters.EndModify(wasModified)

@@ -9,7 +9,6 @@ Core points are LPS mm; nodes get RAS world mm.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -21,7 +20,7 @@ import slicer
 import vtk
 
 from hitit_slicer import nodes
-from hitit_slicer.context import SlicerContext
+from hitit_slicer.context import SceneSession, SlicerContext, batched
 from hitit_slicer.coordinates import LPS_TO_RAS_MATRIX, lpsFromRAS, rasFromLPS, vtkMatrixFromArray
 from hitit_slicer.paths import existingFolder, newOutputFolder
 
@@ -88,21 +87,8 @@ class PlannerParameters:
     selectedLesion: str = ""
 
 
-@contextlib.contextmanager
-def _batched(parameters):
-    """Group the parameter changes into one Modified event (parameter node wrappers have Start/EndModify)."""
-    if not hasattr(parameters, "StartModify"):
-        yield
-        return
-    wasModified = parameters.StartModify()
-    try:
-        yield
-    finally:
-        parameters.EndModify(wasModified)
-
-
 # --------------------------------------------------------------------- the session's plan
-class PlannerSession:
+class PlannerSession(SceneSession):
     """The plan computed in this session for one scene, forgotten when that scene closes.
 
     The core's plan holds the prepared safety model a live line check needs; it is not saved in a
@@ -110,24 +96,9 @@ class PlannerSession:
     against images that are gone.
     """
 
-    def __init__(self, context: SlicerContext):
-        self.context = context
-        self.plan = None
-        self.case = None
-        self._observer = context.scene.AddObserver(slicer.vtkMRMLScene.StartCloseEvent, self._onSceneClose)
-
-    def _onSceneClose(self, caller=None, event=None) -> None:
-        self.forget()
-
     def forget(self) -> None:
-        """Drop the in-memory plan."""
+        """Drop the in-memory plan and the case it was made from."""
         self.plan, self.case = None, None
-
-    def close(self) -> None:
-        """Stop observing the scene (when the module's logic goes away)."""
-        if self._observer is not None:
-            self.context.scene.RemoveObserver(self._observer)
-            self._observer = None
 
     def requirePlan(self, action: str):
         """The in-memory plan; ValueError saying to plan first when there is none."""
@@ -208,7 +179,7 @@ def plan(context: SlicerContext, parameters, session: PlannerSession, progress=N
     session.plan, session.case = result, case
     content = result.to_dict()
     lesionIds = [lesion["id"] for lesion in content.get("lesions", [])]
-    with _batched(parameters):
+    with batched(parameters):
         parameters.planJson = json.dumps(content)
         parameters.lesionTable = updateLesionTable(context, content, parameters.lesionTable)
         showTrajectories(context, content, int(parameters.trajectoriesPerLesion))

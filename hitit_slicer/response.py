@@ -10,7 +10,6 @@ that forgets it when the scene closes. Core points are LPS mm; nodes get RAS wor
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -20,7 +19,7 @@ import numpy as np
 import slicer
 
 from hitit_slicer import nodes, study_table
-from hitit_slicer.context import SlicerContext
+from hitit_slicer.context import SceneSession, SlicerContext, batched
 from hitit_slicer.coordinates import lpsFromRAS, rasFromLPS
 from hitit_slicer.paths import existingFolder, newOutputFolder, pathParameter
 
@@ -77,34 +76,12 @@ class ResponseParameters:
     outputDirectory: Path = Path()
 
 
-@contextlib.contextmanager
-def _batched(parameters):
-    if not hasattr(parameters, "StartModify"):
-        yield
-        return
-    wasModified = parameters.StartModify()
-    try:
-        yield
-    finally:
-        parameters.EndModify(wasModified)
-
-
-class ResponseSession:
+class ResponseSession(SceneSession):
     """The last core review of this scene (its export needs the core object), forgotten when the scene closes."""
 
-    def __init__(self, context: SlicerContext):
-        self.context = context
+    def forget(self) -> None:
+        """Drop the last review."""
         self.review = None
-        self._observer = context.scene.AddObserver(slicer.vtkMRMLScene.StartCloseEvent, self._onSceneClose)
-
-    def _onSceneClose(self, caller=None, event=None) -> None:
-        self.review = None
-
-    def close(self) -> None:
-        """Stop observing the scene."""
-        if self._observer is not None:
-            self.context.scene.RemoveObserver(self._observer)
-            self._observer = None
 
 
 # --------------------------------------------------------------------- the study in the scene
@@ -156,7 +133,7 @@ def setTimepoints(context: SlicerContext, parameters, points) -> None:
     study_table.timepointIdsFromDates([t["date"] for t in points])  # the dates must increase
     columns, rows = studyRows(context, parameters)
     rows = study_table.syncTimepoints(columns, rows, points) if rows else rows
-    with _batched(parameters):
+    with batched(parameters):
         parameters.timepointsJson = json.dumps(points)
         _setStudyRows(context, parameters, columns, rows)
 
@@ -221,7 +198,7 @@ def studyDict(context: SlicerContext, parameters) -> dict:
 def setStudyDict(context: SlicerContext, parameters, study: dict) -> None:
     """Replace the study in the scene (table, time points, patient) by a study dict."""
     columns, rows = study_table.studyRowsFromDict(study)
-    with _batched(parameters):
+    with batched(parameters):
         parameters.patient = study.get("patient", "")
         parameters.timepointsJson = json.dumps([{"id": t["id"], "date": t["date"], "volume": ""} for t in study["timepoints"]])
         _setStudyRows(context, parameters, columns, rows)
@@ -361,7 +338,7 @@ def computeResponse(context: SlicerContext, parameters) -> dict:
     response = evaluate(context, parameters)
     content = response.to_dict()
     tables = study_table.responseTables(content)
-    with _batched(parameters):
+    with batched(parameters):
         parameters.responseJson = json.dumps(content)
         for criterion, name in ((study_table.RECIST_NAME, "recistTable"), (study_table.IRECIST_NAME, "irecistTable"),
                                 (study_table.ITRECIST_NAME, "itrecistTable")):
@@ -555,7 +532,7 @@ def reviewInjection(context: SlicerContext, parameters, session: ResponseSession
         record = needle.get("needle") or {}
         _showLine(context, f"{needle['lesion_id']} actual needle", ROLE_ACTUAL, str(needle["lesion_id"]),
                   rasFromLPS(record["hub_lps"]), rasFromLPS(record["tip_lps"]), ACTUAL_COLOR)
-    with _batched(parameters):
+    with batched(parameters):
         parameters.reviewJson = json.dumps(reviewDict)
         parameters.reviewTable = _roleTable(context, parameters.reviewTable, ROLE_REVIEW, "HITIT needle review")
         nodes.writeTable(parameters.reviewTable, *study_table.reviewTableRows(reviewDict))
