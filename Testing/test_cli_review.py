@@ -95,10 +95,33 @@ def test_review_with_a_reviewer_line(files):
     out = root / "out_markup"
     assert main(_args(files, out, "--needle", str(line))) == 0
     review = json.loads((out / "review.json").read_text(encoding="utf-8"))
-    assert {n["lesion_id"] for n in review["needles"]} == {"L1", "L4"}  # the single line is used for every lesion
+    assert {n["lesion_id"] for n in review["needles"]} == {"L1"}  # the line named L1 is L1's needle only
+    assert [r["lesion_id"] for r in review["not_reviewed"]] == ["L4"]
     l1 = next(n for n in review["needles"] if n["lesion_id"] == "L1")
     assert l1["needle"]["source"] == "markup"
     np.testing.assert_allclose(l1["needle"]["tip_lps"], files["tip"], atol=1e-3)
+
+
+def test_lines_for_some_lesions_only(files, capsys):
+    """An unnamed line along L1's needle is L1's; L4, never needled, is "not reviewed" (no tip error made up),
+    and a stray unnamed line far from every planned path is matched to nothing."""
+    root = files["root"]
+    stray = np.array([[150.0, -60.0, -90.0], [120.0, -40.0, -90.0]])
+    line = write_markups(root / "unnamed.mrk.json", [Markup("line", "L_1", np.vstack([files["hub"], files["tip"]])),
+                                                     Markup("line", "needle", stray)], "LPS")
+    out = root / "out_unnamed"
+    assert main(_args(files, out, "--needle", str(line))) == 0
+    printed = capsys.readouterr().out
+    review = json.loads((out / "review.json").read_text(encoding="utf-8"))
+    assert [n["lesion_id"] for n in review["needles"]] == ["L1"]
+    l1 = review["needles"][0]
+    assert l1["deviation"]["tip_to_target_mm"] == pytest.approx(np.sqrt(0.5), abs=1.0)
+    assert "unnamed" in review["needle_notes"]["L1"]
+    assert review["not_reviewed"] == [{"lesion_id": "L4", "reason": review["needle_notes"]["L4"]}]
+    assert review["needle_notes"]["L4"].startswith("not reviewed") and "15 mm" in review["needle_notes"]["L4"]
+    assert "L4: not reviewed" in printed
+    page = (out / "review.html").read_text(encoding="utf-8")
+    assert "Not reviewed" in page and "needle_L4.png" not in page
 
 
 def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):

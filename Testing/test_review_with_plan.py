@@ -8,7 +8,7 @@ import pytest
 from hitit.io.markups import Markup
 from hitit.phantom import make_teaching_case
 from hitit.plan import PlanConfig, plan_case
-from hitit.review.visit import review_visit
+from hitit.review.visit import NEEDLE_MATCH_DISTANCE_MM, assign_lines, review_visit
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,17 @@ def test_needle_through_a_vessel_breaks_the_margins(planned):
                          needle_markup=Markup("line", "L2", [hub, target]))
     (needle,) = [n for n in review.needles if n.lesion_id == "L2"]
     assert not needle.margins["kept"] and "inferior_vena_cava" in needle.margins["blocking"]
+
+
+def test_unnamed_lines_go_only_to_the_lesion_whose_planned_path_they_end_near():
+    """Analytic: planned paths along x at y = 0, 40, 80 mm; each unnamed line is judged by its tip's distance to a path."""
+    planned = {f"L{n}": (np.array([-100.0, 40.0 * n, 0.0]), np.array([0.0, 40.0 * n, 0.0])) for n in range(3)}
+    near_l0 = np.array([[-90.0, 5.0, 0.0], [2.0, 10.0, 0.0]])  # tip 10 mm off L0's path
+    near_l2 = np.array([[-100.0, 80.0, 0.0], [-30.0, 80.0 + NEEDLE_MATCH_DISTANCE_MM + 1, 0.0]])  # 16 mm off L2's path
+    named = np.array([[-100.0, 200.0, 0.0], [0.0, 200.0, 0.0]])  # far from L1's path, but named after it
+    assigned = assign_lines([(None, near_l0), ("Line", near_l2), ("L1", named)], planned)
+    assert set(assigned) == {"L0", "L1"}
+    assert assigned["L0"][0] is near_l0 and assigned["L1"][0] is named
+    # one line serves one lesion: the nearer path wins
+    both = np.array([[-100.0, 15.0, 0.0], [0.0, 15.0, 0.0]])  # 15 mm from L0, 25 mm from L1
+    assert set(assign_lines([(None, both)], planned)) == {"L0"}

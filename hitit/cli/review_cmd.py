@@ -69,5 +69,7 @@ def run(args) -> int:
         d = needle.deviation
         print(f"{needle.lesion_id}: tip-target {d.tip_to_target_mm:.1f} mm, angle {d.angle_deg:.1f} deg, "
               f"margins {'kept' if needle.margins['kept'] else 'NOT kept'} ({needle.needle.source})")
+    for lesion_id, reason in review.not_reviewed.items():
+        print(f"{lesion_id}: {reason}")
     print(f"wrote {paths['json']} and {paths['html']}")
     return 0

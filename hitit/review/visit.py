@@ -35,8 +35,10 @@ from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposit
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
 from hitit.report.canvas import new_figure
 
-#: A detected needle is assigned to a lesion only if its segment passes within this distance (mm) of
-#: the lesion's planned target; farther needles belong to another lesion. Twice the ~6.7 mm worst
+#: A needle without a lesion id is assigned to a lesion only within this distance (mm): a detected
+#: needle when its segment passes that close to the lesion's planned target, an unnamed reviewer line
+#: when its tip lies that close to the lesion's planned path (entry to target). Farther needles belong
+#: to another lesion, and a lesion with no needle of its own is "not reviewed". Twice the ~6.7 mm worst
 #: double-angulated CT placement error (Busser 2013, HITIT-domain.md §4.1), rounded up [D].
 NEEDLE_MATCH_DISTANCE_MM = 15.0
 
@@ -48,6 +50,7 @@ class Review:
     visit: int | None
     needles: list[NeedleReview] = field(default_factory=list)
     needle_notes: dict[str, str] = field(default_factory=dict)
+    not_reviewed: dict[str, str] = field(default_factory=dict)
     volumes: VisitVolumes | None = None
     injectate: list[InjectateResult] = field(default_factory=list)
     samples: list[SampleDistance] = field(default_factory=list)
@@ -61,6 +64,7 @@ class Review:
         """JSON-ready review (``frame`` LPS, mm, mL, degrees)."""
         return {"frame": "LPS", "visit": self.visit, "config": self.config,
                 "needles": [n.to_dict() for n in self.needles], "needle_notes": self.needle_notes,
+                "not_reviewed": [{"lesion_id": k, "reason": v} for k, v in self.not_reviewed.items()],
                 "volumes": None if self.volumes is None else self.volumes.to_dict(),
                 "injectate": [r.to_dict() for r in self.injectate],
                 "samples": [s.to_dict() for s in self.samples]}
@@ -97,42 +101,87 @@ def _markup_lines(needle_markup) -> list[tuple[str | None, np.ndarray]]:
     return lines
 
 
-def _line_for_lesion(lines, lesion_id: str, target: np.ndarray):
-    """The reviewer line named after the lesion, else the one whose nearer end is closest to the target."""
+def _segment_distance_mm(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance (mm) from ``point`` to the segment a-b (LPS mm)."""
+    ab = b - a
+    s = np.clip((point - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(point - (a + s * ab)))
+
+
+def assign_lines(lines, planned: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[np.ndarray, str]]:
+    """Reviewer lines per lesion: ``{lesion_id: (2x3 LPS points, how it was matched)}``.
+
+    A line named after a lesion id of the plan is that lesion's needle, and only that lesion's. A line
+    with any other name (or none) is unnamed: it goes to the lesion whose planned path (entry ->
+    target, LPS mm) passes nearest its tip (its end nearer that lesion's target), when that distance is
+    at most :data:`NEEDLE_MATCH_DISTANCE_MM`; each line serves one lesion and each lesion gets one
+    line, nearest pairs first. Lesions left without a line are not reviewed.
+    """
+    assigned: dict[str, tuple[np.ndarray, str]] = {}
+    unnamed = []
     for name, points in lines:
-        if name == lesion_id:
-            return points
-    return min((p for _, p in lines), key=lambda p: np.min(np.linalg.norm(p - target, axis=1)))
+        if name in planned and name not in assigned:
+            assigned[name] = (points, f"reviewer line markup named '{name}'")
+        elif name not in planned:
+            unnamed.append(points)
+    pairs = []
+    for index, points in enumerate(unnamed):
+        for lesion_id, (entry, target) in planned.items():
+            if lesion_id in assigned:
+                continue
+            tip = points[int(np.argmin(np.linalg.norm(points - target, axis=1)))]
+            distance = _segment_distance_mm(tip, entry, target)
+            if distance <= NEEDLE_MATCH_DISTANCE_MM:
+                pairs.append((distance, index, lesion_id))
+    used: set[int] = set()
+    for distance, index, lesion_id in sorted(pairs, key=lambda p: p[0]):
+        if index not in used and lesion_id not in assigned:
+            used.add(index)
+            assigned[lesion_id] = (unnamed[index], f"unnamed reviewer line markup, tip {distance:.1f} mm from the "
+                                                   "planned path")
+    return assigned
 
 
-def _needle_for_lesion(ct: Volume, lines, lesion_id: str, entry, target, config: NeedleDetectionConfig):
-    """The lesion's needle from the reviewer lines or detection; (needle or None, note)."""
-    if lines:
-        return needle_from_line(_line_for_lesion(lines, lesion_id, target), target), "reviewer line markup"
+def _not_reviewed_reason(lesion_id: str) -> str:
+    """Why a lesion got no reviewer line (the matching rule of :func:`assign_lines`)."""
+    return (f"not reviewed: no needle line named '{lesion_id}' and no unnamed line with its tip within "
+            f"{NEEDLE_MATCH_DISTANCE_MM:g} mm of the planned path")
+
+
+def _detected_needle(ct: Volume, entry, target, config: NeedleDetectionConfig):
+    """The lesion's needle found on the CT; (needle or None, note)."""
     try:
         needle = detect_needle(ct, target, config)
     except InputError as error:
-        return None, str(error)
-    a, b = needle.hub_lps, needle.tip_lps
-    s = np.clip((target - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
-    if np.linalg.norm(target - (a + s * (b - a))) > NEEDLE_MATCH_DISTANCE_MM:
-        return None, f"no needle within {NEEDLE_MATCH_DISTANCE_MM:g} mm of the planned target"
+        return None, f"not reviewed: {error}"
+    if _segment_distance_mm(target, needle.hub_lps, needle.tip_lps) > NEEDLE_MATCH_DISTANCE_MM:
+        return None, f"not reviewed: no needle within {NEEDLE_MATCH_DISTANCE_MM:g} mm of the planned target"
     return needle, "detected automatically"
 
 
 def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
                    config: NeedleDetectionConfig | None = None) -> tuple[list[NeedleReview], dict[str, str]]:
-    """Needle review of every lesion with a chosen trajectory; notes say how each needle was found or why not."""
+    """Needle review of every lesion that has its own actual needle; notes say how each needle was found,
+    or for a lesion without one, "not reviewed: ..." and why (see :func:`assign_lines`)."""
     config = config or NeedleDetectionConfig()
     lines = _markup_lines(needle_markup)
-    reviews, notes = [], {}
+    planned, notes = {}, {}
     for lesion in plan.get("lesions", []):
         trajectory = chosen_trajectory(lesion)
         if trajectory is None:
-            continue
-        lesion_id = str(lesion["id"])
-        entry, target = np.asarray(trajectory["entry"], float), np.asarray(trajectory["target"], float)
-        needle, notes[lesion_id] = _needle_for_lesion(ct, lines, lesion_id, entry, target, config)
+            notes[str(lesion["id"])] = "not reviewed: the plan has no trajectory for this lesion"
+        else:
+            planned[str(lesion["id"])] = (np.asarray(trajectory["entry"], float), np.asarray(trajectory["target"], float))
+    by_line = assign_lines(lines, planned) if lines else {}
+    by_id = {str(lesion["id"]): lesion for lesion in plan.get("lesions", [])}
+    reviews = []
+    for lesion_id, (entry, target) in planned.items():
+        lesion, trajectory = by_id[lesion_id], chosen_trajectory(by_id[lesion_id])
+        if lines:
+            points, notes[lesion_id] = by_line.get(lesion_id, (None, _not_reviewed_reason(lesion_id)))
+            needle = None if points is None else needle_from_line(points, target)
+        else:
+            needle, notes[lesion_id] = _detected_needle(ct, entry, target, config)
         if needle is None:
             continue
         margins = planned_rules_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan, lesion)
@@ -162,7 +211,8 @@ def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, ne
     needle_config = needle_config or NeedleDetectionConfig()
     injectate_config = injectate_config or InjectateConfig()
     needles, notes = review_needles(plan_dict, ct, organ_masks, needle_markup, needle_config)
-    review = Review(plan_dict.get("visit"), needles, notes, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
+    not_reviewed = {k: v for k, v in notes.items() if k not in {n.lesion_id for n in needles}}
+    review = Review(plan_dict.get("visit"), needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
                     config={"needle_detection": needle_config.to_dict(), "injectate": injectate_config.to_dict(),
                             "needle_match_distance_mm": NEEDLE_MATCH_DISTANCE_MM})
     for lesion in plan_dict.get("lesions", []):
@@ -300,8 +350,13 @@ def write_review(review: Review, out_dir: str | Path) -> dict[str, Path]:
     report.paragraph("Depth error is the tip's offset along the planned axis; lateral deviation is measured in the "
                      "plane through the planned target perpendicular to the planned axis. Coordinates LPS mm.", "note")
     report.table(_needle_rows(review))
-    for lesion_id, note in review.needle_notes.items():
-        report.paragraph(f"{lesion_id}: {note}", "note")
+    for n in review.needles:
+        report.paragraph(f"{n.lesion_id}: {review.needle_notes.get(n.lesion_id, '')}", "note")
+    if review.not_reviewed:
+        report.heading("Not reviewed")
+        report.paragraph("These lesions have no actual needle of their own, so no placement error is reported for them.",
+                         "note")
+        report.table([{"lesion": k, "reason": v} for k, v in review.not_reviewed.items()])
     for n in review.needles:
         name = f"needle_{n.lesion_id}.png"
         paths[name] = write_bytes_atomic(out / name, _needle_figure(review, n))
