@@ -21,7 +21,14 @@ def register(subparsers) -> None:
     p.add_argument("--margin", action="append", default=[], metavar="NAME=MM", help="margin override (category or structure)")
     p.add_argument("--needle-length", type=float, default=None, help="usable needle length (mm), default 150")
     p.add_argument("--gauge", type=int, default=None, help="needle gauge (its radius adds to every margin), default 17")
-    p.add_argument("--target-organ", default=None, help="structure holding the target (allowed to be crossed)")
+    p.add_argument("--target-organ", default=None,
+                   help="structure holding the target (allowed to be crossed); default: inferred from --lesions, "
+                        "else from the structure holding the target point")
+    p.add_argument("--lesions", default=None, help="lesion segmentation: the target's lesion sets the host organ "
+                                                   "(as hitit plan finds it) and the normal-tissue-before-lesion rule")
+    p.add_argument("--lesion-label-map", default=None, help="label -> lesion id map (JSON or CSV) for a lesion label map")
+    p.add_argument("--lesion", default=None, metavar="ID",
+                   help="the lesion the path aims at (default: the lesion holding the target, else the nearest one)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -31,6 +38,7 @@ def run(args) -> int:
     from dataclasses import replace
 
     from hitit.anatomy.catalogue import Catalogue
+    from hitit.anatomy.target_organ import given_target_organ, target_organ_at_point, target_organ_of_lesion
     from hitit.geometry import from_lps, to_lps
     from hitit.io.segmentations import read_structures
     from hitit.io.volumes import read_volume
@@ -49,9 +57,18 @@ def run(args) -> int:
     if args.gauge is not None:
         config = replace(config, gauge=args.gauge)
     warnings: list[str] = []
-    rules = Catalogue.default().with_margin_args(args.margin).rules_for_target(list(masks), args.target_organ, warnings)
+    catalogue = Catalogue.default().with_margin_args(args.margin)
+    lesion_id, lesion_mask = _target_lesion(args, ct.grid, target)
+    if args.target_organ:
+        organ = given_target_organ(args.target_organ)
+    elif lesion_mask is not None:
+        organ = target_organ_of_lesion(lesion_id, lesion_mask, masks)
+    else:
+        organ = target_organ_at_point(masks, ct.grid, target, catalogue)
+    rules = catalogue.rules_for_target(list(masks), organ.names, warnings)
     scene = prepare((ct.grid, masks), rules, config, target)
-    result = check_path(scene, entry, target).to_dict()
+    result = check_path(scene, entry, target, lesion_mask=lesion_mask).to_dict()
+    result["target_organ"] = organ.to_dict()
     result["entry"] = from_lps(np.asarray(result["entry"]), args.frame).tolist()
     result["target"] = from_lps(np.asarray(result["target"]), args.frame).tolist()
     result["frame"] = args.frame
@@ -62,6 +79,36 @@ def run(args) -> int:
     else:
         print(f"{'FEASIBLE' if result['feasible'] else 'NOT FEASIBLE'}: length {result['length_mm']} mm, "
               f"min clearance {result['min_clearance_mm']} mm ({args.frame})")
+        print(f"  target organ: {', '.join(organ.names) or 'none'} ({organ.detail})")
         for v in result["violations"]:
             print(f"  - {v}")
     return 0 if result["feasible"] else 1
+
+
+def _target_lesion(args, grid, target_lps) -> tuple[str | None, np.ndarray | None]:
+    """The lesion the path aims at (id and mask on the CT grid), or (None, None) without ``--lesions``.
+
+    ``--lesion`` names it; otherwise the lesion holding the target's voxel, else the one whose centre
+    is nearest the target (as a plan judges a drawn path).
+    """
+    if not args.lesions:
+        if args.lesion:
+            raise InputError("--lesion needs --lesions (the lesion segmentation).")
+        return None, None
+    from hitit.anatomy.target_organ import structures_at_point
+    from hitit.io.segmentations import read_structures, require_nonempty_masks
+
+    lesions = require_nonempty_masks(read_structures(args.lesions, grid, args.lesion_label_map), "lesion")
+    if args.lesion:
+        if args.lesion not in lesions:
+            raise InputError(f"No lesion '{args.lesion}' in {args.lesions}; the lesions there are: {', '.join(lesions)}.")
+        return args.lesion, lesions[args.lesion]
+    holding = structures_at_point(lesions, grid, target_lps)
+    if holding:
+        return holding[0], lesions[holding[0]]
+
+    def centre_distance(name: str) -> float:
+        k, j, i = np.nonzero(lesions[name])
+        return float(np.linalg.norm(grid.index_to_lps(np.array([i.mean(), j.mean(), k.mean()])) - target_lps))
+    nearest = min(lesions, key=centre_distance)
+    return nearest, lesions[nearest]
