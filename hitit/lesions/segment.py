@@ -11,7 +11,14 @@ Click-and-grow (:func:`grow_lesion_from_seed`) works on a crop of the CT around 
 3. a morphological opening (``opening_mm``) cuts thin bridges to a touching vessel or organ of
    similar intensity, and only the component containing the click survives;
 4. holes are filled (a darker necrotic core belongs to the lesion) and everything farther than
-   ``max_radius_mm`` from the click is removed.
+   ``max_radius_mm`` from the click is removed;
+5. a click in a necrotic core grows only the core, so the tissue around the grown region is probed
+   (:func:`_with_enhancing_rim`): when a shell ``rim_probe_mm`` wide around it reads brighter than the
+   core by more than the tolerance, the region of that brighter intensity connected to the shell is
+   the lesion's enhancing rim, taken in when it is bounded (it stays inside ``max_radius_mm``, and is
+   at most ``max_rim_to_core`` times the core's volume) and encloses the core (covers at least
+   ``min_rim_cover`` of the shell). A homogeneous lesion fails the test (what surrounds it is the
+   organ, which reaches far beyond the lesion), so its region is kept as grown.
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ class GrowConfig:
     multiplier: float = 3.0
     min_tolerance_hu: float = 15.0
     opening_mm: float = 2.0
+    rim_probe_mm: float = 3.0
+    min_rim_cover: float = 0.8
+    max_rim_to_core: float = 8.0
 
     def to_dict(self) -> dict:
         """The parameters as a dict."""
@@ -123,9 +133,50 @@ def grow_lesion_from_seed(ct: Volume, seed_lps, lesion_id: str = "L1", config: G
     grown = sitk.ConnectedThreshold(smooth, seedList=[seed_local], lower=mean - tolerance, upper=mean + tolerance)
     mask = _open_keep_seed_component(grown, config.opening_mm, grid.spacing_mm, seed_local)
     mask = sitk.GetArrayFromImage(sitk.BinaryFillhole(mask)).astype(bool) & (distance <= config.max_radius_mm)
+    mask = _with_enhancing_rim(mask, smooth, distance, mean, tolerance, config, grid.spacing_mm, seed_local)
     full = np.zeros(grid.shape, dtype=bool)
     full[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = mask
     return Lesion(lesion_id, full, name, organ, nodal)
+
+
+def _ball(spacing_mm, radius_mm: float) -> list[int]:
+    """Per-axis voxel radius (i, j, k) of a structuring element ``radius_mm`` wide (at least one voxel)."""
+    return [max(int(round(radius_mm / s)), 1) for s in spacing_mm]
+
+
+def _with_enhancing_rim(core: np.ndarray, smooth: sitk.Image, distance: np.ndarray, core_mean: float,
+                        tolerance: float, config: GrowConfig, spacing_mm, seed_local) -> np.ndarray:
+    """``core`` (crop ``[k, j, i]``) with the enhancing rim around it when there is one (module docstring, step 5).
+
+    ``smooth`` is the smoothed crop (HU), ``distance`` each voxel's distance (mm) from the click,
+    ``core_mean`` and ``tolerance`` the intensity model of the grown core (HU).
+    """
+    image = sitk.GetImageFromArray(core.astype(np.uint8))
+    image.CopyInformation(smooth)
+    outer = sitk.GetArrayFromImage(sitk.BinaryDilate(image, _ball(spacing_mm, config.rim_probe_mm))).astype(bool)
+    inner = sitk.GetArrayFromImage(sitk.BinaryDilate(image, _ball(spacing_mm, min(spacing_mm)))).astype(bool)
+    shell = outer & ~inner & (distance <= config.max_radius_mm)
+    values = sitk.GetArrayViewFromImage(smooth)
+    if not shell.any():
+        return core
+    rim_mean = float(np.median(values[shell]))
+    if rim_mean - core_mean <= tolerance:
+        return core  # no brighter tissue around the grown region: nothing to add
+    rim_tolerance = max(config.multiplier * 1.4826 * float(np.median(np.abs(values[shell] - rim_mean))),
+                        config.min_tolerance_hu)
+    in_range = (np.abs(values - rim_mean) <= rim_tolerance) & ~core
+    labels = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray(in_range.astype(np.uint8))))
+    touching = np.unique(labels[shell & in_range])
+    rim = np.isin(labels, touching[touching > 0])
+    bounded = not (rim & (distance > config.max_radius_mm - max(spacing_mm))).any()
+    bounded = bounded and rim.sum() <= config.max_rim_to_core * core.sum()
+    encloses = np.count_nonzero(rim[shell]) >= config.min_rim_cover * np.count_nonzero(shell)
+    if not (bounded and encloses):
+        return core
+    union = sitk.GetImageFromArray((core | rim).astype(np.uint8))
+    union.CopyInformation(smooth)
+    lesion = _open_keep_seed_component(union, config.opening_mm, spacing_mm, seed_local)
+    return sitk.GetArrayFromImage(sitk.BinaryFillhole(lesion)).astype(bool) & (distance <= config.max_radius_mm)
 
 
 def _open_keep_seed_component(grown: sitk.Image, opening_mm: float, spacing_mm, seed_local) -> sitk.Image:
