@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hitit.geometry import Grid
+from hitit.lesions.contrast import Contrast
 from hitit.lesions.injectability import InjectabilityConfig, assess_injectability
 from hitit.lesions.measure import measure_lesion
 from hitit.lesions.segment import lesion_from_diameters
@@ -17,7 +18,7 @@ BODY = (I >= 5) & (I < 95) & (J >= 5) & (J < 95)
 def measured(diameter, hu_inside=40.0, structures=None, centre=(50.0, 50.0, 50.0)):
     lesion = lesion_from_diameters(GRID, centre, (diameter,) * 3, lesion_id="X")
     hu = np.where(lesion.mask, hu_inside, 60.0)
-    return measure_lesion(lesion, GRID, hu, BODY, structures or {})
+    return measure_lesion(lesion, GRID, hu, BODY, structures or {}, contrast=Contrast(True, "synthetic enhanced CT"))
 
 
 def codes(verdict):

@@ -9,6 +9,7 @@ import pytest
 import SimpleITK as sitk
 
 from hitit.geometry import Grid
+from hitit.lesions.contrast import Contrast
 from hitit.lesions.measure import MeasurementConfig, measure_lesion, measure_lesions, recist_category
 from hitit.lesions.segment import Lesion, lesion_from_diameters
 
@@ -134,7 +135,7 @@ def test_depth_organ_distances_necrosis():
     core = lesion_from_diameters(grid, (50.0, 50.0, 40.0), (12, 12, 12)).mask
     hu[core] = 0.0
     m = measure_lesion(lesion, grid, hu, body, {"liver": organ, "aorta": vessel, "far": i < 2},
-                       MeasurementConfig(structure_reach_mm=30))
+                       MeasurementConfig(structure_reach_mm=30), contrast=Contrast(True, "stated"))
     assert m.depth_mm == pytest.approx(40 - 10, abs=1e-6)  # lesion edge voxel x=40, skin voxel x=10
     assert m.organ == "liver" and m.organ_fraction == pytest.approx(1.0)
     assert m.distance_to_structures_mm["aorta"] == pytest.approx(6.0)
@@ -142,7 +143,8 @@ def test_depth_organ_distances_necrosis():
     assert m.distance_to_structures_mm["far"] is None
     assert m.necrosis_fraction == pytest.approx(core.sum() / lesion.mask.sum(), abs=0.05)
     record = m.to_dict()
-    assert record["config"]["necrosis_hu"] == 20.0 and "sources" in record["config"]
+    assert record["config"]["necrosis"]["fluid_max_hu"] == 20.0 and "sources" in record["config"]
+    assert record["necrosis"]["status"] == "assessed"
     assert len(record["centroid"]) == 3
 
 
@@ -165,4 +167,4 @@ def test_real_tumour_matches_simpleitk(data_dir):
             feret.append(f.GetFeretDiameter(1))
     assert abs(m.longest_diameter_mm - max(feret)) <= grid.spacing_mm[0]
     assert m.longest_diameter_mm >= max(feret)  # centres + half a voxel
-    assert 0.0 <= m.necrosis_fraction <= 1.0
+    assert m.necrosis_fraction is None and not m.necrosis.assessed  # no contrast information: not assessed

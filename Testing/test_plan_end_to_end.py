@@ -135,10 +135,38 @@ def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsy
             "--protocol", "pv10", "--out", str(out)]
     assert main(args) == 0
     before = (out / "plan.json").read_bytes()
+    # the teaching CT's header says it is contrast-enhanced, so the plan assesses necrosis (L3's known 0.25)
+    document = json.loads(before)
+    assert document["contrast"]["enhanced"] is True and "ContrastBolusAgent" in document["contrast"]["source"]
+    l3 = next(lesion for lesion in document["lesions"] if lesion["id"] == "L3")["measurement"]
+    assert l3["necrosis"]["status"] == "assessed"
+    assert l3["necrosis_fraction"] == pytest.approx(teaching.truth["L3"].necrotic_fraction, abs=0.03)
     bad = [*args[:-2], "--protocol", "no-such-protocol", "--out", str(out)]
     assert main(bad) == 2
     assert "protocol" in capsys.readouterr().err
     assert (out / "plan.json").read_bytes() == before
+
+
+def test_necrosis_not_assessed_neither_passes_nor_fails_and_says_so(tmp_path, teaching):
+    """Stated unenhanced: L3's necrosis is 'not assessed' in plan.json, the lesions table and the report, and the
+    necrosis rule neither refuses nor clears it."""
+    case = Case(teaching.case.ct, teaching.case.structures, {"L3": teaching.case.lesions["L3"]})
+    plan = plan_case(case, PlanSettings(protocol="pv10", contrast="no"))
+    files = write_plan(plan, case, tmp_path / "plan")
+    document = json.loads(files["plan"].read_text(encoding="utf-8"))
+    assert document["config"]["contrast"] == "no" and document["contrast"]["enhanced"] is False
+    assert any("stated" in w and "ContrastBolusAgent" in w for w in document["warnings"])  # the header disagrees
+    (lesion,) = document["lesions"]
+    necrosis = lesion["measurement"]["necrosis"]
+    assert necrosis["status"] == "not assessed" and lesion["measurement"]["necrosis_fraction"] is None
+    assert "not contrast-enhanced" in necrosis["reason"]
+    assert "fluid_min_hu" in document["config"]["measurement"]["necrosis"]["sources"]
+    reasons = {r["code"]: r for r in lesion["injectability"]["reasons"]}
+    assert reasons["NECROSIS_UNKNOWN"]["severity"] == "info" and "MOSTLY_NECROTIC" not in reasons
+    assert "neither passes nor fails" in reasons["NECROSIS_UNKNOWN"]["message"]
+    (row,) = list(csv.DictReader(files["lesions_csv"].open(encoding="utf-8")))
+    assert row["necrosis"].startswith("not assessed") and row["necrosis_fraction"] == ""
+    assert "necrosis not assessed" in files["report"].read_text(encoding="utf-8")
 
 
 def test_lesion_outside_body_is_refused(teaching):

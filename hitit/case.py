@@ -15,12 +15,16 @@ from hitit.geometry import Grid
 class Volume:
     """A scalar image: ``array`` is indexed ``[k, j, i]`` and placed in LPS by ``grid``.
 
-    For a CT the values are Hounsfield units. ``dicom`` identifies the DICOM series the volume was
-    read from (a :class:`hitit.io.dicom_files.DicomSeriesRef`), None for other sources.
+    For a CT the values are Hounsfield units. ``metadata`` holds the header attributes HITIT uses,
+    named by their DICOM keywords (e.g. ``ContrastBolusAgent``), plus ``HeaderFormat`` (``DICOM``,
+    ``NRRD``...) when the volume was read from a file; empty for a volume made in memory. ``dicom``
+    identifies the DICOM series the volume was read from (a :class:`hitit.io.dicom_files.DicomSeriesRef`),
+    None for other sources.
     """
 
     grid: Grid
     array: np.ndarray
+    metadata: dict[str, str] = field(default_factory=dict)
     dicom: object | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -33,8 +37,12 @@ class Volume:
         return cls(Grid.from_sitk(image), sitk.GetArrayFromImage(image))
 
     def to_sitk(self) -> sitk.Image:
-        """The volume as a SimpleITK image with the same geometry."""
-        return self.grid.image_from_array(self.array)
+        """The volume as a SimpleITK image with the same geometry and the header attributes of ``metadata``."""
+        image = self.grid.image_from_array(self.array)
+        for key, value in self.metadata.items():
+            if key != "HeaderFormat":
+                image.SetMetaData(key, str(value))
+        return image
 
 
 #: Named binary masks that all lie on one grid: ``{name: bool array (k, j, i)}``.

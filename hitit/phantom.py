@@ -105,6 +105,10 @@ LESION_HU = 30.0
 NECROSIS_HU = 5.0
 #: Image noise (standard deviation) of a routine abdominal CT in soft tissue, 10-15 HU.
 NOISE_SD_HU = 12.0
+#: The teaching CT is contrast-enhanced by construction (portal venous phase values above): its header
+#: says so with the DICOM Contrast/Bolus keywords, which the NRRD file carries and every reader of the
+#: case (``hitit plan``, ``hitit lesions``) takes as the CT's contrast state, so necrosis is assessed.
+CT_HEADER = {"ContrastBolusAgent": "iodinated contrast (synthetic portal venous phase)", "ContrastBolusRoute": "IV"}
 
 # --------------------------------------------------------------------------- body layout (mm)
 #: Field of view covered by the default axis-aligned grid: LPS box (min corner, max corner) in mm.
@@ -309,6 +313,7 @@ class TeachingCase:
             "structures": {name: size(mask) for name, mask in self.case.structures.items()},
             "lesions": lesions,
             "nominal_hu": self.nominal_hu, "safe_path_clearance_mm": SAFE_PATH_CLEARANCE_MM,
+            "ct_header": dict(self.case.ct.metadata),
         }
 
 
@@ -748,7 +753,7 @@ def make_teaching_case(spacing_mm=DEFAULT_SPACING_MM, seed: int = 0, direction=N
     noise = np.random.default_rng(seed).standard_normal(grid.shape, dtype=np.float32)
     canvas.hu += noise * np.float32(NOISE_SD_HU)
     ct = np.clip(np.rint(canvas.hu), CT_MIN_HU, np.iinfo(np.int16).max).astype(np.int16)
-    case = Case(Volume(grid, ct), canvas.structures(), lesions)
+    case = Case(Volume(grid, ct, metadata=dict(CT_HEADER)), canvas.structures(), lesions)
     return TeachingCase(case, truth, body, table, seed, nominal_structure_hu())
 
 

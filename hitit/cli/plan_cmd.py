@@ -43,6 +43,9 @@ def register(subparsers) -> None:
                         help="restrict skin entries to a patient side: left, right, anterior, posterior (repeatable)")
     parser.add_argument("--auto-structures", default="", metavar="KINDS",
                         help="derive missing structures from HU: comma-separated bone,lung")
+    parser.add_argument("--contrast", choices=("yes", "no"),
+                        help="whether the CT is contrast-enhanced (default: from the CT header); necrosis is assessed "
+                             "only on an enhanced CT")
     parser.add_argument("--out", required=True, help="output folder (replaced as a whole when planning succeeds)")
     parser.set_defaults(func=run)
 
@@ -51,7 +54,7 @@ def settings_from_args(args) -> PlanConfig:
     """Plan settings from command-line arguments."""
     settings = PlanConfig(
         protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
-        margin_args=tuple(args.margin), entry_sides=tuple(args.side), aim=args.aim,
+        margin_args=tuple(args.margin), entry_sides=tuple(args.side), aim=args.aim, contrast=args.contrast,
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
     )
     planning = settings.planning

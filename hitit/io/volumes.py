@@ -31,6 +31,21 @@ SLICE_GAP_TOLERANCE = 0.01
 SLICE_SHEAR_TOLERANCE_MM = 0.01
 #: Study, series, frame of reference and SOP instance UID tags, as SimpleITK names them.
 _UID_TAGS = ("0020|000d", "0020|000e", "0020|0052", "0008|0018")
+#: Header attributes carried into ``Volume.metadata``: DICOM tag -> keyword. They are the Contrast/Bolus
+#: attributes of DICOM PS3.3 C.7.6.4 (whether and what contrast agent was given); a NRRD or MetaImage
+#: header that holds a field named like the keyword (``ContrastBolusAgent:=...``) is read the same way.
+HEADER_ATTRIBUTES = {
+    "0018|0010": "ContrastBolusAgent",
+    "0018|1040": "ContrastBolusRoute",
+    "0018|1041": "ContrastBolusVolume",
+    "0018|1042": "ContrastBolusStartTime",
+    "0018|1044": "ContrastBolusTotalDose",
+    "0018|1048": "ContrastBolusIngredient",
+    "0018|1049": "ContrastBolusIngredientConcentration",
+}
+#: ``HeaderFormat`` recorded in ``Volume.metadata`` for each file ending.
+HEADER_FORMATS = {".nrrd": "NRRD", ".nhdr": "NRRD", ".nii": "NIfTI", ".nii.gz": "NIfTI", ".mha": "MetaImage",
+                  ".mhd": "MetaImage"}
 
 
 def read_volume(path: str | Path, series_id: str | None = None) -> Volume:
@@ -53,7 +68,24 @@ def read_volume(path: str | Path, series_id: str | None = None) -> Volume:
         )
     volume = Volume.from_sitk(image)
     volume.dicom = series
+    volume.metadata.update(header_attributes(image, "DICOM" if path.is_dir() else _header_format(path)))
     return volume
+
+
+def _header_format(path: Path) -> str:
+    """The header format of an image file from its ending (``unknown`` for another ending)."""
+    return next((f for suffix, f in HEADER_FORMATS.items() if path.name.lower().endswith(suffix)), "unknown")
+
+
+def header_attributes(image: sitk.Image, header_format: str) -> dict[str, str]:
+    """The :data:`HEADER_ATTRIBUTES` present in ``image``'s metadata (by tag or keyword), and ``HeaderFormat``."""
+    found = {"HeaderFormat": header_format}
+    keys = set(image.GetMetaDataKeys())
+    for tag, keyword in HEADER_ATTRIBUTES.items():
+        for key in (tag, keyword):
+            if key in keys:
+                found[keyword] = image.GetMetaData(key).strip()
+    return found
 
 
 def read_image_file(path: Path) -> sitk.Image:
@@ -131,6 +163,7 @@ def read_dicom_series_with_ref(folder: Path, series_id: str | None = None) -> tu
         image = reader.Execute()
     except RuntimeError as error:
         raise InputError(f"Cannot read the DICOM series in {folder}: {_last_line(error)}") from None
+    _copy_header_attributes(files[0], image)
     if len(files) > 1:
         spacing = list(image.GetSpacing())
         spacing[2] = _uniform_slice_gap_mm(positions, normal, folder)
@@ -138,6 +171,19 @@ def read_dicom_series_with_ref(folder: Path, series_id: str | None = None) -> tu
         image.SetDirection(_series_direction(image, normal))
         image.SetOrigin(tuple(float(v) for v in positions[0]))
     return image, series
+
+
+def _copy_header_attributes(file_name: str, image: sitk.Image) -> None:
+    """Copy the :data:`HEADER_ATTRIBUTES` of one slice of the series into ``image``'s metadata (by tag)."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(file_name)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return  # unreadable headers were refused already when the slices were placed
+    for tag in HEADER_ATTRIBUTES:
+        if reader.HasMetaDataKey(tag):
+            image.SetMetaData(tag, reader.GetMetaData(tag))
 
 
 def _series_files(folder: Path, series_id: str | None) -> list[str]:

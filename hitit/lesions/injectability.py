@@ -123,11 +123,18 @@ def _size_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reas
         out.append(Reason("TOO_SMALL", "no", f"longest diameter {m.longest_diameter_mm:.1f} mm is below "
                           f"{rules.min_longest_diameter_mm:g} mm", rules.sources["min_longest_diameter_mm"]))
     if m.necrosis_fraction is None:
-        out.append(Reason("NECROSIS_UNKNOWN", "info", "necrosis not measured (no CT intensities given)", ""))
+        out.append(Reason("NECROSIS_UNKNOWN", "info", _necrosis_unknown_message(m), rules.sources["max_necrosis_fraction"]))
     elif m.necrosis_fraction > rules.max_necrosis_fraction:
         out.append(Reason("MOSTLY_NECROTIC", "no", f"{100 * m.necrosis_fraction:.0f} % of the lesion is necrotic "
                           f"(> {100 * rules.max_necrosis_fraction:.0f} %)", rules.sources["max_necrosis_fraction"]))
     return out
+
+
+def _necrosis_unknown_message(m: LesionMeasurement) -> str:
+    """Why the necrosis rule was neither passed nor failed for a lesion whose necrosis is not known."""
+    why = "no CT intensities given" if m.necrosis is None else m.necrosis.reason.removeprefix("necrosis not assessed: ")
+    return (f"necrosis not assessed ({why}): the rule 'not predominantly necrotic' neither passes nor fails; "
+            "judge necrosis on contrast-enhanced imaging")
 
 
 def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, trajectory_feasible: bool | None) -> list[Reason]:

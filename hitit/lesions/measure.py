@@ -38,9 +38,14 @@ import SimpleITK as sitk
 from hitit.case import MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid
+from hitit.lesions.contrast import Contrast
+from hitit.lesions.necrosis import NecrosisAssessment, NecrosisConfig, assess_necrosis
 from hitit.lesions.segment import Lesion
 
 DOMAIN = "/work/shared/domain/HITIT-domain.md"
+
+#: Contrast state of a CT nobody described (necrosis is then not assessed).
+UNKNOWN_CONTRAST = Contrast(None, "no contrast information was given with the CT")
 
 #: Pair-distance blocks are at most this many points wide (bounds memory to ~ 8 x BLOCK^2 bytes).
 _PAIR_BLOCK = 2048
@@ -51,11 +56,8 @@ class MeasurementConfig:
     """Thresholds used by :func:`measure_lesion`; every clinical number with its source.
 
     Attributes:
-        necrosis_hu: voxels whose (locally averaged) CT number is below this are counted as necrotic,
-            non-enhancing tissue. [R] typical contrast-enhanced CT: viable tumour enhances above ~20-30 HU,
-            fluid/necrosis stays near 0-20 HU; §2.2 (Bitar 2024 [V]: necrosis judged on baseline imaging).
-        necrosis_smoothing_mm: Gaussian sigma of the lesion-only average applied before thresholding,
-            so that single-voxel CT noise does not count as necrosis (image-processing choice).
+        necrosis: how the necrotic fraction is counted (fluid HU range, fat limit, partial-volume width),
+            see :class:`hitit.lesions.necrosis.NecrosisConfig`.
         measurable_ld_mm: RECIST 1.1 minimum LD of a measurable non-nodal lesion on CT [V] §2.1.
         thick_slice_mm / slice_multiple: when slices are thicker than 5 mm the minimum becomes
             2x the slice spacing [V] §2.1 (the slice spacing stands in for the slice thickness).
@@ -64,8 +66,7 @@ class MeasurementConfig:
         structure_reach_mm: distances to structures are computed up to this reach; beyond -> None.
     """
 
-    necrosis_hu: float = 20.0
-    necrosis_smoothing_mm: float = 1.5
+    necrosis: NecrosisConfig = field(default_factory=NecrosisConfig)
     measurable_ld_mm: float = 10.0
     thick_slice_mm: float = 5.0
     slice_multiple: float = 2.0
@@ -73,8 +74,6 @@ class MeasurementConfig:
     node_pathological_sa_mm: float = 10.0
     structure_reach_mm: float = 50.0
     sources: dict = field(default_factory=lambda: {
-        "necrosis_hu": f"[R] non-enhancing tissue threshold on contrast CT; {DOMAIN} §2.2",
-        "necrosis_smoothing_mm": "image-processing choice (noise suppression), not clinical",
         "measurable_ld_mm": f"[V] RECIST 1.1 (Eisenhauer 2009; PMC2755245 Tab 3); {DOMAIN} §2.1",
         "thick_slice_mm": f"[V] RECIST 1.1; {DOMAIN} §2.1",
         "slice_multiple": f"[V] RECIST 1.1; {DOMAIN} §2.1",
@@ -85,7 +84,8 @@ class MeasurementConfig:
 
     def to_dict(self) -> dict:
         """Every parameter and its source."""
-        return {**{k: v for k, v in self.__dict__.items() if k != "sources"}, "sources": dict(self.sources)}
+        values = {k: v for k, v in self.__dict__.items() if k not in ("sources", "necrosis")}
+        return {**values, "necrosis": self.necrosis.to_dict(), "sources": dict(self.sources)}
 
 
 @dataclass
@@ -94,7 +94,8 @@ class LesionMeasurement:
 
     ``ld_endpoints_lps`` are the voxel centres the LD runs between (slice ``ld_slice_k``);
     ``distance_to_structures_mm`` maps a structure name to the voxel-centre distance (0 = overlap) or
-    None when farther than ``config.structure_reach_mm``.
+    None when farther than ``config.structure_reach_mm``. ``necrosis`` says whether the necrotic fraction
+    could be assessed (contrast-enhanced CT) and how; ``necrosis_fraction`` is its fraction (None when not).
     """
 
     lesion_id: str
@@ -117,6 +118,7 @@ class LesionMeasurement:
     distance_to_structures_mm: dict[str, float | None] = field(default_factory=dict)
     necrosis_fraction: float | None = None
     config: MeasurementConfig = field(default_factory=MeasurementConfig)
+    necrosis: NecrosisAssessment | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready record (frame LPS; lengths rounded to 0.01 mm, volumes to 0.001 mL)."""
@@ -133,6 +135,7 @@ class LesionMeasurement:
             # structures beyond the reach (None) are left out: "farther than structure_reach_mm" is all they say
             "distance_to_structures_mm": {k: r(v) for k, v in self.distance_to_structures_mm.items() if v is not None},
             "necrosis_fraction": r(self.necrosis_fraction, 3),
+            "necrosis": None if self.necrosis is None else self.necrosis.to_dict(),
             "measurable": self.measurable, "recist_category": self.recist_category,
             "recist_reason": self.recist_reason, "config": self.config.to_dict(),
         }
@@ -267,26 +270,6 @@ def containing_organ(mask: np.ndarray, structures: MaskSet) -> tuple[str | None,
     return name, counts[name] / int(mask.sum())
 
 
-def necrosis_fraction(mask: np.ndarray, hu: np.ndarray, grid: Grid, threshold_hu: float, smoothing_mm: float) -> float:
-    """Fraction of lesion voxels whose lesion-only Gaussian average HU is below ``threshold_hu``.
-
-    The average is a normalised convolution (Gaussian of HU x mask over Gaussian of the mask), so
-    surrounding fat or air never pulls the lesion's rim below the threshold.
-    """
-    lo, hi = _bbox(mask)
-    margin = np.ceil(3 * smoothing_mm / _spacing_zyx(grid)).astype(int) + 1
-    box = _grow_box(lo, hi, margin, mask.shape)
-    m = mask[box].astype(np.float32)
-    values = hu[box].astype(np.float32)
-    if smoothing_mm > 0:
-        def blur(a):
-            image = sitk.GetImageFromArray(a)
-            image.SetSpacing(grid.spacing_mm)
-            return sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(image, smoothing_mm))
-        values = blur(values * m) / np.maximum(blur(m), 1e-6)
-    return float(np.mean(values[mask[box]] < threshold_hu))
-
-
 def recist_category(nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float,
                     config: MeasurementConfig) -> tuple[bool, str, str]:
     """RECIST 1.1 measurability: (measurable, category, reason) for a lesion (§2.1)."""
@@ -308,10 +291,11 @@ def recist_category(nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float,
 # --------------------------------------------------------------------------- entry points
 def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, body_mask: np.ndarray | None = None,
                    structures: MaskSet | None = None, config: MeasurementConfig = MeasurementConfig(),
-                   skin_distance: np.ndarray | None = None) -> LesionMeasurement:
+                   skin_distance: np.ndarray | None = None, contrast: Contrast | None = None) -> LesionMeasurement:
     """Measure one lesion on ``grid``.
 
-    ``hu``: the CT array (HU) for the necrosis fraction; ``body_mask``: the patient's body for the
+    ``hu``: the CT array (HU) for the necrosis fraction, assessed only when ``contrast`` says the CT
+    is contrast-enhanced (:mod:`hitit.lesions.necrosis`); ``body_mask``: the patient's body for the
     depth (or a precomputed ``skin_distance`` map from :func:`skin_distance_map`); ``structures``:
     named masks for the organ and the distances. All arrays are ``[k, j, i]`` on ``grid``.
     """
@@ -329,6 +313,7 @@ def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, bod
     if structures:
         found, organ_fraction = containing_organ(mask, structures)
         organ = lesion.organ or found
+    necrosis = None if hu is None else assess_necrosis(mask, hu, grid, contrast or UNKNOWN_CONTRAST, config.necrosis)
     return LesionMeasurement(
         lesion.lesion_id, lesion.name, lesion.nodal, count, count * grid.voxel_volume_ml,
         tuple(float(v) for v in centroid), ld, sa, ld_k,
@@ -338,15 +323,15 @@ def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, bod
         organ=organ, organ_fraction=organ_fraction,
         distance_to_structures_mm=distances_to_structures_mm(mask, grid, structures, config.structure_reach_mm)
         if structures else {},
-        necrosis_fraction=None if hu is None else necrosis_fraction(
-            mask, hu, grid, config.necrosis_hu, config.necrosis_smoothing_mm),
-        config=config,
+        necrosis_fraction=None if necrosis is None else necrosis.fraction,
+        config=config, necrosis=necrosis,
     )
 
 
 def measure_lesions(lesions: list[Lesion], grid: Grid, hu: np.ndarray | None = None,
                     body_mask: np.ndarray | None = None, structures: MaskSet | None = None,
-                    config: MeasurementConfig = MeasurementConfig()) -> list[LesionMeasurement]:
-    """Measure several lesions, computing the skin distance map once."""
+                    config: MeasurementConfig = MeasurementConfig(), contrast: Contrast | None = None
+                    ) -> list[LesionMeasurement]:
+    """Measure several lesions, computing the skin distance map once (``contrast``: see :func:`measure_lesion`)."""
     skin = None if body_mask is None else skin_distance_map(body_mask, grid)
-    return [measure_lesion(lesion, grid, hu, None, structures, config, skin) for lesion in lesions]
+    return [measure_lesion(lesion, grid, hu, None, structures, config, skin, contrast) for lesion in lesions]

@@ -8,6 +8,7 @@ from hitit.anatomy.body import BodyConfig, SkinConfig
 from hitit.anatomy.catalogue import Catalogue
 from hitit.dosing.deposits import DepositConfig
 from hitit.errors import InputError
+from hitit.lesions.contrast import STATEMENTS
 from hitit.lesions.injectability import InjectabilityConfig
 from hitit.lesions.measure import MeasurementConfig
 from hitit.trajectories.config import TrajectoryConfig
@@ -29,6 +30,8 @@ class PlanConfig:
         lesion_organs: organ per lesion id when the user knows it (else found from the structures).
         margin_args: ``CATEGORY=MM`` or ``STRUCTURE=MM`` overrides of the catalogue margins.
         auto_structures: structures to derive from HU when not segmented (``bone``, ``lung``).
+        contrast: ``yes`` or ``no`` when the user states whether the CT is contrast-enhanced; None reads it
+            from the CT header (:mod:`hitit.lesions.contrast`). Necrosis is assessed only on an enhanced CT.
         aim: ``centre`` aims every needle at the lesion's centre; ``best`` also tries the deepest
             interior point and points half-way to the boundary along the lesion's axes (each at least
             the deposit margin inside the lesion) and keeps the aim with the best safe trajectory.
@@ -47,6 +50,7 @@ class PlanConfig:
     auto_structures: tuple[str, ...] = ()
     entry_sides: tuple[str, ...] = ()
     aim: str = "centre"
+    contrast: str | None = None
     planning: TrajectoryConfig = field(default_factory=TrajectoryConfig)
     injectability: InjectabilityConfig = field(default_factory=InjectabilityConfig)
     measurement: MeasurementConfig = field(default_factory=MeasurementConfig)
@@ -57,6 +61,8 @@ class PlanConfig:
     def __post_init__(self) -> None:
         if self.aim not in AIMS:
             raise InputError(f"Unknown aim {self.aim!r}: use {' or '.join(AIMS)}.")
+        if self.contrast not in (None, *STATEMENTS):
+            raise InputError(f"Unknown contrast statement {self.contrast!r}: use yes or no (or leave it to the CT header).")
 
     def catalogue(self) -> Catalogue:
         """The structure catalogue with the user's margin overrides applied."""
@@ -68,7 +74,7 @@ class PlanConfig:
             "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
             "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
             "margin_args": list(self.margin_args), "auto_structures": list(self.auto_structures),
-            "entry_sides": list(self.entry_sides), "aim": self.aim,
+            "entry_sides": list(self.entry_sides), "aim": self.aim, "contrast": self.contrast,
             "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
             "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
             "body": self.body.to_dict(), "skin": self.skin.to_dict(), "catalogue": self.catalogue().to_dict(),

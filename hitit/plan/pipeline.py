@@ -20,6 +20,7 @@ from hitit.dosing.allocate import Allocation, LesionDoseInput, allocate
 from hitit.dosing.deposits import DepositPlan, plan_deposits
 from hitit.dosing.protocols import load_protocol
 from hitit.errors import HititError, InputError
+from hitit.lesions.contrast import Contrast, resolve_contrast
 from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
 from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
@@ -87,13 +88,15 @@ class LesionPlan:
 
 @dataclass
 class Plan:
-    """A whole plan: settings, per-lesion results, the visit's allocation, and warnings."""
+    """A whole plan: settings, per-lesion results, the visit's allocation, warnings, and whether the CT is
+    contrast-enhanced (and how that is known; necrosis rests on it)."""
 
     settings: PlanConfig
     lesions: list[LesionPlan]
     allocation: Allocation
     warnings: list[str] = field(default_factory=list)
     case_name: str = "case"
+    contrast: Contrast | None = None
 
     def lesion(self, lesion_id: str) -> LesionPlan:
         """The plan of one lesion by id."""
@@ -123,6 +126,7 @@ class Plan:
             "frame": "LPS",
             "hitit_version": __version__,
             "case_name": self.case_name,
+            "contrast": None if self.contrast is None else self.contrast.to_dict(),
             "visit": self.settings.visit,
             "protocol": self.allocation.protocol.to_dict(),
             "config": self.settings.to_dict(),
@@ -161,10 +165,12 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
                         body=body, params=settings.skin)
 
     _report(progress, cancel, 0.15, "Measuring lesions")
-    measurements = measure_lesions(lesions, case.grid, case.ct.array, body, structures, settings.measurement)
+    warnings: list[str] = []
+    contrast, contrast_warnings = resolve_contrast(settings.contrast, case.ct.metadata)
+    warnings.extend(contrast_warnings)
+    measurements = measure_lesions(lesions, case.grid, case.ct.array, body, structures, settings.measurement, contrast)
 
     _report(progress, cancel, 0.3, "Preparing distance maps")
-    warnings: list[str] = []
     aims = {lesion.lesion_id: _aims(lesion, m, case.grid, settings) for lesion, m in zip(lesions, measurements)}
     scenes = _prepare_scenes(case, structures, measurements, aims, settings, warnings)
     plans: list[LesionPlan] = []
@@ -192,7 +198,7 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
                                                    lesion_plan.mask, landmarks, settings.planning.needle_length_mm,
                                                    settings.planning.gauge)
     _report(progress, cancel, 1.0, "Plan complete")
-    return Plan(settings, plans, allocation, warnings, case_name)
+    return Plan(settings, plans, allocation, warnings, case_name, contrast)
 
 
 def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanConfig) -> np.ndarray:
