@@ -151,7 +151,7 @@ def test_necrosis_not_assessed_neither_passes_nor_fails_and_says_so(tmp_path, te
     """Stated unenhanced: L3's necrosis is 'not assessed' in plan.json, the lesions table and the report, and the
     necrosis rule neither refuses nor clears it."""
     case = Case(teaching.case.ct, teaching.case.structures, {"L3": teaching.case.lesions["L3"]})
-    plan = plan_case(case, PlanSettings(protocol="pv10", contrast="no"))
+    plan = plan_case(case, PlanConfig(protocol="pv10", contrast="no"))
     files = write_plan(plan, case, tmp_path / "plan")
     document = json.loads(files["plan"].read_text(encoding="utf-8"))
     assert document["config"]["contrast"] == "no" and document["contrast"]["enhanced"] is False
