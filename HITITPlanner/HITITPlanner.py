@@ -439,7 +439,8 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         """The module's parameter node, wrapped."""
         return HITITPlannerParameterNode(super().getParameterNode())
 
-    # ------------------------------------------------------------------ actions (each one library call)
+    # ------------------------------------------------------------------ actions (each one library call; those that
+    # run the core ask for its packages first, the others only read the scene)
     def availableProtocols(self) -> list:
         """Drug protocol names known to the core."""
         return self.hitit.core().availableProtocols()
@@ -475,11 +476,11 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
     def colorAccessibilityMap(self, parameterNode) -> None:
         """Colour the accessibility map by the chosen array."""
-        self.hitit.core().colorAccessibilityMap(parameterNode.accessibilityModel, parameterNode.accessibilityScalar)
+        self.hitit.library().colorAccessibilityMap(parameterNode.accessibilityModel, parameterNode.accessibilityScalar)
 
     def lesionIdForRow(self, parameterNode, row: int) -> str:
         """Lesion id shown in a row of the lesion table."""
-        return self.hitit.core().lesionIdForRow(parameterNode, row)
+        return self.hitit.library().lesionIdForRow(parameterNode, row)
 
     def showLesion(self, parameterNode, lesionId) -> None:
         """Centre the slice views on the lesion and show its accessibility map."""
@@ -490,15 +491,15 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
     def checkLine(self, lineNode) -> dict:
         """Check a drawn line against this session's plan (see ``hitit_slicer.planner.checkLine``)."""
-        return self.hitit.core().checkLine(self.hitit.session(), lineNode)
+        return self.hitit.library().checkLine(self.hitit.session(), lineNode)
 
     def formatLineCheck(self, summary) -> str:
         """The verdict text of a line check, with the core's reasons."""
-        return self.hitit.core().formatLineCheck(summary)
+        return self.hitit.library().formatLineCheck(summary)
 
     def formatPlanSummary(self, planDict) -> str:
         """One line: lesions planned and how many have a safe trajectory."""
-        return self.hitit.core().formatPlanSummary(planDict)
+        return self.hitit.library().formatPlanSummary(planDict)
 
     def placeDeposits(self, parameterNode):
         """The deposits of the trajectory's lesion, labelled with depth from the skin."""

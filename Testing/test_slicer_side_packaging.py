@@ -29,6 +29,7 @@ def test_library_is_installed_once_beside_the_modules():
     assert re.search(r"DESTINATION_DIR \$\{CMAKE_BINARY_DIR\}/\$\{Slicer_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
     assert re.search(r"INSTALL_DIR \$\{Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
     assert "${CMAKE_CURRENT_SOURCE_DIR}/hitit_slicer/*.py" in cmake
+    assert "file(GLOB_RECURSE HITIT_SLICER_PYTHON_SCRIPTS" in cmake  # scenarios/ is a sub-package
     assert re.search(r'RESOURCES "requirements.txt"', cmake)
 
 
@@ -113,3 +114,14 @@ def test_library_never_imports_the_qt_side(path):
             [node.module or ""] if isinstance(node, ast.ImportFrom) else []
         for name in names:
             assert name.split(".")[0] in allowed, f"{path.name} imports {name} when loaded"
+
+
+def test_first_use_install_works_in_testing_mode():
+    """Slicer's pip_ensure skips installing in testing mode (so a ctest self-test on a build machine could not import
+    the core); the library asks with confirmOkCancelDisplay, which answers OK by itself in testing mode, then installs."""
+    import ast
+
+    tree = ast.parse((REPO / "hitit_slicer" / "dependencies.py").read_text(encoding="utf-8"))
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert "slicer.util.pip_install" in calls and not any("pip_ensure" in call for call in calls)
+    assert "slicer.util.confirmOkCancelDisplay" in ast.unparse(tree)
