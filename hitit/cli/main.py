@@ -20,11 +20,13 @@ SUBCOMMAND_MODULES = (
     "hitit.cli.check_path_cmd",
     "hitit.cli.demo_cmd",
     "hitit.cli.dose_cmd",
+    "hitit.cli.export_dicom_cmd",
     "hitit.cli.inspect_cmd",
     "hitit.cli.lesions_cmd",
     "hitit.cli.plan_cmd",
     "hitit.cli.response_cmd",
     "hitit.cli.review_cmd",
+    "hitit.cli.study_from_sr_cmd",
 )
 
 

@@ -46,6 +46,9 @@ def register(subparsers) -> None:
     parser.add_argument("--contrast", choices=("yes", "no"),
                         help="whether the CT is contrast-enhanced (default: from the CT header); necrosis is assessed "
                              "only on an enhanced CT")
+    parser.add_argument("--include-patient-id", action="store_true",
+                        help="write the DICOM CT's patient name and id into plan.json, lesions.csv and the report "
+                             "(by default none of them carries either)")
     parser.add_argument("--out", required=True, help="output folder (replaced as a whole when planning succeeds)")
     parser.set_defaults(func=run)
 
@@ -71,6 +74,7 @@ def settings_from_args(args) -> PlanConfig:
 def run(args) -> int:
     """Read the inputs, plan, write the folder, print a summary."""
     ct = read_volume(args.ct)
+    patient = _patient(ct) if args.include_patient_id else None  # checked before the long part
     structures = {}
     for path in args.structures:
         structures.update(read_structures(path, ct.grid, args.label_map, reference=ct.dicom))
@@ -80,7 +84,7 @@ def run(args) -> int:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
     plan = plan_case(Case(ct, structures, lesions), settings_from_args(args),
                      progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr), case_name=Path(args.ct).name)
-    files = write_plan(plan, Case(ct, structures, lesions), args.out)
+    files = write_plan(plan, Case(ct, structures, lesions), args.out, patient)
     for lesion in plan.lesions:
         best = lesion.target.trajectories[0] if lesion.target.trajectories else None
         path = (f"best path {best.length_mm:.0f} mm, clearance {best.min_clearance_mm:.1f} mm"
@@ -88,3 +92,11 @@ def run(args) -> int:
         print(f"{lesion.lesion_id}: {lesion.injectability.verdict:<7} {lesion.injectate_ml:5.2f} mL  {path}")
     print(f"plan written to {files['plan'].parent}")
     return 0
+
+
+def _patient(ct) -> dict[str, str]:
+    """The patient name and id of a DICOM CT; an InputError when the CT has neither."""
+    series = ct.dicom
+    if series is None or not (series.patient_id or series.patient_name):
+        raise InputError("--include-patient-id needs a DICOM CT series that carries a Patient ID or Patient Name.")
+    return {"id": series.patient_id, "name": series.patient_name}

@@ -11,7 +11,7 @@ of reference.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitit.errors import GeometryError, InputError
@@ -38,12 +38,16 @@ class DicomSeriesRef:
         series_uid: SeriesInstanceUID (0020,000E).
         frame_of_reference_uid: FrameOfReferenceUID (0020,0052): the patient coordinate system.
         sop_instance_uids: SOPInstanceUID of each slice, in slice order.
+        patient_id, patient_name: PatientID (0010,0020) and PatientName (0010,0010); kept in memory
+            only, written nowhere unless the user asks (``hitit plan --include-patient-id``).
     """
 
     study_uid: str
     series_uid: str
     frame_of_reference_uid: str
     sop_instance_uids: tuple[str, ...] = ()
+    patient_id: str = field(default="", repr=False)
+    patient_name: str = field(default="", repr=False)
 
 
 def is_dicom_file(path: Path) -> bool:

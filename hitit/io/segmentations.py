@@ -361,3 +361,20 @@ def _reference_geometry_parameter(grid: Grid) -> str:
     extent = [v for n in grid.size for v in (0, n - 1)]
     value = ";".join(f"{x:.17g}" for x in ras.ravel()) + ";" + ";".join(str(v) for v in extent) + ";"
     return f"Reference image geometry|{value}|{_REFERENCE_GEOMETRY_DESCRIPTION}&"
+
+
+def seg_nrrd_grid(path: str | Path) -> Grid:
+    """The grid (LPS) a Slicer ``.seg.nrrd`` stores its voxels on, read from its header only."""
+    import nrrd
+
+    try:
+        header = nrrd.read_header(str(path))
+        directions = [d for d in header["space directions"] if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
+        matrix = np.eye(4)
+        matrix[:3, :3] = np.asarray(directions, dtype=float).T
+        matrix[:3, 3] = np.asarray(header["space origin"], dtype=float)
+        if str(header.get("space", "")).lower() in ("right-anterior-superior", "ras"):
+            matrix[:2, :] *= -1
+        return Grid.from_ijk_to_lps(matrix, [int(v) for v in header["sizes"][-3:]])
+    except (OSError, KeyError, ValueError, nrrd.NRRDError) as error:
+        raise InputError(f"Cannot read the grid of {path} ({error}): the file is corrupt; write it again.") from None

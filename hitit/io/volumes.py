@@ -29,8 +29,8 @@ WRITE_SUFFIXES = (".nrrd", ".nii", ".nii.gz", ".mha")
 SLICE_GAP_TOLERANCE = 0.01
 #: Largest in-plane shift between consecutive slice positions, in mm (a gantry tilt shears the stack).
 SLICE_SHEAR_TOLERANCE_MM = 0.01
-#: Study, series, frame of reference and SOP instance UID tags, as SimpleITK names them.
-_UID_TAGS = ("0020|000d", "0020|000e", "0020|0052", "0008|0018")
+#: Study, series, frame of reference and SOP instance UID, patient id and name tags, as SimpleITK names them.
+_UID_TAGS = ("0020|000d", "0020|000e", "0020|0052", "0008|0018", "0010|0020", "0010|0010")
 #: Header attributes carried into ``Volume.metadata``: DICOM tag -> keyword. They are the Contrast/Bolus
 #: attributes of DICOM PS3.3 C.7.6.4 (whether and what contrast agent was given); a NRRD or MetaImage
 #: header that holds a field named like the keyword (``ContrastBolusAgent:=...``) is read the same way.
@@ -156,7 +156,7 @@ def read_dicom_series_with_ref(folder: Path, series_id: str | None = None) -> tu
     files = [files[i] for i in order]
     positions = positions[order]
     series = DicomSeriesRef(tags[0]["0020|000d"], tags[0]["0020|000e"], tags[0]["0020|0052"],
-                            tuple(tags[i]["0008|0018"] for i in order))
+                            tuple(tags[i]["0008|0018"] for i in order), tags[0]["0010|0020"], tags[0]["0010|0010"])
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:

@@ -26,7 +26,9 @@ from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 
 from hitit.errors import InputError
 from hitit.io.atomic import write_text_atomic
+from hitit.geometry import Grid
 from hitit.io.markups import Markup, write_markups
+from hitit.io.segmentations import write_seg_nrrd
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
 from hitit.report.figures import render_skin_map
@@ -42,6 +44,17 @@ DEPOSIT_COLOR = (1.0, 0.85, 0.0)
 #: zlib level of the model files: level 5 writes the teaching case's skin map (45 000 points) to 0.9 MB
 #: in 0.2 s; level 9 saves 1 % more at five times the time. zlib is what Slicer itself writes.
 MODEL_COMPRESSION_LEVEL = 5
+#: The plan folder's copy of the lesion masks (one segment per lesion id, on the CT grid), so that
+#: ``hitit export-dicom`` needs only the plan folder and the CT series.
+LESION_MASKS_FILE = "lesions.seg.nrrd"
+
+
+def _lesion_table(plan: dict) -> tuple[list[dict], list[str]]:
+    """Rows and columns of ``lesions.csv``: a patient_id column only when the plan carries the patient."""
+    rows = lesion_rows(plan)
+    if not plan.get("patient"):
+        return rows, LESION_COLUMNS
+    return [{"patient_id": plan["patient"].get("id", ""), **row} for row in rows], ["patient_id", *LESION_COLUMNS]
 
 
 def _csv_text(rows: list[dict], columns: list[str]) -> str:
@@ -84,12 +97,19 @@ def deposit_markups(plan: dict) -> list[Markup]:
     return lists
 
 
-def write_plan(plan: Plan, case: Case, out_dir: str | Path) -> dict[str, Path]:
-    """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind."""
+def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind.
+
+    No patient name or id is written unless ``patient`` (``{"id": ..., "name": ...}``) is given:
+    then ``plan.json``, ``lesions.csv`` and the report carry it.
+    """
     plan_dict = plan.to_dict()
+    if patient:
+        plan_dict["patient"] = dict(patient)
     polydata = {lesion.lesion_id: lesion.target.accessibility_polydata() for lesion in plan.lesions}
     pictures = {lesion.lesion_id: skin_map_png(lesion.target) for lesion in plan.lesions}
-    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures))
+    lesions = {lesion.lesion_id: case.lesions[lesion.lesion_id] for lesion in plan.lesions}
+    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures), (case.grid, lesions))
 
 
 def skin_map_png(target) -> bytes:
@@ -134,8 +154,12 @@ def write_polydata(polydata, path: Path) -> Path:
     return path
 
 
-def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, object], report_html: str) -> dict[str, Path]:
-    """Write every plan file into ``out_dir`` (replaced as a whole only when all files are written)."""
+def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, object], report_html: str,
+                      lesions: tuple[Grid, dict] | None = None) -> dict[str, Path]:
+    """Write every plan file into ``out_dir`` (replaced as a whole only when all files are written).
+
+    ``lesions`` = (CT grid, lesion masks by id) adds :data:`LESION_MASKS_FILE`.
+    """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -143,7 +167,7 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
         files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
                  "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
         write_text_atomic(files["plan"], plan_json_text(plan))
-        write_text_atomic(files["lesions_csv"], _csv_text(lesion_rows(plan), LESION_COLUMNS))
+        write_text_atomic(files["lesions_csv"], _csv_text(*_lesion_table(plan)))
         write_markups(files["trajectories"], trajectory_markups(plan))
         deposits = deposit_markups(plan)
         if deposits:
@@ -151,6 +175,8 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
         for lesion_id, poly in polydata.items():
             files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / f"accessibility_{lesion_id}.vtp")
         write_text_atomic(files["report"], report_html)
+        if lesions is not None:
+            files["lesions_seg"] = write_seg_nrrd(staging / LESION_MASKS_FILE, *lesions)
         _replace_dir(staging, out)
     finally:
         if staging.exists():

@@ -49,6 +49,9 @@ def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = No
     report = HtmlReport(f"HITIT plan — {plan.get('case_name', 'case')}")
     report.paragraph("A planning aid: every path, angle and volume must be checked by the treating radiologist "
                      "on the CT before use.", "note")
+    patient = plan.get("patient")
+    report.paragraph(f"Patient {patient.get('name', '')} (id {patient.get('id', '')})." if patient else
+                     "No patient name or id is stored in this plan (hitit plan --include-patient-id adds them).", "note")
     _case_summary(report, plan, case)
     _decision_table(report, plan)
     _warnings(report, plan_notices(plan, case))
