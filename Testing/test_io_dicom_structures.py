@@ -71,6 +71,24 @@ def test_fractional_seg_thresholded_at_half(tmp_path, ts_dicom_dir, ts_dicom_tru
     _assert_same_masks({name: truth[name] for name in names}, read_structures(tmp_path / "fractional.dcm", ct.grid))
 
 
+def test_label_map_seg(tmp_path, ts_dicom_dir, ts_dicom_truth):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    ct, truth = ts_dicom_truth
+    labels = np.zeros(ct.grid.shape, dtype=np.uint8)
+    labels[truth["liver"]], labels[truth["spleen"]] = 1, 2
+    sources = sorted((pydicom.dcmread(p) for p in ts_dicom_dir.iterdir()), key=lambda d: float(d.ImagePositionPatient[2]))
+    descriptions = [hd.seg.SegmentDescription(n + 1, name, codes.SCT.Organ, codes.SCT.Organ, hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+                    for n, name in enumerate(["liver", "spleen"])]
+    seg = hd.seg.Segmentation(sources, labels, hd.seg.SegmentationTypeValues.LABELMAP, descriptions, hd.UID(), 5, hd.UID(), 1,
+                              "test", "test", "1", "1")
+    assert seg.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.7"
+    seg.save_as(tmp_path / "labelmap.dcm")
+    _assert_same_masks({n: truth[n] for n in ("liver", "spleen")},
+                       read_structures(tmp_path / "labelmap.dcm", ct.grid, reference=ct.dicom))
+
+
 # --------------------------------------------------------------------- RTSTRUCT
 def test_rtutils_rtstruct_reads_back_its_masks(ts_dicom_truth, ts_rtstruct):
     ct, truth = ts_dicom_truth

@@ -81,3 +81,26 @@ def loadModel(context: SlicerContext, path, name: str | None = None):
     if name:
         node.SetName(name)
     return node
+
+
+def loadStructuresWithCore(context: SlicerContext, path, referenceVolumeNode, name: str | None = None):
+    """A segmentation node of every structure the core reads from ``path``, on the reference volume's voxels.
+
+    For what Slicer's segmentation reader does not open: DICOM SEG and RTSTRUCT files (read by the
+    core's readers, frames and contours placed by position), label maps with a name map, folders of
+    one mask per structure. Empty structures become empty segments. Raises the core's InputError
+    (one line saying what to fix) for a file the core refuses.
+    """
+    from hitit.io.segmentations import read_structures
+    from hitit_slicer.nodes import gridOfVolumeNode, setSegmentFromMask
+
+    masks = read_structures(path, gridOfVolumeNode(referenceVolumeNode))
+    node = context.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name or os.path.basename(os.fspath(path)).split(".")[0])
+    node.CreateDefaultDisplayNodes()
+    node.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolumeNode)
+    for structure, mask in masks.items():
+        if mask.any():
+            setSegmentFromMask(context, node, structure, mask, referenceVolumeNode)
+        else:
+            node.GetSegmentation().AddEmptySegment(structure, structure)
+    return node

@@ -48,13 +48,17 @@ class LesionRecord:
 
 
 def lesion_records(plan: dict) -> list[LesionRecord]:
-    """The exported values of every lesion of a ``plan.json`` dict."""
+    """The exported values of every lesion of a ``plan.json`` dict; an InputError naming a missing field."""
     records = []
-    for lesion in plan["lesions"]:
-        m = lesion["measurement"]
-        records.append(LesionRecord(str(lesion["id"]), float(m["volume_ml"]), float(m["longest_diameter_mm"]),
-                                    float(m["short_axis_mm"]), float(lesion.get("injectate_ml") or 0.0),
-                                    m.get("organ"), bool(m.get("nodal", False))))
+    try:
+        for lesion in plan["lesions"]:
+            m = lesion["measurement"]
+            records.append(LesionRecord(str(lesion["id"]), float(m["volume_ml"]), float(m["longest_diameter_mm"]),
+                                        float(m["short_axis_mm"]), float(lesion.get("injectate_ml") or 0.0),
+                                        m.get("organ"), bool(m.get("nodal", False))))
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"plan.json: a lesion lacks {error} (id, measurement volume_ml, longest_diameter_mm, "
+                         "short_axis_mm): use a plan folder written by 'hitit plan'.") from None
     return records
 
 
@@ -151,13 +155,13 @@ def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Pat
     Both objects are built in memory first, so bad input (a CT without UIDs, a plan made on another
     grid, a lesion missing from the plan's masks) writes nothing; each file is then written atomically.
     """
-    from hitit.cli.review_cmd import read_plan
     from hitit.dicom.ct_series import read_ct_series
     from hitit.io.atomic import atomic_path
+    from hitit.io.jsonfile import read_json
     from hitit.io.segmentations import read_structures, seg_nrrd_grid
     from hitit.plan.folder import LESION_MASKS_FILE
 
-    plan = read_plan(plan_dir)
+    plan = read_json(Path(plan_dir) / "plan.json", "plan file (plan.json) of the plan folder")
     masks_path = Path(plan_dir) / LESION_MASKS_FILE
     if not masks_path.is_file():
         raise InputError(f"{plan_dir} has no {LESION_MASKS_FILE} (the lesion masks): plan the case again with this HITIT version.")
