@@ -8,7 +8,7 @@ from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
 from hitit.trajectories import TrajectoryConfig, check_path, plan_target, prepare
 from hitit.trajectories.bench import _skin
-from hitit.trajectories.check import axial_angle_deg, skin_angle_deg
+from hitit.trajectories.metrics import axial_angle_deg, skin_angle_deg
 
 GRID = Grid((100, 80, 60), (2.0, 2.0, 2.0), (-99.0, -79.0, -59.0), np.eye(3).ravel())
 KJI = np.stack(np.meshgrid(*[np.arange(n) for n in GRID.shape], indexing="ij"), axis=-1)

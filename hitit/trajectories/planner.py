@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hitit.trajectories.check import (PathCheck, axial_angle_deg, check_path, crop_mask, exact_clearance,
-                                      lesion_extent, lung_crossings, organ_path_before_lesion, skin_angle_deg,
-                                      soft_cost, target_in_lung)
+from hitit.trajectories.check import PathCheck, check_path, exact_clearance
 from hitit.trajectories.distance import PreparedScene
+from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lesion_extent, lung_crossings,
+                                        organ_path_before_lesion, skin_angle_deg, soft_cost, target_in_lung)
 from hitit.trajectories.sampling import path_min_clearance, trace_paths
 
 #: Why an entry point is not feasible (``reason`` array of the map; 0 = feasible).
