@@ -7,6 +7,7 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
 
 from hitit.plan.folder import write_polydata
+from hitit.trajectories import PathReason
 
 
 def _mesh(n=4000, seed=3):
@@ -22,7 +23,7 @@ def _mesh(n=4000, seed=3):
     cells.SetData(numpy_support.numpy_to_vtkIdTypeArray(np.arange(0, 3 * len(triangles) + 1, 3, dtype=np.int64), deep=True),
                   numpy_support.numpy_to_vtkIdTypeArray(triangles.ravel(), deep=True))
     poly.SetPolys(cells)
-    for name, values in (("clearance_mm", rng.uniform(0, 20, n).astype(np.float32)), ("reason", rng.integers(0, 8, n).astype(np.uint8))):
+    for name, values in (("clearance_mm", rng.uniform(0, 20, n).astype(np.float32)), ("reason", rng.integers(0, len(PathReason), n).astype(np.uint8))):
         array = numpy_support.numpy_to_vtk(values, deep=True)
         array.SetName(name)
         poly.GetPointData().AddArray(array)

@@ -6,7 +6,7 @@ import numpy as np
 
 from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
-from hitit.trajectories import TrajectoryConfig, check_path, plan_target, prepare
+from hitit.trajectories import PathReason, TrajectoryConfig, check_path, plan_target, prepare
 from hitit.trajectories.bench import _skin
 from hitit.trajectories.metrics import axial_angle_deg, skin_angle_deg
 
@@ -53,7 +53,7 @@ def test_needle_length_limit():
     scene, plan = _plan({"aorta": _ball((30, 0, 0), 8)}, np.zeros(3), replace(OPEN, needle_length_mm=110.0))
     too_long = plan.arrays["length_mm"] > 110.0
     assert too_long.any() and not plan.arrays["feasible"][too_long].any()
-    assert (plan.arrays["reason"][too_long] == 2).all()
+    assert (plan.arrays["reason"][too_long] == PathReason.BEYOND_NEEDLE).all()
 
 
 def test_gauge_radius_adds_to_margin():
@@ -111,7 +111,7 @@ def test_map_has_clearance_per_margin_group():
     assert plan.clearance_groups["clearance_vessel_mm"]["structures"] == ["aorta"]
     stacked = np.stack([plan.arrays[n] for n in names])
     assert np.array_equal(plan.arrays["clearance_mm"], stacked.min(axis=0))  # clearance_mm is the per-group minimum
-    evaluated = ~np.isin(plan.arrays["reason"], (1, 2))  # entries within reach are evaluated
+    evaluated = ~np.isin(plan.arrays["reason"], (PathReason.NOT_CANDIDATE, PathReason.BEYOND_NEEDLE))  # entries within reach are evaluated
     assert np.all(np.isfinite(stacked[:, evaluated])) and np.all(stacked[:, ~evaluated] == -np.inf)
     # a feasible entry keeps every group's margin (minus the tolerance); its group clearances are sampled lower
     # bounds, below the true value by at most twice the voxel half-diagonal
@@ -122,3 +122,30 @@ def test_map_has_clearance_per_margin_group():
     for n in names:
         assert poly.GetPointData().GetArray(n).GetNumberOfTuples() == len(plan.arrays["score"])
     assert plan.to_dict()["clearance_groups"]["clearance_bone+solid_organ_mm"]["margin_mm"] == 2.0
+
+
+def test_map_and_exact_check_refuse_for_the_same_rule():
+    """Every entry the map refuses for length, an angle, the organ path or the lung is refused by the exact check for
+    that rule too (both apply the one rule of hitit.trajectories.feasibility); feasible entries pass it."""
+    liver = _ball((0, 0, 0), 30)
+    lesion = _ball((0, -22, 0), 6)
+    lung = (np.abs(LPS[..., 0] - 60) <= 12) & (np.abs(LPS[..., 1]) < 40) & (np.abs(LPS[..., 2]) < 30)
+    masks = {"liver": liver, "lung_upper_lobe_right": lung}
+    target = np.array([0.0, -22.0, 0.0])
+    config = replace(OPEN, max_axial_angle_deg=30.0, max_skin_angle_deg=30.0)
+    scene = prepare((GRID, masks), rules_for_target(list(masks), "liver"), config, target)
+    skin = _skin(2.0)
+    plan = plan_target(scene, target, skin, "T", lesion)
+    reason = plan.arrays["reason"]
+    words = {PathReason.BEYOND_NEEDLE: "usable needle length", PathReason.AXIAL_ANGLE: "axial plane", PathReason.SKIN_ANGLE: "skin normal",
+             PathReason.ORGAN_PATH: "of normal liver", PathReason.LUNG_OUTSIDE_LUNG: "punctures the pleura"}
+    rng = np.random.default_rng(1)
+    for rule, word in words.items():
+        entries = np.flatnonzero(reason == rule)
+        assert len(entries) > 0, f"the scene refuses no entry for {rule.name}"
+        for i in rng.choice(entries, size=min(5, len(entries)), replace=False):
+            check = check_path(scene, skin.points_lps[i], target, skin.normals_lps[i], lesion)
+            assert not check.feasible and any(word in v for v in check.violations), (rule.name, check.violations)
+    for i in rng.choice(np.flatnonzero(reason == PathReason.FEASIBLE), size=5, replace=False):
+        assert check_path(scene, skin.points_lps[i], target, skin.normals_lps[i], lesion).feasible
+    assert sum(plan.counts[r.description] for r in PathReason) == plan.counts["total"] == len(reason)

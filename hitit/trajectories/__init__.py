@@ -13,7 +13,8 @@ All settings live in :class:`TrajectoryConfig` (stored with each plan). Frames: 
 from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.config import GAUGE_OUTER_DIAMETER_MM, TrajectoryConfig, ScoreWeights, needle_radius_mm
 from hitit.trajectories.distance import PreparedScene, prepare
-from hitit.trajectories.planner import REASONS, TargetPlan, plan_target
+from hitit.trajectories.feasibility import PathReason
+from hitit.trajectories.planner import TargetPlan, plan_target
 
-__all__ = ["GAUGE_OUTER_DIAMETER_MM", "PathCheck", "TrajectoryConfig", "PreparedScene", "REASONS", "ScoreWeights",
+__all__ = ["GAUGE_OUTER_DIAMETER_MM", "PathCheck", "TrajectoryConfig", "PreparedScene", "PathReason", "ScoreWeights",
            "TargetPlan", "check_path", "needle_radius_mm", "plan_target", "prepare"]

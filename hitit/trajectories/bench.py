@@ -27,6 +27,7 @@ from hitit.anatomy.catalogue import rules_for_target
 from hitit.geometry import Grid
 from hitit.trajectories.baseline import build_baseline
 from hitit.trajectories.check import check_path, exact_clearance
+from hitit.trajectories.feasibility import PathReason
 from hitit.trajectories.config import TrajectoryConfig
 from hitit.trajectories.distance import prepare
 from hitit.trajectories.planner import plan_target
@@ -179,8 +180,8 @@ def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) 
         start = time.perf_counter()
         plan_target(scene, target, skin, "bench")
         warm.append(time.perf_counter() - start)
-    reach = np.flatnonzero(plan.arrays["reason"] != 2)
-    engine_clear = plan.arrays["reason"][reach] != 3
+    reach = np.flatnonzero(plan.arrays["reason"] != PathReason.BEYOND_NEEDLE)
+    engine_clear = plan.arrays["reason"][reach] != PathReason.HARD_STRUCTURE
     rng = np.random.default_rng(0)
     times = []
     for i in rng.choice(reach, size=min(repeats, len(reach)), replace=False):
@@ -199,7 +200,7 @@ def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) 
     sample = rng.choice(reach, size=min(exact_sample, len(reach)), replace=False)
     exact_sample_slack = np.array([_exact_slack(scene, skin.points_lps[i], target) for i in sample])
     tol = scene.tolerance_mm
-    called = plan.arrays["reason"] != 3
+    called = plan.arrays["reason"] != PathReason.HARD_STRUCTURE
     unsafe = int((called[sample] & (exact_sample_slack < -tol - 1e-6)).sum()
                  + (called[differ] & (np.array(slack) < -tol - 1e-6)).sum())
     safe = exact_sample_slack >= -tol

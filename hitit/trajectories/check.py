@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from hitit.trajectories.distance import PreparedScene
+from hitit.trajectories import feasibility
 from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lung_crossings, organ_path_before_lesion,
                                         skin_angle_deg, soft_cost, target_in_lung)
 
@@ -140,17 +141,12 @@ def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None
     lung = lung_crossings(scene, entry[None], target)
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
     organ_mm, host, rule = organ_path_before_lesion(scene, entry[None], target, lesion, lesion_extent_mm)
-    violations = [f"{n}: {clearance[n]:.1f} mm from the needle, margin {scene.rules[n].margin_mm:g} mm" for n in blocking]
-    if length > cfg.needle_length_mm:
-        violations.append(f"length {length:.1f} mm exceeds the usable needle length {cfg.needle_length_mm:g} mm")
-    if axial > cfg.axial_limit_deg:
-        violations.append(f"angle to the axial plane {axial:.1f} deg exceeds {cfg.axial_limit_deg:g} deg")
-    if np.isfinite(skin) and skin > cfg.max_skin_angle_deg:
-        violations.append(f"angle to the skin normal {skin:.1f} deg exceeds {cfg.max_skin_angle_deg:g} deg")
-    if host is not None and organ_mm[0] < rule:
-        violations.append(f"only {organ_mm[0]:.1f} mm of normal {host} before the lesion (rule {rule:g} mm)")
-    if cfg.avoid_lung_outside_lung and lung["pleural_punctures"][0] > 0 and not target_in_lung(scene, target):
-        violations.append("punctures the pleura to reach a target outside the lung")
+    measured = feasibility.PathMeasurements(
+        length_mm=np.array([length]), hard_clear=np.array([not blocking]), axial_angle_deg=np.array([axial]),
+        skin_angle_deg=np.array([skin]), organ_path_mm=organ_mm, organ_rule_mm=rule, host_organ=host,
+        pleural_punctures=lung["pleural_punctures"], target_in_lung=target_in_lung(scene, target))
+    blockers = [(n, clearance[n], scene.rules[n].margin_mm) for n in blocking]
+    violations = [text for _, text in feasibility.violations(cfg, measured, blockers)]
     cost = soft_cost(scene, length, slack, axial, skin, lung)[0]
     return PathCheck(entry.tolist(), target.tolist(), not violations, length,
                      min(clearance.values(), default=np.inf), slack, clearance, blocking, violations, axial, skin,

@@ -15,14 +15,11 @@ import numpy as np
 
 from hitit.trajectories.check import PathCheck, check_path, exact_clearance
 from hitit.trajectories.distance import PreparedScene
+from hitit.trajectories.feasibility import PathMeasurements, PathReason, failed_rules, refuse
 from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lesion_extent, lung_crossings,
                                         organ_path_before_lesion, skin_angle_deg, soft_cost, target_in_lung)
 from hitit.trajectories.sampling import path_min_clearance, trace_paths
 
-#: Why an entry point is not feasible (``reason`` array of the map; 0 = feasible).
-REASONS = ("feasible", "not a candidate skin point", "beyond the needle length", "hard structure within its margin",
-           "angle to the axial plane too large", "angle to the skin normal too large",
-           "too little normal organ tissue before the lesion", "crosses aerated lung to a target outside it")
 #: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
 EXPLAINED_ENTRIES = 200
 #: Decimals of the lengths and clearances (mm) and of the score in the accessibility map's arrays [D]:
@@ -48,8 +45,8 @@ class TargetPlan:
         message: one sentence for the user.
         skin: the skin surface whose points are the entries; ``arrays`` holds per-point
             ``feasible`` (bool), ``clearance_mm`` (clearance beyond margin + needle radius, capped),
-            ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (index in :data:`REASONS`),
-            ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin), and per
+            ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (the first failed rule,
+            a :class:`~hitit.trajectories.feasibility.PathReason`), ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin), and per
             margin group (the hard structures sharing one margin, named by their categories, see
             ``clearance_groups``) ``clearance_<categories>_mm``: the minimum clearance to that group
             beyond its margin + needle radius (capped; ``clearance_mm`` is their minimum). Entries
@@ -134,9 +131,9 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     normals = getattr(skin, "normals_lps", None)
     n = len(points)
     length = np.sqrt(np.einsum("ij,ij->i", target - points, target - points))
-    reason = np.where(np.asarray(skin.valid, bool), 0, 1)
-    reason[(reason == 0) & (length > cfg.needle_length_mm)] = 2
-    reach = np.flatnonzero(reason == 0)
+    reason = np.where(np.asarray(skin.valid, bool), PathReason.FEASIBLE, PathReason.NOT_CANDIDATE)
+    refuse(reason, failed_rules(cfg, PathMeasurements(length_mm=length)))
+    reach = np.flatnonzero(reason == PathReason.FEASIBLE)
     clear = trace_paths(scene, points[reach], target)
     timings["clearance"] = time.perf_counter() - start
 
@@ -147,24 +144,24 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     slack[reach] = clear.min_clearance_mm
     blocked_at = np.full(n, np.inf)
     blocked_at[reach] = clear.blocked_at_mm
-    reason[reach[~clear.feasible]] = 3
-    reason[(reason == 0) & (axial > cfg.axial_limit_deg)] = 4
-    reason[(reason == 0) & (np.nan_to_num(skin_deg) > cfg.max_skin_angle_deg)] = 5
-    cand = np.flatnonzero(reason == 0)
+    refuse(reason, failed_rules(cfg, PathMeasurements(hard_clear=clear.feasible)), reach)
+    refuse(reason, failed_rules(cfg, PathMeasurements(axial_angle_deg=axial, skin_angle_deg=skin_deg)))
+    cand = np.flatnonzero(reason == PathReason.FEASIBLE)
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
     extent = None if lesion is None else lesion_extent(scene, lesion)
     organ_mm, host, rule = organ_path_before_lesion(scene, points[cand], target, lesion, extent)
-    if host is not None:
-        reason[cand[organ_mm < rule]] = 6
-    cand = np.flatnonzero(reason == 0)
+    refuse(reason, failed_rules(cfg, PathMeasurements(organ_path_mm=organ_mm, organ_rule_mm=rule, host_organ=host)),
+           cand)
+    cand = np.flatnonzero(reason == PathReason.FEASIBLE)
     lung = lung_crossings(scene, points[cand], target)
-    if cfg.avoid_lung_outside_lung and not target_in_lung(scene, target):
-        crossing = lung["pleural_punctures"] > 0
-        reason[cand[crossing]] = 7
-        cand, lung = cand[~crossing], {k: v[~crossing] for k, v in lung.items()}
+    in_lung = target_in_lung(scene, target)
+    refuse(reason, failed_rules(cfg, PathMeasurements(pleural_punctures=lung["pleural_punctures"],
+                                                      target_in_lung=in_lung)), cand)
+    kept = reason[cand] == PathReason.FEASIBLE
+    cand, lung = cand[kept], {k: v[kept] for k, v in lung.items()}
     score = np.zeros(n)
     score[cand] = np.exp(-soft_cost(scene, length[cand], slack[cand], axial[cand], skin_deg[cand], lung))
-    feasible = reason == 0
+    feasible = reason == PathReason.FEASIBLE
     timings["metrics"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -183,14 +180,14 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
         values = np.full(n, -np.inf)
         values[reach] = clear.group_clearance_mm[g]
         arrays[name] = values
-    counts = {REASONS[r]: int((reason == r).sum()) for r in range(len(REASONS))}
+    counts = {r.description: int((reason == r).sum()) for r in PathReason}
     counts.update(total=n, feasible=int(feasible.sum()))
     blocking, least_bad = {}, []
     if not trajectories:
         # the map's clearance of a blocked entry is the one at the violation found first from the skin; ranking
         # the blocked entries needs the worst violation along the whole path (sampled every PATHWIDE_STEP_MM)
         wide = slack.copy()
-        blocked = np.flatnonzero(reason >= 3)
+        blocked = np.flatnonzero(reason >= PathReason.HARD_STRUCTURE)
         wide[blocked] = path_min_clearance(scene, points[blocked], target, PATHWIDE_STEP_MM)
         blocking = _blocking_summary(scene, points, target, reason, wide)
         least_bad = _least_bad(scene, points, normals, target, reason, wide, length, axial, skin_deg, lesion_mask)
@@ -219,7 +216,7 @@ def clearance_group_names(scene: PreparedScene) -> dict[str, dict]:
 
 def _blocking_summary(scene: PreparedScene, points, target, reason, slack) -> dict[str, int]:
     """First blocking structure (exact) of up to :data:`EXPLAINED_ENTRIES` blocked entries, counted per name."""
-    blocked = np.flatnonzero(reason == 3)
+    blocked = np.flatnonzero(reason == PathReason.HARD_STRUCTURE)
     if len(blocked) > EXPLAINED_ENTRIES:
         # the least-blocked ones first (they tell what stands in the way of the best paths), then a spread
         by_slack = blocked[np.argsort(-slack[blocked], kind="stable")]
@@ -236,7 +233,8 @@ def _blocking_summary(scene: PreparedScene, points, target, reason, slack) -> di
 def _least_bad(scene, points, normals, target, reason, slack, length, axial, skin_deg, lesion_mask) -> list[PathCheck]:
     """The least-bad distinct paths within reach: smallest hard-margin deficit, then smallest angle excess."""
     cfg = scene.config
-    reach = np.flatnonzero(reason >= 3) if np.any(reason >= 3) else np.flatnonzero(reason == 2)
+    past_reach = reason >= PathReason.HARD_STRUCTURE  # within the needle length, refused by a later rule
+    reach = np.flatnonzero(past_reach) if np.any(past_reach) else np.flatnonzero(reason == PathReason.BEYOND_NEEDLE)
     if len(reach) == 0:
         return []
     deficit = np.maximum(-np.nan_to_num(slack[reach], nan=0.0) - scene.tolerance_mm, 0.0)
@@ -250,8 +248,9 @@ def _least_bad(scene, points, normals, target, reason, slack, length, axial, ski
 
 def _no_path_message(counts: dict[str, int], blocking: dict[str, int], cfg) -> str:
     """Why there is no safe path, in one sentence."""
-    if counts["total"] - counts[REASONS[1]] == counts[REASONS[2]]:
+    if counts["total"] - counts[PathReason.NOT_CANDIDATE.description] == counts[PathReason.BEYOND_NEEDLE.description]:
         return f"No safe path: no candidate skin point lies within the {cfg.needle_length_mm:g} mm needle length."
     names = ", ".join(list(blocking)[:5]) or "none"
-    parts = [f"{counts[r]} {r}" for r in REASONS[3:] if counts[r]]
+    parts = [f"{counts[r.description]} {r.description}" for r in PathReason
+             if r >= PathReason.HARD_STRUCTURE and counts[r.description]]
     return f"No safe path: " + "; ".join(parts) + f". Blocking structures (first met from the skin): {names}."
