@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hitit.anatomy.catalogue import Catalogue, load_catalogue, rules_for_target
+from hitit.anatomy.catalogue import Catalogue, load_catalogue, parse_margin_args, rules_for_target
 from hitit.errors import InputError
 
 PACKAGED = Path(__file__).parents[1] / "hitit" / "io" / "totalsegmentator_total_v2.json"
@@ -94,7 +94,7 @@ def test_unknown_name_gets_the_safe_default_and_a_warning(cat):
 
 
 def test_category_and_structure_overrides(cat):
-    new = cat.with_margin_args(["vessel=7", "aorta=10", "solid_organ=3.5"])
+    new = cat.with_margins(parse_margin_args(["vessel=7", "aorta=10", "solid_organ=3.5"]))
     assert new.rule("inferior_vena_cava").margin_mm == 7.0
     assert new.rule("aorta").margin_mm == 10.0 and "user override" in new.rule("aorta").source
     assert new.rule("spleen").margin_mm == 3.5
@@ -112,7 +112,13 @@ def test_category_and_structure_overrides(cat):
 @pytest.mark.parametrize("args", [["vessel=-1"], ["vessel=abc"], ["vessel"], ["=4"], ["vessel=nan"]])
 def test_bad_overrides_are_refused(cat, args):
     with pytest.raises(InputError):
-        cat.with_margin_args(args)
+        cat.with_margins(parse_margin_args(args))
+
+
+@pytest.mark.parametrize("margins", [{"vessel": -1.0}, {"aorta": float("nan")}, {"vessel": "abc"}])
+def test_bad_numeric_margins_are_refused(cat, margins):
+    with pytest.raises(InputError):
+        cat.with_margins(margins)
 
 
 def test_bad_kind_or_category_refused(cat):

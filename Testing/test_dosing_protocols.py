@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from hitit.dosing.allocate import LesionDoseInput, allocate, injectate_ml
+from hitit.dosing.allocate import DOSE_KINDS, LesionDoseInput, allocate, injectate_ml
 from hitit.dosing.protocols import available_protocols, load_protocol
 from hitit.errors import InputError
 
@@ -102,3 +103,9 @@ def test_unknown_protocol_and_bad_json(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         load_protocol(path)
+
+
+def test_every_declared_protocol_kind_has_a_dose_rule():
+    schema = json.loads((Path(__file__).resolve().parents[1] / "hitit" / "dosing" / "protocol.schema.json")
+                        .read_text(encoding="utf-8"))
+    assert sorted(schema["properties"]["kind"]["enum"]) == sorted(DOSE_KINDS)

@@ -187,7 +187,7 @@ def test_no_safe_path_is_explained_never_silent(teaching):
     assert "NO_SAFE_TRAJECTORY" in [r.code for r in l4.injectability.reasons]
     # margins so large that every path to L2 (1 mm from the IVC) is blocked: the blockers are named
     # and the least-bad paths are offered with their violations
-    plan = plan_case(teaching.case, PlanConfig(protocol="pv10", margin_args=("vessel=40",)))
+    plan = plan_case(teaching.case, PlanConfig(protocol="pv10", margins_mm={"vessel": 40.0}))
     l2 = plan.lesion("L2")
     assert l2.target.status == "no_safe_path"
     assert "inferior_vena_cava" in l2.target.blocking_structures

@@ -127,18 +127,15 @@ def planSettings(parameters):
     """The core's plan settings from the parameters (protocol, visit, needle, margins, trajectories per lesion)."""
     import hitit.plan
 
-    defaults = hitit.plan.PlanConfig()
-    planning = dataclasses.replace(defaults.planning, needle_length_mm=float(parameters.needleLengthMm),
-                                   gauge=int(parameters.needleGauge), top_k=int(parameters.trajectoriesPerLesion))
     settings = hitit.plan.PlanConfig(
-        protocol=parameters.protocol or defaults.protocol,
+        protocol=parameters.protocol or hitit.plan.PlanConfig().protocol,
         visit=int(parameters.visitNumber),
-        margin_args=tuple(f"{category}={float(getattr(parameters, name)):g}" for category, name in MARGIN_PARAMETERS.items()),
         auto_structures=("bone", "lung") if parameters.autoStructures else (),
-        planning=planning,
     )
-    settings.injectability = dataclasses.replace(settings.injectability, needle_length_mm=planning.needle_length_mm)
-    return settings
+    return settings.with_overrides(
+        needle_length_mm=float(parameters.needleLengthMm), gauge=int(parameters.needleGauge),
+        top_k=int(parameters.trajectoriesPerLesion),
+        margins_mm={category: float(getattr(parameters, name)) for category, name in MARGIN_PARAMETERS.items()})
 
 
 def defaultProtocol() -> str:

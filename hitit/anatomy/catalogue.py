@@ -94,6 +94,18 @@ def _check_margin(label: str, margin_mm: float) -> float:
     return value
 
 
+def parse_margin_args(args: Iterable[str]) -> dict[str, float]:
+    """Margins (mm) by category or structure name from command-line ``NAME=MM`` strings
+    (``--margin vessel=7 --margin aorta=10``), checked; for :meth:`Catalogue.with_margins`."""
+    margins: dict[str, float] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"Margin '{arg}' must read CATEGORY=MM or STRUCTURE=MM, e.g. vessel=7.")
+        margins[key.strip()] = _check_margin(key.strip(), value)
+    return margins
+
+
 def _check_kind(label: str, kind: str) -> str:
     """``kind`` if it is one of :data:`KINDS`, else an :class:`InputError`."""
     if kind not in KINDS:
@@ -106,7 +118,7 @@ class Catalogue:
     """Categories with their default rules, the name -> category map, and the user's overrides.
 
     Build it with :meth:`default` (or :func:`load_catalogue`), then derive overridden copies with
-    :meth:`with_category_margins`, :meth:`with_structure_override` or :meth:`with_margin_args`.
+    :meth:`with_category_margins`, :meth:`with_structure_override` or :meth:`with_margins`.
     ``notes`` records every override (and a warning when one weakens a default) for the plan.
     """
 
@@ -217,21 +229,14 @@ class Catalogue:
         overrides = {**self.structure_overrides, normalise_name(name): new}
         return replace(self, structure_overrides=overrides, notes=tuple(notes))
 
-    def with_margin_args(self, args: Iterable[str]) -> Catalogue:
-        """Apply command-line ``NAME=MM`` strings (``--margin vessel=7 --margin aorta=10``).
-
-        ``NAME`` is a category when it names one, otherwise a structure.
-        """
-        catalogue = self
-        for arg in args:
-            key, sep, value = arg.partition("=")
-            if not sep or not key.strip():
-                raise InputError(f"Margin '{arg}' must read CATEGORY=MM or STRUCTURE=MM, e.g. vessel=7.")
-            key = key.strip()
-            if key in catalogue.categories:
-                catalogue = catalogue.with_category_margins({key: value})
-            else:
-                catalogue = catalogue.with_structure_override(key, margin_mm=_check_margin(key, value))
+    def with_margins(self, margins_mm: Mapping[str, float]) -> Catalogue:
+        """A copy with margins (mm) by name: a category's default when the name is a category
+        (``{"vessel": 7}``), otherwise that structure's own margin (``{"aorta": 10}``)."""
+        categories = {name: mm for name, mm in margins_mm.items() if name in self.categories}
+        catalogue = self.with_category_margins(categories)
+        for name, margin in margins_mm.items():
+            if name not in categories:
+                catalogue = catalogue.with_structure_override(name, margin_mm=_check_margin(name, margin))
         return catalogue
 
     # ------------------------------------------------------------------ storage

@@ -35,14 +35,13 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Read the images, prepare the scene around the target and check the path; exit 0 (feasible) or 1."""
-    from dataclasses import replace
-
-    from hitit.anatomy.catalogue import Catalogue
+    from hitit.anatomy.catalogue import parse_margin_args
     from hitit.anatomy.target_organ import given_target_organ, target_organ_at_point, target_organ_of_lesion
     from hitit.geometry import from_lps, to_lps
     from hitit.io.segmentations import read_structures
     from hitit.io.volumes import read_volume
-    from hitit.trajectories import TrajectoryConfig, check_path, prepare
+    from hitit.plan import PlanConfig
+    from hitit.trajectories import check_path, prepare
 
     ct = read_volume(args.ct)
     masks = {}
@@ -51,21 +50,12 @@ def run(args) -> int:
     if not masks:
         raise InputError("No structure was read from --structures.")
     entry, target = to_lps(np.asarray(args.entry), args.frame), to_lps(np.asarray(args.target), args.frame)
-    config = TrajectoryConfig()
-    if args.needle_length is not None:
-        config = replace(config, needle_length_mm=args.needle_length)
-    if args.gauge is not None:
-        config = replace(config, gauge=args.gauge)
+    settings = PlanConfig().with_overrides(needle_length_mm=args.needle_length, gauge=args.gauge,
+                                           margins_mm=parse_margin_args(args.margin))
+    config = settings.planning
     warnings: list[str] = []
-    catalogue = Catalogue.default().with_margin_args(args.margin)
-    lesion_id, lesion_mask = _target_lesion(args, ct.grid, target)
-    if args.target_organ:
-        organ = given_target_organ(args.target_organ)
-    elif lesion_mask is not None:
-        organ = target_organ_of_lesion(lesion_id, lesion_mask, masks)
-    else:
-        organ = target_organ_at_point(masks, ct.grid, target, catalogue)
-    rules = catalogue.rules_for_target(list(masks), organ.names, warnings)
+    from hitit.anatomy.catalogue import parse_margin_args
+    from hitit.anatomy.target_organ import given_target_organ, target_organ_at_point, target_organ_of_lesion
     scene = prepare((ct.grid, masks), rules, config, target)
     result = check_path(scene, entry, target, lesion_mask=lesion_mask).to_dict()
     result["target_organ"] = organ.to_dict()

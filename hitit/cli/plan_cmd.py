@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
+from hitit.anatomy.catalogue import parse_margin_args
 from hitit.case import Case
 from hitit.errors import InputError
 from hitit.io.segmentations import read_structures, require_nonempty_masks
@@ -57,18 +57,11 @@ def settings_from_args(args) -> PlanConfig:
     """Plan settings from command-line arguments."""
     settings = PlanConfig(
         protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
-        margin_args=tuple(args.margin), entry_sides=tuple(args.side), aim=args.aim, contrast=args.contrast,
+        entry_sides=tuple(args.side), aim=args.aim, contrast=args.contrast,
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
     )
-    planning = settings.planning
-    if args.needle_length is not None:
-        planning = replace(planning, needle_length_mm=args.needle_length)
-    if args.gauge is not None:
-        planning = replace(planning, gauge=args.gauge)
-    if args.max_axial_angle is not None:
-        planning = replace(planning, max_axial_angle_deg=args.max_axial_angle)
-    return replace(settings, planning=planning,
-                   injectability=replace(settings.injectability, needle_length_mm=planning.needle_length_mm))
+    return settings.with_overrides(needle_length_mm=args.needle_length, gauge=args.gauge,
+                                   max_axial_angle_deg=args.max_axial_angle, margins_mm=parse_margin_args(args.margin))
 
 
 def run(args) -> int:

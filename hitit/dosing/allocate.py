@@ -18,6 +18,7 @@ The dose is volume x the protocol's concentration at this visit (T-VEC: 10^6 PFU
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hitit.dosing.protocols import Protocol
@@ -88,21 +89,54 @@ class Allocation:
                 "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
 
 
+def _size_table_ml(p: dict, longest_diameter_mm: float, volume_ml: float | None) -> float:
+    """The volume of the last table row whose lower bound the longest diameter exceeds (the first row from 0)."""
+    rows = [row for row in p["table"] if longest_diameter_mm > row["above_mm"]] or p["table"][:1]
+    return float(rows[-1]["volume_ml"])
+
+
+def _fixed_ml(p: dict, longest_diameter_mm: float, volume_ml: float | None) -> float:
+    """The same volume for every lesion."""
+    return float(p["volume_ml"])
+
+
+def _per_volume_ml(p: dict, longest_diameter_mm: float, volume_ml: float) -> float:
+    """``ml_per_ml`` mL of injectate per mL of lesion."""
+    return float(p["ml_per_ml"] * volume_ml)
+
+
+def _fraction_ml(p: dict, longest_diameter_mm: float, volume_ml: float) -> float:
+    """A fraction of the lesion volume, kept within ``min_ml`` and ``max_ml``."""
+    volume = p["fraction"] * volume_ml
+    return float(min(max(volume, p.get("min_ml", 0.0)), p.get("max_ml", math.inf)))
+
+
+@dataclass(frozen=True)
+class DoseKind:
+    """How a protocol ``kind`` turns a lesion into mL: ``volume_ml(parameters, longest diameter mm, volume mL)``."""
+
+    needs_lesion_volume: bool
+    volume_ml: Callable[[dict, float, float | None], float]
+
+
+#: The protocol kinds (``kind`` in a protocol file, see ``protocol.schema.json``) and their rules.
+DOSE_KINDS: dict[str, DoseKind] = {
+    "size_table": DoseKind(False, _size_table_ml),
+    "fixed": DoseKind(False, _fixed_ml),
+    "per_volume": DoseKind(True, _per_volume_ml),
+    "fraction": DoseKind(True, _fraction_ml),
+}
+
+
 def injectate_ml(protocol: Protocol, longest_diameter_mm: float, volume_ml: float | None = None,
                  lesion_id: str = "lesion") -> float:
     """Protocol volume (mL) for one lesion of this longest diameter (mm) and volume (mL)."""
-    p = protocol.parameters
-    if protocol.kind == "size_table":
-        rows = [row for row in p["table"] if longest_diameter_mm > row["above_mm"]] or p["table"][:1]
-        return float(rows[-1]["volume_ml"])
-    if protocol.kind == "fixed":
-        return float(p["volume_ml"])
-    if volume_ml is None:
+    kind = DOSE_KINDS.get(protocol.kind)
+    if kind is None:
+        raise InputError(f"Protocol '{protocol.name}': unknown kind '{protocol.kind}'; known kinds: {', '.join(DOSE_KINDS)}.")
+    if kind.needs_lesion_volume and volume_ml is None:
         raise InputError(f"Protocol '{protocol.name}' doses by lesion volume: give volume_ml for lesion '{lesion_id}'.")
-    if protocol.kind == "per_volume":
-        return float(p["ml_per_ml"] * volume_ml)
-    volume = p["fraction"] * volume_ml
-    return float(min(max(volume, p.get("min_ml", 0.0)), p.get("max_ml", math.inf)))
+    return kind.volume_ml(protocol.parameters, longest_diameter_mm, volume_ml)
 
 
 def priority_order(lesions: list[LesionDoseInput], rule: str) -> list[int]:

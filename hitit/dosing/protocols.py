@@ -21,7 +21,9 @@ _PACKAGE = resources.files("hitit.dosing")
 
 @dataclass(frozen=True)
 class Protocol:
-    """A validated protocol: ``kind`` is size_table, per_volume, fraction or fixed; ``parameters`` as in the file."""
+    """A validated protocol: ``kind`` is size_table, per_volume, fraction or fixed; ``parameters`` as in the file;
+    ``lesion_rules`` the agent-specific findings on a lesion (as in the file, interpreted by
+    :func:`hitit.lesions.injectability.protocol_reasons`)."""
 
     name: str
     version: str
@@ -30,6 +32,7 @@ class Protocol:
     kind: str
     parameters: dict
     path: str
+    lesion_rules: tuple[dict, ...] = ()
 
     @property
     def per_visit_cap_ml(self) -> float | None:
@@ -48,9 +51,10 @@ class Protocol:
         return self.parameters.get("priority_later_visits", "largest_first")
 
     def to_dict(self) -> dict:
-        """Name, version, source, kind and every parameter."""
+        """Name, version, source, kind, every parameter and the lesion rules."""
         return {"name": self.name, "version": self.version, "source": self.source, "description": self.description,
-                "kind": self.kind, "parameters": self.parameters, "path": self.path}
+                "kind": self.kind, "parameters": self.parameters, "lesion_rules": [dict(r) for r in self.lesion_rules],
+                "path": self.path}
 
 
 def available_protocols() -> list[str]:
@@ -91,7 +95,7 @@ def parse_protocol(text: str, origin: str) -> Protocol:
         raise InputError(f"Protocol {origin}: field '{field}': {error.message}.")
     _check_consistency(data, origin)
     return Protocol(data["name"], data["version"], data["source"], data.get("description", ""), data["kind"],
-                    data["parameters"], origin)
+                    data["parameters"], origin, tuple(data.get("lesion_rules", ())))
 
 
 def _check_consistency(data: dict, origin: str) -> None:

@@ -7,9 +7,13 @@ never change the verdict; they say what was not evaluated.
 
 Decisions documented here:
 
-- T-VEC and a liver lesion gives **"no"** (``tvec_liver_severity``): the label (W&P 5.7) says T-VEC is
+- Agent-specific findings live in the protocol file as data with their source (``lesion_rules``), each
+  interpreted by its declared kind through :data:`LESION_RULE_KINDS`; a copied or renamed protocol keeps
+  them. The shipped T-VEC protocol refuses a liver lesion (**"no"**): the label (W&P 5.7) says T-VEC is
   not indicated for transcutaneous intrahepatic administration after hepatic haemorrhage and deaths
-  [V] §2.2. A protocol can still be overridden by setting the severity to "caution".
+  [V] §2.2; a protocol file may set that rule's severity to "caution" instead.
+- The depth limit is the needle of the plan (``TrajectoryConfig.needle_length_mm``) minus a reserve, so
+  the trajectory engine and this rule always speak of the same needle.
 - Abutting a major vessel or hollow organ is a **"caution"**, not an exclusion: protocols exclude
   lesions "abutting" these [R] §2.2, but whether a safe window exists is for the radiologist and the
   trajectory engine to decide (the ``trajectory_feasible`` hook).
@@ -19,9 +23,13 @@ Decisions documented here:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from hitit.dosing.protocols import Protocol
+from hitit.errors import InputError
 from hitit.lesions.measure import DOMAIN, LesionMeasurement
+from hitit.trajectories.config import TrajectoryConfig
 
 SEVERITY_ORDER = {"info": 0, "caution": 1, "no": 2}
 
@@ -60,60 +68,56 @@ class InjectabilityConfig:
             ">= 10 mm (often 10-20 mm for visceral lesions)" §2.2.
         max_necrosis_fraction: above this necrotic fraction the lesion is "predominantly necrotic";
             [R] §2.2 (Bitar 2024 [V]: target the solid component).
-        needle_length_mm: usable needle length; [R] commonly stocked 10, 15, 20 cm §4.1.
         needle_reserve_mm: length kept outside the skin for the hub and handling (the lesion's near
-            edge must be within ``needle_length_mm - needle_reserve_mm``); [D].
+            edge must be within the plan's needle length minus this); [D].
         vessel_distance_mm: a lesion closer than this to a major vessel "abuts" it; [D] ~5 mm from
             CT placement accuracy (Busser 2013, 3.3-6.7 mm) §4.1; [R] "not abutting a major vessel" §2.2.
         hollow_organ_distance_mm: same for bowel, gallbladder, bladder, oesophagus; [R] §2.2, §4.2.
         vessel_structures / hollow_structures: structure names (TotalSegmentator) checked.
-        tvec_liver_severity: severity of the T-VEC liver warning ("no" or "caution"); [V] label W&P 5.7 §2.2.
     """
 
     min_longest_diameter_mm: float = 10.0
     max_necrosis_fraction: float = 0.5
-    needle_length_mm: float = 150.0
     needle_reserve_mm: float = 20.0
     vessel_distance_mm: float = 5.0
     hollow_organ_distance_mm: float = 5.0
     vessel_structures: tuple[str, ...] = MAJOR_VESSELS
     hollow_structures: tuple[str, ...] = HOLLOW_ORGANS
-    tvec_liver_severity: str = "no"
     sources: dict = field(default_factory=lambda: {
         "min_longest_diameter_mm": f"[R] common protocol requirement; {DOMAIN} §2.2",
         "max_necrosis_fraction": f"[R] 'not predominantly necrotic'; Bitar 2024 [V]; {DOMAIN} §2.2",
-        "needle_length_mm": f"[R] commonly stocked 10/15/20 cm needles; {DOMAIN} §4.1",
+        "max_depth_mm": f"the plan's needle length ([R] commonly stocked 10/15/20 cm needles; {DOMAIN} §4.1) "
+                        "minus needle_reserve_mm",
         "needle_reserve_mm": "[D] hub and handling length outside the skin",
         "vessel_distance_mm": f"[D] from CT needle placement accuracy (Busser 2013); [R] §2.2; {DOMAIN} §4.1",
         "hollow_organ_distance_mm": f"[R] avoid bowel/gallbladder; {DOMAIN} §2.2, §4.2",
-        "tvec_liver_severity": f"[V] Imlygic US label W&P 5.7 (6/2022); {DOMAIN} §2.2",
         "injected_before_baseline": f"[V] RECIST: locally treated lesions non-measurable unless progressed; {DOMAIN} §2.1",
     })
 
-    @property
-    def max_depth_mm(self) -> float:
-        """Deepest reachable lesion edge in mm from the skin (needle length minus reserve)."""
-        return self.needle_length_mm - self.needle_reserve_mm
+    def max_depth_mm(self, needle_length_mm: float) -> float:
+        """Deepest reachable lesion edge (mm from the skin) with a needle of ``needle_length_mm``: length minus reserve."""
+        return needle_length_mm - self.needle_reserve_mm
 
     def to_dict(self) -> dict:
         """Every threshold and its source."""
         out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "sources"}
-        return {**out, "max_depth_mm": self.max_depth_mm, "sources": dict(self.sources)}
+        return {**out, "sources": dict(self.sources)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class InjectabilityVerdict:
-    """Verdict for one lesion: "yes", "no" or "caution", with every reason and the rules used."""
+    """Verdict for one lesion: "yes", "no" or "caution", with every reason, the rules used and the depth
+    limit (mm) they gave with the plan's needle. The rules are stored once per plan (``config.injectability``)."""
 
     lesion_id: str
     verdict: str
-    reasons: list[Reason]
+    reasons: tuple[Reason, ...]
     rules: InjectabilityConfig
+    max_depth_mm: float
 
     def to_dict(self) -> dict:
-        """JSON-ready verdict."""
-        return {"id": self.lesion_id, "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons],
-                "rules": self.rules.to_dict()}
+        """JSON-ready verdict (without the rules, which the plan stores once)."""
+        return {"id": self.lesion_id, "verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons]}
 
 
 def _size_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reason]:
@@ -137,15 +141,17 @@ def _necrosis_unknown_message(m: LesionMeasurement) -> str:
             "judge necrosis on contrast-enhanced imaging")
 
 
-def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, trajectory_feasible: bool | None) -> list[Reason]:
-    """Depth and trajectory findings."""
+def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, needle_length_mm: float,
+                    trajectory_feasible: bool | None) -> list[Reason]:
+    """Depth (against the needle of ``needle_length_mm``) and trajectory findings."""
     out = []
+    max_depth = rules.max_depth_mm(needle_length_mm)
     if m.depth_mm is None:
         out.append(Reason("DEPTH_UNKNOWN", "info", "depth not measured (no body mask given)", ""))
-    elif m.depth_mm > rules.max_depth_mm:
+    elif m.depth_mm > max_depth:
         out.append(Reason("TOO_DEEP", "no", f"lesion is {m.depth_mm:.0f} mm below the skin, beyond the usable "
-                          f"needle length {rules.max_depth_mm:g} mm ({rules.needle_length_mm:g} mm needle - "
-                          f"{rules.needle_reserve_mm:g} mm reserve)", rules.sources["needle_length_mm"]))
+                          f"needle length {max_depth:g} mm ({needle_length_mm:g} mm needle - "
+                          f"{rules.needle_reserve_mm:g} mm reserve)", rules.sources["max_depth_mm"]))
     if trajectory_feasible is None:
         out.append(Reason("TRAJECTORY_NOT_CHECKED", "info", "no trajectory evaluated yet", ""))
     elif not trajectory_feasible:
@@ -169,23 +175,47 @@ def _neighbour_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list
     return out
 
 
+def _in_host_organ(rule: Mapping, m: LesionMeasurement) -> bool:
+    """Kind ``host_organ``: the lesion lies in the organ ``rule["organ"]``."""
+    return m.organ == rule["organ"]
+
+
+#: Interpreters of the protocols' ``lesion_rules`` by declared kind (the kinds of ``protocol.schema.json``):
+#: each says whether the rule applies to a measured lesion.
+LESION_RULE_KINDS: dict[str, Callable[[Mapping, LesionMeasurement], bool]] = {"host_organ": _in_host_organ}
+
+
+def protocol_reasons(protocol: Protocol, m: LesionMeasurement) -> list[Reason]:
+    """The findings of the protocol's agent-specific ``lesion_rules`` that apply to lesion ``m``."""
+    out = []
+    for rule in protocol.lesion_rules:
+        applies = LESION_RULE_KINDS.get(rule["kind"])
+        if applies is None:
+            raise InputError(f"Protocol {protocol.name}: lesion rule kind '{rule['kind']}' is unknown; known kinds: "
+                             f"{', '.join(LESION_RULE_KINDS)}.")
+        if applies(rule, m):
+            out.append(Reason(rule["code"], rule["severity"], rule["message"], rule["source"]))
+    return out
+
+
 def assess_injectability(m: LesionMeasurement, rules: InjectabilityConfig = InjectabilityConfig(),
-                         protocol_name: str | None = None, trajectory_feasible: bool | None = None,
-                         injected_before_baseline: bool = False) -> InjectabilityVerdict:
+                         protocol: Protocol | None = None, trajectory_feasible: bool | None = None,
+                         injected_before_baseline: bool = False,
+                         needle_length_mm: float = TrajectoryConfig.needle_length_mm) -> InjectabilityVerdict:
     """Apply every rule to a measured lesion.
 
-    ``protocol_name``: the dosing protocol ("tvec" triggers the liver warning); ``trajectory_feasible``:
-    the trajectory engine's answer (None = not checked); ``injected_before_baseline``: the lesion was
-    injected before the baseline scan.
+    ``protocol``: the dosing protocol, whose ``lesion_rules`` add agent-specific findings (T-VEC: not
+    in the liver); ``trajectory_feasible``: the trajectory engine's answer (None = not checked);
+    ``injected_before_baseline``: the lesion was injected before the baseline scan;
+    ``needle_length_mm``: the plan's needle (``PlanConfig.planning.needle_length_mm``), which sets the depth limit.
     """
-    reasons = _size_reasons(m, rules) + _access_reasons(m, rules, trajectory_feasible) + _neighbour_reasons(m, rules)
-    if protocol_name and protocol_name.lower() == "tvec" and m.organ == "liver":
-        reasons.append(Reason("TVEC_LIVER", rules.tvec_liver_severity,
-                              "T-VEC is not indicated for transcutaneous intrahepatic injection (label W&P 5.7: "
-                              "hepatic haemorrhage and deaths)", rules.sources["tvec_liver_severity"]))
+    reasons = (_size_reasons(m, rules) + _access_reasons(m, rules, needle_length_mm, trajectory_feasible)
+               + _neighbour_reasons(m, rules))
+    if protocol is not None:
+        reasons += protocol_reasons(protocol, m)
     if injected_before_baseline:
         reasons.append(Reason("INJECTED_BEFORE_BASELINE", "caution", "lesion was injected before the baseline scan: "
                               "not measurable for response unless it progressed", rules.sources["injected_before_baseline"]))
     worst = max((SEVERITY_ORDER[r.severity] for r in reasons), default=0)
     verdict = {0: "yes", 1: "caution", 2: "no"}[worst]
-    return InjectabilityVerdict(m.lesion_id, verdict, reasons, rules)
+    return InjectabilityVerdict(m.lesion_id, verdict, tuple(reasons), rules, rules.max_depth_mm(needle_length_mm))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from hitit.anatomy.body import BodyConfig, SkinConfig
 from hitit.anatomy.catalogue import Catalogue
@@ -13,12 +14,11 @@ from hitit.lesions.injectability import InjectabilityConfig
 from hitit.lesions.measure import MeasurementConfig
 from hitit.trajectories.config import TrajectoryConfig
 
-
 #: How the needle target inside a lesion is chosen (see :attr:`PlanConfig.aim`).
 AIMS = ("centre", "best")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanConfig:
     """The planner's inputs besides the images.
 
@@ -28,7 +28,7 @@ class PlanConfig:
         new_lesions: ids of lesions first seen at this visit (they come first at later T-VEC visits).
         nodal_lesions: ids of lesions that are lymph nodes (RECIST measures their short axis).
         lesion_organs: organ per lesion id when the user knows it (else found from the structures).
-        margin_args: ``CATEGORY=MM`` or ``STRUCTURE=MM`` overrides of the catalogue margins.
+        margins_mm: margin (mm) overrides of the catalogue by category (``vessel``) or structure name.
         auto_structures: structures to derive from HU when not segmented (``bone``, ``lung``).
         contrast: ``yes`` or ``no`` when the user states whether the CT is contrast-enhanced; None reads it
             from the CT header (:mod:`hitit.lesions.contrast`). Necrosis is assessed only on an enhanced CT.
@@ -46,7 +46,7 @@ class PlanConfig:
     new_lesions: tuple[str, ...] = ()
     nodal_lesions: tuple[str, ...] = ()
     lesion_organs: dict[str, str] = field(default_factory=dict)
-    margin_args: tuple[str, ...] = ()
+    margins_mm: dict[str, float] = field(default_factory=dict)
     auto_structures: tuple[str, ...] = ()
     entry_sides: tuple[str, ...] = ()
     aim: str = "centre"
@@ -63,17 +63,34 @@ class PlanConfig:
             raise InputError(f"Unknown aim {self.aim!r}: use {' or '.join(AIMS)}.")
         if self.contrast not in (None, *STATEMENTS):
             raise InputError(f"Unknown contrast statement {self.contrast!r}: use yes or no (or leave it to the CT header).")
+        self.catalogue()  # a bad margin override is refused here, not halfway through planning
+
+    def with_overrides(self, *, needle_length_mm: float | None = None, gauge: int | None = None,
+                       max_axial_angle_deg: float | None = None, top_k: int | None = None,
+                       margins_mm: Mapping[str, float] | None = None) -> PlanConfig:
+        """A copy with the settings a user commonly changes (None keeps the current value).
+
+        ``needle_length_mm``: usable needle length (mm), used by the trajectory engine and the
+        injectability depth limit alike; ``gauge``: needle gauge (its outer radius adds to every margin);
+        ``max_axial_angle_deg``: largest angle to the axial plane; ``top_k``: trajectories proposed per
+        lesion; ``margins_mm``: margin overrides (mm) by category or structure name, added to the current ones.
+        """
+        changes = {name: value for name, value in (("needle_length_mm", needle_length_mm), ("gauge", gauge),
+                                                    ("max_axial_angle_deg", max_axial_angle_deg), ("top_k", top_k))
+                   if value is not None}
+        margins = {**self.margins_mm, **(margins_mm or {})}
+        return replace(self, planning=replace(self.planning, **changes), margins_mm=margins)
 
     def catalogue(self) -> Catalogue:
         """The structure catalogue with the user's margin overrides applied."""
-        return Catalogue.default().with_margin_args(self.margin_args)
+        return Catalogue.default().with_margins(self.margins_mm)
 
     def to_dict(self) -> dict:
         """Every parameter used, with sources where the stage records them."""
         return {
             "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
             "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
-            "margin_args": list(self.margin_args), "auto_structures": list(self.auto_structures),
+            "margins_mm": dict(self.margins_mm), "auto_structures": list(self.auto_structures),
             "entry_sides": list(self.entry_sides), "aim": self.aim, "contrast": self.contrast,
             "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
             "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),

@@ -179,7 +179,8 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
         scene = scenes[m.organ]
         target = max((plan_target(scene, aim, skin, lesion.lesion_id, lesion.mask) for aim in aims[lesion.lesion_id]),
                      key=_aim_quality)
-        verdict = assess_injectability(m, settings.injectability, protocol.name, target.status == "ok")
+        verdict = assess_injectability(m, settings.injectability, protocol, target.status == "ok",
+                                       needle_length_mm=settings.planning.needle_length_mm)
         plans.append(LesionPlan(m, target, scene, lesion.mask, verdict))
 
     _report(progress, cancel, 0.88, "Allocating injectate")
