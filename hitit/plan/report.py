@@ -140,7 +140,7 @@ def plan_notices(plan: dict, case: Case) -> dict[str, list[str]]:
     segmented, necrosis or depth not measured), and changed or assumed rules. A structure that is
     merely outside the needle's reach is not a warning.
     """
-    catalogue = Catalogue.default().with_margin_args(plan["config"].get("margin_args", ()))
+    catalogue = Catalogue.default().with_margins(plan["config"].get("margins_mm", {}))
     critical = {n: m for n, m in case.structures.items() if catalogue.rule(n).kind in CRITICAL_KINDS}
     groups: dict[str, list[str]] = {}
     empty = sorted(n for n, m in critical.items() if not m.any())
@@ -198,7 +198,7 @@ def _segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) ->
 
 def _unassessed_rules(plan: dict, case: Case, catalogue: Catalogue) -> list[str]:
     present = {n for n, m in case.structures.items() if m.any()}
-    rules = plan["lesions"][0]["injectability"].get("rules", {}) if plan["lesions"] else {}
+    rules = plan["config"]["injectability"]
     out = []
     for kind, key, category in (("major vessel", "vessel_structures", "vessel"),
                                 ("hollow organ", "hollow_structures", "hollow_organ")):

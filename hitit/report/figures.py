@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from hitit.case import Volume
 from hitit.geometry import Grid
 from hitit.report.canvas import blank_figure, new_figure
+from hitit.trajectories.feasibility import PathReason
 
 #: Display window for soft-tissue CT (level 40 HU, width 400 HU), the usual abdominal window.
 SOFT_TISSUE_WINDOW_HU = (-160.0, 240.0)
@@ -40,9 +41,10 @@ _LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))
 SKIN_VIEWS = (("front", (0.0, -1.0, 0.0)), ("patient's left side", (1.0, 0.0, 0.0)),
               ("back", (0.0, 1.0, 0.0)), ("patient's right side", (-1.0, 0.0, 0.0)))
 _SUPERIOR = np.array([0.0, 0.0, 1.0])
-#: Refused skin entries by why (codes of :data:`hitit.trajectories.planner.REASONS`), and their colours.
-SKIN_REASON_GROUPS = {"blocked by a structure": (3,), "outside the angle limits": (4, 5),
-                      "other rule (organ path, lung)": (6, 7)}
+#: Refused skin entries by why (:class:`~hitit.trajectories.feasibility.PathReason`), and their colours.
+SKIN_REASON_GROUPS = {"blocked by a structure": (PathReason.HARD_STRUCTURE,),
+                      "outside the angle limits": (PathReason.AXIAL_ANGLE, PathReason.SKIN_ANGLE),
+                      "other rule (organ path, lung)": (PathReason.ORGAN_PATH, PathReason.LUNG_OUTSIDE_LUNG)}
 SKIN_COLOURS = {"blocked by a structure": (0.80, 0.15, 0.20), "outside the angle limits": (0.93, 0.72, 0.76),
                 "other rule (organ path, lung)": (0.95, 0.60, 0.25), "out of needle reach or excluded": (0.86, 0.86, 0.86)}
 
