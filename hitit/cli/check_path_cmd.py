@@ -54,8 +54,15 @@ def run(args) -> int:
                                            margins_mm=parse_margin_args(args.margin))
     config = settings.planning
     warnings: list[str] = []
-    from hitit.anatomy.catalogue import parse_margin_args
-    from hitit.anatomy.target_organ import given_target_organ, target_organ_at_point, target_organ_of_lesion
+    catalogue = settings.catalogue()
+    lesion_id, lesion_mask = _target_lesion(args, ct.grid, target)
+    if args.target_organ:
+        organ = given_target_organ(args.target_organ)
+    elif lesion_mask is not None:
+        organ = target_organ_of_lesion(lesion_id, lesion_mask, masks)
+    else:
+        organ = target_organ_at_point(masks, ct.grid, target, catalogue)
+    rules = catalogue.rules_for_target(list(masks), organ.names, warnings)
     scene = prepare((ct.grid, masks), rules, config, target)
     result = check_path(scene, entry, target, lesion_mask=lesion_mask).to_dict()
     result["target_organ"] = organ.to_dict()
