@@ -56,14 +56,14 @@ def test_cli_lesions_json(teaching, tmp_path, capsys):
     assert out["frame"] == "LPS"
     rows = {r["id"]: r for r in out["lesions"]}
     assert set(rows) == set(teaching.truth)
-    for key in ("volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm", "centroid", "depth_mm",
+    for key in ("volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm", "centroid_lps", "depth_mm",
                 "organ", "necrosis_fraction", "measurable"):
         assert key in rows["L1"]
     assert rows["L1"]["organ"] == "liver"
     assert out["contrast"]["enhanced"] is True and "ContrastBolusAgent" in out["contrast"]["source"]  # from ct.nrrd
     assert rows["L3"]["necrosis"]["status"] == "assessed"
     assert rows["L3"]["necrosis_fraction"] == pytest.approx(teaching.truth["L3"].necrotic_fraction, abs=0.03)
-    np.testing.assert_allclose(rows["L2"]["centroid"], teaching.truth["L2"].centre_lps, atol=1.5)
+    np.testing.assert_allclose(rows["L2"]["centroid_lps"], teaching.truth["L2"].centre_lps, atol=1.5)
     assert main(["lesions", "--ct", str(ct), "--lesions", str(lesions)]) == 0
     assert "L3" in capsys.readouterr().out
 

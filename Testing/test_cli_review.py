@@ -34,16 +34,16 @@ def files(tmp_path_factory):
     write_volume(needle_ct, root / "needle_ct.nrrd")
     write_volume(add_injection(needle_ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM), root / "post_ct.nrrd")
     l4 = teaching.truth["L4"].example_paths[0]
-    plan = {"frame": "LPS", "visit": 1, "config": {"margin_mm": 5.0}, "protocol": {}, "lesions": [
-        {"id": "L1", "status": "inject", "injectate_ml": 1.5,
+    plan = {"frame": "LPS", "config": {"visit": 1, "margin_mm": 5.0}, "protocol": {}, "lesions": [
+        {"id": "L1", "status": "inject", "allocation": {"injectate_ml": 1.5},
          "deposits": {"paths": [{"deposits": [{"point_lps": list(INJECTION_CENTRE_LPS), "needle_depth_mm": 40.0,
                                                "volume_ml": 1.5}]}]},
-         "trajectories": [{"rank": 1, "entry": list(entry), "target": list(target), "length_mm": 40.0,
+         "trajectories": [{"rank": 1, "entry_lps": list(entry), "target_lps": list(target), "length_mm": 40.0,
                            "min_clearance_mm": 9.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
-        {"id": "L4", "status": "inject", "injectate_ml": 0.5,
+        {"id": "L4", "status": "inject", "allocation": {"injectate_ml": 0.5},
          "deposits": {"paths": [{"deposits": [{"point_lps": list(l4.target_lps), "needle_depth_mm": 15.0,
                                                "volume_ml": 0.5}]}]},
-         "trajectories": [{"rank": 1, "entry": list(l4.entry_lps), "target": list(l4.target_lps), "length_mm": 15.0,
+         "trajectories": [{"rank": 1, "entry_lps": list(l4.entry_lps), "target_lps": list(l4.target_lps), "length_mm": 15.0,
                            "min_clearance_mm": 20.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
     ]}
     (root / "plan").mkdir()
@@ -136,10 +136,12 @@ def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):
     ({"frame": "LPS", "lesions": {"L1": {}}}, "lesions"),
     ({"lesions": ["L1"]}, "lesions[0]"),
     ({"lesions": [{"name": "L1"}]}, "lesions[0].id"),
-    ({"lesions": [{"id": "L1", "trajectories": [{"entry": [0, 0], "target": [0, 0, 0]}]}]}, "lesions[0].trajectories[0].entry"),
+    ({"lesions": [{"id": "L1", "trajectories": [{"entry_lps": [0, 0], "target_lps": [0, 0, 0]}]}]},
+     "lesions[0].trajectories[0].entry_lps"),
     ({"lesions": [{"id": "L1", "deposits": {"paths": [{"deposits": [{"point": [0, 0, 0]}]}]}}]},
      "lesions[0].deposits.paths[0].deposits[0].point_lps"),
-    ({"lesions": [{"id": "L1", "scene": {"rules": {"aorta": {"margin": 5}}}}]}, "lesions[0].scene.rules.aorta"),
+    ({"scenes": [{"rules": {"aorta": {"margin": 5}}}], "lesions": [{"id": "L1", "scene_index": 0}]}, "scenes[0].rules.aorta"),
+    ({"scenes": [], "lesions": [{"id": "L1", "scene_index": 0}]}, "lesions[0].scene_index"),
     ({"config": {"planning": []}, "lesions": []}, "config.planning"),
     ({"frame": "RAS", "lesions": []}, "frame"),
 ])

@@ -107,12 +107,12 @@ def test_dcmqi_reads_the_measurements_of_the_plan(exported, ts_dicom_dir, tmp_pa
         assert values["Long axis"][0] == pytest.approx(lesion["measurement"]["longest_diameter_mm"], abs=0.1)
         assert values["Short axis"][0] == pytest.approx(lesion["measurement"]["short_axis_mm"], abs=0.1)
         assert values["Long axis"][1] == values["Short axis"][1] == "mm"
-        assert values["Planned intratumoral injectate volume"][0] == pytest.approx(lesion["injectate_ml"], abs=0.1)
+        assert values["Planned intratumoral injectate volume"][0] == pytest.approx(lesion["allocation"]["injectate_ml"], abs=0.1)
         assert labels[group["ReferencedSegment"]] == lesion_id
         assert group["segmentationSOPInstanceUID"] == seg.SOPInstanceUID
         assert group["FindingSite"]["CodeMeaning"].lower() == lesion["measurement"]["organ"]
         assert group["TrackingUniqueIdentifier"] == tracking_uid(_patient_key(ts_dicom_dir), lesion_id)
-    assert any(lesion["injectate_ml"] > 0 for lesion in plan_lesions.values())
+    assert any(lesion["allocation"]["injectate_ml"] > 0 for lesion in plan_lesions.values())
 
 
 def test_objects_join_the_ct_study_in_new_series(exported, ts_dicom_dir):

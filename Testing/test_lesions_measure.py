@@ -143,9 +143,10 @@ def test_depth_organ_distances_necrosis():
     assert m.distance_to_structures_mm["far"] is None
     assert m.necrosis_fraction == pytest.approx(core.sum() / lesion.mask.sum(), abs=0.05)
     record = m.to_dict()
-    assert record["config"]["necrosis"]["fluid_max_hu"] == 20.0 and "sources" in record["config"]
+    assert m.config.to_dict()["necrosis"]["fluid_max_hu"] == 20.0 and "sources" in m.config.to_dict()
+    assert "config" not in record  # stored once by the caller (the plan's or the lesions table's config)
     assert record["necrosis"]["status"] == "assessed"
-    assert len(record["centroid"]) == 3
+    assert len(record["centroid_lps"]) == 3
 
 
 def test_real_tumour_matches_simpleitk(data_dir):

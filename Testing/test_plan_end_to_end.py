@@ -63,7 +63,7 @@ def test_every_feasible_path_keeps_its_margins(teaching, plan):
             for name, rule in rules.items():
                 if rule.kind != "hard":
                     continue
-                clearance = exact_clearance_mm(grid, teaching.case.structures[name], t.entry, t.target)
+                clearance = exact_clearance_mm(grid, teaching.case.structures[name], t.entry_lps, t.target_lps)
                 assert clearance >= rule.margin_mm + radius - tolerance, (lesion.lesion_id, t.rank, name, clearance)
                 checked += 1
     assert checked > 0
@@ -99,18 +99,20 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
     document = json.loads(files["plan"].read_text(encoding="utf-8"))
     assert document["frame"] == "LPS" and "planning" in document["config"]
     for lesion in document["lesions"]:
-        assert {"id", "status", "injectate_ml", "trajectories"} <= set(lesion)
+        assert {"id", "status", "allocation", "trajectories", "target_lps", "scene_index"} <= set(lesion)
+        assert "injectate_ml" in lesion["allocation"] and "injectate_ml" not in lesion  # each value once
+        assert {"centroid_lps", "ld_endpoints_lps"} <= set(lesion["measurement"])
         for t in lesion["trajectories"]:
-            assert {"rank", "entry", "target", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
+            assert {"rank", "entry_lps", "target_lps", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
                     "feasible", "score"} <= set(t)
         assert None not in lesion["measurement"]["distance_to_structures_mm"].values()
         # the chosen path carries its procedure card, consistent with the path it describes
         card = lesion["trajectories"][0]["procedure"]
         chosen = lesion["trajectories"][0]
-        assert card["entry_lps"] == pytest.approx(chosen["entry"], abs=0.01)
+        assert card["entry_lps"] == pytest.approx(chosen["entry_lps"], abs=0.01)
         assert card["depth_to_target_mm"] == pytest.approx(chosen["length_mm"], abs=0.06)
         assert card["depth_to_lesion_edge_mm"] < card["depth_to_target_mm"] <= card["depth_mark_mm"] + 0.06
-        assert card["total_injectate_ml"] == pytest.approx(lesion["injectate_ml"], abs=0.01)
+        assert card["total_injectate_ml"] == pytest.approx(lesion["allocation"]["injectate_ml"], abs=0.01)
         assert all("procedure" not in t for t in lesion["trajectories"][1:])
     # L4 lies in the anterior abdominal wall left of the midline: entered from the front, patient supine
     l4 = next(lesion for lesion in document["lesions"] if lesion["id"] == "L4")["trajectories"][0]["procedure"]
@@ -242,15 +244,15 @@ def test_report_warns_only_about_what_matters(teaching, plan):
     structures["aorta"] = cut
     near = json.loads(json.dumps(document))
     lesion = near["lesions"][0]
-    lesion["trajectories"][0]["entry"] = grid.index_to_lps(np.array([60.0, 62.0, 1.0])).tolist()
-    lesion["trajectories"][0]["target"] = grid.index_to_lps(np.array([100.0, 62.0, 1.0])).tolist()
+    lesion["trajectories"][0]["entry_lps"] = grid.index_to_lps(np.array([60.0, 62.0, 1.0])).tolist()
+    lesion["trajectories"][0]["target_lps"] = grid.index_to_lps(np.array([100.0, 62.0, 1.0])).tolist()
     notices = plan_notices(near, Case(teaching.case.ct, structures, teaching.case.lesions))
     assert [n for n in notices["Critical structures missing"] if "gallbladder" in n]
     [cut_notice] = [n for n in notices["Cut by the field of view"] if n.startswith("aorta ")]
     assert cut_notice.startswith("aorta is cut by the edge of the scan") and lesion["id"] in cut_notice
     assert f"{1.5 * grid.spacing_mm[2]:.0f} mm" in cut_notice
     # the same path ten slices up: the edge is too far to hide anything near the needle
-    for key in ("entry", "target"):
+    for key in ("entry_lps", "target_lps"):
         point = grid.lps_to_index(np.array(lesion["trajectories"][0][key]))
         point[2] = 10
         lesion["trajectories"][0][key] = grid.index_to_lps(point).tolist()

@@ -85,7 +85,7 @@ def test_anterior_entry_supine(scene):
     paths = [{"tilt_deg": 0.0, "deposits": [{"needle_depth_mm": 80.0, "volume_ml": 0.5},
                                             {"needle_depth_mm": 88.5, "volume_ml": 0.5}]},
              {"tilt_deg": 9.0, "deposits": [{"needle_depth_mm": 84.0, "volume_ml": 0.25}]}]
-    trajectory = {"entry": entry.tolist(), "target": target.tolist(),
+    trajectory = {"entry_lps": entry.tolist(), "target_lps": target.tolist(),
                   "clearance_by_structure_mm": {"aorta": 6.2, "colon": 14.0, "rib_left_10": 9.99, "far": None}}
     card = procedure_card(trajectory, paths, grid, lesion, landmarks, 150.0, 18)
 
@@ -123,7 +123,7 @@ def test_posterior_entry_prone_and_body_midline(scene):
     # above the vertebra's top: no vertebra at this level, so the midline is the body's
     entry = _on_skin(100.0, 32.0)
     target = LESION_CENTRE
-    card = procedure_card({"entry": entry.tolist(), "target": target.tolist()}, [], grid, lesion, landmarks, 200.0, 17)
+    card = procedure_card({"entry_lps": entry.tolist(), "target_lps": target.tolist()}, [], grid, lesion, landmarks, 200.0, 17)
     angle, tilt = _expected_angles(entry, target)
     assert card.angle_from_vertical_deg == pytest.approx(angle, abs=1e-6) and card.angle_towards == "patient left"
     assert card.craniocaudal_angle_deg == pytest.approx(tilt, abs=1e-6)

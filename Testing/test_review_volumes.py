@@ -15,10 +15,10 @@ def _deposits(*points_depths_volumes):
                                     for p, d, v in points_depths_volumes]}]}
 
 
-PLAN = {"frame": "LPS", "visit": 2, "lesions": [
-    {"id": "L1", "status": "ok", "injectate_ml": 2.0, "deposits": None},
+PLAN = {"frame": "LPS", "config": {"visit": 2}, "lesions": [
+    {"id": "L1", "status": "ok", "allocation": {"injectate_ml": 2.0}, "deposits": None},
     {"id": "L2", "status": "ok", "deposits": _deposits(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0))},
-    {"id": "L3", "status": "no_safe_path", "injectate_ml": 0.0, "deposits": None},
+    {"id": "L3", "status": "no_safe_path", "allocation": {"injectate_ml": 0.0}, "deposits": None},
 ]}
 
 

@@ -22,7 +22,7 @@ def planned():
 def test_needle_on_the_planned_path_keeps_the_plans_margins(planned):
     teaching, plan_dict, plan = planned
     best = plan.lesion("L1").target.trajectories[0]
-    line = Markup("line", "L1", [best.entry, best.target])
+    line = Markup("line", "L1", [best.entry_lps, best.target_lps])
     review = review_visit(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
                          needle_markup=line)
     (needle,) = [n for n in review.needles if n.lesion_id == "L1"]

@@ -152,7 +152,7 @@ def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
     lines = planner.trajectoryLines(plan)
     assert [line["name"] for line in lines if line["lesion"] == "L1"] == ["L1-T1", "L1-T2", "L1-T3"]
     first = l1.target.trajectories[0]
-    assert lines[0]["entryRAS"] == [-first.entry[0], -first.entry[1], first.entry[2]]
+    assert lines[0]["entryRAS"] == [-first.entry_lps[0], -first.entry_lps[1], first.entry_lps[2]]
     reference = plan["config"]["planning"]["clearance_reference_mm"]
     for line in lines:
         slack = line["record"]["margin_slack_mm"]

@@ -37,15 +37,18 @@ def test_path_through_vessel_is_blocked_and_frames_agree(tmp_path, capsys):
     _write_scene(tmp_path)
     code, through = _run(capsys, tmp_path, (38.0, 0.0, 0.0), (-10.0, 0.0, 0.0))
     assert code == 1 and not through["feasible"] and through["blocking"] == ["aorta"]
-    for key in ("frame", "feasible", "length_mm", "min_clearance_mm", "clearance_by_structure_mm", "blocking", "axial_angle_deg"):
+    for key in ("entry_lps", "target_lps", "feasible", "length_mm", "min_clearance_mm", "clearance_by_structure_mm", "blocking", "axial_angle_deg"):
         assert key in through
     code, clear = _run(capsys, tmp_path, (0.0, -38.0, 0.0), (-10.0, 0.0, 0.0))
     assert code == 0 and clear["feasible"] and clear["blocking"] == []
     assert clear["clearance_by_structure_mm"]["aorta"] > 5
     ras = _run(capsys, tmp_path, lps_to_ras(np.array([0.0, -38.0, 0.0])), lps_to_ras(np.array([-10.0, 0.0, 0.0])), "RAS")[1]
-    assert ras["frame"] == "RAS" and ras["feasible"] == clear["feasible"]
+    assert ras["feasible"] == clear["feasible"]
     assert ras["length_mm"] == clear["length_mm"] and ras["clearance_by_structure_mm"] == clear["clearance_by_structure_mm"]
-    assert np.allclose(ras["entry"], lps_to_ras(np.array([0.0, -38.0, 0.0])))
+    # RAS input converts values: the LPS record is the same path, and the RAS points are given under their own keys
+    assert np.allclose(ras["entry_ras"], lps_to_ras(np.array([0.0, -38.0, 0.0])))
+    assert np.allclose(ras["entry_lps"], [0.0, -38.0, 0.0]) and np.allclose(ras["target_lps"], clear["target_lps"])
+    assert "entry_ras" not in clear
 
 
 def _write_liver_scene(tmp_path):

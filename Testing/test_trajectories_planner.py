@@ -29,7 +29,7 @@ def _plan(masks, target, config=OPEN, organ=None, lesion=None):
 def test_top_k_distinct_and_separated_and_safe():
     scene, plan = _plan({"aorta": _ball((30, 0, 0), 8)}, np.zeros(3))
     assert plan.status == "ok" and len(plan.trajectories) == OPEN.top_k
-    entries = np.array([t.entry for t in plan.trajectories])
+    entries = np.array([t.entry_lps for t in plan.trajectories])
     for i in range(len(entries)):
         for j in range(i):
             assert np.linalg.norm(entries[i] - entries[j]) >= OPEN.min_entry_separation_mm

@@ -112,8 +112,8 @@ def test_teaching_case_every_proposed_path_is_safe():
         plan = plan_target(scene, truth.centre_lps, skin, lid, case.lesions[lid])
         assert plan.status == "ok", plan.message
         for t in plan.trajectories:
-            slack = _dense_min_slack(case.grid, case.structures, rules, config.needle_radius_mm, t.entry, t.target)
-            assert slack >= -scene.tolerance_mm, (lid, t.entry, slack)
+            slack = _dense_min_slack(case.grid, case.structures, rules, config.needle_radius_mm, t.entry_lps, t.target_lps)
+            assert slack >= -scene.tolerance_mm, (lid, t.entry_lps, slack)
             checked += 1
     assert checked >= 8
 
@@ -137,7 +137,7 @@ def test_totalsegmentator_liver_target_paths_are_safe(ts_dir):
     paths = plan.trajectories or plan.least_bad
     assert paths
     for t in plan.trajectories:
-        slack = _dense_min_slack(ct.grid, masks, rules, config.needle_radius_mm, t.entry, t.target)
+        slack = _dense_min_slack(ct.grid, masks, rules, config.needle_radius_mm, t.entry_lps, t.target_lps)
         assert slack >= -scene.tolerance_mm
     print(plan.status, plan.message)
 

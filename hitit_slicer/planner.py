@@ -248,8 +248,8 @@ def trajectoryLines(content: Mapping, lesionId: str | None = None) -> list[dict]
                 "name": trajectoryName(lesion["id"], trajectory["rank"]),
                 "lesion": str(lesion["id"]),
                 "rank": int(trajectory["rank"]),
-                "entryRAS": rasFromLPS(trajectory["entry"]).tolist(),
-                "targetRAS": rasFromLPS(trajectory["target"]).tolist(),
+                "entryRAS": rasFromLPS(trajectory["entry_lps"]).tolist(),
+                "targetRAS": rasFromLPS(trajectory["target_lps"]).tolist(),
                 "color": safetyColor(bool(trajectory["feasible"]), trajectory.get("margin_slack_mm"), comfortable),
                 "record": dict(trajectory),
             })

@@ -471,7 +471,7 @@ def plannedLines(content: dict) -> list[dict]:
         chosen = chosen_trajectory(lesion)
         if chosen is not None:
             lines.append({"name": f"{lesion['id']} planned", "lesion": str(lesion["id"]),
-                          "entryRAS": rasFromLPS(chosen["entry"]).tolist(), "targetRAS": rasFromLPS(chosen["target"]).tolist()})
+                          "entryRAS": rasFromLPS(chosen["entry_lps"]).tolist(), "targetRAS": rasFromLPS(chosen["target_lps"]).tolist()})
     return lines
 
 
@@ -487,7 +487,7 @@ def needleLesionId(content: dict, lineNode) -> str:
     if not lesions:
         raise ValueError("The plan has no lesion with a planned trajectory to compare the needle with.")
     tipLPS = lpsFromRAS(nodes.controlPointsWorld(lineNode)[-1])
-    return str(min(lesions, key=lambda lesion: float(np.linalg.norm(np.subtract(chosen_trajectory(lesion)["target"], tipLPS))))["id"])
+    return str(min(lesions, key=lambda lesion: float(np.linalg.norm(np.subtract(chosen_trajectory(lesion)["target_lps"], tipLPS))))["id"])
 
 
 def reviewInjection(context: SlicerContext, parameters, session: ResponseSession) -> dict:

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--label-map", default=None, help="label -> name JSON for a label map (default: TotalSegmentator total)")
     p.add_argument("--entry", required=True, nargs=3, type=float, metavar=("X", "Y", "Z"), help="skin entry point (mm)")
     p.add_argument("--target", required=True, nargs=3, type=float, metavar=("X", "Y", "Z"), help="target point (mm)")
-    p.add_argument("--frame", default="LPS", choices=("LPS", "RAS"), help="frame of --entry/--target and of the output")
+    p.add_argument("--frame", default="LPS", choices=("LPS", "RAS"), help="frame of --entry/--target; with RAS the JSON adds entry_ras/target_ras beside entry_lps/target_lps")
     p.add_argument("--margin", action="append", default=[], metavar="NAME=MM", help="margin override (category or structure)")
     p.add_argument("--needle-length", type=float, default=None, help="usable needle length (mm), default 150")
     p.add_argument("--gauge", type=int, default=None, help="needle gauge (its radius adds to every margin), default 17")
@@ -66,16 +66,17 @@ def run(args) -> int:
     scene = prepare((ct.grid, masks), rules, config, target)
     result = check_path(scene, entry, target, lesion_mask=lesion_mask).to_dict()
     result["target_organ"] = organ.to_dict()
-    result["entry"] = from_lps(np.asarray(result["entry"]), args.frame).tolist()
-    result["target"] = from_lps(np.asarray(result["target"]), args.frame).tolist()
-    result["frame"] = args.frame
+    if args.frame == "RAS":
+        # the record keeps its LPS points; the points in the frame they were given in are added under their own keys
+        result["entry_ras"] = from_lps(np.asarray(result["entry_lps"]), "RAS").tolist()
+        result["target_ras"] = from_lps(np.asarray(result["target_lps"]), "RAS").tolist()
     result["warnings"] = warnings + scene.warnings
     result["config"] = config.to_dict()
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(f"{'FEASIBLE' if result['feasible'] else 'NOT FEASIBLE'}: length {result['length_mm']} mm, "
-              f"min clearance {result['min_clearance_mm']} mm ({args.frame})")
+              f"min clearance {result['min_clearance_mm']} mm")
         print(f"  target organ: {', '.join(organ.names) or 'none'} ({organ.detail})")
         for v in result["violations"]:
             print(f"  - {v}")

@@ -54,7 +54,7 @@ def lesion_records(plan: dict) -> list[LesionRecord]:
         for lesion in plan["lesions"]:
             m = lesion["measurement"]
             records.append(LesionRecord(str(lesion["id"]), float(m["volume_ml"]), float(m["longest_diameter_mm"]),
-                                        float(m["short_axis_mm"]), float(lesion.get("injectate_ml") or 0.0),
+                                        float(m["short_axis_mm"]), float((lesion.get("allocation") or {}).get("injectate_ml") or 0.0),
                                         m.get("organ"), bool(m.get("nodal", False))))
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"plan.json: a lesion lacks {error} (id, measurement volume_ml, longest_diameter_mm, "

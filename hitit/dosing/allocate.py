@@ -38,9 +38,9 @@ class LesionDoseInput:
     new: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class LesionAllocation:
-    """One lesion's allocation: protocol volume, what is given at this visit, and why."""
+    """One lesion's allocation: protocol volume (mL), what is given at this visit (mL), and why."""
 
     lesion_id: str
     longest_diameter_mm: float
@@ -58,13 +58,35 @@ class LesionAllocation:
         return dict(self.__dict__)
 
 
-@dataclass
+@dataclass(frozen=True)
+class NotInjectable:
+    """The allocation of a lesion that cannot be injected: nothing, and why (the injectability reasons)."""
+
+    lesion_id: str
+    reason: str
+
+    @property
+    def inject(self) -> bool:
+        """Never injected."""
+        return False
+
+    @property
+    def injectate_ml(self) -> float:
+        """Nothing (mL)."""
+        return 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready record (the same keys a lesion left out of the allocation always had)."""
+        return {"inject": False, "injectate_ml": 0.0, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Allocation:
     """The allocation of one visit: per-lesion results in input order, totals and the protocol used."""
 
     protocol: Protocol
     visit: int
-    lesions: list[LesionAllocation]
+    lesions: tuple[LesionAllocation, ...]
     concentration_per_ml: float | None
     dose_unit: str | None
     policy: str = field(default="full volume in priority order while it fits the cap; the first lesion that "
@@ -86,6 +108,12 @@ class Allocation:
                 "per_visit_cap_ml": self.protocol.per_visit_cap_ml,
                 "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
                 "lesions": [a.to_dict() for a in self.lesions],
+                "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
+
+    def summary_dict(self) -> dict:
+        """The visit's totals and policy without what a plan stores elsewhere (the protocol with its cap,
+        the visit in the settings, each lesion's share in its own record)."""
+        return {"policy": self.policy, "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
                 "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
 
 
@@ -179,5 +207,5 @@ def allocate(lesions: list[LesionDoseInput], protocol: Protocol, visit: int = 1)
         results[n] = LesionAllocation(lesion.lesion_id, lesion.longest_diameter_mm, lesion.volume_ml, lesion.new,
                                       rank, required, given, fits, reason,
                                       None if concentration is None else given * concentration)
-    return Allocation(protocol, visit, [results[n] for n in range(len(lesions))], concentration,
+    return Allocation(protocol, visit, tuple(results[n] for n in range(len(lesions))), concentration,
                       protocol.parameters.get("dose_unit"))

@@ -116,10 +116,10 @@ class DepositPlan:
         return [d for p in self.paths for d in p.deposits]
 
     def to_dict(self) -> dict:
-        """JSON-ready plan (frame LPS)."""
-        return {"frame": "LPS", "injectate_ml": self.injectate_ml, "deposit_volume_ml": self.deposit_volume_ml,
-                "deposit_radius_mm": round(self.deposit_radius_mm, 2), "coverage_fraction": round(self.coverage_fraction, 4),
-                "paths": [p.to_dict() for p in self.paths], "warnings": list(self.warnings), "config": self.config.to_dict()}
+        """JSON-ready plan (points LPS mm); the injectate and the deposit settings are the plan's, stored once there."""
+        return {"deposit_volume_ml": self.deposit_volume_ml, "deposit_radius_mm": round(self.deposit_radius_mm, 2),
+                "coverage_fraction": round(self.coverage_fraction, 4), "paths": [p.to_dict() for p in self.paths],
+                "warnings": list(self.warnings)}
 
 
 class _LesionField:

@@ -125,11 +125,11 @@ class LesionMeasurement:
         def r(v, n=2):
             return None if v is None else round(float(v), n)
         return {
-            "id": self.lesion_id, "name": self.name, "nodal": self.nodal, "frame": "LPS",
+            "id": self.lesion_id, "name": self.name, "nodal": self.nodal,
             "voxel_count": self.voxel_count, "volume_ml": r(self.volume_ml, 3),
-            "centroid": [r(v) for v in self.centroid_lps],
+            "centroid_lps": [r(v) for v in self.centroid_lps],
             "longest_diameter_mm": r(self.longest_diameter_mm), "short_axis_mm": r(self.short_axis_mm),
-            "ld_slice_k": self.ld_slice_k, "ld_endpoints": [[r(v) for v in p] for p in self.ld_endpoints_lps],
+            "ld_slice_k": self.ld_slice_k, "ld_endpoints_lps": [[r(v) for v in p] for p in self.ld_endpoints_lps],
             "max_3d_diameter_mm": r(self.max_3d_diameter_mm), "depth_mm": r(self.depth_mm),
             "organ": self.organ, "organ_fraction": r(self.organ_fraction, 3),
             # structures beyond the reach (None) are left out: "farther than structure_reach_mm" is all they say
@@ -137,7 +137,7 @@ class LesionMeasurement:
             "necrosis_fraction": r(self.necrosis_fraction, 3),
             "necrosis": None if self.necrosis is None else self.necrosis.to_dict(),
             "measurable": self.measurable, "recist_category": self.recist_category,
-            "recist_reason": self.recist_reason, "config": self.config.to_dict(),
+            "recist_reason": self.recist_reason,
         }
 
 

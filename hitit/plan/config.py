@@ -94,5 +94,5 @@ class PlanConfig:
             "entry_sides": list(self.entry_sides), "aim": self.aim, "contrast": self.contrast,
             "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
             "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
-            "body": self.body.to_dict(), "skin": self.skin.to_dict(), "catalogue": self.catalogue().to_dict(),
+            "body": self.body.to_dict(), "skin": self.skin.to_dict(),
         }

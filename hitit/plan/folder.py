@@ -75,7 +75,7 @@ def trajectory_markups(plan: dict) -> list[Markup]:
         for t in lesion["trajectories"] + lesion.get("least_bad", []):
             name = f"{lesion['id']}-{'T' if t['feasible'] else 'X'}{t['rank']}"
             lines.append(Markup(
-                "line", name, [t["entry"], t["target"]],
+                "line", name, [t["entry_lps"], t["target_lps"]],
                 labels=[f"{name}-entry", f"{name}-target"],
                 descriptions=[f"{'safe' if t['feasible'] else 'UNSAFE'}; length {t['length_mm']:.1f} mm; "
                               f"min clearance {t['min_clearance_mm']:.1f} mm", ""],
@@ -116,7 +116,7 @@ def skin_map_png(target) -> bytes:
     """The skin accessibility picture of one :class:`~hitit.trajectories.planner.TargetPlan` (PNG bytes)."""
     skin = target.skin
     paths = target.trajectories or target.least_bad
-    marks = [(str(rank), np.asarray(t.entry)) for rank, t in enumerate(paths, start=1)]
+    marks = [(str(rank), np.asarray(t.entry_lps)) for rank, t in enumerate(paths, start=1)]
     return render_skin_map(skin.points_lps, skin.normals_lps, target.arrays["score"], target.arrays["reason"], marks,
                            f"{target.target_id}: {target.counts.get('feasible', 0)} safe skin entries")
 

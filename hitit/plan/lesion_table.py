@@ -35,7 +35,7 @@ def lesion_rows(plan: dict) -> list[dict]:
             "status": lesion["status"],
             "trajectories_feasible": sum(1 for t in lesion["trajectories"] if t["feasible"]),
             "best_length_mm": best.get("length_mm"), "best_min_clearance_mm": best.get("min_clearance_mm"),
-            "injectate_ml": lesion["injectate_ml"], "inject": allocation.get("inject", False),
+            "injectate_ml": allocation.get("injectate_ml", 0.0), "inject": allocation.get("inject", False),
             "dose_reason": allocation.get("reason", ""), "deposits": len(deposit_list(lesion)),
             "coverage_fraction": deposits.get("coverage_fraction"),
         })

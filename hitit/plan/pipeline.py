@@ -7,8 +7,8 @@ injectable), and only injectable lesions compete for the per-visit volume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -16,7 +16,7 @@ import SimpleITK as sitk
 from hitit import __version__
 from hitit.anatomy.body import auto_structures, body_mask, skin_surface
 from hitit.case import Case
-from hitit.dosing.allocate import Allocation, LesionDoseInput, allocate
+from hitit.dosing.allocate import Allocation, LesionAllocation, LesionDoseInput, NotInjectable, allocate
 from hitit.dosing.deposits import DepositPlan, plan_deposits
 from hitit.dosing.protocols import load_protocol
 from hitit.errors import HititError, InputError
@@ -38,17 +38,20 @@ class Cancelled(HititError):
     """The user cancelled planning; nothing was written."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LesionPlan:
-    """Everything planned for one lesion."""
+    """Everything planned for one lesion; built once by :func:`plan_case`, never changed after.
+
+    ``allocation`` is the lesion's share of the visit (a :class:`LesionAllocation`, or :class:`NotInjectable`
+    with the reason); ``deposits`` and ``procedure`` are None when nothing is injected or no safe path exists.
+    """
 
     measurement: LesionMeasurement
     target: TargetPlan
     scene: PreparedScene
     mask: np.ndarray
     injectability: InjectabilityVerdict
-    injectate_ml: float = 0.0
-    allocation: dict | None = None
+    allocation: LesionAllocation | NotInjectable
     deposits: DepositPlan | None = None
     procedure: ProcedureCard | None = None
 
@@ -62,8 +65,13 @@ class LesionPlan:
         """True when at least one safe trajectory was found."""
         return self.target.status == "ok"
 
-    def to_dict(self) -> dict:
-        """The plan.json record of this lesion."""
+    @property
+    def injectate_ml(self) -> float:
+        """Volume injected into this lesion at this visit (mL): its allocation."""
+        return self.allocation.injectate_ml
+
+    def to_dict(self, scene_index: int) -> dict:
+        """The plan.json record of this lesion; ``scene_index`` is its scene in the plan's ``scenes``."""
         target = self.target.to_dict()
         if self.procedure is not None:
             target["trajectories"][0]["procedure"] = self.procedure.to_dict()
@@ -73,28 +81,27 @@ class LesionPlan:
             "message": self.target.message,
             "measurement": self.measurement.to_dict(),
             "injectability": self.injectability.to_dict(),
-            "injectate_ml": self.injectate_ml,
-            "allocation": self.allocation,
-            "target": target["target"],
+            "allocation": self.allocation.to_dict(),
+            "target_lps": target["target_lps"],
             "trajectories": target["trajectories"],
             "least_bad": target["least_bad"],
             "blocking_structures": target["blocking_structures"],
             "entries": target["entries"],
             "timings_s": target["timings_s"],
-            "scene": self.scene.to_dict(),
+            "scene_index": scene_index,
             "deposits": None if self.deposits is None else self.deposits.to_dict(),
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """A whole plan: settings, per-lesion results, the visit's allocation, warnings, and whether the CT is
     contrast-enhanced (and how that is known; necrosis rests on it)."""
 
     settings: PlanConfig
-    lesions: list[LesionPlan]
+    lesions: tuple[LesionPlan, ...]
     allocation: Allocation
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
     case_name: str = "case"
     contrast: Contrast | None = None
 
@@ -120,19 +127,29 @@ class Plan:
         close = np.linalg.norm(skin.points_lps[nearest] - entry) <= 2 * self.settings.planning.entry_spacing_mm
         return check_path(lesion.scene, entry, target, skin.normals_lps[nearest] if close else None, lesion.mask)
 
+    def scenes(self) -> list[PreparedScene]:
+        """The distinct prepared scenes of the plan (one per host organ), in lesion order."""
+        distinct: dict[int, PreparedScene] = {}
+        for lesion in self.lesions:
+            distinct.setdefault(id(lesion.scene), lesion.scene)
+        return list(distinct.values())
+
     def to_dict(self) -> dict:
-        """The content of ``plan.json`` (coordinates LPS mm)."""
+        """The content of ``plan.json`` (coordinates LPS mm), each value once: the settings, the protocol and
+        each scene's structure rules are stored once per plan, not per lesion."""
+        scenes = self.scenes()
+        index = {id(scene): n for n, scene in enumerate(scenes)}
         return {
             "frame": "LPS",
             "hitit_version": __version__,
             "case_name": self.case_name,
             "contrast": None if self.contrast is None else self.contrast.to_dict(),
-            "visit": self.settings.visit,
             "protocol": self.allocation.protocol.to_dict(),
             "config": self.settings.to_dict(),
             "warnings": list(self.warnings),
-            "allocation": {**self.allocation.to_dict(), "per_visit_cap_ml": self.allocation.protocol.per_visit_cap_ml},
-            "lesions": [lesion.to_dict() for lesion in self.lesions],
+            "allocation": self.allocation.summary_dict(),
+            "scenes": [scene.to_dict() for scene in scenes],
+            "lesions": [lesion.to_dict(index[id(lesion.scene)]) for lesion in self.lesions],
         }
 
 
@@ -173,7 +190,7 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
     _report(progress, cancel, 0.3, "Preparing distance maps")
     aims = {lesion.lesion_id: _aims(lesion, m, case.grid, settings) for lesion, m in zip(lesions, measurements)}
     scenes = _prepare_scenes(case, structures, measurements, aims, settings, warnings)
-    plans: list[LesionPlan] = []
+    assessed: list[_Assessed] = []
     for index, (lesion, m) in enumerate(zip(lesions, measurements)):
         _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
         scene = scenes[m.organ]
@@ -181,25 +198,39 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
                      key=_aim_quality)
         verdict = assess_injectability(m, settings.injectability, protocol, target.status == "ok",
                                        needle_length_mm=settings.planning.needle_length_mm)
-        plans.append(LesionPlan(m, target, scene, lesion.mask, verdict))
+        assessed.append(_Assessed(m, target, scene, lesion.mask, verdict))
 
     _report(progress, cancel, 0.88, "Allocating injectate")
-    allocation = _allocate(plans, protocol, settings)
+    allocation, shares = _allocate(assessed, protocol, settings)
     _report(progress, cancel, 0.92, "Planning deposits")
-    for lesion_plan, lesion in zip(plans, lesions):
-        if lesion_plan.injectate_ml > 0 and lesion_plan.feasible:
-            best = lesion_plan.target.trajectories[0]
-            lesion_plan.deposits = plan_deposits(lesion.mask, case.grid, best.entry, best.target,
-                                                 lesion_plan.injectate_ml, settings.deposits)
     landmarks = Landmarks.from_case(structures, case.grid, skin.points_lps, settings.planning.entry_spacing_mm)
-    for lesion_plan in plans:
-        if lesion_plan.feasible:
-            paths = lesion_plan.deposits.to_dict()["paths"] if lesion_plan.deposits is not None else []
-            lesion_plan.procedure = procedure_card(lesion_plan.target.trajectories[0].to_dict(), paths, case.grid,
-                                                   lesion_plan.mask, landmarks, settings.planning.needle_length_mm,
-                                                   settings.planning.gauge)
+    plans = tuple(_finish(a, shares[a.measurement.lesion_id], case, landmarks, settings) for a in assessed)
     _report(progress, cancel, 1.0, "Plan complete")
-    return Plan(settings, plans, allocation, warnings, case_name, contrast)
+    return Plan(settings, plans, allocation, tuple(warnings), case_name, contrast)
+
+
+class _Assessed(NamedTuple):
+    """A lesion measured, its trajectories found and its injectability judged (before the allocation)."""
+
+    measurement: LesionMeasurement
+    target: TargetPlan
+    scene: PreparedScene
+    mask: np.ndarray
+    injectability: InjectabilityVerdict
+
+
+def _finish(a: _Assessed, share: LesionAllocation | NotInjectable, case: Case, landmarks: Landmarks,
+            settings: PlanConfig) -> LesionPlan:
+    """The lesion's plan: deposits along its best path when it is injected, the procedure card of that path."""
+    deposits = procedure = None
+    if a.target.status == "ok":
+        best = a.target.trajectories[0]
+        if share.injectate_ml > 0:
+            deposits = plan_deposits(a.mask, case.grid, best.entry_lps, best.target_lps, share.injectate_ml, settings.deposits)
+        paths = deposits.to_dict()["paths"] if deposits is not None else []
+        procedure = procedure_card(best.to_dict(), paths, case.grid, a.mask, landmarks,
+                                   settings.planning.needle_length_mm, settings.planning.gauge)
+    return LesionPlan(*a, share, deposits, procedure)
 
 
 def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanConfig) -> np.ndarray:
@@ -268,20 +299,17 @@ def _check_inside_body(lesions, body: np.ndarray) -> None:
                              "are in air or outside the patient): check that the lesion segmentation belongs to this CT.")
 
 
-def _allocate(plans: list[LesionPlan], protocol, settings: PlanConfig) -> Allocation:
-    """Allocate injectate among the lesions that can be injected; record why the others get none."""
-    candidates = [p for p in plans if p.injectability.verdict != "no"]
+def _allocate(assessed: list[_Assessed], protocol, settings: PlanConfig
+              ) -> tuple[Allocation, dict[str, LesionAllocation | NotInjectable]]:
+    """Allocate injectate among the lesions that can be injected; the others get none, with the reason."""
+    candidates = [a for a in assessed if a.injectability.verdict != "no"]
     allocation = allocate(
-        [LesionDoseInput(p.lesion_id, p.measurement.longest_diameter_mm, p.measurement.volume_ml,
-                         p.lesion_id in settings.new_lesions) for p in candidates],
+        [LesionDoseInput(a.measurement.lesion_id, a.measurement.longest_diameter_mm, a.measurement.volume_ml,
+                         a.measurement.lesion_id in settings.new_lesions) for a in candidates],
         protocol, settings.visit)
-    by_id = {a.lesion_id: a for a in allocation.lesions}
-    for lesion_plan in plans:
-        record = by_id.get(lesion_plan.lesion_id)
-        if record is None:
-            reasons = "; ".join(r.message for r in lesion_plan.injectability.reasons if r.severity == "no")
-            lesion_plan.allocation = {"inject": False, "injectate_ml": 0.0, "reason": f"not injectable: {reasons}"}
-        else:
-            lesion_plan.allocation = record.to_dict()
-            lesion_plan.injectate_ml = record.injectate_ml if record.inject else 0.0
-    return allocation
+    shares: dict[str, LesionAllocation | NotInjectable] = {a.lesion_id: a for a in allocation.lesions}
+    for a in assessed:
+        if a.measurement.lesion_id not in shares:
+            reasons = "; ".join(r.message for r in a.injectability.reasons if r.severity == "no")
+            shares[a.measurement.lesion_id] = NotInjectable(a.measurement.lesion_id, f"not injectable: {reasons}")
+    return allocation, shares

@@ -207,7 +207,7 @@ def procedure_card(trajectory: dict, deposit_paths: list[dict], grid: Grid, lesi
     ``deposit_paths`` the plan's deposit paths from that entry (``[]`` when nothing is injected), the
     lesion mask lies on ``grid``; the needle's length (mm) and gauge complete it.
     """
-    entry, target = np.asarray(trajectory["entry"], float), np.asarray(trajectory["target"], float)
+    entry, target = np.asarray(trajectory["entry_lps"], float), np.asarray(trajectory["target_lps"], float)
     angle, tilt = needle_angles_deg(entry, target)
     side = entry_side(entry, target)
     position = "prone" if side.startswith("posterior") or side.endswith("posterolateral") else "supine"

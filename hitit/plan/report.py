@@ -66,14 +66,14 @@ def _case_summary(report: HtmlReport, plan: dict, case: Case) -> None:
     planning = plan["config"]["planning"]
     protocol = plan["protocol"]
     oblique = not np.allclose(np.abs(grid.direction_matrix), np.eye(3), atol=1e-3)
-    cap = plan["allocation"].get("per_visit_cap_ml")
+    cap = protocol.get("parameters", {}).get("per_visit_cap_ml")
     report.key_values([
         ("CT", f"{plan.get('case_name', 'case')}: {' × '.join(str(s) for s in grid.size)} voxels of "
                f"{' × '.join(f'{s:g}' for s in grid.spacing_mm)} mm{', oblique acquisition' if oblique else ''}"),
         ("CT date", plan.get("ct_date")),
         ("Planned", f"{datetime.date.today().isoformat()} with HITIT {plan.get('hitit_version', '')}".strip()),
         ("Protocol", f"{protocol['name']} {protocol.get('version', '')}: {protocol.get('description', '')}".strip()),
-        ("Visit", plan["visit"]),
+        ("Visit", plan["config"]["visit"]),
         ("Needle", f"{planning['needle_length_mm']:g} mm, {planning['gauge']} G; at most "
                    f"{planning['max_axial_angle_deg'] + planning.get('axial_tolerance_deg', 0):g}° out of the axial plane"),
         ("Injectate this visit", f"{plan['allocation']['total_injectate_ml']:.2f} mL"
@@ -96,8 +96,8 @@ def chosen_path_line(lesion: dict) -> str:
         return "no safe path: " + readable(lesion["message"].removeprefix("No safe path: "))
     t = lesion["trajectories"][0]
     card = t.get("procedure") or {}
-    angle, tilt = needle_angles_deg(t["entry"], t["target"])
-    side = card.get("entry_side") or entry_side(t["entry"], t["target"])
+    angle, tilt = needle_angles_deg(t["entry_lps"], t["target_lps"])
+    side = card.get("entry_side") or entry_side(t["entry_lps"], t["target_lps"])
     words = f"{side}, {abs(angle):.0f}° from vertical" + (f" towards the patient's {'left' if angle > 0 else 'right'}"
                                                           if abs(angle) >= 0.5 else "")
     if abs(tilt) >= 0.5:
@@ -120,7 +120,7 @@ def _decision_table(report: HtmlReport, plan: dict) -> None:
         verdict, why = decision(lesion)
         rows.append({"lesion": link(lesion["id"], _anchor(lesion)), "organ": lesion["measurement"].get("organ") or "no organ",
                      "injectable": tagged(_VERDICT_WORDS.get(verdict, verdict), verdict), "why": why,
-                     "injectate": float(lesion["injectate_ml"]), "path": chosen_path_line(lesion)})
+                     "injectate": float(lesion["allocation"]["injectate_ml"]), "path": chosen_path_line(lesion)})
     report.heading("Decision")
     report.table(rows, [Column("lesion", "Lesion"), Column("organ", "Organ"), Column("injectable", "Injectable"),
                         Column("why", "Why"), Column("injectate", "Injectate this visit (mL)", 2),
@@ -182,7 +182,7 @@ def _cut_near_paths(mask: np.ndarray, grid, plan: dict) -> list[tuple[str, float
                 paths = lesion["trajectories"] or lesion.get("least_bad") or []
                 if not paths:
                     continue
-                ends = np.array([paths[0]["entry"], paths[0]["target"]], float)
+                ends = np.array([paths[0]["entry_lps"], paths[0]["target_lps"]], float)
                 gap = float(np.min(np.abs(grid.lps_to_index(ends)[:, axis] - edge)) * grid.spacing_mm[axis])
                 if gap <= NEARBY_STRUCTURE_MM and _segment_distance(cut, ends[0], ends[1]).min() <= OUTLINE_WITHIN_MM:
                     found[lesion["id"]] = min(gap, found.get(lesion["id"], np.inf))
@@ -257,12 +257,12 @@ def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, sk
 
 def _allocation(report: HtmlReport, plan: dict, lesion: dict) -> None:
     a = lesion.get("allocation") or {}
-    ranks = len(plan["allocation"].get("lesions", []))
+    ranks = sum(1 for other in plan["lesions"] if (other.get("allocation") or {}).get("priority_rank") is not None)
     dose = a.get("dose")
     unit = plan["allocation"].get("dose_unit")
     report.heading("Allocation", 3)
     report.key_values([
-        ("Injectate this visit", f"{lesion['injectate_ml']:.2f} mL"),
+        ("Injectate this visit", f"{a.get('injectate_ml', 0.0):.2f} mL"),
         ("Required by the protocol", None if a.get("required_ml") is None else f"{a['required_ml']:.2f} mL"),
         ("Priority", None if a.get("priority_rank") is None else f"{a['priority_rank']} of {ranks}"),
         ("Why", readable(a.get("reason", "")) or None),
@@ -333,7 +333,7 @@ def _chosen_figures(report: HtmlReport, lesion: dict, t: dict, case: Case) -> No
     deposits = np.array([d["point_lps"] for d in deposit_list(lesion)]) if deposit_list(lesion) else None
     mask = case.lesions.get(lesion["id"])
     for kind, words in (("axial", "axial plane through the target"), ("oblique", "plane along the needle")):
-        png = render_trajectory(case.ct, masks, mask, t["entry"], t["target"], kind, deposits)
+        png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], kind, deposits)
         report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)")
 
 
@@ -345,9 +345,9 @@ def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
     report.heading("Ranked paths" if safe else "Least-bad paths (none is safe)", 3)
     rows = []
     for t in paths:
-        angle, tilt = needle_angles_deg(t["entry"], t["target"])
+        angle, tilt = needle_angles_deg(t["entry_lps"], t["target_lps"])
         nearest = _nearest_structure(t)
-        rows.append({"rank": t["rank"], "side": entry_side(t["entry"], t["target"]), "length": t["length_mm"],
+        rows.append({"rank": t["rank"], "side": entry_side(t["entry_lps"], t["target_lps"]), "length": t["length_mm"],
                      "clearance": t["min_clearance_mm"], "nearest": readable(nearest) if nearest else None,
                      "angle": angle, "tilt": tilt, "skin": t.get("skin_angle_deg"), "pleura": t.get("pleural_punctures"),
                      "verdict": tagged("safe", "yes") if t["feasible"] else Html(
@@ -361,5 +361,5 @@ def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
     mask = case.lesions.get(lesion["id"])
     for t in alternatives:
         masks = _outlined_structures(t, case, lesion["measurement"].get("organ"))
-        png = render_trajectory(case.ct, masks, mask, t["entry"], t["target"], "axial", thumbnail=True)
+        png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], "axial", thumbnail=True)
         report.image(png, f"{lesion['id']} path {t['rank']} ({'safe' if t['feasible'] else 'NOT SAFE'}), axial")

@@ -410,7 +410,8 @@ def planned_rules_margins(grid, structures: dict, entry_lps, tip_lps, plan: dict
 
     None when the plan does not record its rules (a plan.json not written by ``hitit plan``).
     """
-    rules_dict = (lesion.get("scene") or {}).get("rules")
+    scenes, index = plan.get("scenes") or [], lesion.get("scene_index")
+    rules_dict = scenes[index].get("rules") if isinstance(index, int) and 0 <= index < len(scenes) else None
     planning = (plan.get("config") or {}).get("planning")
     if not rules_dict or not planning:
         return None

@@ -2,7 +2,7 @@
 
 A plan written by ``hitit plan`` always passes. A hand-written or foreign JSON file fails with an
 :class:`InputError` that names the first field that is missing or has the wrong type (as a JSON
-path such as ``lesions[1].trajectories[0].entry``) and what it should be. Only what the review
+path such as ``lesions[1].trajectories[0].entry_lps``) and what it should be. Only what the review
 uses is checked; every other field is ignored.
 """
 
@@ -45,9 +45,9 @@ def _trajectories(lesion: dict, where: str) -> None:
         for n, trajectory in enumerate(items):
             at = f"{where}.{key}[{n}]"
             if not isinstance(trajectory, dict):
-                _fail(at, "an object with 'entry' and 'target'", trajectory)
-            _point(trajectory.get("entry"), f"{at}.entry")
-            _point(trajectory.get("target"), f"{at}.target")
+                _fail(at, "an object with 'entry_lps' and 'target_lps'", trajectory)
+            _point(trajectory.get("entry_lps"), f"{at}.entry_lps")
+            _point(trajectory.get("target_lps"), f"{at}.target_lps")
             _optional(trajectory, "clearance_by_structure_mm", dict, "an object (structure -> mm)", at)
 
 
@@ -66,14 +66,15 @@ def _deposits(lesion: dict, where: str) -> None:
             _point(deposit.get("point_lps"), f"{at}.deposits[{m}].point_lps")
 
 
-def _scene_rules(lesion: dict, where: str) -> None:
-    scene = _optional(lesion, "scene", dict, "an object", where)
-    rules = _optional(scene or {}, "rules", dict, "an object (structure -> rule)", f"{where}.scene")
+def _scene_rules(scene: Any, where: str) -> None:
+    if not isinstance(scene, dict):
+        _fail(where, "an object", scene)
+    rules = _optional(scene, "rules", dict, "an object (structure -> rule)", where)
     fields = set(StructureRule.__dataclass_fields__)
     required = {name for name, f in StructureRule.__dataclass_fields__.items() if f.name != "penalties"}
     for name, rule in (rules or {}).items():
         if not isinstance(rule, dict) or not required <= set(rule) or not set(rule) <= fields:
-            _fail(f"{where}.scene.rules.{name}", f"a structure rule with {', '.join(sorted(required))}", rule)
+            _fail(f"{where}.rules.{name}", f"a structure rule with {', '.join(sorted(required))}", rule)
 
 
 def check_review_fields(plan: Any) -> None:
@@ -81,8 +82,9 @@ def check_review_fields(plan: Any) -> None:
 
     Checked: an object with a ``lesions`` list; each lesion an object with an ``id``; its
     ``trajectories``/``least_bad`` entries with 3-number ``entry`` and ``target`` (LPS mm); its
-    ``deposits.paths[].deposits[].point_lps``; ``injectate_ml`` a number; ``scene.rules`` structure
-    rules; ``config`` and ``config.planning`` objects; ``visit`` an integer; ``frame`` LPS.
+    ``deposits.paths[].deposits[].point_lps``; ``allocation.injectate_ml`` a number; ``scene_index`` an index
+    into ``scenes``, whose ``rules`` are structure rules; ``config`` and ``config.planning`` objects;
+    ``config.visit`` an integer; ``frame`` LPS.
     """
     if not isinstance(plan, dict):
         _fail("the top level", "an object with a 'lesions' list", plan)
@@ -91,10 +93,13 @@ def check_review_fields(plan: Any) -> None:
     frame = plan.get("frame", "LPS")
     if str(frame).upper() != "LPS":
         raise InputError(f"plan.json: frame is {frame!r}; the review reads LPS plans ({_FIX}).")
-    visit = plan.get("visit")
-    if visit is not None and (not isinstance(visit, int) or isinstance(visit, bool)):
-        _fail("visit", "an integer", visit)
     config = _optional(plan, "config", dict, "an object", "")
+    visit = (config or {}).get("visit")
+    if visit is not None and (not isinstance(visit, int) or isinstance(visit, bool)):
+        _fail("config.visit", "an integer", visit)
+    scenes = _optional(plan, "scenes", list, "a list of scenes", "") or []
+    for n, scene in enumerate(scenes):
+        _scene_rules(scene, f"scenes[{n}]")
     planning = _optional(config or {}, "planning", dict, "an object", "config")
     _optional(planning or {}, "weights", dict, "an object", "config.planning")
     for n, lesion in enumerate(plan["lesions"]):
@@ -103,9 +108,12 @@ def check_review_fields(plan: Any) -> None:
             _fail(where, "an object with an 'id'", lesion)
         if not isinstance(lesion.get("id"), (str, int)) or isinstance(lesion.get("id"), bool):
             _fail(f"{where}.id", "a lesion id (text)", lesion.get("id"))
-        injectate = lesion.get("injectate_ml")
+        allocation = _optional(lesion, "allocation", dict, "an object", where) or {}
+        injectate = allocation.get("injectate_ml")
         if injectate is not None and not _is_number(injectate):
-            _fail(f"{where}.injectate_ml", "a number (mL)", injectate)
+            _fail(f"{where}.allocation.injectate_ml", "a number (mL)", injectate)
+        index = lesion.get("scene_index")
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(scenes)):
+            _fail(f"{where}.scene_index", f"an index into scenes (0 to {len(scenes) - 1})", index)
         _trajectories(lesion, where)
         _deposits(lesion, where)
-        _scene_rules(lesion, where)

@@ -171,7 +171,7 @@ def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
         if trajectory is None:
             notes[str(lesion["id"])] = "not reviewed: the plan has no trajectory for this lesion"
         else:
-            planned[str(lesion["id"])] = (np.asarray(trajectory["entry"], float), np.asarray(trajectory["target"], float))
+            planned[str(lesion["id"])] = (np.asarray(trajectory["entry_lps"], float), np.asarray(trajectory["target_lps"], float))
     by_line = assign_lines(lines, planned) if lines else {}
     by_id = {str(lesion["id"]): lesion for lesion in plan.get("lesions", [])}
     reviews = []
@@ -212,14 +212,14 @@ def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, ne
     injectate_config = injectate_config or InjectateConfig()
     needles, notes = review_needles(plan_dict, ct, organ_masks, needle_markup, needle_config)
     not_reviewed = {k: v for k, v in notes.items() if k not in {n.lesion_id for n in needles}}
-    review = Review(plan_dict.get("visit"), needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
+    review = Review((plan_dict.get("config") or {}).get("visit"), needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
                     config={"needle_detection": needle_config.to_dict(), "injectate": injectate_config.to_dict(),
                             "needle_match_distance_mm": NEEDLE_MATCH_DISTANCE_MM})
     for lesion in plan_dict.get("lesions", []):
         trajectory = chosen_trajectory(lesion)
         if trajectory is not None:
-            review.plan_lines[str(lesion["id"])] = (np.asarray(trajectory["entry"], float),
-                                                    np.asarray(trajectory["target"], float))
+            review.plan_lines[str(lesion["id"])] = (np.asarray(trajectory["entry_lps"], float),
+                                                    np.asarray(trajectory["target_lps"], float))
     if injection_log is not None:
         records = injection_log if _is_list_of(injection_log, InjectionRecord) else injection_records(injection_log)
         review.volumes = review_volumes(plan_dict, records)
@@ -247,7 +247,7 @@ def _delivered_deposits(plan: dict, needles: list[NeedleReview]) -> dict[str, np
         lesion = by_id[needle_review.lesion_id]
         trajectory = chosen_trajectory(lesion)
         delivered[needle_review.lesion_id] = delivered_deposits(
-            planned_deposits(lesion), trajectory["entry"], trajectory["target"],
+            planned_deposits(lesion), trajectory["entry_lps"], trajectory["target_lps"],
             needle_review.needle.tip_lps, needle_review.needle.axis)
     return delivered
 

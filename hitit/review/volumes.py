@@ -163,9 +163,10 @@ def injection_records(document, where: str = "injection log") -> list[InjectionR
 
 
 def prescribed_ml(lesion: dict) -> float:
-    """The plan's volume for one lesion (mL): ``injectate_ml``, else the sum of its deposits."""
-    if lesion.get("injectate_ml") is not None:
-        return float(lesion["injectate_ml"])
+    """The plan's volume for one lesion (mL): its allocation's ``injectate_ml``, else the sum of its deposits."""
+    allocation = lesion.get("allocation") or {}
+    if allocation.get("injectate_ml") is not None:
+        return float(allocation["injectate_ml"])
     return float(sum(d["volume_ml"] for d in deposit_list(lesion)))
 
 
@@ -176,7 +177,7 @@ def review_volumes(plan: dict, records: list[InjectionRecord],
     Lesions with nothing prescribed get ``technical_success`` None; lesions in the log but not in
     the plan are listed with ``in_plan`` False.
     """
-    visit = plan.get("visit")
+    visit = (plan.get("config") or {}).get("visit")
     records = [r for r in records if visit is None or r.visit is None or r.visit == int(visit)]
     rows = []
     planned_ids = []

@@ -28,7 +28,7 @@ class PathCheck:
     """Verdict and metrics of one path (LPS mm, degrees).
 
     Attributes:
-        entry, target: the path's ends (LPS mm).
+        entry_lps, target_lps: the path's ends (LPS mm).
         feasible: True when every constraint holds (hard clearance, needle length, angle limits,
             minimum organ path).
         length_mm: entry-to-target distance.
@@ -44,8 +44,8 @@ class PathCheck:
         score: exp(-cost) of the soft criteria (1 = ideal), see :class:`hitit.trajectories.config.ScoreWeights`.
     """
 
-    entry: list[float]
-    target: list[float]
+    entry_lps: list[float]
+    target_lps: list[float]
     feasible: bool
     length_mm: float
     min_clearance_mm: float
@@ -61,7 +61,6 @@ class PathCheck:
     organ_path_mm: float | None = None
     host_organ: str | None = None
     score: float = 0.0
-    frame: str = "LPS"
 
     def to_dict(self) -> dict:
         """JSON-ready record (rounded to 0.01 mm / 0.1 deg)."""

@@ -97,6 +97,7 @@ class TrajectoryConfig:
         least_bad_k: number of least-bad paths offered when a target has no safe path.
         avoid_lung_outside_lung: refuse paths that puncture the pleura to reach a target outside
             aerated lung (§4.2 [R] hard-avoid the pleural recess for subdiaphragmatic paths).
+        source: where the defaults come from (each one's evidence tag is in this docstring).
     """
 
     needle_length_mm: float = 150.0
@@ -118,6 +119,7 @@ class TrajectoryConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     least_bad_k: int = 3
     avoid_lung_outside_lung: bool = True
+    source: str = "HITIT-domain.md §4 (see hitit.trajectories.config for each default's tag)"
 
     def __post_init__(self) -> None:
         needle_radius_mm(self.gauge)
@@ -146,8 +148,5 @@ class TrajectoryConfig:
         return half if self.tolerance_mm is None else min(float(self.tolerance_mm), half)
 
     def to_dict(self) -> dict:
-        """JSON-ready record of every setting, with the derived needle radius."""
-        out = asdict(self)
-        out["needle_radius_mm"] = self.needle_radius_mm
-        out["source"] = "HITIT-domain.md §4 (see hitit.trajectories.config for each default's tag)"
-        return out
+        """JSON-ready record of every setting (the needle radius follows from the gauge)."""
+        return asdict(self)

@@ -98,7 +98,7 @@ class TargetPlan:
         """JSON-ready result (no per-point arrays: see :meth:`accessibility_polydata`)."""
         def rows(checks: list[PathCheck]) -> list[dict]:
             return [{"rank": i + 1, **c.to_dict()} for i, c in enumerate(checks)]
-        return {"id": self.target_id, "frame": "LPS", "target": [float(v) for v in self.target_lps], "status": self.status,
+        return {"id": self.target_id, "frame": "LPS", "target_lps": [float(v) for v in self.target_lps], "status": self.status,
                 "message": self.message, "trajectories": rows(self.trajectories), "least_bad": rows(self.least_bad),
                 "blocking_structures": self.blocking_structures, "entries": self.counts,
                 "clearance_groups": self.clearance_groups,

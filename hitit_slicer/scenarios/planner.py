@@ -73,7 +73,7 @@ def trajectoryLinesAreThePlansInRAS(planned, workDir):
     for name, (lesionId, trajectory) in expected.items():
         node = lines[name]
         points = nodes.controlPointsWorld(node)
-        lps = np.array([trajectory["entry"], trajectory["target"]])
+        lps = np.array([trajectory["entry_lps"], trajectory["target_lps"]])
         np.testing.assert_allclose(points, lps * [-1, -1, 1], atol=0.01)
         assert node.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId and node.GetLocked()
         color = planner.UNSAFE_COLOR if not trajectory["feasible"] else (
@@ -168,7 +168,7 @@ def proposedTrajectoryIsSafe(planned, workDir):
 
     context, case, parameters, session, content = planned.unpack()
     best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
-    line = nodes.addLine(context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
+    line = nodes.addLine(context, "drawn", np.multiply(best["entry_lps"], [-1, -1, 1]), np.multiply(best["target_lps"], [-1, -1, 1]))
     summary = planner.checkLine(session, line)
     assert summary["feasible"] and not summary["violations"] and not summary["blocking"]
     close(summary["minClearanceMm"], best["min_clearance_mm"], 0.05, "minimum clearance")
@@ -192,7 +192,7 @@ def depositsAreLabelledByDepth(planned, workDir):
         label = deposits.GetNthControlPointLabel(index)
         depth = float(label.split()[-2])
         assert label == f"{lesion['id']}-D{index + 1} {depth:.0f} mm"
-        entry = path.get("entry_lps") or lesion["trajectories"][0]["entry"]
+        entry = path.get("entry_lps") or lesion["trajectories"][0]["entry_lps"]
         close(depth, np.linalg.norm(np.subtract(deposit["point_lps"], entry)), 1.0, label)
         assert deposits.GetNthControlPointDescription(index) == f"{deposit['volume_ml']:.2f} mL"
     assert deposits.GetNthControlPointPositionStatus(0) == slicer.vtkMRMLMarkupsNode.PositionDefined
@@ -233,7 +233,7 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
         assert line.IsA("vtkMRMLMarkupsLineNode")
         trajectory = expected[line.GetName()]
         np.testing.assert_allclose(nodes.controlPointsWorld(line),
-                                   np.array([trajectory["entry"], trajectory["target"]]) * [-1, -1, 1], atol=0.01)
+                                   np.array([trajectory["entry_lps"], trajectory["target_lps"]]) * [-1, -1, 1], atol=0.01)
     deposits = {lesion["id"]: [d["point_lps"] for p in lesion["deposits"]["paths"] for d in p["deposits"]]
                 for lesion in content["lesions"] if lesion.get("deposits")}
     loaded = storage.loadMarkups(context, folder / "deposits.mrk.json")
@@ -272,7 +272,7 @@ def replanningAndClosingTheScene(context, files):
     best = again["lesions"][0]["trajectories"][0]
     context.scene.Clear(0)
     assert session.plan is None
-    line = nodes.addLine(context, "drawn", np.multiply(best["entry"], [-1, -1, 1]), np.multiply(best["target"], [-1, -1, 1]))
+    line = nodes.addLine(context, "drawn", np.multiply(best["entry_lps"], [-1, -1, 1]), np.multiply(best["target_lps"], [-1, -1, 1]))
     with raises(ValueError, "Press Plan first"):
         planner.checkLine(session, line)
     with raises(ValueError, "Press Plan first"):
@@ -298,11 +298,11 @@ def parentTransformMovesThePlan(context, files, baseline: dict):
     for before, after in zip(original["lesions"], moved["lesions"]):
         assert len(before["trajectories"]) == len(after["trajectories"])
         for t0, t1 in zip(before["trajectories"], after["trajectories"]):
-            np.testing.assert_allclose(t1["entry"], np.add(t0["entry"], shift_lps), atol=0.02)
-            np.testing.assert_allclose(t1["target"], np.add(t0["target"], shift_lps), atol=0.02)
+            np.testing.assert_allclose(t1["entry_lps"], np.add(t0["entry_lps"], shift_lps), atol=0.02)
+            np.testing.assert_allclose(t1["target_lps"], np.add(t0["target_lps"], shift_lps), atol=0.02)
     line = context.scene.GetFirstNodeByName(f"{moved['lesions'][0]['id']}-T1")
     t = moved["lesions"][0]["trajectories"][0]
-    np.testing.assert_allclose(nodes.controlPointsWorld(line)[1], np.multiply(t["target"], [-1, -1, 1]), atol=0.01)
+    np.testing.assert_allclose(nodes.controlPointsWorld(line)[1], np.multiply(t["target_lps"], [-1, -1, 1]), atol=0.01)
 
 
 def nonLinearTransformIsRefused(context, files):

@@ -186,7 +186,7 @@ def reviewOfARealPlan(context, workDir, files):
     chosen = content["lesions"][0]["trajectories"][0]
     assert content["lesions"][0]["id"] == "LesionPoints-1" and chosen["rank"] == 1
 
-    entry, target = np.asarray(chosen["entry"], float), np.asarray(chosen["target"], float)
+    entry, target = np.asarray(chosen["entry_lps"], float), np.asarray(chosen["target_lps"], float)
     planned = (target - entry) / np.linalg.norm(target - entry)
     side = np.cross(planned, [0.0, 0.0, 1.0])
     side /= np.linalg.norm(side)
