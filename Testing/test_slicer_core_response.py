@@ -27,8 +27,8 @@ def test_review_of_a_real_plan_with_planned_and_actual_needles(slicer_context, t
 def test_the_review_shows_each_lesions_chosen_trajectory_only():
     from hitit_slicer.response import plannedLines
 
-    plan = {"lesions": [{"id": "LesionPoints-1", "trajectories": [{"rank": 2, "entry": [0, 0, 0], "target": [1, 1, 1]},
-                                                                  {"rank": 1, "entry": [5, 5, 5], "target": [1, 2, 3]}]},
+    plan = {"lesions": [{"id": "LesionPoints-1", "trajectories": [{"rank": 2, "entry_lps": [0, 0, 0], "target_lps": [1, 1, 1]},
+                                                                  {"rank": 1, "entry_lps": [5, 5, 5], "target_lps": [1, 2, 3]}]},
                         {"id": "L2", "trajectories": []}]}
     lines = plannedLines(plan)
     assert [(line["lesion"], line["entryRAS"]) for line in lines] == [("LesionPoints-1", [-5.0, -5.0, 5.0])]
