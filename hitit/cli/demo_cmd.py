@@ -74,7 +74,7 @@ def run(args) -> int:
     for name, path in result["case_files"].items():
         print(f"  {name}: {path}")
     plan = result["plan"]
-    print(f"Plan ({plan['protocol']['name']}, visit {plan['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
+    print(f"Plan ({plan['protocol']['name']}, visit {plan['config']['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
           f"in {result['planning_s']:.1f} s:")
     print(f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best trajectory")
     for lesion in plan["lesions"]:
@@ -82,6 +82,6 @@ def run(args) -> int:
         best = lesion["trajectories"][0] if lesion["trajectories"] else None
         path = (f"{best['length_mm']:.0f} mm, clearance {best['min_clearance_mm']:.1f} mm" if best else lesion["message"])
         print(f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm {m['short_axis_mm']:>4.1f} mm "
-              f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['injectate_ml']:>6.2f} mL  {path}")
+              f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['allocation']['injectate_ml']:>6.2f} mL  {path}")
     print(f"  report: {result['plan_files']['report']}")
     return 0
