@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_CONTRACT = Path(__file__).parent / "Data" / "slicer" / "slicer-api.json"
+#: Deprecations, arguments that cannot be left out, **kwargs forwarding (tools/gen_slicer_rules.py).
+DEFAULT_RULES = DEFAULT_CONTRACT.parent / "slicer-rules.json"
+#: Argument counts of the wrapped VTK/MRML methods, from the slicer-core wheel (tools/gen_mrml_signatures.py).
+DEFAULT_SIGNATURES = DEFAULT_CONTRACT.parent / "mrml-signatures.json"
+#: Python modules whose calls get their arguments checked (``module.function(...)``, ``module.Class.method(...)``).
+CHECKED_CALL_MODULES = ("slicer.util", "slicer.packaging", "slicer.testing", "sitkUtils", "SampleData")
 #: Oldest Slicer release the extension supports.
 OLDEST_SUPPORTED = "v5.10.0"
 
@@ -45,8 +51,12 @@ class Finding:
 class Contract:
     """The API contract JSON with the lookups the checker needs."""
 
-    def __init__(self, data: dict, oldest: str = OLDEST_SUPPORTED):
+    def __init__(self, data: dict, oldest: str = OLDEST_SUPPORTED, rules: dict | None = None,
+                 signatures: dict | None = None):
         self.data = data
+        self.rules = rules or {"deprecated": {"methods": {}, "python": {}, "python_parameters": {}},
+                               "required_arguments": {}, "kwargs_forwarded_to": {}}
+        self.signatures = (signatures or {"classes": {}})["classes"]
         self.python = data["python"]
         self.classes = data["classes"]
         self.all_class_names = set(data.get("all_class_names", [])) | set(self.classes)
@@ -56,9 +66,48 @@ class Contract:
         self.oldest = oldest
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_CONTRACT, oldest: str = OLDEST_SUPPORTED) -> Contract:
-        """Read the contract JSON file."""
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")), oldest)
+    def load(cls, path: Path | str = DEFAULT_CONTRACT, oldest: str = OLDEST_SUPPORTED,
+             rules: Path | str | None = DEFAULT_RULES, signatures: Path | str | None = DEFAULT_SIGNATURES) -> Contract:
+        """Read the contract JSON file (and the rules and signature files beside it)."""
+        def read(file):
+            return json.loads(Path(file).read_text(encoding="utf-8")) if file else None
+        return cls(read(path), oldest, read(rules), read(signatures))
+
+    def overloads(self, cls: str, method: str) -> list[list[int]] | None:
+        """``[[min, max], ...]`` argument counts of ``cls.method`` (inherited ones too), None if unknown."""
+        while cls in self.signatures:
+            found = self.signatures[cls]["methods"].get(method)
+            if found:
+                return found
+            cls = self.signatures[cls]["base"]
+        return None
+
+    def deprecation(self, cls: str, method: str, count: int) -> str | None:
+        """Slicer's note when ``cls.method`` called with ``count`` arguments is deprecated, else None."""
+        chain = []
+        while cls and cls not in chain:
+            chain.append(cls)
+            cls = self.signatures.get(cls, {}).get("base")
+        chain.append(self.classes.get(chain[0], {}).get("all_methods", {}).get(method))
+        for name in filter(None, chain):
+            entry = self.rules["deprecated"]["methods"].get(name, {}).get(method)
+            if entry and (entry["arguments"] is None or count in entry["arguments"]):
+                return entry["note"]
+        return None
+
+    def python_callable(self, dotted: str) -> tuple[str, str, dict] | None:
+        """(module, qualified name, entry) of ``module.function`` or ``module.Class.method``, else None."""
+        for module in CHECKED_CALL_MODULES:
+            if not dotted.startswith(module + "."):
+                continue
+            entry, rest = self.python.get(module), dotted[len(module) + 1:].split(".")
+            if entry is None:
+                return None
+            if len(rest) == 1 and rest[0] in entry.get("functions", {}):
+                return module, rest[0], entry["functions"][rest[0]]
+            if len(rest) == 2 and rest[1] in entry.get("classes", {}).get(rest[0], {}).get("methods", {}):
+                return module, ".".join(rest), entry["classes"][rest[0]]["methods"][rest[1]]
+        return None
 
     def python_module(self, name: str) -> dict | None:
         """Entry of a Python module (``slicer.util``, ``SampleData``...) or None."""
@@ -307,10 +356,9 @@ class _Checker(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         name = _dotted(node.func) or ""
-        if name.startswith("slicer.util.") and name.count(".") == 2:
-            info = self.c.python_module("slicer.util")["functions"].get(name.split(".")[-1])
-            if info is not None:
-                self.check_arguments(node, name, info)
+        found = self.c.python_callable(name)
+        if found is not None:
+            self.check_python_call(node, name, *found)
         if name.startswith("slicer.modules.") and name.endswith(".logic") and name.count(".") == 3:
             module = name.split(".")[2]
             if module not in self.c.module_logics:
@@ -321,7 +369,48 @@ class _Checker(ast.NodeVisitor):
                 self.report(node, f"{cls} has no method {node.func.attr}")
             elif cls:
                 self.check_available(node, f"{self.c.declaring_class(cls, node.func.attr)}.{node.func.attr}")
+                self.check_method_arguments(node, cls, node.func.attr)
         self.generic_visit(node)
+
+    def check_method_arguments(self, node: ast.Call, cls: str, method: str) -> None:
+        """Argument count against the wrapped overloads (slicer-core), and Slicer's deprecations."""
+        if any(isinstance(a, ast.Starred) for a in node.args) or node.keywords:
+            return
+        count = len(node.args)
+        overloads = self.c.overloads(cls, method)
+        if overloads and not any(low <= count and (high < 0 or count <= high) for low, high in overloads):
+            accepted = " or ".join(f"{low}" if low == high else f"{low}-{high}" for low, high in overloads)
+            self.report(node, f"{cls}.{method}() takes {accepted} arguments, {count} given")
+        note = self.c.deprecation(cls, method, count)
+        if note:
+            self.report(node, f"{cls}.{method}() is deprecated in Slicer: {note}")
+
+    def check_python_call(self, node: ast.Call, name: str, module: str, qualified: str, info: dict) -> None:
+        """Arguments of a call into Slicer's Python modules: the signature, arguments that cannot be left out,
+        **kwargs passed on to another function, deprecated functions and parameters."""
+        self.check_arguments(node, name, info)
+        rules = self.c.rules
+        given = {k.arg for k in node.keywords}
+        params = [p for p in info.get("params", []) if p not in ("self", "cls")]
+        given |= set(params[:len(node.args)])
+        if not any(k.arg is None for k in node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args):
+            needed = [p for p in rules["required_arguments"].get(module, {}).get(qualified, []) if p not in given]
+            if needed:
+                self.report(node, f"{name}() needs {', '.join(needed)}: Slicer uses them as lists without a None "
+                                  "check, so leaving them out raises TypeError")
+        target = rules["kwargs_forwarded_to"].get(module, {}).get(qualified)
+        forwarded = self.c.python_callable(target) if target else None
+        if forwarded is not None:
+            accepted = set(forwarded[2].get("params", [])) | set(forwarded[2].get("kwonly", []))
+            for keyword in node.keywords:
+                if keyword.arg is not None and keyword.arg not in params and keyword.arg not in accepted:
+                    self.report(node, f"{name}() passes {keyword.arg}= on to {target}(), which has no such parameter")
+        note = rules["deprecated"]["python"].get(module, {}).get(qualified)
+        if note:
+            self.report(node, f"{name}() is deprecated in Slicer: {note}")
+        for parameter in rules["deprecated"]["python_parameters"].get(module, {}).get(qualified, []):
+            if parameter in given:
+                self.report(node, f"{name}(): the {parameter} argument is deprecated in Slicer")
 
     def check_arguments(self, node: ast.Call, name: str, info: dict) -> None:
         params = list(info.get("params", []))

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from slicer_contract import DEFAULT_CONTRACT, Contract, check_module_file, check_source
-from slicer_modules import module_files
+from slicer_contract import DEFAULT_CONTRACT, DEFAULT_RULES, DEFAULT_SIGNATURES, Contract, check_module_file, check_source
+from slicer_modules import REPO, module_files
 
 CONTRACT = Contract.load()
 
@@ -23,10 +23,76 @@ def test_there_is_a_module_to_check():
     assert any(p.stem == "HITITPlanner" for p in module_files())
 
 
-@pytest.mark.parametrize("path", module_files(), ids=lambda p: p.stem)
+def slicer_side_files():
+    """The module files, their <Module>Lib helpers and the Slicer-side library, when present."""
+    files = list(module_files())
+    for module in module_files():
+        files += sorted((module.parent / f"{module.stem}Lib").glob("*.py"))
+    return files + sorted((REPO / "hitit_slicer").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", slicer_side_files(), ids=lambda p: str(p.relative_to(REPO)))
 def test_module_uses_only_existing_slicer_api(path):
     findings = check_module_file(path, CONTRACT)
     assert not findings, "\n".join(str(f) for f in findings)
+
+
+def test_generated_rules_and_signatures_name_their_sources():
+    rules = json.loads(DEFAULT_RULES.read_text(encoding="utf-8"))
+    signatures = json.loads(DEFAULT_SIGNATURES.read_text(encoding="utf-8"))
+    assert rules["slicer"]["commit"] == CONTRACT.data["slicer"]["commit"]
+    assert (REPO / rules["generated_by"]).is_file() and (REPO / signatures["generated_by"]).is_file()
+    source_txt = (DEFAULT_CONTRACT.parent / "SOURCE.txt").read_text(encoding="utf-8")
+    assert signatures["source"]["package"] == "slicer-core" and signatures["source"]["version"] in source_txt
+    # facts read by hand from Slicer's source, so a broken generator cannot pass silently
+    assert "SetUseColumnNameAsColumnHeader" in rules["deprecated"]["methods"]["vtkMRMLTableNode"]
+    assert "SetUseColumnTitleAsColumnHeader" not in rules["deprecated"]["methods"]["vtkMRMLTableNode"]
+    assert rules["required_arguments"]["SampleData"]["SampleDataLogic.registerCustomSampleDataSource"] == ["fileNames", "uris"]
+    assert CONTRACT.overloads("vtkMRMLMarkupsFiducialNode", "AddControlPoint") == [[1, 2], [3, 4]]
+
+
+MRML_SOURCE = '''
+import slicer
+import SampleData
+
+def run(path):
+    table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode")
+    {line}
+'''
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("table.SetColumnTitle('lesion')", "vtkMRMLTableNode.SetColumnTitle() takes 2 arguments, 1 given"),
+    ("table.GetNumberOfRows(0)", "vtkMRMLTableNode.GetNumberOfRows() takes 0 arguments, 1 given"),
+    ("table.SetUseColumnNameAsColumnHeader(True)", "vtkMRMLTableNode.SetUseColumnNameAsColumnHeader() is deprecated"),
+    ("slicer.mrmlScene.SaveStateForUndo(table)", "vtkMRMLScene.SaveStateForUndo() is deprecated"),
+    ("SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', "
+     "customDownloader=print)", "registerCustomSampleDataSource() needs fileNames, uris"),
+    ("SampleData.SampleDataLogic.registerCustomSampleDataSource(sampleName='x', uri='a')",
+     "registerCustomSampleDataSource() has no keyword argument 'uri'"),
+    ("slicer.packaging.pip_ensure(['numpy'], requestor='HITIT')", "pip_ensure() has no keyword argument 'requestor'"),
+    ("slicer.packaging.pip_ensure()", "pip_ensure() misses required argument(s) requirements"),
+    ("slicer.util.pip_install('numpy', requestor='HITIT')",
+     "slicer.util.pip_install() passes requestor= on to slicer.packaging.pip_install()"),
+    ("slicer.util.toVTKString('x')", "slicer.util.toVTKString() is deprecated in Slicer"),
+    ("slicer.util.loadVolume(path, returnNode=True)", "the returnNode argument is deprecated"),
+])
+def test_checker_catches_wrong_calls(line, expected):
+    messages = [f.message for f in check_source(MRML_SOURCE.format(line=line), CONTRACT)]
+    assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("line", [
+    "table.SetColumnTitle('lesion', 'Lesion')",
+    "table.SetUseColumnTitleAsColumnHeader(True)",
+    "slicer.mrmlScene.SaveStateForUndo()",
+    "SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', uris=[], "
+    "fileNames=[], customDownloader=print)",
+    "if hasattr(slicer, 'packaging'): slicer.packaging.pip_ensure(slicer.packaging.load_requirements(path), requester='HITIT')",
+    "slicer.util.pip_install(['-r', path], requester='HITIT')",
+])
+def test_checker_accepts_right_calls(line):
+    assert check_source(MRML_SOURCE.format(line=line), CONTRACT) == []
 
 
 BAD_SOURCE = '''
