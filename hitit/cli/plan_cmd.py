@@ -64,8 +64,9 @@ def settings_from_args(args) -> PlanConfig:
                                    max_axial_angle_deg=args.max_axial_angle, margins_mm=parse_margin_args(args.margin))
 
 
-def run(args) -> int:
-    """Read the inputs, plan, write the folder, print a summary."""
+def plan_from_args(args):
+    """Read the inputs named by the arguments and plan them: ``(plan, case, patient)`` (patient None
+    unless ``--include-patient-id``)."""
     ct = read_volume(args.ct)
     patient = _patient(ct) if args.include_patient_id else None  # checked before the long part
     structures = {}
@@ -75,15 +76,26 @@ def run(args) -> int:
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
-    plan = plan_case(Case(ct, structures, lesions), settings_from_args(args),
-                     progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr), case_name=Path(args.ct).name)
-    files = write_plan(plan, Case(ct, structures, lesions), args.out, patient)
+    case = Case(ct, structures, lesions)
+    plan = plan_case(case, settings_from_args(args), progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr),
+                     case_name=Path(args.ct).name)
+    return plan, case, patient
+
+
+def print_summary(plan, files: dict) -> None:
+    """One line per lesion (verdict, injectate, best path) and where the plan was written."""
     for lesion in plan.lesions:
         best = lesion.target.trajectories[0] if lesion.target.trajectories else None
         path = (f"best path {best.length_mm:.0f} mm, clearance {best.min_clearance_mm:.1f} mm"
                 if best is not None else f"NO SAFE PATH: {lesion.target.message}")
         print(f"{lesion.lesion_id}: {lesion.injectability.verdict:<7} {lesion.injectate_ml:5.2f} mL  {path}")
     print(f"plan written to {files['plan'].parent}")
+
+
+def run(args) -> int:
+    """Read the inputs, plan, write the folder, print a summary."""
+    plan, case, patient = plan_from_args(args)
+    print_summary(plan, write_plan(plan, case, args.out, patient))
     return 0
 
 

@@ -32,6 +32,7 @@ from hitit.io.segmentations import write_seg_nrrd
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
 from hitit.report.figures import render_skin_map
+from hitit.report.key_images import KeyImages
 
 if TYPE_CHECKING:
     from hitit.case import Case
@@ -97,11 +98,13 @@ def deposit_markups(plan: dict) -> list[Markup]:
     return lists
 
 
-def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, str] | None = None) -> dict[str, Path]:
+def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, str] | None = None,
+               key_images: KeyImages | None = None) -> dict[str, Path]:
     """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind.
 
     No patient name or id is written unless ``patient`` (``{"id": ..., "name": ...}``) is given:
-    then ``plan.json``, ``lesions.csv`` and the report carry it.
+    then ``plan.json``, ``lesions.csv`` and the report carry it. ``key_images``: views of the chosen
+    paths drawn by another renderer for the report (see :func:`build_report`).
     """
     plan_dict = plan.to_dict()
     if patient:
@@ -109,7 +112,8 @@ def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, s
     polydata = {lesion.lesion_id: lesion.target.accessibility_polydata() for lesion in plan.lesions}
     pictures = {lesion.lesion_id: skin_map_png(lesion.target) for lesion in plan.lesions}
     lesions = {lesion.lesion_id: case.lesions[lesion.lesion_id] for lesion in plan.lesions}
-    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures), (case.grid, lesions))
+    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures, key_images),
+                             (case.grid, lesions))
 
 
 def skin_map_png(target) -> bytes:

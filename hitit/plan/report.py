@@ -21,12 +21,15 @@ from hitit.case import Case
 from hitit.plan.lesion_table import deposit_list
 from hitit.plan.procedure import NEARBY_STRUCTURE_MM, entry_side, needle_angles_deg
 from hitit.report.figures import render_trajectory
+from hitit.report.key_images import CORE_RENDERER, KeyImages
 from hitit.report.html import Column, Html, HtmlReport, link, tagged
 
 #: Structures outlined on the chosen path's reformats: those whose needle-surface distance is at
 #: most this (mm), "within a few centimetres", nearest first, at most :data:`MAX_OUTLINED_STRUCTURES`.
 OUTLINE_WITHIN_MM = 50.0
 MAX_OUTLINED_STRUCTURES = 8
+#: Legend of the chosen-path views drawn by 3D Slicer (hitit_slicer.rendering's colours).
+KEY_IMAGE_LEGEND = "3D Slicer: green line: needle, white points: deposits, segments in their own colours"
 #: Alternatives (ranks 2, 3...) shown as thumbnails.
 ALTERNATIVE_THUMBNAILS = 2
 #: Rule kinds that make a structure critical (its absence or truncation can hide a danger).
@@ -41,10 +44,13 @@ def readable(text: str) -> str:
     return re.sub(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b", lambda m: m.group(0).replace("_", " "), text)
 
 
-def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = None) -> str:
+def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = None,
+                 key_images: KeyImages | None = None) -> str:
     """The report page as an HTML string (images embedded).
 
-    ``skin_maps`` holds each lesion's skin accessibility picture (PNG) by lesion id.
+    ``skin_maps`` holds each lesion's skin accessibility picture (PNG) by lesion id. ``key_images`` are
+    views of the chosen paths drawn by another renderer (3D Slicer's displayable managers, see
+    :mod:`hitit.report.key_images`); a view it lacks is drawn by the core, and the page names the renderer.
     """
     report = HtmlReport(f"HITIT plan — {plan.get('case_name', 'case')}")
     report.paragraph("A planning aid: every path, angle and volume must be checked by the treating radiologist "
@@ -52,11 +58,12 @@ def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = No
     patient = plan.get("patient")
     report.paragraph(f"Patient {patient.get('name', '')} (id {patient.get('id', '')})." if patient else
                      "No patient name or id is stored in this plan (hitit plan --include-patient-id adds them).", "note")
+    report.paragraph(f"Chosen-path figures drawn by {key_images.renderer if key_images else CORE_RENDERER}.", "note")
     _case_summary(report, plan, case)
     _decision_table(report, plan)
     _warnings(report, plan_notices(plan, case))
     for lesion in plan["lesions"]:
-        _lesion_section(report, plan, lesion, case, (skin_maps or {}).get(lesion["id"]))
+        _lesion_section(report, plan, lesion, case, (skin_maps or {}).get(lesion["id"]), key_images)
     return report.render()
 
 
@@ -225,7 +232,8 @@ def _warnings(report: HtmlReport, groups: dict[str, list[str]]) -> None:
 
 
 # --------------------------------------------------------------------------- one lesion
-def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, skin_map: bytes | None) -> None:
+def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, skin_map: bytes | None,
+                    key_images: KeyImages | None = None) -> None:
     verdict, why = decision(lesion)
     m = lesion["measurement"]
     title = f"Lesion {lesion['id']} — {m.get('organ') or 'no organ'} — injectable: {verdict}"
@@ -247,7 +255,7 @@ def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, sk
             report.heading(f"Procedure card — chosen path ({chosen_path_line(lesion)})", 3)
             if chosen.get("procedure"):
                 _procedure_card(report, chosen["procedure"])
-            _chosen_figures(report, lesion, chosen, case)
+            _chosen_figures(report, lesion, chosen, case, key_images)
         else:
             report.paragraph(readable(lesion["message"]), "bad")
         if skin_map is not None:
@@ -328,13 +336,17 @@ def _outlined_structures(t: dict, case: Case, organ: str | None) -> dict[str, np
     return {n: case.structures[n] for n in names if n in case.structures}
 
 
-def _chosen_figures(report: HtmlReport, lesion: dict, t: dict, case: Case) -> None:
+def _chosen_figures(report: HtmlReport, lesion: dict, t: dict, case: Case, key_images: KeyImages | None = None) -> None:
     masks = _outlined_structures(t, case, lesion["measurement"].get("organ"))
     deposits = np.array([d["point_lps"] for d in deposit_list(lesion)]) if deposit_list(lesion) else None
     mask = case.lesions.get(lesion["id"])
-    for kind, words in (("axial", "axial plane through the target"), ("oblique", "plane along the needle")):
-        png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], kind, deposits)
-        report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)")
+    for kind, words in (("axial", "axial plane through the target"), ("oblique", "plane along the needle"), ("3d", "3D view")):
+        drawn = key_images.get(lesion["id"], t["rank"], kind) if key_images else None
+        if drawn is not None:
+            report.image(drawn, f"{lesion['id']} chosen path: {words} (drawn by {KEY_IMAGE_LEGEND})")
+        elif kind != "3d":  # the core draws no 3D view
+            png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], kind, deposits)
+            report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)")
 
 
 def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
