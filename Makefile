@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean offscreen-gl
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hitit demo --out demo-output
 
-test: $(STAMP)
+test: $(STAMP) offscreen-gl
 	$(BIN)/python -m pytest -q Testing
+
+# Mesa's off-screen OpenGL, for the tests that draw plans with Slicer's displayable managers without a
+# display. Installed with apt-get when missing and possible (as root on Debian); otherwise those tests
+# skip and say why.
+offscreen-gl:
+	@ldconfig -p 2>/dev/null | grep -q libOSMesa || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6) >/dev/null 2>&1; } || \
+	  echo "note: libOSMesa (Debian: libosmesa6) is not installed: the off-screen rendering tests will skip"
 
 bench: $(STAMP)
 	$(BIN)/hitit bench

@@ -1,6 +1,7 @@
 """``hitit plan`` on the teaching case: every proposed path is checked independently against the masks,
 the plan folder holds what Slicer and a reader need, and bad input never destroys an earlier plan."""
 
+import base64
 import csv
 import json
 import re
@@ -17,6 +18,7 @@ from hitit.io.markups import markups_schema, read_markups
 from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit.plan import PlanConfig, plan_case, write_plan
 from hitit.plan.report import build_report, plan_notices
+from hitit.report.key_images import KeyImages
 
 #: Coarse grid: the test is about the plan's safety and contents, not about resolution.
 SPACING_MM = (2.0, 2.0, 3.0)
@@ -128,6 +130,28 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
         assert 1000 < size < min(1_000_000, 30 * len(lesion.target.skin.points_lps))
     html = files["report"].read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") >= 2 * len(plan.lesions)
+    assert "Chosen-path figures drawn by the HITIT core (matplotlib" in html
+
+
+def test_report_embeds_key_images_of_another_renderer(tmp_path, teaching, plan):
+    """Pictures handed in (as the Slicer-side renderer does) replace the core's chosen-path figures of those views only."""
+    lesion = next(lesion for lesion in plan.to_dict()["lesions"] if lesion["trajectories"])
+    rank = lesion["trajectories"][0]["rank"]
+    pictures = {view: base64.b64decode(PNG_1X1) for view in ("axial", "3d")}
+    key_images = KeyImages("a test renderer", {(lesion["id"], rank, view): png for view, png in pictures.items()})
+    html = write_plan(plan, teaching.case, tmp_path / "plan", key_images)["report"].read_text(encoding="utf-8")
+    assert "Chosen-path figures drawn by a test renderer." in html
+    assert html.count(PNG_1X1) == 2
+    assert html.count("chosen path: 3D view (drawn by 3D Slicer") == 1  # the core draws no 3D view of its own
+    assert f"{lesion['id']} chosen path: axial plane through the target (drawn by 3D Slicer" in html
+    # not handed in: drawn by the core
+    assert f"{lesion['id']} chosen path: plane along the needle (green: needle, red +: target" in html
+    with pytest.raises(ValueError, match="Unknown key image view"):
+        key_images.get(lesion["id"], rank, "sagittal")
+
+
+#: The smallest PNG (one black pixel), base64.
+PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
 
 
 def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsys):

@@ -23,7 +23,7 @@ if PROBLEM:
     pytest.skip(f"off-screen OpenGL cannot run here: {PROBLEM}", allow_module_level=True)
 
 from hitit.phantom import make_teaching_case, write_teaching_case  # noqa: E402
-from hitit.plan import PlanSettings, plan_case  # noqa: E402
+from hitit.plan import PlanConfig, plan_case  # noqa: E402
 from hitit.report.figures import trajectory_plane  # noqa: E402
 from hitit_slicer import render, storage  # noqa: E402
 from hitit_slicer.context import createApplicationContext  # noqa: E402
@@ -41,7 +41,7 @@ def case_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def plan_dict(case_files):
     teaching, _ = case_files
-    return json.loads(json.dumps(plan_case(teaching.case, PlanSettings(protocol="pv10")).to_dict(), default=float))
+    return json.loads(json.dumps(plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict(), default=float))
 
 
 @pytest.fixture(scope="module")

@@ -107,9 +107,14 @@ def pngFromRGB(rgb: np.ndarray) -> bytes:
 def rgbFromPNG(png: bytes) -> np.ndarray:
     """``H x W x 3`` uint8 image (row 0 at the top) of PNG bytes."""
     reader = vtk.vtkPNGReader()
-    buffer = np.frombuffer(png, dtype=np.uint8)
-    reader.SetMemoryBuffer(buffer)  # VTK 9.5's API (SetStream is 9.6 only); the buffer must outlive Update
-    reader.SetMemoryBufferLength(len(png))
+    if hasattr(reader, "SetStream"):  # VTK >= 9.6 (the memory-buffer calls are deprecated there)
+        stream = vtk.vtkMemoryResourceStream()
+        stream.SetBuffer(png, len(png), True)
+        reader.SetStream(stream)
+    else:  # VTK 9.5 (Slicer 5.10); the buffer must outlive Update
+        buffer = np.frombuffer(png, dtype=np.uint8)
+        reader.SetMemoryBuffer(buffer)
+        reader.SetMemoryBufferLength(len(png))
     reader.Update()
     output = reader.GetOutput()
     width, height, _ = output.GetDimensions()
