@@ -17,7 +17,7 @@ from hitit.errors import InputError
 from hitit.io.markups import markups_schema, read_markups
 from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit.plan import PlanConfig, plan_case, write_plan
-from hitit.plan.report import build_report, plan_notices
+from hitit.plan.report import KEY_IMAGE_LEGEND, build_report, plan_notices
 from hitit.report.key_images import KeyImages
 
 #: Coarse grid: the test is about the plan's safety and contents, not about resolution.
@@ -142,7 +142,7 @@ def test_report_embeds_key_images_of_another_renderer(tmp_path, teaching, plan):
     html = write_plan(plan, teaching.case, tmp_path / "plan", key_images)["report"].read_text(encoding="utf-8")
     assert "Chosen-path figures drawn by a test renderer." in html
     assert html.count(PNG_1X1) == 2
-    assert html.count("chosen path: 3D view (drawn by 3D Slicer") == 1  # the core draws no 3D view of its own
+    assert html.count(f"chosen path: 3D view (drawn by {KEY_IMAGE_LEGEND})</figcaption>") == 1  # the core draws none
     assert f"{lesion['id']} chosen path: axial plane through the target (drawn by 3D Slicer" in html
     # not handed in: drawn by the core
     assert f"{lesion['id']} chosen path: plane along the needle (green: needle, red +: target" in html

@@ -51,12 +51,15 @@ def rendered(case_files, plan_dict):
     ct = storage.loadVolume(context, paths["ct"], "CT")
     structures = storage.loadSegmentation(context, paths["structures"], "structures")
     lesions = storage.loadSegmentation(context, paths["lesions"], "lesions")
-    yield rendering.renderPlan(context, plan_dict, ct, [structures, lesions], lesions, trajectoriesPerLesion=1)
+    yield rendering.renderPlan(context, plan_dict, ct, [structures, lesions], lesions)
     context.scene.Clear(1)
 
 
 def first_trajectories(plan):
-    return [(lesion["id"], lesion["trajectories"][0]) for lesion in plan["lesions"] if lesion["trajectories"]]
+    """(lesion id, chosen path) of every lesion with a safe path: the views the report shows."""
+    chosen = [(lesion["id"], lesion["trajectories"][0]) for lesion in plan["lesions"] if lesion["trajectories"]]
+    assert len(chosen) >= 3, "the teaching case has safe paths to most lesions"
+    return chosen
 
 
 #: Where along a trajectory (0 entry, 1 target) the line is looked for: in slice views all of it but the
@@ -150,16 +153,18 @@ def test_command_writes_the_report_with_slicer_figures_and_the_screenshot(case_f
     _, paths = case_files
     out, shot = tmp_path / "plan", tmp_path / "shot.png"
     code = render.main(["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]),
-                        "--lesions", str(paths["lesions"]), "--protocol", "pv10", "--trajectories", "1",
+                        "--lesions", str(paths["lesions"]), "--protocol", "pv10",
                         "--out", str(out), "--screenshot", str(shot)])
     assert code == 0, capsys.readouterr().err
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "Trajectory figures drawn by 3D Slicer&#x27;s displayable managers (slicer-core" in html
+    assert "Chosen-path figures drawn by 3D Slicer&#x27;s displayable managers (slicer-core" in html
     plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
-    drawn = sum(1 for lesion in plan["lesions"] if lesion["trajectories"] or lesion["least_bad"])
-    assert html.count("3D view</figcaption>") == drawn  # one Slicer-drawn trajectory per lesion
-    # the second trajectory of each lesion falls back to the core's figures, in the same report
-    assert html.count("oblique reformat</figcaption>") > drawn
+    chosen = [lesion["id"] for lesion in plan["lesions"] if lesion["trajectories"]]
+    for lesion_id in chosen:
+        for words in ("axial plane through the target", "plane along the needle", "3D view"):
+            assert f"{lesion_id} chosen path: {words} (drawn by 3D Slicer" in html
+    assert "(green: needle, red +: target" not in html  # no chosen-path figure left to the core
+    assert ", axial</figcaption>" in html  # the alternatives' thumbnails stay the core's
     picture = rendering.rgbFromPNG(shot.read_bytes())
     assert picture.shape[1] > 3 * rendering.VIEW_SIZE[0] and picture.std() > 20
 

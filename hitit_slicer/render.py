@@ -1,9 +1,9 @@
-"""``python -m hitit_slicer.render``: ``hitit plan`` with the report's trajectory figures drawn by 3D Slicer.
+"""``python -m hitit_slicer.render``: ``hitit plan`` with the report's chosen-path figures drawn by 3D Slicer.
 
 Takes the same arguments as ``hitit plan`` (the core's own parser), plans with the core, loads the CT and
 segmentations into a scene with Slicer's readers, draws the axial, along-the-needle and 3D views of each
-lesion's shown trajectories with Slicer's displayable managers (:mod:`hitit_slicer.rendering`) and writes the
-plan folder with those pictures in its report. Where off-screen OpenGL cannot run, the report keeps the
+lesion's chosen path with Slicer's displayable managers (:mod:`hitit_slicer.rendering`) and writes the
+plan folder with those pictures in its report (the alternatives' thumbnails stay the core's). Where off-screen OpenGL cannot run, the report keeps the
 core's figures and says so. ``--screenshot PNG`` also writes the first lesion's three views side by side
 (the README's picture is made this way from the teaching case).
 
@@ -33,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     plan_cmd.register(subparsers)
     plan_parser = subparsers.choices["plan"]
     plan_parser.add_argument("--screenshot", metavar="PNG", help="also write the first lesion's views side by side to PNG")
-    plan_parser.add_argument("--trajectories", type=int, metavar="N",
-                             help="trajectories per lesion drawn by Slicer (default: as many as the report shows)")
     return parser
 
 
@@ -62,15 +60,13 @@ def loadIntoScene(context, args, case):
 
 def renderKeyImages(args, planDict: dict, case):
     """The Slicer pictures of the plan (a ``RenderedPlan``)."""
-    from hitit.plan.report import REPORT_TRAJECTORIES
     from hitit_slicer import rendering
     from hitit_slicer.context import createApplicationContext
 
     context = createApplicationContext()
     try:
         ct, segmentations, lesions = loadIntoScene(context, args, case)
-        count = args.trajectories if args.trajectories is not None else REPORT_TRAJECTORIES
-        return rendering.renderPlan(context, planDict, ct, segmentations, lesions, count)
+        return rendering.renderPlan(context, planDict, ct, segmentations, lesions)
     finally:
         context.scene.Clear(1)
 
@@ -92,8 +88,8 @@ def run(args) -> int:
     files = write_plan(plan, case, args.out, rendered.keyImages if rendered else None)
     plan_cmd.print_summary(plan, files)
     if args.screenshot:
-        if rendered is None:
-            raise HititError(f"no screenshot written: {problem}")
+        if rendered is None or not rendered.keyImages.images:
+            raise HititError(f"no screenshot written: {problem or 'no lesion has a safe path to show'}")
         first = next(iter(rendered.keyImages.images))[:2]
         views = [rendered.keyImages.images[(*first, view)] for view in ("axial", "oblique", "3d")]
         write_bytes_atomic(args.screenshot, rendering.composeScreenshot(views))

@@ -31,10 +31,8 @@ from hitit.report.key_images import KeyImages
 from hitit_slicer.context import SlicerContext
 from hitit_slicer.coordinates import rasFromLPS
 
-#: Colour of a safe trajectory line (RGB 0-1): pure green, unlike every segment colour of our cases.
-SAFE_TRAJECTORY_COLOR = (0.0, 1.0, 0.0)
-#: Colour of a least-bad (unsafe) trajectory line.
-UNSAFE_TRAJECTORY_COLOR = (1.0, 0.0, 0.55)
+#: Colour of the chosen (safe) trajectory line (RGB 0-1): pure green, unlike every segment colour of our cases.
+TRAJECTORY_COLOR = (0.0, 1.0, 0.0)
 #: Colour of the deposit points.
 DEPOSIT_COLOR = (1.0, 1.0, 1.0)
 #: Size (pixels) of each rendered view; the slice views keep this width and follow the plane's aspect.
@@ -269,38 +267,35 @@ class ThreeDView(_View):
 
 @dataclass
 class PlanMarkups:
-    """Markups nodes of a plan: a line per trajectory and a point list per planned path's deposits."""
+    """Markups nodes of a plan: a line per chosen path and a point list of its deposits, by lesion id."""
 
-    lines: dict[tuple[str, int], object] = field(default_factory=dict)
+    lines: dict[str, object] = field(default_factory=dict)
     deposits: dict[str, object] = field(default_factory=dict)
 
-    def showOnly(self, lesionId: str | None, rank: int | None) -> None:
-        """Show one trajectory and its lesion's deposits; hide every other line and point list."""
-        for (lesion, number), node in self.lines.items():
-            node.GetDisplayNode().SetVisibility(lesion == lesionId and number == rank)
-        for lesion, node in self.deposits.items():
+    def showOnly(self, lesionId: str | None) -> None:
+        """Show one lesion's chosen path and deposits; hide every other line and point list."""
+        for lesion, node in [*self.lines.items(), *self.deposits.items()]:
             node.GetDisplayNode().SetVisibility(lesion == lesionId)
 
 
-def shownTrajectories(lesion: dict, count: int) -> list[dict]:
-    """The trajectories the report shows for a lesion: its top safe ones, else its top least-bad ones."""
-    return (lesion.get("trajectories") or lesion.get("least_bad") or [])[:count]
+def chosenPath(lesion: dict) -> dict | None:
+    """The path the report's figures show for a lesion (its rank 1 safe trajectory), None without one."""
+    return lesion["trajectories"][0] if lesion.get("trajectories") else None
 
 
-def addPlanMarkups(context: SlicerContext, plan: dict, count: int) -> PlanMarkups:
-    """Line markups for the shown trajectories of each lesion and point lists of the planned deposits (RAS)."""
+def addPlanMarkups(context: SlicerContext, plan: dict) -> PlanMarkups:
+    """A line markup for each lesion's chosen path and a point list of its planned deposits (RAS)."""
     from hitit_slicer.nodes import addLine
 
     markups = PlanMarkups()
     for lesion in plan["lesions"]:
-        for trajectory in shownTrajectories(lesion, count):
-            color = SAFE_TRAJECTORY_COLOR if trajectory.get("feasible") else UNSAFE_TRAJECTORY_COLOR
-            line = addLine(context, f"{lesion['id']}-T{trajectory['rank']}", rasFromLPS(trajectory["entry"]),
-                           rasFromLPS(trajectory["target"]), color, ("entry", "target"))
-            display = line.GetDisplayNode()
-            display.SetPointLabelsVisibility(False)
-            display.SetOpacity(1.0)
-            markups.lines[(lesion["id"], int(trajectory["rank"]))] = line
+        trajectory = chosenPath(lesion)
+        if trajectory is None:
+            continue
+        line = addLine(context, f"{lesion['id']}-T{trajectory['rank']}", rasFromLPS(trajectory["entry"]),
+                       rasFromLPS(trajectory["target"]), TRAJECTORY_COLOR, ("entry", "target"))
+        line.GetDisplayNode().SetPointLabelsVisibility(False)
+        markups.lines[lesion["id"]] = line
         points = [deposit for path in (lesion.get("deposits") or {}).get("paths", [])[:1] for deposit in path["deposits"]]
         if points:
             node = context.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", f"{lesion['id']} deposits")
@@ -348,40 +343,41 @@ def rendererDescription() -> str:
     return f"3D Slicer's displayable managers ({version}, VTK {vtk.vtkVersion.GetVTKVersion()}), off screen"
 
 
-def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, lesionsNode,
-               trajectoriesPerLesion: int = 2, size=VIEW_SIZE) -> RenderedPlan:
-    """Axial, along-the-needle and 3D views of each lesion's shown trajectories (see :func:`shownTrajectories`).
+def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, lesionsNode, size=VIEW_SIZE) -> RenderedPlan:
+    """Axial, along-the-needle and 3D views of each lesion's chosen path (see :func:`chosenPath`).
 
     The slice planes are the core's report planes (:func:`hitit.report.figures.trajectory_plane`), so the
     Slicer pictures and the core's fallback figures show the same part of the CT.
     """
-    markups = addPlanMarkups(context, plan, trajectoriesPerLesion)
+    markups = addPlanMarkups(context, plan)
     showSegmentationsIn3D(segmentationNodes, lesionsNode)
     sliceView, threeDView = SliceView(context, "Red", size), ThreeDView(context, "1", size)
     images, pixels = {}, {}
     try:
         sliceView.setBackgroundVolume(ctNode)
         for lesion in plan["lesions"]:
-            for trajectory in shownTrajectories(lesion, trajectoriesPerLesion):
-                key = (lesion["id"], int(trajectory["rank"]))
-                markups.showOnly(*key)
-                entry, target = rasFromLPS(trajectory["entry"]), rasFromLPS(trajectory["target"])
-                for kind in ("axial", "oblique"):
-                    plane = trajectory_plane(np.asarray(trajectory["entry"]), np.asarray(trajectory["target"]), kind)
-                    width, height = ((n - 1) * plane.pixel_mm for n in plane.size)
-                    # centred as trajectory_plane centres it: on the target (axial), on the needle's middle (oblique)
-                    centre = np.asarray(trajectory["target"]) if kind == "axial" else (
-                        np.asarray(trajectory["entry"]) + np.asarray(trajectory["target"])) / 2
-                    # the core's plane rows run along v (down the image): screen up is -v
-                    sliceView.showPlane(rasFromLPS(centre), rasFromLPS(plane.u), rasFromLPS(-plane.v), width, height)
-                    images[(*key, kind)] = pngFromRGB(sliceView.render())
-                    pixels[(*key, kind)] = {"entry": sliceView.pixelOf(entry), "target": sliceView.pixelOf(target)}
-                up, side = _threeDAxes(entry, target)
-                threeDView.lookAt((entry + target) / 2, side, up, 4.0 * np.linalg.norm(target - entry) + 200.0)
-                images[(*key, "3d")] = pngFromRGB(threeDView.render())
-                pixels[(*key, "3d")] = {"entry": threeDView.pixelOf(entry), "target": threeDView.pixelOf(target)}
+            trajectory = chosenPath(lesion)
+            if trajectory is None:
+                continue
+            key = (lesion["id"], int(trajectory["rank"]))
+            markups.showOnly(lesion["id"])
+            entry, target = rasFromLPS(trajectory["entry"]), rasFromLPS(trajectory["target"])
+            for kind in ("axial", "oblique"):
+                plane = trajectory_plane(np.asarray(trajectory["entry"]), np.asarray(trajectory["target"]), kind)
+                width, height = ((n - 1) * plane.pixel_mm for n in plane.size)
+                # centred as trajectory_plane centres it: on the target (axial), on the needle's middle (oblique)
+                centre = np.asarray(trajectory["target"]) if kind == "axial" else (
+                    np.asarray(trajectory["entry"]) + np.asarray(trajectory["target"])) / 2
+                # the core's plane rows run along v (down the image): screen up is -v
+                sliceView.showPlane(rasFromLPS(centre), rasFromLPS(plane.u), rasFromLPS(-plane.v), width, height)
+                images[(*key, kind)] = pngFromRGB(sliceView.render())
+                pixels[(*key, kind)] = {"entry": sliceView.pixelOf(entry), "target": sliceView.pixelOf(target)}
+            up, side = _threeDAxes(entry, target)
+            threeDView.lookAt((entry + target) / 2, side, up, 4.0 * np.linalg.norm(target - entry) + 200.0)
+            images[(*key, "3d")] = pngFromRGB(threeDView.render())
+            pixels[(*key, "3d")] = {"entry": threeDView.pixelOf(entry), "target": threeDView.pixelOf(target)}
     finally:
-        markups.showOnly(None, None)
+        markups.showOnly(None)
         sliceView.close()
         threeDView.close()
     return RenderedPlan(KeyImages(rendererDescription(), images), pixels)
