@@ -139,7 +139,7 @@ def test_report_embeds_key_images_of_another_renderer(tmp_path, teaching, plan):
     rank = lesion["trajectories"][0]["rank"]
     pictures = {view: base64.b64decode(PNG_1X1) for view in ("axial", "3d")}
     key_images = KeyImages("a test renderer", {(lesion["id"], rank, view): png for view, png in pictures.items()})
-    html = write_plan(plan, teaching.case, tmp_path / "plan", key_images)["report"].read_text(encoding="utf-8")
+    html = write_plan(plan, teaching.case, tmp_path / "plan", key_images=key_images)["report"].read_text(encoding="utf-8")
     assert "Chosen-path figures drawn by a test renderer." in html
     assert html.count(PNG_1X1) == 2
     assert html.count(f"chosen path: 3D view (drawn by {KEY_IMAGE_LEGEND})</figcaption>") == 1  # the core draws none

@@ -83,9 +83,9 @@ def run(args) -> int:
     elif not Path(args.ct).is_file():
         raise InputError(f"{args.ct}: the Slicer renderer reads the CT from one file (NRRD, NIfTI, MHA); "
                          "convert the DICOM series first, or run hitit plan for the core's figures.")
-    plan, case = plan_cmd.plan_from_args(args)
+    plan, case, patient = plan_cmd.plan_from_args(args)
     rendered = None if problem else renderKeyImages(args, plan.to_dict(), case)
-    files = write_plan(plan, case, args.out, rendered.keyImages if rendered else None)
+    files = write_plan(plan, case, args.out, patient, key_images=rendered.keyImages if rendered else None)
     plan_cmd.print_summary(plan, files)
     if args.screenshot:
         if rendered is None or not rendered.keyImages.images:
