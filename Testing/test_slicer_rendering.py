@@ -108,9 +108,9 @@ def test_needle_view_puts_entry_and_target_on_the_middle_row(rendered, plan_dict
     for lesion_id, trajectory in first_trajectories(plan_dict):
         rgb = rendering.rgbFromPNG(rendered.keyImages.get(lesion_id, trajectory["rank"], "oblique"))
         pixels = rendered.pixels[(lesion_id, trajectory["rank"], "oblique")]
-        plane = trajectory_plane(np.asarray(trajectory["entry"]), np.asarray(trajectory["target"]), "oblique")
+        plane = trajectory_plane(np.asarray(trajectory["entry_lps"]), np.asarray(trajectory["target_lps"]), "oblique")
         mm_per_pixel = (plane.size[0] - 1) * plane.pixel_mm / rgb.shape[1]  # the view shows the core's plane, scaled
-        length_px = np.linalg.norm(np.subtract(trajectory["target"], trajectory["entry"])) / mm_per_pixel
+        length_px = np.linalg.norm(np.subtract(trajectory["target_lps"], trajectory["entry_lps"])) / mm_per_pixel
         assert rgb.shape[0] == pytest.approx(rgb.shape[1] * (plane.size[1] - 1) / (plane.size[0] - 1), abs=1)
         middle = (rgb.shape[0] - 1) / 2
         assert abs(pixels["entry"][1] - middle) < 1.5 and abs(pixels["target"][1] - middle) < 1.5

@@ -292,8 +292,8 @@ def addPlanMarkups(context: SlicerContext, plan: dict) -> PlanMarkups:
         trajectory = chosenPath(lesion)
         if trajectory is None:
             continue
-        line = addLine(context, f"{lesion['id']}-T{trajectory['rank']}", rasFromLPS(trajectory["entry"]),
-                       rasFromLPS(trajectory["target"]), TRAJECTORY_COLOR, ("entry", "target"))
+        line = addLine(context, f"{lesion['id']}-T{trajectory['rank']}", rasFromLPS(trajectory["entry_lps"]),
+                       rasFromLPS(trajectory["target_lps"]), TRAJECTORY_COLOR, ("entry", "target"))
         line.GetDisplayNode().SetPointLabelsVisibility(False)
         markups.lines[lesion["id"]] = line
         points = [deposit for path in (lesion.get("deposits") or {}).get("paths", [])[:1] for deposit in path["deposits"]]
@@ -361,13 +361,13 @@ def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, le
                 continue
             key = (lesion["id"], int(trajectory["rank"]))
             markups.showOnly(lesion["id"])
-            entry, target = rasFromLPS(trajectory["entry"]), rasFromLPS(trajectory["target"])
+            entry, target = rasFromLPS(trajectory["entry_lps"]), rasFromLPS(trajectory["target_lps"])
             for kind in ("axial", "oblique"):
-                plane = trajectory_plane(np.asarray(trajectory["entry"]), np.asarray(trajectory["target"]), kind)
+                plane = trajectory_plane(np.asarray(trajectory["entry_lps"]), np.asarray(trajectory["target_lps"]), kind)
                 width, height = ((n - 1) * plane.pixel_mm for n in plane.size)
                 # centred as trajectory_plane centres it: on the target (axial), on the needle's middle (oblique)
-                centre = np.asarray(trajectory["target"]) if kind == "axial" else (
-                    np.asarray(trajectory["entry"]) + np.asarray(trajectory["target"])) / 2
+                centre = np.asarray(trajectory["target_lps"]) if kind == "axial" else (
+                    np.asarray(trajectory["entry_lps"]) + np.asarray(trajectory["target_lps"])) / 2
                 # the core's plane rows run along v (down the image): screen up is -v
                 sliceView.showPlane(rasFromLPS(centre), rasFromLPS(plane.u), rasFromLPS(-plane.v), width, height)
                 images[(*key, kind)] = pngFromRGB(sliceView.render())
