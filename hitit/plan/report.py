@@ -259,7 +259,8 @@ def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, sk
         else:
             report.paragraph(readable(lesion["message"]), "bad")
         if skin_map is not None:
-            report.image(skin_map, f"{lesion['id']}: where on the skin a safe needle can enter (numbered: the ranked paths)")
+            report.image(skin_map, f"{lesion['id']}: where on the skin a safe needle can enter (numbered: the ranked paths)",
+                         "wide")
         _ranked_paths(report, lesion, case)
 
 
@@ -343,10 +344,10 @@ def _chosen_figures(report: HtmlReport, lesion: dict, t: dict, case: Case, key_i
     for kind, words in (("axial", "axial plane through the target"), ("oblique", "plane along the needle"), ("3d", "3D view")):
         drawn = key_images.get(lesion["id"], t["rank"], kind) if key_images else None
         if drawn is not None:
-            report.image(drawn, f"{lesion['id']} chosen path: {words} (drawn by {KEY_IMAGE_LEGEND})")
+            report.image(drawn, f"{lesion['id']} chosen path: {words} (drawn by {KEY_IMAGE_LEGEND})", "half")
         elif kind != "3d":  # the core draws no 3D view
             png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], kind, deposits)
-            report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)")
+            report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)", "half")
 
 
 def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
@@ -374,4 +375,4 @@ def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
     for t in alternatives:
         masks = _outlined_structures(t, case, lesion["measurement"].get("organ"))
         png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], "axial", thumbnail=True)
-        report.image(png, f"{lesion['id']} path {t['rank']} ({'safe' if t['feasible'] else 'NOT SAFE'}), axial")
+        report.image(png, f"{lesion['id']} path {t['rank']} ({'safe' if t['feasible'] else 'NOT SAFE'}), axial", "quarter")

@@ -33,11 +33,17 @@ table.kv th { width: 28%; }
 .caution, .warn { color: #b26a00; font-weight: bold; }
 figure { display: inline-block; margin: 0.3em; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; height: auto; } figcaption { font-size: 0.78em; color: #555; max-width: 32rem; }
+figure.half { width: calc(50% - 0.8em); } figure.quarter { width: calc(25% - 0.8em); }
+figure.wide { width: calc(100% - 0.8em); } figure.half img, figure.quarter img, figure.wide img { width: 100%; }
 .note { font-size: 0.85em; color: #555; } ul { margin: 0.2em 0 0.6em; padding-left: 1.3em; } li { margin: 0.1em 0; }
 .box { border: 1px solid #b26a00; background: #fff8ec; padding: 0.3em 0.8em; margin: 0.6em 0; }
 @page { size: A4; margin: 12mm; }
 @media print {
-  body { margin: 0; padding: 0; max-width: none; font-size: 10pt; }
+  body { margin: 0; padding: 0; max-width: none; font-size: 8pt; }
+  h1 { font-size: 13pt; } h2 { font-size: 11pt; margin-top: 0; } h3 { font-size: 9pt; margin: 0.5em 0 0.2em; }
+  table { font-size: 7pt; margin: 0.2em 0 0.4em; } figcaption { font-size: 6.5pt; }
+  figure.half { width: calc(33% - 0.8em); } figure.quarter { width: calc(12% - 0.8em); }
+  figure.wide { width: calc(60% - 0.8em); }
   section.page { break-before: page; }
   figure, table, .box { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
@@ -145,11 +151,13 @@ class HtmlReport:
                        for label, value in pairs)
         self.parts.append(f'<table class="kv">{body}</table>')
 
-    def image(self, png: bytes, caption: str) -> None:
-        """Embed a PNG image with a caption."""
+    def image(self, png: bytes, caption: str, size: str = "") -> None:
+        """Embed a PNG image with a caption; ``size`` is ``"half"``, ``"quarter"`` or ``"wide"`` of the page width
+        (default: the image's own size)."""
         data = base64.b64encode(png).decode("ascii")
+        css = f' class="{html.escape(size)}"' if size else ""
         self.parts.append(
-            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+            f'<figure{css}><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
 
