@@ -765,18 +765,20 @@ def segment_color(name: str) -> tuple[float, float, float]:
 
 
 def write_teaching_case(teaching_case: TeachingCase, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``ct.nrrd``, ``structures.seg.nrrd``, ``lesions.seg.nrrd`` and ``truth.json`` into ``out_dir``."""
+    """Write ``ct.nrrd``, ``structures.seg.nrrd``, ``lesions.seg.nrrd`` and ``truth.json`` into ``out_dir``
+    as one output set (a previous teaching case there is replaced as a whole, the user's files are kept)."""
+    from hitit.io.outdir import write_output_set
     from hitit.io.segmentations import write_seg_nrrd
     from hitit.io.volumes import write_volume
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    case = teaching_case.case
-    paths = {"ct": out / "ct.nrrd", "structures": out / "structures.seg.nrrd",
-             "lesions": out / "lesions.seg.nrrd", "truth": out / "truth.json"}
-    write_volume(case.ct, paths["ct"])
-    for kind in ("structures", "lesions"):
-        masks = getattr(case, kind)
-        write_seg_nrrd(paths[kind], case.grid, masks, teaching_case.colors)
-    write_text_atomic(paths["truth"], json.dumps(teaching_case.to_dict(), indent=2) + "\n")
-    return paths
+    def write(out: Path) -> dict[str, Path]:
+        case = teaching_case.case
+        paths = {"ct": out / "ct.nrrd", "structures": out / "structures.seg.nrrd",
+                 "lesions": out / "lesions.seg.nrrd", "truth": out / "truth.json"}
+        write_volume(case.ct, paths["ct"])
+        for kind in ("structures", "lesions"):
+            write_seg_nrrd(paths[kind], case.grid, getattr(case, kind), teaching_case.colors)
+        write_text_atomic(paths["truth"], json.dumps(teaching_case.to_dict(), indent=2) + "\n")
+        return paths
+
+    return write_output_set(out_dir, "teaching-case", write)

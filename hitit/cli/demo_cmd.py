@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         "demo", help="generate the synthetic teaching case (CT, structures, lesions, truth) and plan it end to end",
         description="Generate the teaching case (NRRD CT + Slicer .seg.nrrd files under OUT/case/) and write its plan under OUT/plan/.",
     )
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument("--out", required=True, help="output folder (created if needed); its case/ and plan/ keep files HITIT did not write")
     parser.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), default=list(DEFAULT_SPACING_MM),
                         help=f"voxel spacing in mm along i, j, k (default {' '.join(f'{s:g}' for s in DEFAULT_SPACING_MM)})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the CT noise (the anatomy does not change)")

@@ -8,9 +8,11 @@ from pathlib import Path
 from hitit.anatomy.catalogue import parse_margin_args
 from hitit.case import Case
 from hitit.errors import InputError
+from hitit.io.outdir import check_output_set
 from hitit.io.segmentations import read_structures, require_nonempty_masks
 from hitit.io.volumes import read_volume
 from hitit.plan import PlanConfig, plan_case, write_plan
+from hitit.plan.folder import PLAN_OUTPUT_KIND, plan_file_names
 
 
 def register(subparsers) -> None:
@@ -49,7 +51,8 @@ def register(subparsers) -> None:
     parser.add_argument("--include-patient-id", action="store_true",
                         help="write the DICOM CT's patient name and id into plan.json, lesions.csv and the report "
                              "(by default none of them carries either)")
-    parser.add_argument("--out", required=True, help="output folder (replaced as a whole when planning succeeds)")
+    parser.add_argument("--out", required=True, help="output folder: created if missing; a plan HITIT wrote there before is replaced as a whole, "
+                             "other files are kept; refused if a plan file would overwrite a file HITIT did not write")
     parser.set_defaults(func=run)
 
 
@@ -76,6 +79,7 @@ def plan_from_args(args):
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
+    check_output_set(args.out, PLAN_OUTPUT_KIND, plan_file_names(list(lesions)))
     case = Case(ct, structures, lesions)
     plan = plan_case(case, settings_from_args(args), progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr),
                      case_name=Path(args.ct).name)

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
                     "and response.html into the output folder.",
     )
     parser.add_argument("study", help="study JSON file")
-    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--out", required=True, help="output folder (created if missing; an earlier response there is replaced, other files are kept)")
     parser.add_argument("--warn-baseline", action="store_true",
                         help="continue when the baseline breaks a target-selection rule, listing it as a warning")
     parser.set_defaults(func=run)

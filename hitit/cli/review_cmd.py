@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--post-ct", help="post-injection CT (injectate mixed with contrast) on the CT's grid")
     parser.add_argument("--injection-log", help="injection log, JSON or CSV (lesion_id, delivered_ml, needle, passes, leakage_seen)")
     parser.add_argument("--sampling-log", help="biopsy/sampling log, JSON (lesion_id, timepoint, point, frame)")
-    parser.add_argument("--out", required=True, help="output folder for review.json, review.html and images")
+    parser.add_argument("--out", required=True, help="output folder for review.json, review.html and images (an earlier review there is replaced, other files are kept)")
     parser.set_defaults(func=run)
 
 

@@ -2,9 +2,9 @@
 ``accessibility_<lesion>.vtp``, ``lesions.csv`` and ``report.html``.
 
 :func:`write_plan` writes the folder of a computed plan. The writers read the plan's JSON-ready dict
-(the same one ``plan.json`` holds), so the command line and the Slicer module export identical folders. Files are written atomically; the folder is
-first assembled in a temporary sibling and renamed into place only once everything is written, so
-an earlier plan in the same folder is never left half-replaced.
+(the same one ``plan.json`` holds), so the command line and the Slicer module export identical folders.
+The folder is one output set (:mod:`hitit.io.outdir`): an earlier plan there is replaced as a whole once
+everything is written, and files the user keeps in the folder are never touched.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import csv
 import io
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +26,7 @@ from hitit.errors import InputError
 from hitit.io.atomic import write_text_atomic
 from hitit.geometry import Grid
 from hitit.io.markups import Markup, write_markups
+from hitit.io.outdir import write_output_set
 from hitit.io.segmentations import write_seg_nrrd
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
@@ -45,6 +44,10 @@ DEPOSIT_COLOR = (1.0, 0.85, 0.0)
 #: zlib level of the model files: level 5 writes the teaching case's skin map (45 000 points) to 0.9 MB
 #: in 0.2 s; level 9 saves 1 % more at five times the time. zlib is what Slicer itself writes.
 MODEL_COMPRESSION_LEVEL = 5
+#: Kind of output set a plan folder is (its marker names it).
+PLAN_OUTPUT_KIND = "plan"
+#: Files of every plan folder besides the per-lesion accessibility maps.
+PLAN_FILES = ("plan.json", "lesions.csv", "trajectories.mrk.json", "deposits.mrk.json", "report.html", "lesions.seg.nrrd")
 #: The plan folder's copy of the lesion masks (one segment per lesion id, on the CT grid), so that
 #: ``hitit export-dicom`` needs only the plan folder and the CT series.
 LESION_MASKS_FILE = "lesions.seg.nrrd"
@@ -158,16 +161,25 @@ def write_polydata(polydata, path: Path) -> Path:
     return path
 
 
+def plan_file_names(lesion_ids: list[str]) -> list[str]:
+    """Names of the files a plan folder of these lesions holds (deposits.mrk.json only when there are deposits)."""
+    return [*PLAN_FILES, *(accessibility_file_name(lesion_id) for lesion_id in lesion_ids)]
+
+
+def accessibility_file_name(lesion_id: str) -> str:
+    """File name of a lesion's accessibility model in the plan folder."""
+    return f"accessibility_{lesion_id}.vtp"
+
+
 def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, object], report_html: str,
                       lesions: tuple[Grid, dict] | None = None) -> dict[str, Path]:
-    """Write every plan file into ``out_dir`` (replaced as a whole only when all files are written).
+    """Write every plan file into ``out_dir`` as one output set (see :func:`hitit.io.outdir.write_output_set`):
+    a previous plan there is replaced as a whole, the user's own files are never touched.
 
     ``lesions`` = (CT grid, lesion masks by id) adds :data:`LESION_MASKS_FILE`.
     """
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+
+    def write(staging: Path) -> dict[str, Path]:
         files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
                  "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
         write_text_atomic(files["plan"], plan_json_text(plan))
@@ -177,28 +189,13 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
         if deposits:
             files["deposits"] = write_markups(staging / "deposits.mrk.json", deposits)
         for lesion_id, poly in polydata.items():
-            files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / f"accessibility_{lesion_id}.vtp")
+            files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / accessibility_file_name(lesion_id))
         write_text_atomic(files["report"], report_html)
         if lesions is not None:
             files["lesions_seg"] = write_seg_nrrd(staging / LESION_MASKS_FILE, *lesions)
-        _replace_dir(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return {key: out / path.name for key, path in files.items()}
+        return files
 
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` onto ``target``; an existing ``target`` is removed only after the move succeeds."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old")
-        if old.exists():
-            shutil.rmtree(old)
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old)
+    return write_output_set(out_dir, PLAN_OUTPUT_KIND, write)
 
 
 #: A list of numbers as the indenter writes it: one number per line (a newline cannot occur inside

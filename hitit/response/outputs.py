@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from hitit.io.atomic import write_text_atomic
+from hitit.io.outdir import write_output_set
 from hitit.report.html import HtmlReport
 from hitit.response.evaluate import IRECIST_NAME, ITRECIST_NAME, RECIST_NAME, RULES_NOTE, StudyResponse
 from hitit.response.itrecist import STREAMS
@@ -68,12 +69,16 @@ def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONF
 
 
 def write_outputs(response: StudyResponse, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG) -> dict[str, Path]:
-    """Write response.json, response.csv, response.html and the plots into ``out_dir``; return the paths."""
-    out_dir = Path(out_dir)
-    paths = {
-        "json": write_text_atomic(out_dir / "response.json", json.dumps(response.to_dict(), indent=2) + "\n"),
-        "csv": write_text_atomic(out_dir / "response.csv", response_csv(response)),
-    }
-    paths.update(write_plots(response.study, response.itrecist, out_dir, config))
-    paths["html"] = write_text_atomic(out_dir / "response.html", response_html(response, config))
-    return paths
+    """Write response.json, response.csv, response.html and the plots into ``out_dir`` as one output set
+    (a previous response there is replaced as a whole, the user's files are never touched); return the paths."""
+
+    def write(staging: Path) -> dict[str, Path]:
+        paths = {
+            "json": write_text_atomic(staging / "response.json", json.dumps(response.to_dict(), indent=2) + "\n"),
+            "csv": write_text_atomic(staging / "response.csv", response_csv(response)),
+        }
+        paths.update(write_plots(response.study, response.itrecist, staging, config))
+        paths["html"] = write_text_atomic(staging / "response.html", response_html(response, config))
+        return paths
+
+    return write_output_set(out_dir, "response", write)

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from hitit.case import Volume  # noqa: E402
 from hitit.errors import InputError  # noqa: E402
 from hitit.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
+from hitit.io.outdir import write_output_set  # noqa: E402
 from hitit.plan.lesion_table import deposit_list  # noqa: E402
 from hitit.report.figures import (SOFT_TISSUE_WINDOW_HU, figure_png, sample_plane, to_plane_pixels,  # noqa: E402
                                   trajectory_plane)
@@ -341,9 +342,13 @@ def _needle_rows(review: Review) -> list[dict]:
 
 
 def write_review(review: Review, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``review.json``, ``review.html`` and its PNG images into ``out_dir``; return the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``review.json``, ``review.html`` and its PNG images into ``out_dir`` as one output set (a previous
+    review there is replaced as a whole, the user's files are never touched); return the paths."""
+    return write_output_set(out_dir, "review", lambda staging: _write_review_files(review, staging))
+
+
+def _write_review_files(review: Review, out: Path) -> dict[str, Path]:
+    """Write the review's files into the (staging) folder ``out``."""
     paths = {"json": write_text_atomic(out / "review.json", json.dumps(review.to_dict(), indent=2))}
     report = HtmlReport(f"Injection-site review{'' if review.visit is None else f', visit {review.visit}'}")
     report.heading("Planned vs actual needle")
