@@ -6,7 +6,7 @@ import json
 
 from hitit.anatomy.body import body_mask
 from hitit.case import MaskSet
-from hitit.io.segmentations import read_structures
+from hitit.io.segmentations import read_lesions, read_structures
 from hitit.io.volumes import read_volume
 from hitit.lesions.contrast import resolve_contrast
 from hitit.lesions.measure import MeasurementConfig, measure_lesions
@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         description="Measure every lesion segment on the CT grid. Diameters are in the acquired slices (LPS mm).",
     )
     parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
-    parser.add_argument("--lesions", required=True, help="lesion segmentation (.seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT)")
+    parser.add_argument("--lesions", required=True, help="lesion segmentation: .seg.nrrd, label map / binary mask "
+                        "(unnamed values: one lesion each, named after the file), mask folder, DICOM SEG or RTSTRUCT")
     parser.add_argument("--lesion-label-map", help="label -> name map (JSON or CSV) for a lesion label map")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
                         help="structures for organ and distances: .seg.nrrd, label map, folder, DICOM SEG or RTSTRUCT (repeatable)")
@@ -41,7 +42,7 @@ def lesion_table(ct_path: str, lesion_path: str, structure_paths: list[str], lab
                  necrosis_hu: float = NecrosisConfig.fluid_max_hu, contrast: str | None = None) -> dict:
     """The ``lesions`` result as a JSON-ready dict (frame LPS); ``contrast`` is the user's yes/no, else the header's."""
     ct = read_volume(ct_path)
-    masks = read_structures(lesion_path, ct.grid, lesion_label_map, reference=ct.dicom)
+    masks = read_lesions(lesion_path, ct.grid, lesion_label_map, reference=ct.dicom)
     structures: MaskSet = {}
     for path in structure_paths:
         structures.update(read_structures(path, ct.grid, label_map, reference=ct.dicom))

@@ -9,7 +9,7 @@ from hitit.anatomy.catalogue import parse_margin_args
 from hitit.case import Case
 from hitit.errors import InputError
 from hitit.io.outdir import check_output_set
-from hitit.io.segmentations import read_structures, require_nonempty_masks
+from hitit.io.segmentations import read_lesions, read_structures, require_nonempty_masks
 from hitit.io.volumes import read_volume
 from hitit.plan import PlanConfig, plan_case, write_plan
 from hitit.plan.folder import PLAN_OUTPUT_KIND, plan_file_names
@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--ct", required=True, help="CT volume: NRRD, NIfTI, MHA or a DICOM series folder")
     parser.add_argument("--structures", action="append", default=[], metavar="SEG",
                         help="critical structures: .seg.nrrd, label map, folder of masks, DICOM SEG or RTSTRUCT (repeatable)")
-    parser.add_argument("--lesions", required=True, help="lesions: .seg.nrrd, label map, folder, DICOM SEG or RTSTRUCT (one segment per lesion)")
+    parser.add_argument("--lesions", required=True, help="lesions: .seg.nrrd, label map / binary mask (unnamed values: one lesion "
+                        "each, named <file>-<value>, or <file> for a binary mask), folder, DICOM SEG or RTSTRUCT")
     parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
     parser.add_argument("--lesion-label-map", help="label -> lesion id map (JSON or CSV) for a lesion label map")
     parser.add_argument("--protocol", default="tvec", help="drug protocol name (tvec, pv10, fraction, fixed) or JSON file")
@@ -75,7 +76,7 @@ def plan_from_args(args):
     structures = {}
     for path in args.structures:
         structures.update(read_structures(path, ct.grid, args.label_map, reference=ct.dicom))
-    lesions = require_nonempty_masks(read_structures(args.lesions, ct.grid, args.lesion_label_map, reference=ct.dicom), "lesion")
+    lesions = require_nonempty_masks(read_lesions(args.lesions, ct.grid, args.lesion_label_map, reference=ct.dicom), "lesion")
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")

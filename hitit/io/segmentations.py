@@ -1,12 +1,13 @@
 """Read named structure/lesion masks and put them on a CT grid; write Slicer ``.seg.nrrd`` files.
 
-Accepted inputs (see :func:`read_structures`):
+Accepted inputs (see :func:`read_structures` and :func:`read_lesions`):
 
 - a Slicer segmentation ``.seg.nrrd`` (segment names, label values, shared layers, 4D layers,
-  segment extents);
+  segment extents; also when saved under a plain ``.nrrd`` name);
 - a multi-label NIfTI/NRRD plus a label-name map (JSON ``{"1": "liver"}`` or CSV ``label,name``).
   Without a map: the label table a TotalSegmentator NIfTI carries in its header extension, else
-  the built-in TotalSegmentator "total" v2 class map (NIfTI only, and only when it names every label);
+  for structures the built-in TotalSegmentator "total" v2 class map (NIfTI only, and only when it
+  names every label), for lesions one lesion per label value named after the file;
 - a folder of one-mask-per-structure NIfTI/NRRD files named after the structure (TotalSegmentator's
   default output, ``liver.nii.gz``...);
 - a DICOM Segmentation (``hitit.io.dicom_seg``) or RT Structure Set (``hitit.io.rtstruct``) file,
@@ -28,6 +29,7 @@ import zlib
 from importlib import resources
 from pathlib import Path
 
+import nrrd
 import numpy as np
 import SimpleITK as sitk
 import slicerio
@@ -151,7 +153,7 @@ def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[i
         return _read_mask_folder(path, grid)
     if not path.name.endswith(VOLUME_SUFFIXES) and is_dicom_file(path):
         return _read_dicom_structures(path, grid, reference)
-    if path.name.endswith(".seg.nrrd"):
+    if _is_slicer_segmentation(path):
         return _read_seg_nrrd(path, grid)
     if not path.name.endswith(VOLUME_SUFFIXES):
         raise InputError(f"{path} is not a segmentation: use .seg.nrrd, a label map (.nii.gz/.nrrd) or a folder of masks.")
@@ -192,6 +194,48 @@ def _dicom_structure_files(folder: Path) -> list[Path]:
     )
 
 
+def read_lesions(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None,
+                 reference=None) -> MaskSet:
+    """Named lesion masks (arrays ``[k, j, i]`` on ``grid``): a lesion mask is a lesion whatever its label values.
+
+    ``.seg.nrrd`` files, mask folders, DICOM SEG and RTSTRUCT are read as :func:`read_structures` reads them. A label map
+    (or binary mask) takes its names from ``label_map`` or from the table stored in the file; without
+    either, each non-zero value is one lesion named after the file: ``<stem>`` when there is one value
+    (a binary mask), ``<stem>-<value>`` when there are several. The TotalSegmentator class map names
+    structures only, never lesions. ``reference`` as for :func:`read_structures` (DICOM SEG / RTSTRUCT).
+    """
+    path = Path(path)
+    if path.is_file() and path.name.endswith(VOLUME_SUFFIXES) and not _is_slicer_segmentation(path):
+        return _read_label_map(path, grid, label_map, unnamed=_names_from_file)
+    return read_structures(path, grid, label_map, reference)
+
+
+def _names_from_file(path: Path, present: list[int]) -> tuple[dict[int, str], str]:
+    """Lesion names for an unnamed label map: the file stem, with the value when there are several."""
+    stem = file_stem(path.name)
+    if len(present) == 1:
+        return {present[0]: stem}, "the file name"
+    return {value: f"{stem}-{value}" for value in present}, "the file name"
+
+
+def file_stem(name: str) -> str:
+    """``liver.nii.gz`` -> ``liver``; ``lesions.seg.nrrd`` -> ``lesions`` (every image suffix HITIT reads)."""
+    return re.sub(r"(\.seg)?(\.nii\.gz|\.nii|\.nrrd|\.nhdr|\.mha|\.mhd)$", "", name)
+
+
+def _is_slicer_segmentation(path: Path) -> bool:
+    """Whether a ``.nrrd`` file is a Slicer segmentation (segment fields in its header) whatever its name."""
+    if not path.name.endswith(".nrrd"):
+        return False
+    if path.name.endswith(".seg.nrrd"):
+        return True
+    try:
+        header = nrrd.read_header(str(path))
+    except Exception:  # pynrrd raises several types on damaged headers; the image reader reports them
+        return False
+    return "Segment0_ID" in header or "Segment0_Name" in header
+
+
 def _read_seg_nrrd(path: Path, grid: Grid) -> MaskSet:
     """Segments of a Slicer ``.seg.nrrd``, each clipped to its stored extent, on ``grid``."""
     try:
@@ -227,8 +271,9 @@ def _clip_to_extent(mask_ijk: np.ndarray, extent: list[int] | None) -> np.ndarra
     return clipped
 
 
-def _read_label_map(path: Path, grid: Grid, label_map) -> MaskSet:
-    """One mask per label of a multi-label image; labels named by :func:`_label_names`."""
+def _read_label_map(path: Path, grid: Grid, label_map, unnamed=None) -> MaskSet:
+    """One mask per label of a multi-label image; labels named by :func:`_label_names` (``unnamed``:
+    how to name the labels of a file that carries no names, see :func:`_label_names`)."""
     image = read_image_file(path)
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"Label map {path} is not a single-component 3D image.")
@@ -237,7 +282,7 @@ def _read_label_map(path: Path, grid: Grid, label_map) -> MaskSet:
         raise InputError(f"{path} has non-integer values: it is an image, not a label map.")
     labels = labels_onto_grid(image, grid, name=path.name)
     present = [int(v) for v in np.unique(labels) if v != 0]
-    names = _label_names(path, present, label_map)
+    names = _label_names(path, present, label_map, unnamed)
     masks: MaskSet = {}
     for value in present:  # several labels mapped to one name are merged into one mask
         mask = labels == value
@@ -245,14 +290,17 @@ def _read_label_map(path: Path, grid: Grid, label_map) -> MaskSet:
     return masks
 
 
-def _label_names(path: Path, present: list[int], label_map) -> dict[int, str]:
-    """Label -> name for ``path``: the map given, the file's own table, or TotalSegmentator v2 (NIfTI)."""
+def _label_names(path: Path, present: list[int], label_map, unnamed=None) -> dict[int, str]:
+    """Label -> name for ``path``: the map given, the file's own table, else ``unnamed(path, present)``
+    (lesions: named after the file) or, for structures, the TotalSegmentator v2 map (NIfTI only)."""
     if isinstance(label_map, dict):
         names, source = {int(k): str(v) for k, v in label_map.items()}, "the label map given"
     elif label_map is not None:
         names, source = read_label_map_file(label_map), f"label map {Path(label_map).name}"
     elif table := nifti_label_table(path):
         names, source = table, "the label table stored in the file"
+    elif unnamed is not None:
+        names, source = unnamed(path, present)
     elif path.name.endswith((".nii", ".nii.gz")):
         names, source = totalsegmentator_total_map(), "the built-in TotalSegmentator 'total' v2 map"
     else:
@@ -276,7 +324,7 @@ def _read_mask_folder(folder: Path, grid: Grid) -> MaskSet:
         raise InputError(f"Folder {folder} holds no mask files (.nii.gz/.nrrd): give one file per structure.")
     masks: MaskSet = {}
     for file in files:
-        name = re.sub(r"(\.seg)?(\.nii\.gz|\.nii|\.nrrd|\.nhdr|\.mha|\.mhd)$", "", file.name)
+        name = file_stem(file.name)
         if name in masks:
             raise InputError(f"Folder {folder} has two files for structure '{name}': keep one.")
         image = read_image_file(file)
