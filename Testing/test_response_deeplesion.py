@@ -7,10 +7,12 @@ changes are recomputed here with plain arithmetic from the CSV and compared with
 """
 
 import csv
+import json
 import datetime as dt
 
 import pytest
 
+from hitit.cli.main import main
 from hitit.response import evaluate_study, study_from_dict, write_outputs
 
 CSV_NAME = "deeplesion-longitudinal/lesion_pairs_recist_vs_mask.csv"
@@ -114,3 +116,60 @@ def test_deeplesion_categories_by_hand(data_dir):
     rows = evaluate_study(study_from_dict(documents["000612"][0]), warn_baseline=True).recist.timepoints
     assert [r.target for r in rows[1:]] == ["SD", "SD"]
     assert rows[2].nadir_sum_mm == 11.9 and rows[2].change_from_nadir_pct == pytest.approx((14.6 - 11.9) / 11.9 * 100)
+
+
+def expected_recist_target(sums, n, lesion_values):
+    """RECIST 1.1 target category from plain sums (every lesion non-nodal): CR, PD, PR or SD."""
+    total, baseline, nadir = sums[n], sums[0], min(sums[:n])
+    if all(values == 0 for values in lesion_values):
+        return "CR"
+    if total - nadir >= 5.0 and total - nadir >= 0.2 * nadir:
+        return "PD"
+    if baseline - total >= 0.3 * baseline:
+        return "PR"
+    return "SD"
+
+
+def test_every_deeplesion_pair_through_the_command_line(data_dir, tmp_path, capsys):
+    """Each patient as a plain RECIST 1.1 follow-up (no injected lesion), as a radiologist would send it.
+
+    Without flags RECIST 1.1 and iRECIST are assessed when every target is measurable and itRECIST is
+    not assessable (no injected target); with a target under 10 mm nothing can be assessed (exit 2,
+    nothing written) unless --warn-baseline, and then RECIST 1.1 follows the sums computed here.
+    """
+    checked = {"assessed": 0, "refused": 0}
+    for patient, (document, lesions) in studies(read_pairs(data_dir)).items():
+        for lesion in document["lesions"]:
+            lesion["injected_from"] = None
+        path = tmp_path / f"{patient}.json"
+        path.write_text(json.dumps(document))
+        ids = [t["id"] for t in document["timepoints"]]
+        indices = [int(i[1:]) for i in ids]
+        sums = [sum(values[i] for values in lesions.values()) for i in indices]
+        measurable = all(values[indices[0]] >= 10.0 for values in lesions.values())
+        out = tmp_path / patient
+        code = main(["response", str(path), "--out", str(out)])
+        printed = capsys.readouterr()
+        if measurable:
+            assert code == 0, printed.err
+            written = json.loads((out / "response.json").read_text())
+            assert written["assessment"]["RECIST1.1"]["assessed"] and written["assessment"]["iRECIST"]["assessed"]
+            [problem] = written["assessment"]["itRECIST"]["not_assessable"]
+            assert problem["rule"].startswith("itRECIST: 1-5 T-I")
+            assert "itRECIST: not assessable" in printed.out
+            checked["assessed"] += 1
+        else:
+            assert code == 2 and "no criterion can be assessed" in printed.err and not out.exists()
+            small = [key for key, values in lesions.items() if values[indices[0]] < 10.0]
+            assert f"lesion {small[0]}" in printed.err
+            checked["refused"] += 1
+            assert main(["response", str(path), "--out", str(out), "--warn-baseline"]) == 0
+            written = json.loads((out / "response.json").read_text())
+            assert all(value["assessed"] for value in written["assessment"].values())
+        for n in range(1, len(ids)):
+            recist = written["timepoints"][n]["criteria"]["RECIST1.1"]
+            expected = expected_recist_target(sums, n, [values[indices[n]] for values in lesions.values()])
+            assert recist["sum_mm"] == pytest.approx(sums[n]), patient
+            assert (recist["target"], recist["overall"]) == (expected, expected), (patient, ids[n], sums)
+    # both branches are exercised by the real data
+    assert checked["assessed"] >= 3 and checked["refused"] >= 1, checked

@@ -99,13 +99,16 @@ def test_cli_writes_outputs_and_prints_a_summary(tmp_path, capsys):
     assert (tmp_path / "out" / "response.html").exists()
 
 
-def test_cli_refuses_a_bad_baseline_unless_warned(tmp_path, capsys):
+def test_cli_refuses_a_baseline_no_criterion_can_assess_unless_warned(tmp_path, capsys):
     data = json.loads(json.dumps(STUDY))
-    data["lesions"][1]["measurements"]["BL"] = 12.0  # node SA < 15 mm: not measurable
+    data["lesions"][1]["measurements"]["BL"] = 12.0  # node SA < 15 mm: not measurable, for all three criteria
     study_path = tmp_path / "study.json"
     study_path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match=r"lesion N1 at BL: node short axis 12 mm < 15 mm"):
+    with pytest.raises(InputError, match=r"no criterion can be assessed: .*lesion N1 at BL: node short axis 12 mm < 15 mm"):
         run_cli(["response", str(study_path), "--out", str(tmp_path / "out")])
+    with pytest.raises(InputError, match=r"^RECIST 1.1 baseline: lesion N1 at BL: node short axis 12 mm < 15 mm"):
+        run_cli(["response", str(study_path), "--out", str(tmp_path / "out"), "--strict"])
+    assert not (tmp_path / "out").exists()
     assert run_cli(["response", str(study_path), "--out", str(tmp_path / "out"), "--warn-baseline"]) == 0
     assert "warning: RECIST 1.1 baseline: lesion N1" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "response.json").read_text(encoding="utf-8"))["warnings"]

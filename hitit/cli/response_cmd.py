@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hitit.response import evaluate_study, load_study, write_outputs
-from hitit.response.evaluate import IRECIST_NAME, ITRECIST_NAME, RECIST_NAME, StudyResponse
+from hitit.response.evaluate import IRECIST_NAME, ITRECIST_NAME, NOT_ASSESSABLE, RECIST_NAME, StudyResponse
 
 
 def register(subparsers) -> None:
@@ -19,14 +19,19 @@ def register(subparsers) -> None:
     )
     parser.add_argument("study", help="study JSON file")
     parser.add_argument("--out", required=True, help="output folder (created if missing; an earlier response there is replaced, other files are kept)")
-    parser.add_argument("--warn-baseline", action="store_true",
-                        help="continue when the baseline breaks a target-selection rule, listing it as a warning")
+    baseline = parser.add_mutually_exclusive_group()
+    baseline.add_argument("--warn-baseline", action="store_true",
+                          help="assess every criterion even when the baseline breaks its target-selection rules, "
+                               "listing each broken rule as a warning")
+    baseline.add_argument("--strict", action="store_true",
+                          help="refuse the whole study when the baseline breaks any criterion's rules (trial use); "
+                               "by default such a criterion is reported 'not assessable' and the others as usual")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate, write the outputs, print a summary; 0 on success."""
-    response = evaluate_study(load_study(args.study), warn_baseline=args.warn_baseline)
+    """Evaluate, write the outputs, print a summary; 0 when at least one criterion was assessed."""
+    response = evaluate_study(load_study(args.study), warn_baseline=args.warn_baseline, strict=args.strict)
     paths = write_outputs(response, args.out)
     print(summary(response))
     print(f"wrote {len(paths)} files to {args.out} (open {paths['html'].name})")
@@ -34,20 +39,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(response: StudyResponse) -> str:
-    """One line per follow-up time point plus the best overall responses and warnings."""
+    """One line per follow-up time point plus the best overall responses, criteria not assessable and warnings."""
     lines = [f"warning: {warning}" for warning in response.warnings]
+    lines += [f"{name}: {NOT_ASSESSABLE} ({response.reason(name)})" for name in response.not_assessable]
+    recist, irecist, itrecist = (response.result(name) for name in (RECIST_NAME, IRECIST_NAME, ITRECIST_NAME))
     for index, timepoint in enumerate(response.study.timepoints[1:], start=1):
-        recist = response.recist.timepoints[index]
-        irecist = response.irecist.timepoints[index]
-        itrecist = response.itrecist.timepoints[index]
-        change = "n/a" if recist.change_from_baseline_pct is None else f"{recist.change_from_baseline_pct:+.1f} %"
-        lines.append(f"{timepoint.id} {timepoint.date}: {RECIST_NAME} {recist.overall} (sum {change} from baseline), "
-                     f"{IRECIST_NAME} {irecist.overall}, {ITRECIST_NAME} overall {itrecist.overall} / "
-                     f"injected {itrecist.injected} / non-injected {itrecist.non_injected}")
+        parts = []
+        if recist is not None:
+            row = recist.timepoints[index]
+            change = "n/a" if row.change_from_baseline_pct is None else f"{row.change_from_baseline_pct:+.1f} %"
+            parts.append(f"{RECIST_NAME} {row.overall} (sum {change} from baseline)")
+        else:
+            parts.append(f"{RECIST_NAME} {NOT_ASSESSABLE}")
+        parts.append(f"{IRECIST_NAME} {irecist.timepoints[index].overall if irecist is not None else NOT_ASSESSABLE}")
+        if itrecist is not None:
+            row = itrecist.timepoints[index]
+            parts.append(f"{ITRECIST_NAME} overall {row.overall} / injected {row.injected} / non-injected {row.non_injected}")
+        else:
+            parts.append(f"{ITRECIST_NAME} {NOT_ASSESSABLE}")
+        lines.append(f"{timepoint.id} {timepoint.date}: " + ", ".join(parts))
     best = response.to_dict()["best_overall_response"]
-    lines.append(f"best overall response (unconfirmed / confirmed): {RECIST_NAME} {best[RECIST_NAME]['unconfirmed']} / "
-                 f"{best[RECIST_NAME]['confirmed']}, {IRECIST_NAME} {best[IRECIST_NAME]['unconfirmed']} / "
-                 f"{best[IRECIST_NAME]['confirmed']}, " + ", ".join(
-                     f"{ITRECIST_NAME} {name} {value['unconfirmed']} / {value['confirmed']}"
-                     for name, value in best[ITRECIST_NAME].items()))
+    lines.append("best overall response (unconfirmed / confirmed): "
+                 f"{RECIST_NAME} {best[RECIST_NAME]['unconfirmed']} / {best[RECIST_NAME]['confirmed']}, "
+                 f"{IRECIST_NAME} {best[IRECIST_NAME]['unconfirmed']} / {best[IRECIST_NAME]['confirmed']}, "
+                 + ", ".join(f"{ITRECIST_NAME} {name} {value['unconfirmed']} / {value['confirmed']}"
+                             for name, value in best[ITRECIST_NAME].items()))
     return "\n".join(lines)

@@ -25,7 +25,8 @@ from hitit.response.recist import (
     DEFAULT_CONFIG,
     BestOverallResponse,
     ResponseConfig,
-    measurability_problem,
+    BaselineProblem,
+    measurability_problems,
     refuse_or_warn,
 )
 from hitit.response.study import Study
@@ -66,24 +67,25 @@ def stream_view(study: Study, stream: str, index: int) -> StreamView:
     return StreamView(targets, non_targets, not injected)
 
 
-def itrecist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[str]:
+def itrecist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[BaselineProblem]:
     """Every itRECIST baseline rule the study breaks.
 
-    Source: HITIT-domain.md §2.3 and §5.3 (Goldmacher 2020 Fig. 1 legend): targets measurable by
-    RECIST 1.1; 1-5 target-injected (T-I) and 1-5 target-noninjected (T-NI) lesions at baseline,
-    10 targets at most.
+    Source: Goldmacher et al., J Clin Oncol 2020, doi:10.1200/JCO.19.02985, Fig. 1 legend: targets
+    measurable by RECIST 1.1; 1-5 target-injected (T-I) and 1-5 target-noninjected (T-NI) lesions at
+    baseline, 10 targets at most. RECIST 1.1's 5-target and 2-per-organ limits are not itRECIST rules.
     """
     baseline = study.baseline.id
-    problems = [f"lesion {lesion.id} at {baseline}: {problem}" for lesion in study.targets
-                if (problem := measurability_problem(lesion, baseline, config))]
+    problems = measurability_problems(study.targets, baseline, config)
     counts = {T_I: (config.max_injected_targets, []), T_NI: (config.max_non_injected_targets, [])}
     for lesion in study.targets:
         counts[lesion_category(study, lesion, 0)][1].append(lesion.id)
     for category, (maximum, ids) in counts.items():
         if not config.min_targets_per_stream <= len(ids) <= maximum:
             listed = ", ".join(ids) or "none"
-            problems.append(f"{len(ids)} {category} target lesions at {baseline} ({listed}); itRECIST needs "
-                            f"{config.min_targets_per_stream}-{maximum} (set injected_from to {baseline} for injected targets)")
+            problems.append(BaselineProblem(
+                f"itRECIST: {config.min_targets_per_stream}-{maximum} {category} target lesions at baseline", tuple(ids),
+                f"{len(ids)} {category} target lesions at {baseline} ({listed}); itRECIST needs "
+                f"{config.min_targets_per_stream}-{maximum} (set injected_from to {baseline} for injected targets)"))
     return problems
 
 

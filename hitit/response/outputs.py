@@ -10,13 +10,21 @@ from pathlib import Path
 from hitit.io.atomic import write_text_atomic
 from hitit.io.outdir import write_output_set
 from hitit.report.html import HtmlReport
-from hitit.response.evaluate import IRECIST_NAME, ITRECIST_NAME, RECIST_NAME, RULES_NOTE, StudyResponse
+from hitit.response.evaluate import (
+    CRITERIA,
+    IRECIST_NAME,
+    ITRECIST_NAME,
+    NOT_ASSESSABLE,
+    RECIST_NAME,
+    RULES_NOTE,
+    StudyResponse,
+)
 from hitit.response.itrecist import STREAMS
 from hitit.response.plots import figure_bytes, spider_figure, waterfall_figure, write_plots
 from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig
 
 CSV_COLUMNS = ("timepoint_id", "date", "criterion", "stream", "overall", "target", "non_target", "new_lesions",
-               "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "change_from_nadir_mm")
+               "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "change_from_nadir_mm", "note")
 
 
 def csv_rows(response: StudyResponse) -> list[dict]:
@@ -24,22 +32,28 @@ def csv_rows(response: StudyResponse) -> list[dict]:
     rows = []
     for index, timepoint in enumerate(response.study.timepoints):
         common = {"timepoint_id": timepoint.id, "date": timepoint.date.isoformat()}
-        rows.append({**common, "criterion": RECIST_NAME, "stream": "all", **_csv_fields(response.recist.timepoints[index])})
-        rows.append({**common, "criterion": IRECIST_NAME, "stream": "all", **_csv_fields(response.irecist.timepoints[index])})
-        for stream in STREAMS:
-            row = response.itrecist.timepoints[index].streams[stream]
-            rows.append({**common, "criterion": ITRECIST_NAME, "stream": stream, **_csv_fields(row)})
+        for criterion in CRITERIA:
+            result = response.result(criterion)
+            streams = STREAMS if criterion == ITRECIST_NAME else ("all",)
+            for stream in streams:
+                if result is None:
+                    fields = {"overall": NOT_ASSESSABLE, "note": response.reason(criterion)}
+                elif criterion == ITRECIST_NAME:
+                    fields = _csv_fields(result.timepoints[index].streams[stream])
+                else:
+                    fields = _csv_fields(result.timepoints[index])
+                rows.append({**common, "criterion": criterion, "stream": stream, **fields})
     return rows
 
 
 def _csv_fields(row) -> dict:
-    return {name: getattr(row, name) for name in CSV_COLUMNS[4:]}
+    return {name: getattr(row, name) for name in CSV_COLUMNS[4:] if name != "note"}
 
 
 def response_csv(response: StudyResponse) -> str:
     """The response.csv text (empty cells for unknown values, numbers with 0.1 precision kept as computed)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
     writer.writeheader()
     for row in csv_rows(response):
         writer.writerow({key: "" if value is None else value for key, value in row.items()})
@@ -52,6 +66,14 @@ def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONF
     report = HtmlReport(title=f"Tumour response - {study.patient or 'study'}")
     for warning in response.warnings:
         report.paragraph(f"Warning: {warning}", "warn")
+    if response.not_assessable:
+        report.heading("Criteria not assessable")
+        report.paragraph("The baseline of this study breaks these rules, so the criterion gives no response; "
+                         "the other criteria are reported as usual.", "warn")
+        report.table([{"criterion": name, "rule": problem.rule, "lesions": ", ".join(problem.lesions) or "-",
+                       "detail": problem.message}
+                      for name, problems in response.not_assessable.items() for problem in problems],
+                     ["criterion", "rule", "lesions", "detail"])
     report.heading("Best overall response")
     best = response.to_dict()["best_overall_response"]
     rows = [{"criterion": RECIST_NAME, **best[RECIST_NAME]}, {"criterion": IRECIST_NAME, **best[IRECIST_NAME]}]

@@ -129,36 +129,62 @@ def measurability_problem(lesion: Lesion, baseline_id: str, config: ResponseConf
     return None
 
 
-def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[str]:
-    """Targets beyond ``limit`` in one organ, all nodes being one organ (HITIT-domain.md §5.1, EORTC Q&A)."""
+@dataclass(frozen=True)
+class BaselineProblem:
+    """One baseline rule a study breaks: the rule (short, human-readable), the lesions concerned, the detail."""
+
+    rule: str
+    lesions: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "lesions": list(self.lesions), "message": self.message}
+
+
+def measurability_problems(targets: Sequence[Lesion], baseline_id: str, config: ResponseConfig) -> list[BaselineProblem]:
+    """A problem for each target that is not measurable at baseline (RECIST 1.1 measurability)."""
+    rule = (f"RECIST 1.1: a target is measurable at baseline (longest diameter >= {config.measurable_non_nodal_mm:g} mm, "
+            f"node short axis >= {config.measurable_node_sa_mm:g} mm)")
+    return [BaselineProblem(rule, (lesion.id,), f"lesion {lesion.id} at {baseline_id}: {problem}") for lesion in targets
+            if (problem := measurability_problem(lesion, baseline_id, config))]
+
+
+def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[BaselineProblem]:
+    """Targets beyond ``limit`` in one organ, all nodes being one organ (RECIST 1.1; EORTC RECIST Q&A)."""
     by_organ: dict[str, list[str]] = {}
     for lesion in lesions:
         by_organ.setdefault(organ_key(lesion.organ, lesion.nodal), []).append(lesion.id)
     return [
-        f"lesion {ids[limit]}: {len(ids)} targets in organ {organ!r} ({', '.join(ids)}); at most {limit} per organ "
-        "(all lymph nodes count as one organ)"
+        BaselineProblem(f"RECIST 1.1: at most {limit} targets per organ (all lymph nodes one organ)", tuple(ids),
+                        f"lesion {ids[limit]}: {len(ids)} targets in organ {organ!r} ({', '.join(ids)}); at most {limit} "
+                        "per organ (all lymph nodes count as one organ)")
         for organ, ids in sorted(by_organ.items()) if len(ids) > limit
     ]
 
 
-def recist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[str]:
-    """Every RECIST 1.1 target-selection rule the baseline breaks (HITIT-domain.md §5.1).
+def recist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[BaselineProblem]:
+    """Every RECIST 1.1 target-selection rule the baseline breaks (Eisenhauer 2009, section 4.2).
 
-    At most 5 targets, at most 2 per organ (all nodes one organ), each measurable.
+    At least one and at most 5 targets, at most 2 per organ (all nodes one organ), each measurable.
     """
     targets = study.targets
-    problems = [f"lesion {lesion.id} at {study.baseline.id}: {problem}" for lesion in targets
-                if (problem := measurability_problem(lesion, study.baseline.id, config))]
+    problems = measurability_problems(targets, study.baseline.id, config)
     if len(targets) > config.max_targets:
-        problems.append(f"lesion {targets[config.max_targets].id}: {len(targets)} target lesions; "
-                        f"RECIST 1.1 allows at most {config.max_targets}")
+        problems.append(BaselineProblem(
+            f"RECIST 1.1: at most {config.max_targets} target lesions", tuple(t.id for t in targets[config.max_targets:]),
+            f"lesion {targets[config.max_targets].id}: {len(targets)} target lesions; "
+            f"RECIST 1.1 allows at most {config.max_targets}"))
     problems += per_organ_problems(targets, config.max_targets_per_organ)
     if not targets:
-        problems.append("no target lesion: RECIST 1.1 needs at least one measurable target for PR/PD by size")
+        problems.append(BaselineProblem("RECIST 1.1: at least one measurable target lesion", (),
+                                        "no target lesion: RECIST 1.1 needs at least one measurable target for PR/PD by size"))
     return problems
 
 
-def refuse_or_warn(criterion: str, problems: list[str], warn_baseline: bool) -> list[str]:
+def refuse_or_warn(criterion: str, problems: Sequence[BaselineProblem], warn_baseline: bool) -> list[str]:
     """Raise for a baseline that breaks the rules, or return the problems as warnings when asked."""
     if problems and not warn_baseline:
         raise InputError(f"{criterion} baseline: {problems[0]}"
