@@ -19,7 +19,7 @@ from hitit.io.markups import (
     write_points,
 )
 
-SCHEMA_PATTERN = r".*markups-schema-v1\.[0-9]+\.[0-9]+\.json#*$"  # Slicer's reader check (NOTES §2.1)
+SCHEMA_PATTERN = r".*markups-schema-v1\.[0-9]+\.[0-9]+\.json#*$"  # the check Slicer's markups reader applies to the schema URL
 
 
 def test_schema_is_slicers_file_and_url_is_what_slicer_writes():

@@ -169,7 +169,7 @@ def test_seg_nrrd_round_trip_with_overlaps_in_layers(tmp_path):
     assert list(header["sizes"]) == [2, *grid.size]
     np.testing.assert_allclose(header["space origin"], grid.origin_lps)
     np.testing.assert_allclose(header["space directions"][1:], grid.ijk_to_lps_matrix()[:3, :3].T, atol=1e-9)
-    # Slicer's header keys (NOTES.md §2.2)
+    # the header keys Slicer's segmentation storage node writes
     parameters = header["Segmentation_ConversionParameters"]
     assert parameters.startswith("Reference image geometry|") and parameters.endswith("&")  # Slicer parses "&"-ended items
     reference = parameters.split("|")[1].split(";")

@@ -1,4 +1,4 @@
-"""iRECIST rules with hand-computed expectations (HITIT-domain.md §5.2)."""
+"""iRECIST rules with hand-computed expectations (Seymour et al., Lancet Oncol 2017, PMC5648544)."""
 
 import datetime as dt
 

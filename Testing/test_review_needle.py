@@ -12,7 +12,7 @@ from hitit.geometry import Grid
 STEEL_HU = 16000.0
 #: Upper end of the 12-bit stored CT range: scanners clip metal there.
 CT_MAX_HU = 3071.0
-#: Outer radius (mm) of a 19 G needle (~1 mm OD, HITIT-domain.md §4.1), rounded up.
+#: Outer radius (mm) of a 19 G needle (~1 mm OD, ISO 9626 gauge table), rounded up.
 NEEDLE_RADIUS_MM = 0.6
 
 

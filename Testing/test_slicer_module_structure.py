@@ -14,7 +14,7 @@ import pytest
 from slicer_modules import REPO, module_files
 
 MODULES = module_files()
-#: Names the parameter node wrapper reserves (NOTES §1.6).
+#: Names the parameter node wrapper reserves (Slicer's parameterNodeWrapper documentation).
 RESERVED = {"allParameters", "default", "isCached", "dataType", "getValue", "setValue", "connectGui",
             "connectParametersToGui", "disconnectGui", "StartModify", "EndModify", "AddObserver", "RemoveObserver",
             "Modified", "parameterNode"}

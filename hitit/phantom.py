@@ -1,4 +1,4 @@
-"""The teaching case: a deterministic synthetic torso CT with known lesions (issue 2).
+"""The teaching case: a deterministic synthetic torso CT with known lesions.
 
 Every shape is defined in **physical LPS millimetres** in a patient frame centred on the body
 (x to the patient's Left, y Posterior, z Superior) and then sampled at the voxel centres of the

@@ -3,7 +3,7 @@
 Frames: masks are numpy bool arrays indexed ``[k, j, i]`` on the CT grid; every point and normal
 is LPS mm. Every number is a documented, configurable default stored with the plan through the
 ``to_dict()`` of :class:`BodyConfig`, :class:`SkinConfig` and :class:`AutoStructureConfig`
-(sources: ``/work/shared/domain/HITIT-domain.md``; [R] = recalled, [D] = derived, as tagged there).
+(evidence tags as in ``docs/evidence.md``: [R] = recalled practice, [D] = derived by us).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ BODY_THRESHOLD_HU = -300.0
 #: and removes body parts thinner than that (fingertips), which are no entry sites anyway.
 #: Limit: a broad contact (the back lying flat on a dense pad) is not cut.
 TABLE_OPENING_RADIUS_MM = 3.0
-#: [D] Default spacing (mm) of candidate entry points; issue 4 requires no coarser than 2 mm.
+#: [D] Default spacing (mm) of candidate entry points; never coarser than 2 mm, so that no safe entry
+#: window a needle could use is skipped between two candidates.
 SKIN_SPACING_MM = 2.0
 #: [D] Radius (mm) of the ball of body voxels whose centroid gives the outward normal at a skin point:
 #: at 1.5 mm voxels it keeps normals within about 4 degrees of the true ones on a cylinder (tested),

@@ -1,7 +1,7 @@
 """Critical-structure catalogue: structure name -> category -> kind (hard / traversable / allowed) and margin.
 
 The defaults live in ``catalogue.json`` next to this module, each category with the source of its
-numbers (``/work/shared/domain/HITIT-domain.md`` §4, evidence tags [V]/[R]/[D]). Every TotalSegmentator
+numbers (published source and evidence tag [V]/[R]/[D] as in ``docs/evidence.md``). Every TotalSegmentator
 v2 "total" class name resolves, as do common synonyms and name patterns (``rib_*``, ``vertebrae_*``,
 ``lung_*``, ``iliac_*``...). A name the catalogue does not know gets the safe default (hard, 5 mm)
 and a warning, returned to the caller, never printed.

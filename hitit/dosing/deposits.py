@@ -11,7 +11,7 @@ Frame LPS mm, volumes mL. For a lesion mask on the CT grid and a needle path (sk
 4. a lesion too large for one line, i.e. with voxels farther than ``radial_reach_mm`` from every
    needle line, gets fanned paths from the same skin entry, each tilted towards the lesion voxel
    farthest from every line so far by at most ``max_fan_angle_deg``, up to ``max_paths`` paths (T-VEC label
-   technique: one insertion point, redirect along several tracks [V] HITIT-domain.md §1.6);
+   technique: one insertion point, redirect along several tracks [V] Imlygic US prescribing information section 2);
 5. coverage = fraction of lesion voxels within the volume-equivalent sphere of at least one deposit.
 
 Deposits are reported as points and as the depth along the needle from the skin entry, the number
@@ -29,7 +29,8 @@ import SimpleITK as sitk
 from hitit.errors import InputError
 from hitit.geometry import Grid
 
-DOMAIN = "/work/shared/domain/HITIT-domain.md"
+#: The drug label whose injection technique the deposit defaults follow.
+TVEC_LABEL = "Imlygic (talimogene laherparepvec) US prescribing information section 2"
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class DepositConfig:
 
     Attributes:
         margin_mm: no deposit closer than this to the lesion boundary (limits leakage);
-            [R]/[D] leakage rises near the lesion edge, §1.6.
+            [R]/[D] leakage rises near the lesion edge (Muñoz 2021, doi:10.1136/jitc-2020-001800).
         max_deposit_ml: largest single deposit; [D] several small infusions limit leakage and a
-            0.5 mL graduated syringe is the label's example, §1.6.
+            0.5 mL graduated syringe is the label's example (PMC7295656; T-VEC label section 2).
         radial_reach_mm: lesion voxels farther than this from every needle line call for another
-            (fanned) path; [R] "several tracks when larger than the needle's radial reach" §1.6.
+            (fanned) path; [R] "several tracks when larger than the needle's radial reach" (T-VEC label section 2).
         max_fan_angle_deg: largest tilt of a fanned path from the first path; [R] "a few degrees".
         max_paths: most needle paths from one entry (the first one included); [R].
         advance_past_target: allow deposits beyond the target while still in the lesion; [D].
@@ -55,9 +56,9 @@ class DepositConfig:
     max_paths: int = 3
     advance_past_target: bool = True
     sources: dict = field(default_factory=lambda: {
-        "margin_mm": f"[R]/[D] leakage near the lesion edge; {DOMAIN} §1.6",
-        "max_deposit_ml": f"[D] several small infusions limit leakage (PMC7295656); 0.5 mL syringe (label); {DOMAIN} §1.6",
-        "radial_reach_mm": f"[R] T-VEC label technique (redirect when larger than the radial reach); {DOMAIN} §1.6",
+        "margin_mm": "[R]/[D] off-target leakage near the lesion edge (Muñoz et al., J Immunother Cancer 2021, doi:10.1136/jitc-2020-001800)",
+        "max_deposit_ml": f"[D] several small infusions limit leakage (PMC7295656); 0.5 mL syringe ({TVEC_LABEL})",
+        "radial_reach_mm": f"[R] redirect when the lesion is larger than the needle's radial reach ({TVEC_LABEL})",
         "max_fan_angle_deg": "[R] fanning by a few degrees from one entry",
         "max_paths": "[R] practical number of redirections",
         "advance_past_target": "[D] planning choice",

@@ -11,14 +11,15 @@ Decisions documented here:
   interpreted by its declared kind through :data:`LESION_RULE_KINDS`; a copied or renamed protocol keeps
   them. The shipped T-VEC protocol refuses a liver lesion (**"no"**): the label (W&P 5.7) says T-VEC is
   not indicated for transcutaneous intrahepatic administration after hepatic haemorrhage and deaths
-  [V] §2.2; a protocol file may set that rule's severity to "caution" instead.
+  [V] (Imlygic US prescribing information, W&P 5.7); a protocol file may set that rule's severity to
+  "caution" instead.
 - The depth limit is the needle of the plan (``TrajectoryConfig.needle_length_mm``) minus a reserve, so
   the trajectory engine and this rule always speak of the same needle.
 - Abutting a major vessel or hollow organ is a **"caution"**, not an exclusion: protocols exclude
-  lesions "abutting" these [R] §2.2, but whether a safe window exists is for the radiologist and the
+  lesions "abutting" these [R], but whether a safe window exists is for the radiologist and the
   trajectory engine to decide (the ``trajectory_feasible`` hook).
 - A lesion injected before the baseline scan is a "caution": under RECIST it is non-measurable
-  unless it progressed [V] §2.1, so it cannot serve as a clean target.
+  unless it progressed [V] (RECIST 1.1; PMC4671850), so it cannot serve as a clean target.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 from hitit.dosing.protocols import Protocol
 from hitit.errors import InputError
-from hitit.lesions.measure import DOMAIN, LesionMeasurement
+from hitit.lesions.measure import RECIST_1_1, LesionMeasurement
 from hitit.trajectories.config import TrajectoryConfig
 
 SEVERITY_ORDER = {"info": 0, "caution": 1, "no": 2}
@@ -65,14 +66,14 @@ class InjectabilityConfig:
 
     Attributes:
         min_longest_diameter_mm: smallest lesion worth injecting; [R] common protocol requirement
-            ">= 10 mm (often 10-20 mm for visceral lesions)" §2.2.
+            ">= 10 mm (often 10-20 mm for visceral lesions)".
         max_necrosis_fraction: above this necrotic fraction the lesion is "predominantly necrotic";
-            [R] §2.2 (Bitar 2024 [V]: target the solid component).
+            [R] (Bitar 2024, PMID 39456110 [V]: target the solid component).
         needle_reserve_mm: length kept outside the skin for the hub and handling (the lesion's near
             edge must be within the plan's needle length minus this); [D].
         vessel_distance_mm: a lesion closer than this to a major vessel "abuts" it; [D] ~5 mm from
-            CT placement accuracy (Busser 2013, 3.3-6.7 mm) §4.1; [R] "not abutting a major vessel" §2.2.
-        hollow_organ_distance_mm: same for bowel, gallbladder, bladder, oesophagus; [R] §2.2, §4.2.
+            CT placement accuracy (Busser 2013, PMID 23913308: 3.3-6.7 mm); [R] "not abutting a major vessel".
+        hollow_organ_distance_mm: same for bowel, gallbladder, bladder, oesophagus; [R].
         vessel_structures / hollow_structures: structure names (TotalSegmentator) checked.
     """
 
@@ -84,14 +85,13 @@ class InjectabilityConfig:
     vessel_structures: tuple[str, ...] = MAJOR_VESSELS
     hollow_structures: tuple[str, ...] = HOLLOW_ORGANS
     sources: dict = field(default_factory=lambda: {
-        "min_longest_diameter_mm": f"[R] common protocol requirement; {DOMAIN} §2.2",
-        "max_necrosis_fraction": f"[R] 'not predominantly necrotic'; Bitar 2024 [V]; {DOMAIN} §2.2",
-        "max_depth_mm": f"the plan's needle length ([R] commonly stocked 10/15/20 cm needles; {DOMAIN} §4.1) "
-                        "minus needle_reserve_mm",
+        "min_longest_diameter_mm": "[R] common trial protocol requirement (not verified in a primary source; see docs/evidence.md)",
+        "max_necrosis_fraction": "[R] 'not predominantly necrotic'; target the solid part (Bitar et al., Cancer Imaging 2024, PMID 39456110 [V])",
+        "max_depth_mm": "the plan's needle length ([R] commonly stocked 10/15/20 cm needles) minus needle_reserve_mm",
         "needle_reserve_mm": "[D] hub and handling length outside the skin",
-        "vessel_distance_mm": f"[D] from CT needle placement accuracy (Busser 2013); [R] §2.2; {DOMAIN} §4.1",
-        "hollow_organ_distance_mm": f"[R] avoid bowel/gallbladder; {DOMAIN} §2.2, §4.2",
-        "injected_before_baseline": f"[V] RECIST: locally treated lesions non-measurable unless progressed; {DOMAIN} §2.1",
+        "vessel_distance_mm": "[D] from CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308); [R] not abutting a major vessel",
+        "hollow_organ_distance_mm": "[R] avoid bowel and gallbladder (interventional-radiology teaching)",
+        "injected_before_baseline": f"[V] locally treated lesions are non-measurable unless progressed: {RECIST_1_1}; PMC4671850",
     })
 
     def max_depth_mm(self, needle_length_mm: float) -> float:
@@ -156,7 +156,7 @@ def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, needle_len
         out.append(Reason("TRAJECTORY_NOT_CHECKED", "info", "no trajectory evaluated yet", ""))
     elif not trajectory_feasible:
         out.append(Reason("NO_SAFE_TRAJECTORY", "no", "no needle path satisfies the safety constraints",
-                          f"trajectory engine; {DOMAIN} §4"))
+                          "trajectory engine (rules in hitit/anatomy/catalogue.json)"))
     return out
 
 

@@ -42,7 +42,8 @@ from hitit.lesions.contrast import Contrast
 from hitit.lesions.necrosis import NecrosisAssessment, NecrosisConfig, assess_necrosis
 from hitit.lesions.segment import Lesion
 
-DOMAIN = "/work/shared/domain/HITIT-domain.md"
+#: The guideline the measurability defaults come from.
+RECIST_1_1 = "RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026)"
 
 #: Contrast state of a CT nobody described (necrosis is then not assessed).
 UNKNOWN_CONTRAST = Contrast(None, "no contrast information was given with the CT")
@@ -58,11 +59,11 @@ class MeasurementConfig:
     Attributes:
         necrosis: how the necrotic fraction is counted (fluid HU range, fat limit, partial-volume width),
             see :class:`hitit.lesions.necrosis.NecrosisConfig`.
-        measurable_ld_mm: RECIST 1.1 minimum LD of a measurable non-nodal lesion on CT [V] §2.1.
+        measurable_ld_mm: RECIST 1.1 minimum LD of a measurable non-nodal lesion on CT [V].
         thick_slice_mm / slice_multiple: when slices are thicker than 5 mm the minimum becomes
-            2x the slice spacing [V] §2.1 (the slice spacing stands in for the slice thickness).
-        node_target_sa_mm: node short axis for a measurable (target) node [V] §2.1.
-        node_pathological_sa_mm: node short axis from which a node is pathological [V] §2.1.
+            2x the slice spacing [V] RECIST 1.1 (the slice spacing stands in for the slice thickness).
+        node_target_sa_mm: node short axis for a measurable (target) node [V] RECIST 1.1.
+        node_pathological_sa_mm: node short axis from which a node is pathological [V] RECIST 1.1.
         structure_reach_mm: distances to structures are computed up to this reach; beyond -> None.
     """
 
@@ -74,11 +75,11 @@ class MeasurementConfig:
     node_pathological_sa_mm: float = 10.0
     structure_reach_mm: float = 50.0
     sources: dict = field(default_factory=lambda: {
-        "measurable_ld_mm": f"[V] RECIST 1.1 (Eisenhauer 2009; PMC2755245 Tab 3); {DOMAIN} §2.1",
-        "thick_slice_mm": f"[V] RECIST 1.1; {DOMAIN} §2.1",
-        "slice_multiple": f"[V] RECIST 1.1; {DOMAIN} §2.1",
-        "node_target_sa_mm": f"[V] RECIST 1.1; {DOMAIN} §2.1, §5.1",
-        "node_pathological_sa_mm": f"[V] RECIST 1.1; {DOMAIN} §2.1, §5.1",
+        "measurable_ld_mm": f"[V] {RECIST_1_1}; PMC2755245 Table 3",
+        "thick_slice_mm": f"[V] {RECIST_1_1}",
+        "slice_multiple": f"[V] {RECIST_1_1}",
+        "node_target_sa_mm": f"[V] {RECIST_1_1}",
+        "node_pathological_sa_mm": f"[V] {RECIST_1_1}",
         "structure_reach_mm": "computation bound (crop of distance maps), not clinical",
     })
 
@@ -272,7 +273,7 @@ def containing_organ(mask: np.ndarray, structures: MaskSet) -> tuple[str | None,
 
 def recist_category(nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float,
                     config: MeasurementConfig) -> tuple[bool, str, str]:
-    """RECIST 1.1 measurability: (measurable, category, reason) for a lesion (§2.1)."""
+    """RECIST 1.1 measurability: (measurable, category, reason) for a lesion (Eisenhauer 2009)."""
     if nodal:
         if sa_mm >= config.node_target_sa_mm:
             return True, "measurable node", f"short axis {sa_mm:.1f} mm >= {config.node_target_sa_mm:g} mm"

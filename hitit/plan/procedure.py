@@ -27,7 +27,7 @@ from hitit.geometry import Grid
 from hitit.trajectories.config import GAUGE_OUTER_DIAMETER_MM
 
 #: Structures whose needle-surface distance is at most this are listed on the card. [D] about twice
-#: the CT needle placement error (3.3-6.7 mm, Busser 2013, HITIT-domain.md §4.1): the structures a
+#: the CT needle placement error (3.3-6.7 mm, Busser et al., Br J Radiol 2013, PMID 23913308): the structures a
 #: misplaced needle could meet.
 NEARBY_STRUCTURE_MM = 10.0
 #: Step (mm) along the needle when looking for the lesion's near edge [D]: a quarter of a 1 mm voxel.

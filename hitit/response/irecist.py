@@ -1,6 +1,6 @@
 """iRECIST: unconfirmed (iUPD) and confirmed (iCPD) progression, reset, new-lesion targets, iBOR.
 
-Sources: HITIT-domain.md §5.2 (Seymour et al., Lancet Oncol 2017;18:e143-e152, PMC5648544 Tables 2-3;
+Sources: Seymour et al., iRECIST, Lancet Oncol 2017;18:e143-e152, PMC5648544 Tables 2-3;
 EORTC iRECIST FAQ). Measurements and categories follow RECIST 1.1 (``recist.py``).
 
 The engine evaluates a *stream*: a set of target and non-target lesions plus, optionally, the new
@@ -49,7 +49,7 @@ ICR, IPR, ISD, IUPD, ICPD = "iCR", "iPR", "iSD", "iUPD", "iCPD"
 NON_ICR_NON_IUPD = "non-iCR/non-iUPD"
 IRECIST_VOCABULARY = Vocabulary(ICR, IPR, ISD, ICPD, ranking=(ICR, IPR, ISD, NON_ICR_NON_IUPD, IUPD, ICPD, NE))
 _I_CATEGORY = {CR: ICR, PR: IPR, SD: ISD, NON_CR_NON_PD: NON_ICR_NON_IUPD, NE: NE}
-#: Non-target / new-lesion non-target statuses that count as "any further increase" for iCPD (§5.2).
+#: Non-target / new-lesion non-target statuses that count as "any further increase" for iCPD (iRECIST, Seymour 2017).
 _INCREASE_STATUSES = (STATUS_INCREASED, STATUS_UNEQUIVOCAL_PROGRESSION)
 
 TRIGGER_TARGET, TRIGGER_NON_TARGET, TRIGGER_NEW = "target", "non_target", "new_lesions"
@@ -81,7 +81,7 @@ def all_lesions_view(study: Study) -> ViewAt:
 def split_new_lesions(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> tuple[tuple[NewLesion, ...], tuple[NewLesion, ...]]:
     """New-lesion targets (NLT) and new-lesion non-targets (NLNT).
 
-    Source: HITIT-domain.md §5.2 ([R], RECIST 1.1 target rules applied to new lesions): up to 5
+    Source: iRECIST (Seymour 2017) as recalled [R]: RECIST 1.1 target rules applied to new lesions: up to 5
     measurable new lesions, at most 2 per organ (nodes one organ), are NLT; all others are NLNT.
     They are chosen when they appear, the largest first (ties by id), so the choice never depends
     on the order of the file.
@@ -210,7 +210,7 @@ def _facts(study: Study, view_at: ViewAt, index: int, config: ResponseConfig) ->
 def _step(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig):
     """Overall category of one time point; updates ``state`` (iUPD pending, reset, confirmed)."""
     if state.confirmed:
-        # iCPD is final for the stream; later scans do not change it (iRECIST, §5.2).
+        # iCPD is final for the stream; later scans do not change it (iRECIST, Seymour 2017).
         return ICPD, [], [], ["after confirmed progression"]
     triggers = progression_triggers(study, facts, state, config)
     if state.iupd_index is not None:
@@ -232,7 +232,7 @@ def _step(study: Study, facts: _Facts, state: _Progression, config: ResponseConf
 def progression_triggers(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig) -> list[str]:
     """What makes this time point a RECIST 1.1-type progression (iUPD), given the reset history.
 
-    Source: HITIT-domain.md §5.2 (Seymour 2017 Table 2; EORTC FAQ): target sum >= 20 % and >= 5 mm above
+    Source: iRECIST (Seymour 2017, PMC5648544 Table 2; EORTC iRECIST FAQ): target sum >= 20 % and >= 5 mm above
     nadir; unequivocal non-target progression; new lesions (those seen since the last reset, while
     any of them is present: once they are gone the time point can be better). After a reset, new
     lesions already known only trigger a new iUPD if more new lesions appear, the NLT sum progresses
@@ -250,7 +250,7 @@ def progression_triggers(study: Study, facts: _Facts, state: _Progression, confi
 
 
 def _known_new_lesions_progress(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig) -> bool:
-    """After a reset: NLT sum PD vs. its nadir since the reset, or NLNT unequivocal progression (§5.2)."""
+    """After a reset: NLT sum PD vs. its nadir since the reset, or NLNT unequivocal progression (iRECIST, Seymour 2017)."""
     if not any(study.index_of(n.timepoint) <= state.reset_index for n in study.new_lesions_by(facts.index)):
         return False
     timepoint_id = study.timepoints[facts.index].id
@@ -265,7 +265,7 @@ def _known_new_lesions_progress(study: Study, facts: _Facts, state: _Progression
 def confirmation_reasons(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig) -> tuple[list[str], list[str]]:
     """Why the pending iUPD is confirmed as iCPD at this time point (empty: not confirmed), and notes.
 
-    Source: HITIT-domain.md §5.2 (Seymour 2017 Table 2; EORTC FAQ). Compared with the iUPD time point:
+    Source: iRECIST (Seymour 2017, PMC5648544 Table 2; EORTC iRECIST FAQ). Compared with the iUPD time point:
     in a category that triggered iUPD, target sum further up >= 5 mm; any non-target increase
     ("increased" or worse); more new lesions, NLT sum up >= 5 mm or any NLNT increase. A category
     that did not trigger iUPD confirms when it now meets RECIST 1.1 progression. Increases add up
@@ -331,7 +331,7 @@ def _fresh_category(facts: _Facts) -> str:
     """iCR/iPR/iSD/NE by the RECIST 1.1 table when nothing progresses.
 
     New lesions already known after a reset are still disease: they prevent iCR, like a persisting
-    non-target (HITIT-domain.md §5.2, reset rules).
+    non-target (iRECIST reset rules, Seymour 2017).
     """
     non_target = facts.non_target
     if facts.new.present and non_target in (CR, None):
@@ -340,7 +340,7 @@ def _fresh_category(facts: _Facts) -> str:
 
 
 def _reset(state: _Progression, facts: _Facts) -> None:
-    """After iSD/iPR/iCR the next progression is a new iUPD needing its own confirmation (§5.2)."""
+    """After iSD/iPR/iCR the next progression is a new iUPD needing its own confirmation (iRECIST, Seymour 2017)."""
     state.iupd_index, state.triggers, state.reset_index = None, frozenset(), facts.index
 
 
@@ -362,7 +362,7 @@ def _row(study: Study, facts: _Facts, overall, triggers, confirmation, state: _P
 
 
 def _mark_confirmed_iupds(rows: list[IrecistTimepoint]) -> list[IrecistTimepoint]:
-    """Note on each iUPD whether a later iCPD confirmed it (iBOR counts a confirmed iUPD as iCPD, §5.2 Table 3)."""
+    """Note on each iUPD whether a later iCPD confirmed it (iBOR counts a confirmed iUPD as iCPD, Seymour 2017 Table 3)."""
     confirmed = {row.iupd_timepoint_id for row in rows if row.overall == ICPD and row.confirmation}
     return [
         _with_note(row, CONFIRMED_LATER_NOTE) if row.overall == IUPD and row.iupd_timepoint_id in confirmed else row
@@ -378,7 +378,7 @@ def irecist_best_overall_response(rows: Sequence[IrecistTimepoint], dates: Seque
                                   config: ResponseConfig = DEFAULT_CONFIG) -> BestOverallResponse:
     """iBOR: best time-point response, an iUPD later confirmed counting as iCPD.
 
-    Source: HITIT-domain.md §5.2 (Seymour 2017 Table 3): iUPD, iSD, iSD -> iSD; iUPD, iCPD -> iCPD;
+    Source: iRECIST (Seymour 2017, PMC5648544 Table 3): iUPD, iSD, iSD -> iSD; iUPD, iCPD -> iCPD;
     iUPD, NE, NE, NE -> iUPD. Confirmation of iCR/iPR (>= 4 weeks) as for RECIST 1.1.
     """
     categories = [ICPD if CONFIRMED_LATER_NOTE in row.notes else row.overall for row in rows]
@@ -395,7 +395,7 @@ class IrecistResult:
 
 
 def evaluate_irecist(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG) -> IrecistResult:
-    """iRECIST for every time point (baseline validated as RECIST 1.1, §5.2)."""
+    """iRECIST for every time point (baseline validated as RECIST 1.1, Seymour 2017)."""
     warnings = refuse_or_warn("iRECIST", recist_baseline_problems(study, config), warn_baseline)
     rows = evaluate_irecist_stream(study, all_lesions_view(study), config)
     best = irecist_best_overall_response(rows[1:], [t.date for t in study.timepoints[1:]], config)

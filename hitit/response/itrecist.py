@@ -1,8 +1,8 @@
 """itRECIST: separate responses of injected and non-injected lesions (local and abscopal effect).
 
-Sources: HITIT-domain.md §5.3 (Goldmacher et al., J Clin Oncol 2020;38(23):2667-2676,
-doi:10.1200/JCO.19.02985; verified parts: Fig. 1 legend and ASCO 2020 abstract 3141; the rest is
-recalled [R] and listed in RULES.md). Lesions fall into four categories, T-I, T-NI, NT-I and NT-NI
+Sources: Goldmacher et al., itRECIST, J Clin Oncol 2020;38(23):2667-2676, doi:10.1200/JCO.19.02985
+(verified parts: Fig. 1 legend and ASCO 2020 abstract 3141; the rest is recalled [R] and listed in
+RULES.md; evidence levels in docs/evidence.md). Lesions fall into four categories, T-I, T-NI, NT-I and NT-NI
 (target / non-target x injected / non-injected). Each time point gets three responses, each from
 the iRECIST engine run on one stream of lesions with its own baseline and nadir sums:
 
@@ -37,7 +37,7 @@ T_I, T_NI, NT_I, NT_NI = "T-I", "T-NI", "NT-I", "NT-NI"
 
 
 def lesion_category(study: Study, lesion, index: int) -> str:
-    """T-I, T-NI, NT-I or NT-NI at time point ``index`` (HITIT-domain.md §5.3, Goldmacher 2020 Fig. 1)."""
+    """T-I, T-NI, NT-I or NT-NI at time point ``index`` (Goldmacher 2020 Fig. 1)."""
     injected = study.is_injected(lesion, index)
     if lesion.is_target:
         return T_I if injected else T_NI
@@ -47,7 +47,7 @@ def lesion_category(study: Study, lesion, index: int) -> str:
 def stream_view(study: Study, stream: str, index: int) -> StreamView:
     """The lesions a stream assesses at time point ``index`` -- THE IMPLEMENTED (UNCERTAIN) RECLASSIFICATION RULE.
 
-    Source: HITIT-domain.md §5.3, recalled [R], to be confirmed against Goldmacher 2020 Fig. 1B.
+    Source: recalled [R], to be confirmed against Goldmacher 2020 Fig. 1B.
     A non-injected lesion that starts being injected (``injected_from`` after baseline) moves from
     the non-injected to the injected stream from that time point on, keeping its target/non-target
     role. Each stream compares the sum of the lesions it holds *now* with the sums of those same
@@ -125,7 +125,7 @@ class ItrecistResult:
 
 
 def evaluate_itrecist(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG) -> ItrecistResult:
-    """itRECIST for every time point: overall, injected and non-injected streams (iRECIST-style, §5.3 [R])."""
+    """itRECIST for every time point: overall, injected and non-injected streams (iRECIST-style, Goldmacher 2020 as recalled [R])."""
     warnings = refuse_or_warn("itRECIST", itrecist_baseline_problems(study, config), warn_baseline)
     streams = {name: evaluate_irecist_stream(study, lambda index, name=name: stream_view(study, name, index), config)
                for name in STREAMS}

@@ -27,7 +27,7 @@ _MARKUPS_SUFFIX = ".mrk.json"
 
 
 def recist_diameter(lesion_id: str, timepoint_id: str, value: LesionMeasurement, nodal: bool) -> Measurement:
-    """The diameter RECIST 1.1 sums: short axis for nodes, longest diameter otherwise (HITIT-domain.md §5.1)."""
+    """The diameter RECIST 1.1 sums: short axis for nodes, longest diameter otherwise (RECIST 1.1, Eisenhauer 2009)."""
     if not isinstance(value, Mapping):
         return value
     key = SHORT_AXIS_KEY if nodal else LONGEST_DIAMETER_KEY

@@ -1,8 +1,9 @@
 """RECIST 1.1: baseline validation, sums of diameters, time-point responses and best overall response.
 
-Every rule is one function with its source. Sources are summarised in HITIT-domain.md §5.1
-(Eisenhauer et al., Eur J Cancer 2009;45:228-247, "RECIST 1.1", as read through PMC2755245 Table 3,
-PMC4671850, the EORTC RECIST Q&A and CDISC). The building blocks (target, non-target, overall
+Every rule is one function with its source: Eisenhauer et al., "RECIST 1.1", Eur J Cancer
+2009;45:228-247, doi:10.1016/j.ejca.2008.10.026, as read through its summary table (PMC2755245
+Table 3), PMC4671850, the EORTC RECIST questions and clarifications and CDISC; docs/evidence.md
+gives the evidence level of each. The building blocks (target, non-target, overall
 categories) are reused by the iRECIST and itRECIST engines.
 """
 
@@ -23,7 +24,7 @@ from hitit.response.study import (
 CR, PR, SD, PD, NE = "CR", "PR", "SD", "PD", "NE"
 NON_CR_NON_PD = "non-CR/non-PD"
 #: Organ key shared by every lymph node: "all lymph nodes together count as one organ"
-#: (HITIT-domain.md §5.1, EORTC RECIST Q&A).
+#: (RECIST 1.1; EORTC RECIST questions and clarifications).
 LYMPH_NODE_ORGAN = "lymph node"
 #: Measurements are recorded to 0.1 mm; this only absorbs binary rounding so that an exact boundary
 #: (e.g. -30.0 %, +5.0 mm) is classified as the rule says, never by a rounding error.
@@ -34,9 +35,9 @@ FLOAT_TOLERANCE_MM = 1e-6
 class ResponseConfig:
     """Thresholds of the response criteria; the defaults are the published values.
 
-    Sources: HITIT-domain.md §2.1 and §5.1 (RECIST 1.1: Eisenhauer 2009; PMC2755245 Table 3; EORTC Q&A),
-    §5.2 (iRECIST: Seymour et al., Lancet Oncol 2017, PMC5648544 Tables 2-3), §5.3 (itRECIST:
-    Goldmacher et al., JCO 2020, Fig. 1 legend), §5.4 (schedule).
+    Sources: RECIST 1.1 (Eisenhauer 2009, doi:10.1016/j.ejca.2008.10.026; PMC2755245 Table 3; EORTC Q&A),
+    iRECIST (Seymour et al., Lancet Oncol 2017, PMC5648544 Tables 2-3), itRECIST (Goldmacher et al.,
+    J Clin Oncol 2020, doi:10.1200/JCO.19.02985, Fig. 1 legend); see docs/evidence.md.
     """
 
     #: PR: sum of diameters at least this much (%) below baseline (RECIST 1.1).
@@ -47,15 +48,15 @@ class ResponseConfig:
     pd_increase_mm: float = 5.0
     #: Node short axis under which a node is normal (target CR, non-target CR) (RECIST 1.1).
     node_normal_sa_mm: float = 10.0
-    #: Non-nodal lesion measurable at baseline from this longest diameter (CT/MRI) (RECIST 1.1, §2.1).
+    #: Non-nodal lesion measurable at baseline from this longest diameter (CT/MRI) (RECIST 1.1).
     measurable_non_nodal_mm: float = 10.0
-    #: Lymph node measurable (can be a target) from this short axis (RECIST 1.1, §2.1).
+    #: Lymph node measurable (can be a target) from this short axis (RECIST 1.1).
     measurable_node_sa_mm: float = 15.0
     #: At most this many target lesions in total (RECIST 1.1) ...
     max_targets: int = 5
     #: ... and per organ, all lymph nodes together being one organ (RECIST 1.1, EORTC Q&A).
     max_targets_per_organ: int = 2
-    #: CR/PR confirmed by a later assessment at least this many days on (>= 4 weeks, RECIST 1.1, §5.4).
+    #: CR/PR confirmed by a later assessment at least this many days on (>= 4 weeks, RECIST 1.1).
     confirmation_min_days: int = 28
     #: iUPD cannot be confirmed by an assessment earlier than this many days after it (iRECIST, 4 weeks).
     icpd_min_days: int = 28
@@ -79,7 +80,7 @@ DEFAULT_CONFIG = ResponseConfig()
 
 
 def organ_key(organ: str, nodal: bool) -> str:
-    """The organ a lesion counts against for per-organ limits: every node is one organ (EORTC Q&A, §5.1)."""
+    """The organ a lesion counts against for per-organ limits: every node is one organ (EORTC RECIST Q&A)."""
     return LYMPH_NODE_ORGAN if nodal else organ.strip().lower()
 
 
@@ -93,7 +94,7 @@ def percent_change(value: float | None, reference: float | None) -> float | None
 def lesion_sum_mm(lesions: Sequence[Lesion], timepoint_id: str) -> float | None:
     """Sum of diameters (LD non-nodal, SA nodes) at a time point; ``None`` if a lesion was not measured or there is none.
 
-    ``math.fsum`` makes the sum independent of the lesion order (HITIT-domain.md §5.1: SOD).
+    ``math.fsum`` makes the sum independent of the lesion order (RECIST 1.1 sum of diameters).
     """
     values = [lesion.diameter_mm(timepoint_id) for lesion in lesions]
     if not values or any(value is None for value in values):
@@ -107,7 +108,7 @@ def sum_history_mm(study: Study, lesions: Sequence[Lesion], upto: int) -> list[f
 
 
 def nadir_mm(history: Sequence[float | None]) -> float | None:
-    """Smallest known sum in ``history`` (baseline included): the reference for PD (§5.1, EORTC)."""
+    """Smallest known sum in ``history`` (baseline included): the reference for PD (RECIST 1.1; EORTC clarification)."""
     known = [value for value in history if value is not None]
     return min(known) if known else None
 
@@ -117,7 +118,7 @@ def nadir_mm(history: Sequence[float | None]) -> float | None:
 def measurability_problem(lesion: Lesion, baseline_id: str, config: ResponseConfig) -> str | None:
     """Why a target lesion is not measurable at baseline, or ``None`` if it is.
 
-    Source: HITIT-domain.md §2.1 (RECIST 1.1): non-nodal LD >= 10 mm; node SA >= 15 mm.
+    Source: RECIST 1.1 (Eisenhauer 2009) measurability: non-nodal LD >= 10 mm; node SA >= 15 mm.
     """
     value = lesion.measurements.get(baseline_id)
     if isinstance(value, str):
@@ -166,7 +167,7 @@ def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[BaselinePr
 
 
 def recist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[BaselineProblem]:
-    """Every RECIST 1.1 target-selection rule the baseline breaks (Eisenhauer 2009, section 4.2).
+    """Every RECIST 1.1 target-selection rule the baseline breaks (RECIST 1.1, Eisenhauer 2009: baseline target selection).
 
     At least one and at most 5 targets, at most 2 per organ (all nodes one organ), each measurable.
     """
@@ -212,7 +213,7 @@ def target_category(lesions: Sequence[Lesion], timepoint_id: str, total: float |
                     nadir: float | None, config: ResponseConfig = DEFAULT_CONFIG) -> str | None:
     """Target response at a time point: CR, PR, SD, PD, NE (``None``: no target lesions).
 
-    Source: HITIT-domain.md §5.1 (RECIST 1.1 Table; EORTC clarification): CR = every non-nodal target
+    Source: RECIST 1.1 response table (PMC2755245 Table 3); EORTC clarification: CR = every non-nodal target
     gone and every node < 10 mm SA (the sum may stay > 0); PD = sum >= 20 % **and** >= 5 mm above the nadir;
     PR = sum >= 30 % below **baseline**; SD otherwise. A target not measured makes the time point NE.
     """
@@ -230,13 +231,13 @@ def target_category(lesions: Sequence[Lesion], timepoint_id: str, total: float |
 
 
 def _is_normal(lesion: Lesion, timepoint_id: str, config: ResponseConfig) -> bool:
-    """Non-nodal: gone; node: short axis < 10 mm (RECIST 1.1 CR, §5.1)."""
+    """Non-nodal: gone; node: short axis < 10 mm (RECIST 1.1 CR)."""
     value = lesion.diameter_mm(timepoint_id)
     return value < config.node_normal_sa_mm if lesion.nodal else value == 0.0
 
 
 def is_progression(total: float, nadir: float, config: ResponseConfig = DEFAULT_CONFIG) -> bool:
-    """RECIST 1.1 PD of a sum: >= 20 % above nadir and >= 5 mm absolute (HITIT-domain.md §5.1).
+    """RECIST 1.1 PD of a sum: >= 20 % above nadir and >= 5 mm absolute (RECIST 1.1, Eisenhauer 2009).
 
     From a nadir of 0 mm any increase of >= 5 mm is PD (the relative rule is then always met).
     """
@@ -262,10 +263,10 @@ def assess_targets(study: Study, lesions: Sequence[Lesion], index: int,
 def non_target_category(lesions: Sequence[Lesion], timepoint_id: str) -> str | None:
     """Non-target response: CR, non-CR/non-PD, PD, NE (``None``: no non-target lesions).
 
-    Source: HITIT-domain.md §5.1 (RECIST 1.1): PD only for *unequivocal* progression; CR when every
+    Source: RECIST 1.1 (Eisenhauer 2009): PD only for *unequivocal* progression; CR when every
     non-target is gone (for nodes, "absent" means back under 10 mm SA); otherwise non-CR/non-PD.
     A non-target not assessed makes the category NE unless another one already shows PD.
-    "increased" (iRECIST, §5.2) is not unequivocal progression, so RECIST 1.1 reads it as present.
+    "increased" (iRECIST, Seymour 2017) is not unequivocal progression, so RECIST 1.1 reads it as present.
     """
     if not lesions:
         return None
@@ -280,7 +281,7 @@ def non_target_category(lesions: Sequence[Lesion], timepoint_id: str) -> str | N
 
 
 def overall_category(target: str | None, non_target: str | None, new_lesions: bool) -> str:
-    """Overall time-point response from the RECIST 1.1 table (HITIT-domain.md §5.1).
+    """Overall time-point response from the RECIST 1.1 table (RECIST 1.1, Eisenhauer 2009).
 
     Target PD, unequivocal non-target PD or any new lesion -> PD; CR+CR -> CR; CR + non-CR/non-PD or
     not evaluated -> PR; PR -> PR; SD -> SD; a target not evaluable -> NE. Without target lesions
@@ -351,7 +352,7 @@ def _recist_timepoint(study: Study, index: int, config: ResponseConfig) -> Recis
     timepoint_id = study.timepoints[index].id
     targets = assess_targets(study, study.targets, index, config)
     non_target = non_target_category(study.non_targets, timepoint_id) if index else None
-    # RECIST 1.1 (§5.1): any unequivocal new lesion is PD; it stays on record at later time points.
+    # RECIST 1.1: any unequivocal new lesion is PD; it stays on record at later time points.
     new_lesions = bool(study.new_lesions_by(index))
     return RecistTimepoint(
         timepoint_id=timepoint_id, target=targets.category, non_target=non_target, new_lesions=new_lesions,
@@ -382,7 +383,7 @@ def best_overall_response(categories: Sequence[str], dates: Sequence, vocabulary
                           config: ResponseConfig = DEFAULT_CONFIG) -> BestOverallResponse:
     """Best response recorded from the first follow-up until (and including) progression.
 
-    Source: HITIT-domain.md §5.1 and §5.4 (RECIST 1.1; PMC4671850): with confirmation, a CR needs a
+    Source: RECIST 1.1 (Eisenhauer 2009; confirmation as in PMC4671850): with confirmation, a CR needs a
     later CR and a PR a later PR or CR, at least 4 weeks (by the dates) after it and before progression;
     an unconfirmed CR/PR counts as SD. Assessments after the first progression do not count.
     """

@@ -27,9 +27,9 @@ Measurement = Union[float, str]
 
 TOO_SMALL = "too-small"
 ABSENT = "absent"
-#: Value recorded for a lesion "too small to measure" (HITIT-domain.md §5.1; CDISC, EORTC RECIST Q&A).
+#: Value recorded for a lesion "too small to measure" (RECIST 1.1 practice: CDISC; EORTC RECIST Q&A).
 TOO_SMALL_MM = 5.0
-#: Value recorded for a lesion that has disappeared (HITIT-domain.md §5.1; CDISC, EORTC RECIST Q&A).
+#: Value recorded for a lesion that has disappeared (RECIST 1.1 practice: CDISC; EORTC RECIST Q&A).
 ABSENT_MM = 0.0
 
 TARGET = "target"
@@ -38,14 +38,14 @@ NON_TARGET = "non-target"
 STATUS_PRESENT = "present"
 STATUS_ABSENT = "absent"
 STATUS_UNEQUIVOCAL_PROGRESSION = "unequivocal-progression"
-#: Any further increase after iUPD (iRECIST confirmation, HITIT-domain.md §5.2); RECIST 1.1 reads it as present.
+#: Any further increase after iUPD (iRECIST confirmation, Seymour 2017); RECIST 1.1 reads it as present.
 STATUS_INCREASED = "increased"
 
 
 def measurement_mm(value: Measurement | None) -> float | None:
     """The diameter a measurement contributes to a sum (mm); ``None`` when it was not measured.
 
-    Source: HITIT-domain.md §5.1 (CDISC; EORTC RECIST Q&A): "too small to measure" counts 5 mm,
+    Source: CDISC; EORTC RECIST Q&A: "too small to measure" counts 5 mm,
     a lesion that has gone counts 0 mm.
     """
     if value is None:

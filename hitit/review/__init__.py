@@ -1,4 +1,4 @@
-"""Post-procedure review of injection sites (issue 7): planned vs actual needle, delivered vs
+"""Post-procedure review of injection sites: planned vs actual needle, delivered vs
 prescribed volume, injectate distribution on a post-injection CT and the biopsy/sampling log.
 
 Every point is LPS mm, volumes are mL, angles degrees. :func:`hitit.review.visit.review_visit`

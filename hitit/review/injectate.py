@@ -1,7 +1,8 @@
 """Injectate distribution on a post-injection CT when the drug was mixed with iodinated contrast.
 
-Mixing the injectate with contrast documents where it went (HITIT-domain.md §6.2 [R]; §1.6: off-target
-leakage is common and invisible without a tracer). The injectate is the hyperdense region that:
+Mixing the injectate with contrast documents where it went ([R] Tselikas et al., Clin Cancer Res 2021,
+doi:10.1158/1078-0432.CCR-19-4073; [V] off-target leakage is common and invisible on standard imaging
+without a tracer, PMC11372101). The injectate is the hyperdense region that:
 
 1. reads at least ``min_hu`` on the post-injection CT, and below the metal threshold (the needle
    and its streaks are not injectate);
@@ -66,7 +67,7 @@ class InjectateConfig:
     def to_dict(self) -> dict:
         """JSON-ready thresholds with their sources."""
         return {**asdict(self), "preexisting_hyperdense": list(self.preexisting_hyperdense), "sources": {
-            "min_hu": "contrast-tagged injectate reads several hundred HU above tissue; HITIT-domain.md §6.2 [R], configurable",
+            "min_hu": "contrast-tagged injectate reads several hundred HU above tissue; [R] configurable",
             "enhancement_hu": "half a +200-300 HU tagged deposit, > 8 noise SD [D], configurable",
             "half_max_refinement": "half-maximum (FWHM-style) edge: partial-volume edge voxels count by half [D]",
         }}

@@ -31,12 +31,12 @@ from hitit.trajectories.distance import prepare
 #: Metal threshold (HU). Steel needles read far above any tissue (their true CT number is over
 #: +10,000 HU, stored clipped at +3071 HU by 12-bit scanners), while cortical bone stays under about
 #: +1,500-1,900 HU, so >= +2000 HU keeps the needle and drops bone. Standard CT physics teaching
-#: [R in /work/shared/domain/HITIT-domain.md conventions: a configurable default, not a published cut-off].
+#: [R]: a configurable default, not a published cut-off.
 METAL_THRESHOLD_HU = 2000.0
 #: Shortest needle segment accepted (mm): shorter metal is a clip, a coil or a marker, not a needle.
 MIN_NEEDLE_LENGTH_MM = 15.0
 #: Largest RMS distance of the component's voxels from its axis (mm). A 17-22 G needle
-#: (0.7-1.5 mm outer diameter, domain §4.1) blooms to 2-3 mm on CT; bone is far thicker.
+#: (0.7-1.5 mm outer diameter, ISO 9626 gauge table) blooms to 2-3 mm on CT; bone is far thicker.
 MAX_NEEDLE_RMS_RADIUS_MM = 2.5
 #: Smallest elongation sqrt(lambda1 / lambda2) of the voxel-centre covariance (dimensionless).
 MIN_NEEDLE_ELONGATION = 8.0
@@ -56,7 +56,7 @@ END_SEARCH_MM = 3.0
 #: Air threshold (HU): voxels below it are air (outside the body or in the lung).
 AIR_HU = -500.0
 #: Margin (mm) the actual path must keep from a structure when the plan's config names none: the
-#: ~5 mm configurable default of HITIT-domain.md §4.1 [D] (Busser 2013 CT placement accuracy).
+#: ~5 mm configurable default [D] from the CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308).
 DEFAULT_MARGIN_MM = 5.0
 #: Clearances are measured within this distance (mm) of the path; farther structures are reported
 #: as this value ("at least"). Reporting measure, not the planner's clearance engine.
@@ -82,7 +82,7 @@ class NeedleDetectionConfig:
         """JSON-ready thresholds with their sources."""
         return {**asdict(self), "sources": {
             "metal_threshold_hu": "steel reads > +3000 HU (clipped), cortical bone < ~+1900 HU: CT physics teaching [R], configurable",
-            "max_rms_radius_mm": "17-22 G needle 0.7-1.5 mm OD (HITIT-domain.md §4.1) plus CT blooming",
+            "max_rms_radius_mm": "17-22 G needle 0.7-1.5 mm OD (ISO 9626 gauge table) plus CT blooming [D]",
         }}
 
 

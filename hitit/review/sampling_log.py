@@ -3,7 +3,8 @@
 Log format (JSON): ``{"frame": "LPS" | "RAS", "samples": [{"id", "lesion_id", "timepoint",
 "point": [x, y, z], "frame", "kind", "note"}]}`` or a bare list of samples. A sample's own
 ``frame`` overrides the file's; points are converted to LPS mm on reading. Serial biopsies of
-injected and non-injected lesions relate the drug's effect to its site (HITIT-domain.md §6.2).
+injected and non-injected lesions relate the drug's effect to its site (Marabelle et al., Ann Oncol 2018,
+PMC6290929).
 
 Each sample gets its distance (mm) to the nearest planned deposit of its lesion and, when the
 actual needle is known, to the nearest delivered deposit (the planned deposits moved with the

@@ -40,7 +40,7 @@ from hitit.report.canvas import new_figure
 #: needle when its segment passes that close to the lesion's planned target, an unnamed reviewer line
 #: when its tip lies that close to the lesion's planned path (entry to target). Farther needles belong
 #: to another lesion, and a lesion with no needle of its own is "not reviewed". Twice the ~6.7 mm worst
-#: double-angulated CT placement error (Busser 2013, HITIT-domain.md §4.1), rounded up [D].
+#: double-angulated CT placement error (Busser et al., Br J Radiol 2013, PMID 23913308), rounded up [D].
 NEEDLE_MATCH_DISTANCE_MM = 15.0
 
 

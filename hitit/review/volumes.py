@@ -1,7 +1,7 @@
 """Delivered versus prescribed injectate volume, per lesion and per visit, and technical success.
 
 Technical success of an injection is the delivery of the whole prescribed volume (Sheth et al.,
-JAMA Netw Open 2020; /work/shared/domain/HITIT-domain.md §1.4 and the log items of §6.2). The
+JAMA Netw Open 2020, MD Anderson series; the log items follow Marabelle et al., Ann Oncol 2018, PMC6290929). The
 prescription is the plan's allocation (``injectate_ml`` of each lesion, or the sum of its deposits);
 what was delivered comes from an injection log written during the procedure:
 
@@ -24,8 +24,8 @@ from hitit.plan.lesion_table import deposit_list
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
 #: the full prescribed volume: half a graduation step of the finely graduated 0.5-1 mL syringes
-#: used for intratumoral injection (0.1 mL marks; HITIT-domain.md §1.6). Technical success itself
-#: is "full prescribed volume delivered" (Sheth 2020, HITIT-domain.md §1.4, §6.2) [D].
+#: used for intratumoral injection (0.1 mL marks; Imlygic US prescribing information section 2). Technical success itself
+#: is "full prescribed volume delivered" (Sheth 2020) [D].
 TECHNICAL_SUCCESS_TOLERANCE_ML = 0.05
 
 
@@ -100,7 +100,7 @@ class VisitVolumes:
                 "delivered_total_ml": round(self.delivered_total_ml, 4), "technical_success": self.technical_success,
                 "tolerance_ml": self.tolerance_ml,
                 "definition": "technical success = full prescribed volume delivered (delivered >= prescribed - tolerance); "
-                              "Sheth 2020, HITIT-domain.md §1.4, §6.2",
+                              "Sheth et al., JAMA Netw Open 2020",
                 "lesions": [row.to_dict() for row in self.lesions]}
 
 

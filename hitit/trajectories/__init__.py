@@ -1,4 +1,4 @@
-"""Trajectory engine (issue 4): safe straight needle paths from skin to target, proposed and checked.
+"""Trajectory engine: safe straight needle paths from skin to target, proposed and checked.
 
 Entry points for callers:
 

@@ -1,4 +1,4 @@
-"""Benchmark of the trajectory engine on a CT-sized synthetic scene, against the ray-cast baseline (issue 4).
+"""Benchmark of the trajectory engine on a CT-sized synthetic scene, against the ray-cast baseline.
 
 The scene is built here: a 512 x 512 x 300 grid of 0.8 x 0.8 x 1.5 mm (``small=True``: a quarter of
 the voxels per slice and fewer slices, for tests), an elliptic body, 14 hard structures of every

@@ -1,6 +1,6 @@
 """Every number the trajectory engine uses, in one dataclass stored with each plan.
 
-Sources are ``/work/shared/domain/HITIT-domain.md`` §4 with its evidence tags ([V] verified,
+Each default names its published source and evidence tag as in ``docs/evidence.md`` ([V] verified,
 [R] recalled, [D] derived). Structure margins are not here: they come from the structure
 catalogue (``hitit.anatomy.catalogue``); the engine adds the needle's outer radius to each.
 """
@@ -13,7 +13,7 @@ from hitit.errors import InputError
 
 #: Nominal outer diameter (mm) of hypodermic/biopsy needle tubing by Birmingham gauge, as tabulated
 #: in ISO 9626 (stainless steel needle tubing, "normal wall" nominal sizes) [R]; consistent with
-#: HITIT-domain.md §4.1 [V] "19 G ~ 1 mm and 22 G ~ 0.7 mm OD" (learnir.org).
+#: [V] "19 G ~ 1 mm and 22 G ~ 0.7 mm OD" (learnir.org needle gauge table).
 GAUGE_OUTER_DIAMETER_MM = {
     14: 2.108, 15: 1.829, 16: 1.651, 17: 1.473, 18: 1.270, 19: 1.067,
     20: 0.908, 21: 0.819, 22: 0.718, 23: 0.642, 25: 0.515,
@@ -31,18 +31,18 @@ def needle_radius_mm(gauge: int) -> float:
 class ScoreWeights:
     """Weights of the soft criteria; a path's cost is their weighted sum and its score ``exp(-cost)``.
 
-    HITIT-domain.md §4.3 [D]: no standard weight set exists across published planners (Baegert 2007
-    weighted sum, Seitel 2011 Pareto), so the weights are exposed and stored with each plan.
+    [D] no standard weight set exists across published planners (Baegert 2007, doi:10.3109/10929080701312000,
+    weighted sum; Seitel 2011, Med Phys, Pareto), so the weights are exposed and stored with each plan.
 
     Attributes:
         length: per needle length of path (length_mm / needle_length_mm); shorter is better
-            (§4.2 [V] lesion depth is a pneumothorax risk factor; §4.3 [R] short path).
+            ([V] lesion depth is a pneumothorax risk factor, lung biopsy meta-analysis, PMC7362905; [R] short path, Baegert 2007).
         clearance: per unit of missing clearance below ``TrajectoryConfig.clearance_reference_mm``
-            beyond the margin (§4.3 [R] distance from vital structures is a soft criterion).
-        axial_angle: per 90 degrees of angle to the axial plane (§4.1 [V] accuracy 3.3 mm in-plane
-            vs 6.7 mm double-angulated, Busser 2013).
-        skin_angle: per 90 degrees of angle to the skin normal (§4.3 [R] near-perpendicular entry).
-        lung: multiplies the lung log-odds penalties of the catalogue (§4.2 [V] PMC7362905).
+            beyond the margin ([R] distance from vital structures is a soft criterion, Baegert 2007).
+        axial_angle: per 90 degrees of angle to the axial plane ([V] accuracy 3.3 mm in-plane
+            vs 6.7 mm double-angulated, Busser 2013, PMID 23913308).
+        skin_angle: per 90 degrees of angle to the skin normal ([R] near-perpendicular entry, Baegert 2007).
+        lung: multiplies the lung log-odds penalties of the catalogue ([V] lung biopsy meta-analysis, PMC7362905).
     """
 
     length: float = 1.0
@@ -62,30 +62,31 @@ class TrajectoryConfig:
 
     Attributes:
         needle_length_mm: usable needle length; a target farther than this from the skin entry is
-            out of reach. Default 150 mm: §4.1 [R] commonly stocked lengths 10, 15 and 20 cm.
+            out of reach. Default 150 mm: [R] commonly stocked lengths 10, 15 and 20 cm.
         gauge: needle gauge (Birmingham); its outer radius is added to every margin. Default 17 G:
-            the coaxial introducer of a 17/18 G pair (§4.1 [V] Maturen 2006; §4.2 [D] coaxial by
-            default), the thickest tube that follows the track, so the conservative choice.
+            the coaxial introducer of a 17/18 G pair ([V] Maturen et al., AJR 2006; [D] coaxial by
+            default, fewer complications and less track seeding, PMC7599171), the thickest tube that follows the track, so the conservative choice.
         max_axial_angle_deg: largest angle between the needle and the axial plane. Default 0 deg,
-            i.e. in-plane (§4.1 [D] in-plane craniocaudal limit 0 deg, up to 30 deg as an option).
+            i.e. in-plane ([D] in-plane paths are the most accurate, Busser 2013, PMID 23913308; up to 30 deg as an option).
         axial_tolerance_deg: angle to the axial plane still counted as in-plane. Default 3 deg [D]:
             over a 100 mm path it keeps the needle within about 5 mm of one slice plane.
         max_skin_angle_deg: largest angle between the needle and the outward skin normal. Default
             60 deg [D]: steeper entries skid on the skin; the needle-pleura angle is a soft score
-            only (§4.2 [D], Shiekh 2019 vs Lee 2020 disagree).
-        entry_spacing_mm: spacing of candidate skin entry points, no coarser than 2 mm (issue 4).
+            only ([D]: Shiekh 2019, PMC6479149, and Lee & Lee 2020 disagree).
+        entry_spacing_mm: spacing of candidate skin entry points, no coarser than 2 mm [D] (a coarser
+            grid could skip a safe entry window).
         top_k: number of distinct trajectories proposed per target.
         min_entry_separation_mm: proposed entries are at least this far apart on the skin [D]
-            (about two needle placement errors, §4.1 [V] Busser 2013), so they are real alternatives.
+            (about two needle placement errors, [V] Busser 2013, PMID 23913308), so they are real alternatives.
         tolerance_mm: safety tolerance: a feasible path keeps clearance >= margin - tolerance from
             every hard structure. None means half the smallest voxel spacing, which is also the
-            largest value accepted (issue 4, "Safety is exact, not approximate").
+            largest value accepted [D] (a safe verdict must hold on the voxel grid, never by approximation).
         clearance_reference_mm: clearance beyond the margin above which no clearance penalty
-            applies [D] (one more default margin of 5 mm, §4.1 [D]).
+            applies [D] (one more default margin of 5 mm, from Busser 2013, PMID 23913308).
         clearance_cap_mm: distance maps are computed only up to margin + radius + this cap; larger
             clearances are reported as this cap (they do not change a verdict or a score) [D].
         min_organ_path_mm: minimum length of normal organ tissue crossed before the lesion, per organ
-            category or structure name. Liver 10 mm: §4.2 [R] cross >= 1 cm of normal liver.
+            category or structure name. Liver 10 mm: [R] cross >= 1 cm of normal liver (biopsy and ablation teaching).
         fissure_gap_mm: a stretch outside lung shorter than this between two different lung lobes is
             a fissure crossing, not a new pleural puncture [D] (fissures are 1-3 voxels thick).
         lung_step_mm: sampling step (mm) for lung crossings and organ path length [D] (half of 1 mm).
@@ -96,7 +97,7 @@ class TrajectoryConfig:
         weights: soft-criteria weights (:class:`ScoreWeights`).
         least_bad_k: number of least-bad paths offered when a target has no safe path.
         avoid_lung_outside_lung: refuse paths that puncture the pleura to reach a target outside
-            aerated lung (§4.2 [R] hard-avoid the pleural recess for subdiaphragmatic paths).
+            aerated lung ([R] hard-avoid the pleural recess for subdiaphragmatic paths).
         source: where the defaults come from (each one's evidence tag is in this docstring).
     """
 
@@ -119,14 +120,16 @@ class TrajectoryConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     least_bad_k: int = 3
     avoid_lung_outside_lung: bool = True
-    source: str = "HITIT-domain.md §4 (see hitit.trajectories.config for each default's tag)"
+    source: str = ("needle placement error: Busser et al., Br J Radiol 2013, PMID 23913308; lung: meta-analysis PMC7362905; "
+                  "planning criteria: Baegert et al., Comput Aided Surg 2007, doi:10.3109/10929080701312000; "
+                  "each default's evidence tag in hitit.trajectories.config and docs/evidence.md")
 
     def __post_init__(self) -> None:
         needle_radius_mm(self.gauge)
         if not self.needle_length_mm > 0:
             raise InputError(f"Needle length must be a positive number of mm, got {self.needle_length_mm!r}.")
         if self.entry_spacing_mm > 2.0 or self.entry_spacing_mm <= 0:
-            raise InputError(f"Entry spacing must be in (0, 2] mm (issue 4), got {self.entry_spacing_mm!r}.")
+            raise InputError(f"Entry spacing must be in (0, 2] mm (a coarser grid could skip a safe entry), got {self.entry_spacing_mm!r}.")
         if not 0 < self.fine_step_mm <= self.coarse_step_mm:
             raise InputError("Sampling steps need 0 < fine_step_mm <= coarse_step_mm.")
         if self.tolerance_mm is not None and self.tolerance_mm < 0:
