@@ -83,7 +83,8 @@ class HITITResponseParameterNode:
     lesionAppearsAt - time point the lesion appears at (the baseline, or a follow-up for a new lesion).
     selectedTimepoint, selectedLesion - what the Measuring section measures.
     lesionSegmentation - segmentation whose segments, named by lesion id, can be measured.
-    warnBaseline - continue with warnings when the baseline breaks a criterion's target rules.
+    warnBaseline - assess every criterion even when the baseline breaks its target rules, listing them as warnings
+        (otherwise such a criterion is reported 'not assessable' and the others as usual).
     shownCriterion - which response table is shown.
     recistTable, irecistTable, itrecistTable - response tables per time point (outputs).
     waterfallChart, spiderChart - plot charts (outputs).
