@@ -31,8 +31,10 @@ def shipped_files() -> list[Path]:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
         candidates = [ROOT / name for name in listed.decode().split("\0") if name]
     except (OSError, subprocess.CalledProcessError):
-        candidates = [Path(folder) / name for folder, dirs, names in os.walk(ROOT)
-                      for name in names if not dirs.__setitem__(slice(None), [d for d in dirs if d not in NOT_SHIPPED])]
+        candidates = []
+        for folder, dirs, names in os.walk(ROOT):
+            dirs[:] = [d for d in dirs if d not in NOT_SHIPPED]
+            candidates += [Path(folder) / name for name in names]
     files = []
     for path in candidates:
         if path.is_file() and not NOT_SHIPPED & set(path.relative_to(ROOT).parts):
