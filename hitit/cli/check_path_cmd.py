@@ -94,9 +94,9 @@ def _target_lesion(args, grid, target_lps) -> tuple[str | None, np.ndarray | Non
             raise InputError("--lesion needs --lesions (the lesion segmentation).")
         return None, None
     from hitit.anatomy.target_organ import structures_at_point
-    from hitit.io.segmentations import read_structures, require_nonempty_masks
+    from hitit.io.segmentations import read_lesions, require_nonempty_masks
 
-    lesions = require_nonempty_masks(read_structures(args.lesions, grid, args.lesion_label_map), "lesion")
+    lesions = require_nonempty_masks(read_lesions(args.lesions, grid, args.lesion_label_map), "lesion")
     if args.lesion:
         if args.lesion not in lesions:
             raise InputError(f"No lesion '{args.lesion}' in {args.lesions}; the lesions there are: {', '.join(lesions)}.")
