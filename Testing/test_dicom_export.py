@@ -247,3 +247,22 @@ def test_include_patient_id_is_opt_in(ts_dicom_dir, ts_dcmqi_seg, exported, tmp_
     assert "--include-patient-id" in _refused(
         ["plan", "--ct", str(teaching_case_files["ct"]), "--lesions", str(teaching_case_files["lesions"]),
          "--include-patient-id", "--out", str(out)], out, capsys)
+
+
+def test_export_never_overwrites_a_users_file(exported, ts_dicom_dir, tmp_path, capsys):
+    """An export folder holding the user's own lesions.seg.dcm is refused, the file untouched; an
+    export HITIT wrote before is replaced as a whole, the user's other files kept."""
+    out = tmp_path / "pacs"
+    out.mkdir()
+    (out / "lesions.seg.dcm").write_bytes(b"the user's own file")
+    code = main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(ts_dicom_dir), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "lesions.seg.dcm" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["lesions.seg.dcm"]
+    assert (out / "lesions.seg.dcm").read_bytes() == b"the user's own file"
+    (out / "lesions.seg.dcm").unlink()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    for _ in range(2):  # the second run replaces the set the first wrote
+        assert main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(ts_dicom_dir), "--out", str(out)]) == 0
+    assert pydicom.dcmread(out / "lesions.seg.dcm").Modality == "SEG"
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"

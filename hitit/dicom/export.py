@@ -28,6 +28,8 @@ from hitit.errors import InputError
 TRACKING_NAMESPACE = uuid.UUID("4f1c2b7e-8d3a-4c55-9a61-2b9e7d0c5a13")
 SEG_FILE = "lesions.seg.dcm"
 SR_FILE = "measurements.sr.dcm"
+#: Kind of output set an export folder is (named by its marker, see hitit.io.outdir).
+DICOM_EXPORT_KIND = "dicom-export"
 #: Series numbers of the new series (free choice; PACS viewers sort by them).
 SEG_SERIES_NUMBER = 901
 SR_SERIES_NUMBER = 902
@@ -153,14 +155,17 @@ def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Pat
     """Write ``lesions.seg.dcm`` and ``measurements.sr.dcm`` of the plan in ``plan_dir`` into ``out_dir``.
 
     Both objects are built in memory first, so bad input (a CT without UIDs, a plan made on another
-    grid, a lesion missing from the plan's masks) writes nothing; each file is then written atomically.
+    grid, a lesion missing from the plan's masks) writes nothing; the two files are then placed as one
+    output set (:func:`hitit.io.outdir.write_output_set`): an earlier export there is replaced as a whole,
+    a file HITIT did not write is never overwritten.
     """
     from hitit.dicom.ct_series import read_ct_series
-    from hitit.io.atomic import atomic_path
+    from hitit.io.outdir import check_output_set, write_output_set
     from hitit.io.jsonfile import read_json
     from hitit.io.segmentations import read_structures, seg_nrrd_grid
     from hitit.plan.folder import LESION_MASKS_FILE
 
+    check_output_set(out_dir, DICOM_EXPORT_KIND, [SEG_FILE, SR_FILE])
     plan = read_json(Path(plan_dir) / "plan.json", "plan file (plan.json) of the plan folder")
     masks_path = Path(plan_dir) / LESION_MASKS_FILE
     if not masks_path.is_file():
@@ -178,9 +183,11 @@ def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Pat
     seed_key = patient_key(ct, seed)
     seg = build_seg(ct, masks, records, seed_key, seed)
     sr = build_sr(ct, seg, records, seed_key, seed)
-    out = Path(out_dir)
-    paths = {"seg": out / SEG_FILE, "sr": out / SR_FILE}
-    for key, dataset in (("seg", seg), ("sr", sr)):
-        with atomic_path(paths[key]) as tmp:
-            dataset.save_as(tmp, enforce_file_format=True)
-    return paths
+
+    def write(staging: Path) -> dict[str, Path]:
+        paths = {"seg": staging / SEG_FILE, "sr": staging / SR_FILE}
+        for key, dataset in (("seg", seg), ("sr", sr)):
+            dataset.save_as(paths[key], enforce_file_format=True)
+        return paths
+
+    return write_output_set(out_dir, DICOM_EXPORT_KIND, write)
