@@ -18,6 +18,7 @@ from hitit.errors import HititError
 SUBCOMMAND_MODULES = (
     "hitit.cli.bench_cmd",
     "hitit.cli.check_path_cmd",
+    "hitit.cli.course_cmd",
     "hitit.cli.demo_cmd",
     "hitit.cli.dose_cmd",
     "hitit.cli.export_dicom_cmd",

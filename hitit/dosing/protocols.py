@@ -23,7 +23,8 @@ _PACKAGE = resources.files("hitit.dosing")
 class Protocol:
     """A validated protocol: ``kind`` is size_table, per_volume, fraction or fixed; ``parameters`` as in the file;
     ``lesion_rules`` the agent-specific findings on a lesion (as in the file, interpreted by
-    :func:`hitit.lesions.injectability.protocol_reasons`)."""
+    :func:`hitit.lesions.injectability.protocol_reasons`); ``schedule`` the visits' timing in days with its
+    source (None when the protocol's source gives none; read by :mod:`hitit.course.schedule`)."""
 
     name: str
     version: str
@@ -33,6 +34,7 @@ class Protocol:
     parameters: dict
     path: str
     lesion_rules: tuple[dict, ...] = ()
+    schedule: dict | None = None
 
     @property
     def per_visit_cap_ml(self) -> float | None:
@@ -54,7 +56,7 @@ class Protocol:
         """Name, version, source, kind, every parameter and the lesion rules."""
         return {"name": self.name, "version": self.version, "source": self.source, "description": self.description,
                 "kind": self.kind, "parameters": self.parameters, "lesion_rules": [dict(r) for r in self.lesion_rules],
-                "path": self.path}
+                "schedule": None if self.schedule is None else dict(self.schedule), "path": self.path}
 
 
 def available_protocols() -> list[str]:
@@ -95,7 +97,7 @@ def parse_protocol(text: str, origin: str) -> Protocol:
         raise InputError(f"Protocol {origin}: field '{field}': {error.message}.")
     _check_consistency(data, origin)
     return Protocol(data["name"], data["version"], data["source"], data.get("description", ""), data["kind"],
-                    data["parameters"], origin, tuple(data.get("lesion_rules", ())))
+                    data["parameters"], origin, tuple(data.get("lesion_rules", ())), data.get("schedule"))
 
 
 def _check_consistency(data: dict, origin: str) -> None:
