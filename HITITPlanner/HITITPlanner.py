@@ -300,7 +300,7 @@ class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _updateProtocolChoices(self) -> None:
         """Fill the protocol list from the core once its packages are installed (opening the module never asks)."""
         combo = self.ui.protocolComboBox
-        protocols = [] if dependencies.missingRequirements() else self.logic.availableProtocols()
+        protocols = self.logic.availableProtocols() if self.logic.hitit.coreInstalled() else []
         wasBlocked = combo.blockSignals(True)
         combo.clear()
         for name in protocols:

@@ -97,7 +97,7 @@ def test_plan_cannot_run_twice_while_planning():
 def test_protocol_default_is_the_cores_and_opening_never_installs():
     widget = class_node(tree(PLANNER), "HITITPlannerWidget")
     text = ast.unparse(method(widget, "_updateProtocolChoices"))
-    assert "dependencies.missingRequirements()" in text and "defaultProtocol()" in text and "protocols[0]" not in text
+    assert "coreInstalled()" in text and "defaultProtocol()" in text and "protocols[0]" not in text
 
 
 def test_skin_map_colouring_follows_the_parameter():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import fnmatch
 import json
 import re
 import struct
+import symtable
 import sys
 
 import pytest
@@ -80,6 +82,37 @@ def test_module_compiles_and_defers_core_imports(module):
     # dependencies (installed lazily)
     allowed = set(sys.stdlib_module_names) | {"qt", "ctk", "vtk", "slicer"}
     assert top_imports <= allowed, f"imported at module load: {sorted(top_imports - allowed)}"
+
+
+def undefined_names(source: str, path: str) -> set[tuple[str, str]]:
+    """``(name, scope)`` of every global name a module's code reads that nothing binds: not an assignment, import,
+    def or class of the module, not a builtin, not a class that ``from slicer.ScriptedLoadableModule import *``
+    brings (from Slicer's source, Testing/Data/slicer/slicer-api.json)."""
+    api = json.loads((REPO / "Testing" / "Data" / "slicer" / "slicer-api.json").read_text(encoding="utf-8"))
+    starred = set(api["python"]["slicer.ScriptedLoadableModule"]["classes"])
+    top = symtable.symtable(source, path, "exec")
+    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    known = bound | set(dir(builtins)) | starred | {"__file__"}
+    found, tables = set(), [top]
+    while tables:
+        table = tables.pop()
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (symbol.is_global() or table is top) and symbol.get_name() not in known:
+                found.add((symbol.get_name(), table.get_name()))
+        tables.extend(table.get_children())
+    return found
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
+def test_every_name_the_module_reads_is_defined(module):
+    """A name read but never imported or assigned raises NameError only when Slicer runs that line (the wheel cannot
+    run the widgets), e.g. a helper module used after its import was removed."""
+    assert undefined_names(module.read_text(encoding="utf-8"), str(module)) == set()
+
+
+def test_undefined_name_check_finds_a_missing_import():
+    source = "import slicer\nclass W(ScriptedLoadableModuleWidget):\n    def f(self):\n        return dependencies.missing(slicer)\n"
+    assert undefined_names(source, "w.py") == {("dependencies", "f")}
 
 
 @pytest.mark.parametrize("name", ["application", "dependencies"])

@@ -28,6 +28,11 @@ class ModuleLibrary:
         self.sessionClass = sessionClass
         self._session = None
 
+    @staticmethod
+    def coreInstalled() -> bool:
+        """Whether the core's packages are installed already (a panel can fill itself from the core without asking)."""
+        return not dependencies.missingRequirements()
+
     def library(self):
         """The workflow module (reading the scene needs none of the packages installed on first use)."""
         return importlib.import_module(f"hitit_slicer.{self.workflow}")
