@@ -120,6 +120,8 @@ class HITITPlannerParameterNode:
     autoStructures - map structure names to categories with the core's catalogue.
     protocol - drug protocol name (choices come from the core).
     visitNumber - treatment visit (1 = first injection).
+    contrast - whether the CT is contrast-enhanced: "fromHeader" (the CT file's header says), "yes" or "no"
+        (stated by the user, as the core's --contrast); necrosis is assessed only on an enhanced CT.
     needleLengthMm - usable needle length in mm.
     needleGauge - needle gauge (G).
     margin*Mm - safety margin per structure category, in mm beyond the structure surface.
@@ -142,6 +144,7 @@ class HITITPlannerParameterNode:
     autoStructures: bool = True
     protocol: str = ""
     visitNumber: Annotated[int, WithinRange(1, 50)] = 1
+    contrast: Annotated[str, Choice(["fromHeader", "yes", "no"])] = "fromHeader"
     needleLengthMm: Annotated[float, WithinRange(30.0, 300.0)] = 150.0
     needleGauge: Annotated[int, WithinRange(14, 25)] = 17
     marginVesselMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
@@ -525,8 +528,8 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         """Run every test, each on a fresh scene (what Reload and Test calls)."""
-        for test in (self.test_PlannedTeachingCase, self.test_ReplanAndCloseScene, self.test_TransformedCT,
-                     self.test_SeedGrownLesions):
+        for test in (self.test_PlannedTeachingCase, self.test_ReplanAndCloseScene, self.test_StatedContrast,
+                     self.test_TransformedCT, self.test_SeedGrownLesions):
             self.setUp()
             test()
 
@@ -553,6 +556,12 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         scenarios, context, files, workDir = self._setUpCase()
         scenarios.replanningAndClosingTheScene(context, files)
         self.delayDisplay("test_ReplanAndCloseScene passed")
+
+    def test_StatedContrast(self):
+        """Contrast stated "no" reaches the core: recorded in the plan, necrosis left not assessed."""
+        scenarios, context, files, workDir = self._setUpCase()
+        scenarios.statedContrastReachesTheCore(context, files)
+        self.delayDisplay("test_StatedContrast passed")
 
     def test_TransformedCT(self):
         """A CT under a linear transform is planned where the transform puts it; a non-linear one is refused."""

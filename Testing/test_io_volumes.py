@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.geometry import Grid
-from hitit.io.volumes import read_volume, write_volume
+from hitit.io.volumes import header_of_file, read_volume, write_volume
 
 
 def _dicom_copy(ts_dir, tmp_path, keep=None):
@@ -120,3 +120,14 @@ def test_failed_write_keeps_previous_file(tmp_path):
         with pytest.raises(InputError, match="use one of"):
             write_volume(Volume(grid, np.zeros(grid.shape, np.int16)), tmp_path / bad)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ct.nrrd"]
+
+
+def test_header_of_a_file_is_read_without_its_voxels(tmp_path, ts_dir):
+    """What another program loaded from a file: the contrast keywords of a NRRD header, a DICOM slice's format."""
+    image = sitk.Image(4, 4, 4, sitk.sitkInt16)
+    image.SetMetaData("ContrastBolusAgent", "iohexol")
+    sitk.WriteImage(image, str(tmp_path / "ct.nrrd"))
+    assert header_of_file(tmp_path / "ct.nrrd") == {"HeaderFormat": "NRRD", "ContrastBolusAgent": "iohexol"}
+    slice_file = sorted((ts_dir / "dicom_20slices").iterdir())[0]
+    assert header_of_file(slice_file)["HeaderFormat"] == "DICOM"
+    assert header_of_file(tmp_path / "gone.nrrd") == {}

@@ -37,6 +37,12 @@ def test_replanning_replaces_the_planners_nodes_and_closing_the_scene_drops_the_
     replanningAndClosingTheScene(slicer_context, teaching_case_files)
 
 
+def test_a_stated_contrast_reaches_the_core(slicer_context, teaching_case_files):
+    from hitit_slicer.scenarios.planner import statedContrastReachesTheCore
+
+    statedContrastReachesTheCore(slicer_context, teaching_case_files)
+
+
 def test_a_ct_under_a_parent_transform_is_planned_where_the_transform_puts_it(slicer_context, teaching_case_files, planned):
     from hitit_slicer.scenarios.planner import parentTransformMovesThePlan
 

@@ -56,6 +56,18 @@ def test_library_parameters_are_the_modules_parameters(module, wrapper, library,
         assert _normal(ours[name]) == _normal(theirs[name]), name
 
 
+def test_contrast_choices_are_the_header_and_the_cores_statements():
+    """The Planner's contrast choices: leave it to the CT header, or one of the core's statements (--contrast yes|no)."""
+    from hitit.lesions.contrast import STATEMENTS
+
+    module = class_node(tree(PLANNER), "HITITPlannerParameterNode")
+    annotation = next(item.annotation for item in module.body if isinstance(item, ast.AnnAssign) and item.target.id == "contrast")
+    choices = ast.literal_eval(next(n for n in ast.walk(annotation) if isinstance(n, ast.Call)).args[0])
+    assert choices == ["fromHeader", *STATEMENTS]
+    library = ast.unparse(tree(REPO / "hitit_slicer" / "planner.py"))
+    assert "CONTRAST_FROM_HEADER = 'fromHeader'" in library and "CONTRAST_CHOICES = (CONTRAST_FROM_HEADER, 'yes', 'no')" in library
+
+
 def sample_data_call():
     for node in ast.walk(tree(PLANNER)):
         if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("registerCustomSampleDataSource"):

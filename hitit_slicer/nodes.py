@@ -44,12 +44,27 @@ def gridOfVolumeNode(volumeNode):
 
 
 def volumeFromNode(volumeNode):
-    """The core ``Volume`` (voxels copied, ``[k, j, i]``, LPS world grid) of a scalar volume node."""
+    """The core ``Volume`` (voxels copied, ``[k, j, i]``, LPS world grid) of a scalar volume node.
+
+    Its ``metadata`` are the header attributes the core reads (e.g. whether contrast was given) of the
+    file the node was loaded from, which a volume node does not keep itself; empty for a volume made
+    in the scene.
+    """
     from hitit.case import Volume
 
     if volumeNode is None or volumeNode.GetImageData() is None:
         raise ValueError("Select a volume with image data.")
-    return Volume(gridOfVolumeNode(volumeNode), np.array(slicer.util.arrayFromVolume(volumeNode), copy=True))
+    return Volume(gridOfVolumeNode(volumeNode), np.array(slicer.util.arrayFromVolume(volumeNode), copy=True),
+                  metadata=loadedFileHeader(volumeNode))
+
+
+def loadedFileHeader(volumeNode) -> dict[str, str]:
+    """The core's header attributes (:func:`hitit.io.volumes.header_of_file`) of the file a volume node was read from."""
+    from hitit.io.volumes import header_of_file
+
+    storageNode = volumeNode.GetStorageNode()
+    fileName = storageNode.GetFileName() if storageNode is not None else None
+    return header_of_file(fileName) if fileName else {}
 
 
 # --------------------------------------------------------------------- segmentations

@@ -47,6 +47,9 @@ MARGIN_PARAMETERS = {
     "solid_organ": "marginSolidOrganMm",
     "bulla": "marginBullaMm",
 }
+#: ``contrast`` choices: what the CT header says, or the user's statement (the core's ``--contrast yes|no``).
+CONTRAST_FROM_HEADER = "fromHeader"
+CONTRAST_CHOICES = (CONTRAST_FROM_HEADER, "yes", "no")
 #: Point arrays of the accessibility model that can colour it.
 ACCESSIBILITY_SCALARS = ("clearance_mm", "score", "length_mm", "feasible")
 
@@ -65,6 +68,7 @@ class PlannerParameters:
     autoStructures: bool = True
     protocol: str = ""
     visitNumber: int = 1
+    contrast: str = "fromHeader"
     needleLengthMm: float = 150.0
     needleGauge: int = 17
     marginVesselMm: float = 5.0
@@ -124,12 +128,19 @@ def caseFromNodes(context: SlicerContext, volumeNode, structuresNode, lesionsNod
 
 
 def planSettings(parameters):
-    """The core's plan settings from the parameters (protocol, visit, needle, margins, trajectories per lesion)."""
+    """The core's plan settings from the parameters (protocol, visit, contrast, needle, margins, trajectories per lesion).
+
+    ``contrast`` is ``yes``/``no`` as stated by the user, or :data:`CONTRAST_FROM_HEADER` to let the core
+    read the CT file's header; necrosis is assessed only on a contrast-enhanced CT.
+    """
     import hitit.plan
 
+    if parameters.contrast not in CONTRAST_CHOICES:
+        raise ValueError(f"Contrast is one of {', '.join(CONTRAST_CHOICES)}, not {parameters.contrast!r}.")
     settings = hitit.plan.PlanConfig(
         protocol=parameters.protocol or hitit.plan.PlanConfig().protocol,
         visit=int(parameters.visitNumber),
+        contrast=None if parameters.contrast == CONTRAST_FROM_HEADER else parameters.contrast,
         auto_structures=("bone", "lung") if parameters.autoStructures else (),
     )
     return settings.with_overrides(

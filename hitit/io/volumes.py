@@ -77,8 +77,11 @@ def _header_format(path: Path) -> str:
     return next((f for suffix, f in HEADER_FORMATS.items() if path.name.lower().endswith(suffix)), "unknown")
 
 
-def header_attributes(image: sitk.Image, header_format: str) -> dict[str, str]:
-    """The :data:`HEADER_ATTRIBUTES` present in ``image``'s metadata (by tag or keyword), and ``HeaderFormat``."""
+def header_attributes(image: sitk.Image | sitk.ImageFileReader, header_format: str) -> dict[str, str]:
+    """The :data:`HEADER_ATTRIBUTES` present in ``image``'s metadata (by tag or keyword), and ``HeaderFormat``.
+
+    ``image`` may be an image or a reader that has read the image information only.
+    """
     found = {"HeaderFormat": header_format}
     keys = set(image.GetMetaDataKeys())
     for tag, keyword in HEADER_ATTRIBUTES.items():
@@ -86,6 +89,24 @@ def header_attributes(image: sitk.Image, header_format: str) -> dict[str, str]:
             if key in keys:
                 found[keyword] = image.GetMetaData(key).strip()
     return found
+
+
+def header_of_file(path: str | Path) -> dict[str, str]:
+    """The :data:`HEADER_ATTRIBUTES` and ``HeaderFormat`` of one image file, read without its voxels.
+
+    For a volume another program loaded from ``path`` (e.g. Slicer, whose volume nodes keep only the
+    voxels); a DICOM file gives ``HeaderFormat`` ``DICOM`` whatever its ending. An empty dict when the
+    file is gone or not an image SimpleITK reads.
+    """
+    path = Path(path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return {}
+    dicom = reader.GetImageIOFromFileName(str(path)) == "GDCMImageIO"
+    return header_attributes(reader, "DICOM" if dicom else _header_format(path))
 
 
 def read_image_file(path: Path) -> sitk.Image:

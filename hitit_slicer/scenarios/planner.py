@@ -129,6 +129,17 @@ def colouringAppliesAtOnce(planned, workDir):
         planner.colorAccessibilityMap(parameters.accessibilityModel, "no such array")
 
 
+def contrastIsReadFromTheCTHeader(planned, workDir):
+    """Left to the header, the contrast state is what the teaching CT's NRRD header says (enhanced), and L3's necrotic
+    core is measured (truth: 25 % of its volume)."""
+    context, case, parameters, session, content = planned.unpack()
+    assert parameters.contrast == planner.CONTRAST_FROM_HEADER and content["config"]["contrast"] is None
+    assert content["contrast"]["enhanced"] is True and "NRRD" in content["contrast"]["source"], content["contrast"]
+    necrosis = next(lesion for lesion in content["lesions"] if lesion["id"] == "L3")["measurement"]["necrosis"]
+    assert necrosis["status"] == "assessed"
+    close(necrosis["fraction"], case.truth()["lesions"]["L3"]["necrotic_fraction"], 0.1, "L3 necrotic fraction")
+
+
 def lesionTableShowsThePlan(planned, workDir):
     """Column names are shown as Slicer column titles (no editable header row), one row per lesion, values from plan.json."""
     context, case, parameters, session, content = planned.unpack()
@@ -246,6 +257,19 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
                                    vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
 
 
+def statedContrastReachesTheCore(context, files):
+    """Contrast stated "no" (the core's --contrast no): the plan records the statement, warns that the header says
+    otherwise, and leaves L3's necrosis not assessed (necrosis is non-enhancement, unseen on an unenhanced CT)."""
+    content = planTeachingCase(context, files, only=("L3",), contrast="no").content
+    assert content["config"]["contrast"] == "no"
+    assert content["contrast"]["enhanced"] is False and "stated by the user" in content["contrast"]["source"]
+    assert any("Contrast stated as 'no'" in warning for warning in content["warnings"]), content["warnings"]
+    necrosis = content["lesions"][0]["measurement"]["necrosis"]
+    assert necrosis["status"] == "not assessed" and necrosis["fraction"] is None and "not contrast-enhanced" in necrosis["reason"]
+    with raises(ValueError, "fromHeader, yes, no"):
+        planner.planSettings(planner.PlannerParameters(contrast="maybe"))
+
+
 def replanningAndClosingTheScene(context, files):
 
     case, parameters, session, content = planTeachingCase(context, files, only=("L1",), trajectoriesPerLesion=2).unpack()[1:]
@@ -339,5 +363,5 @@ def seedGrownLesionsKeepTheirIds(context, files):
 
 #: Scenarios that only read a planned teaching case (they share one plan).
 READ_ONLY = (trajectoryLinesAreThePlansInRAS, accessibilityModelLiesOnTheSkin, colouringAppliesAtOnce,
-             lesionTableShowsThePlan, lineThroughTheAortaIsUnsafe, proposedTrajectoryIsSafe,
+             contrastIsReadFromTheCTHeader, lesionTableShowsThePlan, lineThroughTheAortaIsUnsafe, proposedTrajectoryIsSafe,
              depositsAreLabelledByDepth, exportWritesANewFolder, exportedFilesLoadWhereThePlanSays)
