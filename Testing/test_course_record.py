@@ -166,3 +166,33 @@ def test_shipped_schema_is_a_valid_json_schema():
     import jsonschema
     from hitit.course.record import course_schema
     jsonschema.Draft202012Validator.check_schema(course_schema())
+
+
+def test_planning_a_visit_from_the_course(course):
+    from hitit.course.planning import check_course_lesions, course_visit_settings
+    course.add(Imaging("W3", BASELINE + dt.timedelta(days=25), {"L4": {"diameter_mm": 20.0}}))
+    add_new_lesion(course, "L4", "liver", "W3", True)
+    assert course_visit_settings(course, None, None, ()) == ("tvec", 2, ("L4",))
+    with pytest.raises(InputError, match="--visit 4"):
+        course_visit_settings(course, None, 4, ())
+    lines = check_course_lesions(course, ["L1", "L4"])
+    assert lines == ["course: L1 (T-I): visit 1 3.8 mL", "course: L4 (NL-NI): never injected"]
+    with pytest.raises(InputError, match="L8 are not in the course"):
+        check_course_lesions(course, ["L8"])
+
+
+def test_response_and_report_read_the_course_file(tmp_path, capsys, course):
+    course.add(Imaging("W6", BASELINE + dt.timedelta(days=42),
+                       {"L1": {"diameter_mm": 30.0}, "L2": {"diameter_mm": 36.0}, "L3": {"diameter_mm": 8.0}}))
+    path = tmp_path / "course.json"
+    save_course(course, path, new=True)
+    assert main(["response", str(path), "--out", str(tmp_path / "response"), "--warn-baseline"]) == 0
+    # injected L1 60 -> 30 mm (-50 %: iPR); non-injected L2 30 -> 36 mm (+20 %, +6 mm: iUPD)
+    assert "itRECIST overall iSD / injected iPR / non-injected iUPD" in capsys.readouterr().out
+    assert main(["course", "report", str(path), "--out", str(tmp_path / "report")]) == 0
+    figures = json.loads((tmp_path / "report" / "course_report.json").read_text())
+    assert figures["itrecist"] == [{"timepoint": "W6", "date": "2026-02-16", "overall": "iSD", "injected": "iPR",
+                                    "non_injected": "iUPD"}]
+    (l1,) = [lesion for lesion in figures["lesions"] if lesion["id"] == "L1"]
+    assert l1["injections"][0]["delivered_ml"] == 3.8 and [d["diameter_mm"] for d in l1["diameters"]] == [60.0, 30.0]
+    assert "OPEN" in (tmp_path / "report" / "course_report.html").read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hitit.anatomy.catalogue import parse_margin_args
 from hitit.case import Case
+from hitit.course.record import load_course
 from hitit.errors import InputError
 from hitit.io.outdir import check_output_set
 from hitit.io.segmentations import read_lesions, read_structures, require_nonempty_masks
@@ -30,8 +31,12 @@ def register(subparsers) -> None:
                         "each, named <file>-<value>, or <file> for a binary mask), folder, DICOM SEG or RTSTRUCT")
     parser.add_argument("--label-map", help="label -> name map (JSON or CSV) for structure label maps")
     parser.add_argument("--lesion-label-map", help="label -> lesion id map (JSON or CSV) for a lesion label map")
-    parser.add_argument("--protocol", default="tvec", help="drug protocol name (tvec, pv10, fraction, fixed) or JSON file")
-    parser.add_argument("--visit", type=int, default=1, help="treatment visit number (1 = first)")
+    parser.add_argument("--protocol", help="drug protocol name (tvec, pv10, fraction, fixed) or JSON file "
+                        "(default: the course's protocol with --course, else tvec)")
+    parser.add_argument("--visit", type=int, help="treatment visit number (1 = first; default: the course's next visit, else 1)")
+    parser.add_argument("--course", metavar="COURSE.json",
+                        help="the patient's course ('hitit course'): lesion ids must be the course's; lesions first seen "
+                             "after the baseline and never injected are this visit's new lesions")
     parser.add_argument("--new-lesion", action="append", default=[], metavar="ID", help="a lesion first seen at this visit")
     parser.add_argument("--nodal", action="append", default=[], metavar="ID", help="a lesion that is a lymph node")
     parser.add_argument("--needle-length", type=float, metavar="MM", help="usable needle length (mm)")
@@ -58,9 +63,14 @@ def register(subparsers) -> None:
 
 
 def settings_from_args(args) -> PlanConfig:
-    """Plan settings from command-line arguments."""
+    """Plan settings from command-line arguments (and the course's protocol, visit and new lesions with ``--course``)."""
+    protocol, visit, new_lesions = args.protocol or "tvec", args.visit or 1, tuple(args.new_lesion)
+    if getattr(args, "course", None):
+        from hitit.course.planning import course_visit_settings
+        protocol, visit, new_lesions = course_visit_settings(load_course(args.course), args.protocol, args.visit,
+                                                             new_lesions)
     settings = PlanConfig(
-        protocol=args.protocol, visit=args.visit, new_lesions=tuple(args.new_lesion), nodal_lesions=tuple(args.nodal),
+        protocol=protocol, visit=visit, new_lesions=new_lesions, nodal_lesions=tuple(args.nodal),
         entry_sides=tuple(args.side), aim=args.aim, contrast=args.contrast,
         auto_structures=tuple(k.strip() for k in args.auto_structures.split(",") if k.strip()),
     )
@@ -80,6 +90,10 @@ def plan_from_args(args):
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
+    if getattr(args, "course", None):
+        from hitit.course.planning import check_course_lesions
+        for line in check_course_lesions(load_course(args.course), list(lesions)):
+            print(line, file=sys.stderr)
     check_output_set(args.out, PLAN_OUTPUT_KIND, plan_file_names(list(lesions)))
     case = Case(ct, structures, lesions)
     plan = plan_case(case, settings_from_args(args), progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr),

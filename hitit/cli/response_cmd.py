@@ -17,7 +17,7 @@ def register(subparsers) -> None:
                     "and itRECIST, and write response.json, response.csv, waterfall/spider plots (PNG, SVG) "
                     "and response.html into the output folder.",
     )
-    parser.add_argument("study", help="study JSON file")
+    parser.add_argument("study", help="study JSON file, or a course file (course.json: its imaging time points and lesion ids)")
     parser.add_argument("--out", required=True, help="output folder (created if missing; an earlier response there is replaced, other files are kept)")
     baseline = parser.add_mutually_exclusive_group()
     baseline.add_argument("--warn-baseline", action="store_true",
@@ -31,11 +31,21 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the outputs, print a summary; 0 when at least one criterion was assessed."""
-    response = evaluate_study(load_study(args.study), warn_baseline=args.warn_baseline, strict=args.strict)
+    response = evaluate_study(read_study(args.study), warn_baseline=args.warn_baseline, strict=args.strict)
     paths = write_outputs(response, args.out)
     print(summary(response))
     print(f"wrote {len(paths)} files to {args.out} (open {paths['html'].name})")
     return 0
+
+
+def read_study(path: str):
+    """The study of a study file, or the response study of a course file (same lesion ids as its plans)."""
+    from hitit.course.record import is_course_document, load_course
+    from hitit.course.response import course_study
+    from hitit.io.jsonfile import read_json
+    if is_course_document(read_json(path, "study or course file")):
+        return course_study(load_course(path))
+    return load_study(path)
 
 
 def summary(response: StudyResponse) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from hitit.course.record import Course, CourseLesion, Imaging
-from hitit.dosing.allocate import Allocation, LesionDoseInput, allocate
+from hitit.dosing.allocate import DOSE_KINDS, Allocation, LesionDoseInput, allocate
 from hitit.dosing.protocols import Protocol, load_protocol
 from hitit.response.study import ABSENT
 
@@ -96,7 +96,16 @@ def is_new_for_dosing(lesion: CourseLesion) -> bool:
     return lesion.is_new and lesion.injected_from_visit is None
 
 
-def _candidate(course: Course, lesion: CourseLesion, last: Imaging) -> LesionDoseInput | NotEligible:
+def latest_volume_ml(course: Course, lesion: CourseLesion) -> float | None:
+    """The lesion's most recently measured volume (mL), None when no time point measured one."""
+    for timepoint in reversed(course.imaging):
+        volume = timepoint.measurements.get(lesion.id, {}).get("volume_ml")
+        if volume is not None:
+            return float(volume)
+    return None
+
+
+def _candidate(course: Course, lesion: CourseLesion, last: Imaging, protocol: Protocol) -> LesionDoseInput | NotEligible:
     size = latest_size(course, lesion)
     if last.status.get(lesion.id) == ABSENT:
         return NotEligible(lesion.id, f"absent at {last.id}")
@@ -110,7 +119,11 @@ def _candidate(course: Course, lesion: CourseLesion, last: Imaging) -> LesionDos
     longest = measurement.get("longest_diameter_mm", measurement["diameter_mm"])
     if not isinstance(longest, (int, float)):
         return NotEligible(lesion.id, f"too small to measure at {timepoint_id}: no size to dose by")
-    return LesionDoseInput(lesion.id, float(longest), measurement.get("volume_ml"), is_new_for_dosing(lesion))
+    volume = latest_volume_ml(course, lesion)
+    if volume is None and DOSE_KINDS[protocol.kind].needs_lesion_volume:
+        return NotEligible(lesion.id, f"protocol '{protocol.name}' doses by volume and no time point measured it "
+                                      "(add a time point from masks)")
+    return LesionDoseInput(lesion.id, float(longest), volume, is_new_for_dosing(lesion))
 
 
 def course_status(course: Course) -> CourseStatus:
@@ -121,7 +134,7 @@ def course_status(course: Course) -> CourseStatus:
     last = course.imaging[-1]
     inputs, excluded = [], []
     for lesion in course.lesions:
-        candidate = _candidate(course, lesion, last)
+        candidate = _candidate(course, lesion, last, protocol)
         (excluded if isinstance(candidate, NotEligible) else inputs).append(candidate)
     allocation = allocate(inputs, protocol, number)
     schedule = protocol.schedule or {}
