@@ -9,6 +9,7 @@ from hitit.anatomy.body import (BodyConfig, SkinConfig, auto_structures, body_ma
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.geometry import Grid
+from hitit.phantom import make_teaching_case
 
 RADIUS_MM = 45.0  # body: a cylinder along z (LPS), axis through x = y = 0
 SPACING = (1.5, 1.5, 2.5)
@@ -211,8 +212,7 @@ def test_auto_bone_and_lung_on_a_synthetic_scene(axis_scene):
 # --------------------------------------------------------------------------- teaching case
 @pytest.fixture(scope="module")
 def teaching():
-    phantom = pytest.importorskip("hitit.phantom")
-    tc = phantom.make_teaching_case()
+    tc = make_teaching_case()
     start = time.perf_counter()
     body = body_mask(tc.case.ct)
     skin = skin_surface(tc.case.ct, body=body)

@@ -35,6 +35,10 @@ def test_demo_writes_a_case_that_reads_back(tmp_path, capsys):
     plan = json.loads((out / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert [lesion["id"] for lesion in plan["lesions"]] == ["L1", "L2", "L3", "L4"]
     assert all(lesion["status"] == "ok" and lesion["trajectories"][0]["feasible"] for lesion in plan["lesions"])
+    # every proposed path, not only the chosen one, is feasible (refused paths go to least_bad, never here)
+    for lesion in plan["lesions"]:
+        assert len(lesion["trajectories"]) == plan["config"]["planning"]["top_k"], lesion["id"]
+        assert all(t["feasible"] and not t["violations"] for t in lesion["trajectories"]), lesion["id"]
     for name in ("trajectories.mrk.json", "lesions.csv", "report.html", "accessibility_L1.vtp"):
         assert (out / "plan" / name).is_file(), name
     assert "Plan (pv10" in printed

@@ -29,6 +29,9 @@ def test_teaching_case_lesions_match_truth(teaching):
     assert contrast.enhanced is True and "ContrastBolusAgent" in contrast.source
     results = measure_lesions(lesions_from_masks(case.lesions), case.grid, case.ct.array, teaching.body, case.structures,
                               contrast=contrast)
+    assert {m.lesion_id for m in results} == set(teaching.truth)
+    # the truth has one lesion abutting a structure (L2, 1 mm from the IVC): its distance must be measured
+    assert {lesion_id: t.abuts for lesion_id, t in teaching.truth.items() if t.abuts} == {"L2": "inferior_vena_cava"}
     for m in results:
         truth = teaching.truth[m.lesion_id]
         assert m.volume_ml == pytest.approx(truth.volume_ml, rel=0.03), m.lesion_id
@@ -41,7 +44,8 @@ def test_teaching_case_lesions_match_truth(teaching):
         assert m.necrosis_fraction == pytest.approx(truth.necrotic_fraction, abs=0.03), m.lesion_id
         assert m.organ == (truth.organ if truth.organ in case.structures else None), m.lesion_id
         assert m.depth_mm is not None and m.depth_mm >= 0
-        if truth.abuts and truth.abuts in m.distance_to_structures_mm:
+        if truth.abuts:
+            assert m.distance_to_structures_mm[truth.abuts] is not None, m.lesion_id
             assert m.distance_to_structures_mm[truth.abuts] <= truth.gap_to_abutting_mm + 2 * max(SPACING)
 
 

@@ -79,12 +79,15 @@ def test_diameters_within_one_in_plane_voxel(grid_name):
 
 @pytest.mark.parametrize("grid_name", ["isotropic", "oblique"])
 def test_volume_within_3_percent_from_10_mm(grid_name):
+    checked = 0
     for grid, centre, diameters, axes, lesion in cases(grid_name):
         m = measure_lesion(lesion, grid)
         truth = math.pi / 6 * np.prod(diameters) / 1000
         if min(diameters) >= 10:
             assert m.volume_ml == pytest.approx(truth, rel=0.03), diameters
+            checked += 1
         np.testing.assert_allclose(m.centroid_lps, centre, atol=max(grid.spacing_mm))
+    assert checked == 2 * sum(min(d) >= 10 for d in SHAPES) == 14  # two placements of each shape from 10 mm
 
 
 def test_volume_on_5_mm_slices():

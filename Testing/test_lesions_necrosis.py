@@ -60,6 +60,10 @@ def test_real_lung_tumour_stated_enhanced_is_not_predominantly_necrotic(lung, ca
     assert row["necrosis"]["contrast"]["enhanced"] is True
     assert row["necrosis"]["partial_volume_width_mm"] == pytest.approx([0.5703125, 0.5703125, 5.0], abs=1e-3)
     assert row["necrosis_fraction"] is None or row["necrosis_fraction"] < 0.5
+    # which of the two: every voxel of this thin, air-bordered tumour lies within the partial-volume width of its
+    # boundary or of air (5 mm slices), so nothing is left to assess
+    assert row["necrosis_fraction"] is None and row["necrosis"]["status"] == "not assessed"
+    assert row["necrosis"]["assessable_fraction"] == 0.0 and "partial-volume width" in row["necrosis"]["reason"]
     (m,) = measure_lesions([Lesion("T1", mask)], ct.grid, ct.array, contrast=ENHANCED)
     assert not any(r.code == "MOSTLY_NECROTIC" for r in assess_injectability(m, trajectory_feasible=True).reasons)
 

@@ -223,7 +223,7 @@ def test_example_paths_are_what_the_planner_says(tc):
     body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
     skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)
     catalogue = settings.catalogue()
-    checked = 0
+    checked, refused_by = 0, {"a hard structure": 0, "another rule": 0}
     for truth in tc.truth.values():
         mask = case.lesions[truth.lesion_id]
         organ = measure_lesion(lesions_from_masks({truth.lesion_id: mask})[0], case.grid, None, None,
@@ -235,11 +235,17 @@ def test_example_paths_are_what_the_planner_says(tc):
             nearest = int(np.argmin(np.linalg.norm(skin.points_lps - entry, axis=1)))
             check = check_path(scene, entry, path.target_lps, skin.normals_lps[nearest], mask)
             assert check.feasible == path.safe, (truth.lesion_id, path.note, check.violations)
-            if not path.safe:  # the named hard structures the needle can reach are among the blockers
+            if not path.safe:
                 hard = {n for n in path.crosses if n in scene.rules and scene.rules[n].kind == "hard"}
-                assert not check.blocking or set(check.blocking) & hard, (truth.lesion_id, path.note, check.blocking)
+                if hard:  # a path through a named hard structure is blocked by (one of) them
+                    assert set(check.blocking) & hard, (truth.lesion_id, path.note, check.blocking)
+                    refused_by["a hard structure"] += 1
+                else:  # through no hard structure (the lung): refused by a rule its violations name, nothing blocks
+                    assert not check.blocking and check.violations, (truth.lesion_id, path.note, check.violations)
+                    refused_by["another rule"] += 1
             checked += 1
     assert checked == sum(len(t.example_paths) for t in tc.truth.values())
+    assert all(refused_by.values()), refused_by  # the truth's unsafe paths exercise both
 
 
 def test_example_path_entries_are_on_the_skin(tc):

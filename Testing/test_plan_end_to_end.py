@@ -4,6 +4,7 @@ the plan folder holds what Slicer and a reader need, and bad input never destroy
 import base64
 import csv
 import json
+import math
 import re
 
 import jsonschema
@@ -77,23 +78,52 @@ def test_plan_finds_safe_paths_and_follows_the_protocol(teaching, plan):
     for lesion_id, lesion in by_id.items():
         assert lesion.feasible, f"{lesion_id}: the teaching case has a safe approach to every lesion"
         top = lesion.target.trajectories
+        assert len(top) == plan.settings.planning.top_k, lesion_id
         assert top[0].feasible and top[0].length_mm <= plan.settings.planning.needle_length_mm
+        # every proposed path, not only the best, is feasible and within the needle's reach
+        for t in top:
+            assert t.feasible and t.length_mm <= plan.settings.planning.needle_length_mm, (lesion_id, t.rank)
         truth = teaching.truth[lesion_id]
         assert lesion.measurement.volume_ml == pytest.approx(truth.volume_ml, rel=0.1)
-    # pv10: 0.5 mL per mL of lesion, no cap
+    # pv10: 0.5 mL per mL of lesion, no cap; no teaching lesion is refused (L2 abutting the IVC is a caution)
+    assert {lesion.lesion_id: lesion.injectability.verdict for lesion in plan.lesions} == {
+        "L1": "yes", "L2": "caution", "L3": "yes", "L4": "yes"}
+    max_deposit_ml = plan.settings.deposits.max_deposit_ml
     for lesion in plan.lesions:
-        if lesion.injectability.verdict != "no":
-            assert lesion.injectate_ml == pytest.approx(0.5 * lesion.measurement.volume_ml, rel=0.02)
-            assert lesion.deposits is not None and lesion.deposits.deposits
+        assert lesion.injectate_ml == pytest.approx(0.5 * lesion.measurement.volume_ml, rel=0.02)
+        assert lesion.injectate_ml == pytest.approx(0.5 * teaching.truth[lesion.lesion_id].volume_ml, rel=0.1)
+        assert lesion.deposits is not None and lesion.deposits.deposits
+        # an independent count: the injectate in deposits of at most max_deposit_ml, at least one per needle path
+        paths = lesion.deposits.paths
+        expected = max(math.ceil(lesion.injectate_ml / max_deposit_ml - 1e-9), len(paths))
+        assert sum(len(path.deposits) for path in paths) == expected, lesion.lesion_id
+        assert sum(d.volume_ml for path in paths for d in path.deposits) == pytest.approx(lesion.injectate_ml)
+        assert all(d.volume_ml <= max_deposit_ml + 1e-9 for path in paths for d in path.deposits)
+        # every deposit lies inside its lesion
+        mask = teaching.case.lesions[lesion.lesion_id]
+        points = np.array([d.point_lps for path in paths for d in path.deposits])
+        index = np.rint(teaching.case.grid.lps_to_index(points)).astype(int)
+        assert mask[index[:, 2], index[:, 1], index[:, 0]].all(), lesion.lesion_id
 
 
 def test_tvec_refuses_liver_lesions(teaching):
     plan = plan_case(teaching.case, PlanConfig(protocol="tvec"))
+    # the teaching case's truth puts L1-L3 in the liver and L4 in the abdominal wall: the plan must find that
+    liver = {lesion.lesion_id for lesion in plan.lesions if lesion.measurement.organ == "liver"}
+    assert liver == {lesion_id for lesion_id, truth in teaching.truth.items() if truth.organ == "liver"}
+    assert liver == {"L1", "L2", "L3"}
     for lesion in plan.lesions:
         if lesion.measurement.organ == "liver":
             assert lesion.injectability.verdict == "no" and lesion.injectate_ml == 0
             assert any(r.code == "TVEC_LIVER" for r in lesion.injectability.reasons)
+    # the lesion outside the liver is injected: its known 20 mm LD takes 1 mL (Imlygic US prescribing information
+    # section 2 table: longest dimension > 1.5 to 2.5 cm -> up to 1 mL)
+    l4 = plan.lesion("L4")
+    assert teaching.truth["L4"].longest_axial_diameter_mm == 20.0
+    assert l4.injectability.verdict == "yes" and not any(r.code == "TVEC_LIVER" for r in l4.injectability.reasons)
+    assert l4.injectate_ml == pytest.approx(1.0)
     assert plan.allocation.total_injectate_ml <= 4.0
+    assert plan.allocation.total_injectate_ml == pytest.approx(l4.injectate_ml)
 
 
 def test_plan_folder_contents(tmp_path, teaching, plan):

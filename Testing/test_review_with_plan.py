@@ -33,6 +33,25 @@ def test_needle_on_the_planned_path_keeps_the_plans_margins(planned):
         assert row["actual_mm"] == pytest.approx(best.clearance_by_structure_mm[name], abs=0.01)
 
 
+def test_a_needle_on_any_proposed_path_keeps_the_plans_margins(planned):
+    """Not only the best: every path the plan proposes, reviewed as the needle placed, keeps every margin."""
+    teaching, plan_dict, plan = planned
+    masks = {**teaching.case.structures, **teaching.case.lesions}
+    reviewed = 0
+    for lesion in plan.lesions:
+        assert lesion.target.trajectories, lesion.lesion_id
+        for t in lesion.target.trajectories:
+            line = Markup("line", lesion.lesion_id, [t.entry_lps, t.target_lps])
+            review = review_visit(plan_dict, teaching.case.ct, masks, needle_markup=line)
+            (needle,) = [n for n in review.needles if n.lesion_id == lesion.lesion_id]
+            assert needle.margins["kept"], (lesion.lesion_id, t.rank, needle.margins.get("blocking"))
+            assert needle.margins["structures"] and all(row["kept"] for row in needle.margins["structures"].values())
+            for name, row in needle.margins["structures"].items():  # the clearances the planner computed for it
+                assert row["actual_mm"] == pytest.approx(t.clearance_by_structure_mm[name], abs=0.01), (t.rank, name)
+            reviewed += 1
+    assert reviewed == sum(len(lesion.target.trajectories) for lesion in plan.lesions) >= len(plan.lesions)
+
+
 def test_needle_through_a_vessel_breaks_the_margins(planned):
     teaching, plan_dict, plan = planned
     target = np.asarray(plan.lesion("L2").target.target_lps)

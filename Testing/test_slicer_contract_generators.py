@@ -3,23 +3,10 @@ docstrings correctly: each is run here on a small text whose answer is known."""
 
 from __future__ import annotations
 
-import importlib.util
-
+import gen_mrml_signatures as signatures  # tools/ is on pytest's pythonpath (pyproject.toml)
+import gen_qt_api as qt
+import gen_slicer_rules as rules
 import pytest
-
-from slicer_modules import REPO
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-qt = load("gen_qt_api")
-rules = load("gen_slicer_rules")
-signatures = load("gen_mrml_signatures")
 
 HEADER = """
 #include <QWidget>

@@ -3,6 +3,7 @@ the core's LPS grid and masks, and a real plan to lines, deposits and the lesion
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,9 @@ def oblique_flipped_image() -> sitk.Image:
     return image
 
 
-def real_or_synthetic():
-    images = [oblique_flipped_image()]
-    if EXAMPLE_CT.is_file():
-        images.insert(0, sitk.ReadImage(str(EXAMPLE_CT)))
-    return images
+def real_and_synthetic():
+    """The real CT shipped in Testing/Data (its absence is a failure, not a skip) and the oblique flipped image."""
+    return [sitk.ReadImage(str(EXAMPLE_CT)), oblique_flipped_image()]
 
 
 def _shift(ijk_to_ras, di):
@@ -64,7 +63,7 @@ def volume_node(context, image: sitk.Image, name="volume"):
     return node
 
 
-@pytest.mark.parametrize("image", real_or_synthetic(), ids=lambda i: f"{i.GetSize()}")
+@pytest.mark.parametrize("image", real_and_synthetic(), ids=lambda i: f"{i.GetSize()}")
 def test_volume_node_to_the_core_keeps_the_file_geometry(slicer_context, image):
     from hitit_slicer.nodes import volumeFromNode
 
@@ -79,7 +78,7 @@ def test_volume_node_to_the_core_keeps_the_file_geometry(slicer_context, image):
     assert volume.array[0, 0, 0] != slicer.util.arrayFromVolume(node)[0, 0, 0]
 
 
-@pytest.mark.parametrize("image", real_or_synthetic(), ids=lambda i: f"{i.GetSize()}")
+@pytest.mark.parametrize("image", real_and_synthetic(), ids=lambda i: f"{i.GetSize()}")
 def test_voxel_positions_agree_both_ways(slicer_context, image):
     from hitit_slicer.coordinates import lpsFromRAS, rasFromLPS
     from hitit_slicer.nodes import gridOfVolumeNode
@@ -162,6 +161,9 @@ def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
     deposits = planner.depositPoints(plan, "L1")
     core = [d for path in l1.deposits.paths for d in path.deposits]
     assert len(deposits) == len(core) > 0
+    # an independent count: L1's injectate in deposits of at most max_deposit_ml, at least one per needle path
+    max_deposit_ml = plan["config"]["deposits"]["max_deposit_ml"]
+    assert len(deposits) == max(math.ceil(l1.injectate_ml / max_deposit_ml - 1e-9), len(l1.deposits.paths))
     assert deposits[0]["positionRAS"] == pytest.approx([-core[0].point_lps[0], -core[0].point_lps[1], core[0].point_lps[2]], abs=0.01)
     assert deposits[0]["label"] == f"L1-D1 {core[0].needle_depth_mm:.0f} mm"
 

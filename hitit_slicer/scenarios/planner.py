@@ -8,6 +8,7 @@ it should. The read-only ones take a :class:`Planned` teaching case and a work f
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,6 +198,10 @@ def depositsAreLabelledByDepth(planned, workDir):
     paths = lesion["deposits"]["paths"]
     expected = [(deposit, path) for path in paths for deposit in path["deposits"]]
     assert deposits.GetNumberOfControlPoints() == len(expected) > 0
+    # counted apart from the deposit planner: the injectate in deposits of at most max_deposit_ml, one per path at least
+    maxDepositMl = content["config"]["deposits"]["max_deposit_ml"]
+    injectateMl = lesion["allocation"]["injectate_ml"]
+    assert deposits.GetNumberOfControlPoints() == max(math.ceil(injectateMl / maxDepositMl - 1e-9), len(paths))
     points = nodes.controlPointsWorld(deposits)
     for index, ((deposit, path), point) in enumerate(zip(expected, points)):
         np.testing.assert_allclose(point, np.multiply(deposit["point_lps"], [-1, -1, 1]), atol=0.01)
