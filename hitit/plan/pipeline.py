@@ -162,7 +162,27 @@ def _report(progress: Progress | None, cancel: Callable[[], bool] | None, fracti
 
 def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress | None = None,
               cancel: Callable[[], bool] | None = None, case_name: str = "case") -> Plan:
-    """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``."""
+    """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``.
+
+    Returns a :class:`Plan`: per lesion its measurement (mm, mL), ranked trajectories (points LPS mm, lengths
+    and clearances mm, angles deg), injectability, injectate (mL) and deposits (LPS mm, mL); the settings
+    are stored with it. InputError names what to fix (no lesion, an empty segment, a lesion outside the body).
+
+    Example, the teaching case on a coarse grid (about a second):
+
+    >>> from hitit.phantom import make_teaching_case
+    >>> from hitit.plan import PlanConfig, plan_case
+    >>> teaching = make_teaching_case(spacing_mm=(4.0, 4.0, 5.0))
+    >>> plan = plan_case(teaching.case, PlanConfig(protocol="pv10"))
+    >>> [(lesion.lesion_id, lesion.target.status) for lesion in plan.lesions]
+    [('L1', 'ok'), ('L2', 'ok'), ('L3', 'ok'), ('L4', 'ok')]
+    >>> best = plan.lesion("L1").target.trajectories[0]  # rank 1: entry_lps, target_lps in LPS mm
+    >>> best.feasible and best.length_mm <= plan.settings.planning.needle_length_mm
+    True
+    >>> l1 = plan.lesion("L1")  # PV-10: 0.5 mL of injectate per mL of lesion
+    >>> round(l1.injectate_ml / l1.measurement.volume_ml, 2)
+    0.5
+    """
     settings = settings or PlanConfig()
     protocol = load_protocol(settings.protocol)
     if not case.lesions:

@@ -101,6 +101,20 @@ def evaluate_study(study: Study, warn_baseline: bool = False, config: ResponseCo
     (RECIST 1.1 measurability, 1-5 injected and 1-5 non-injected targets). ``warn_baseline`` turns every
     broken rule into a warning and assesses all three; ``strict`` refuses the whole study (InputError)
     at the first broken rule, for trial use. InputError as well when no criterion can be assessed.
+    Lengths are mm, changes percent of the baseline (or nadir) sum.
+
+    Example, one liver target shrinking from 40 to 26 mm (-35 %, a partial response); with no injected
+    target itRECIST is not assessable and says so:
+
+    >>> from hitit.response import evaluate_study, study_from_dict
+    >>> study = study_from_dict({
+    ...     "timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}],
+    ...     "lesions": [{"id": "L1", "organ": "liver", "role": "target", "measurements": {"BL": 40.0, "W8": 26.0}}]})
+    >>> response = evaluate_study(study)
+    >>> [(row.sum_mm, row.change_from_baseline_pct, row.overall) for row in response.recist.timepoints]
+    [(40.0, 0.0, None), (26.0, -35.0, 'PR')]
+    >>> sorted(response.not_assessable)
+    ['itRECIST']
     """
     if strict and not warn_baseline:
         return _response(study, evaluate_recist(study, False, config), evaluate_irecist(study, False, config),

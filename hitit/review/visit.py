@@ -202,7 +202,26 @@ def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, ne
 
     ``injection_log`` is a list of :class:`InjectionRecord` or a parsed JSON log; ``sampling_log``
     a list of :class:`Sample` or a parsed JSON log; ``needle_markup`` a Markup, a list of them or
-    a (2, 3) LPS array.
+    a (2, 3) LPS array. Points are LPS mm, distances mm, angles deg, volumes mL.
+
+    Example, a needle placed along L1's chosen path of a teaching-case plan but 3 mm too deep:
+
+    >>> import numpy as np
+    >>> from hitit.phantom import make_teaching_case
+    >>> from hitit.plan import PlanConfig, plan_case
+    >>> from hitit.review.visit import review_visit
+    >>> teaching = make_teaching_case(spacing_mm=(4.0, 4.0, 5.0))
+    >>> plan = plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict()  # as plan.json holds it
+    >>> path = plan["lesions"][0]["trajectories"][0]
+    >>> entry, target = np.array(path["entry_lps"]), np.array(path["target_lps"])
+    >>> tip = target + 3.0 * (target - entry) / np.linalg.norm(target - entry)
+    >>> masks = {**teaching.case.structures, **teaching.case.lesions}
+    >>> review = review_visit(plan, teaching.case.ct, masks, needle_markup=np.array([entry, tip]))
+    >>> (needle,) = review.needles  # the unnamed line ends on L1's path: it is L1's needle
+    >>> needle.lesion_id, needle.margins["kept"]
+    ('L1', True)
+    >>> round(needle.deviation.tip_to_target_mm, 1), round(needle.deviation.angle_deg, 1)
+    (3.0, 0.0)
     """
     check_review_fields(plan_dict)
     masks = structures or {}
