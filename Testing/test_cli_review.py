@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from hitit.cli.main import main
+from hitit.plan.plan_file import plan_from_dict
 from hitit.io.markups import Markup, write_markups
 from hitit.io.volumes import write_volume
 from hitit.phantom import make_teaching_case, write_teaching_case
+from plan_documents import deposits_record, lesion_record, plan_document, trajectory_record
 from test_review_injectate import INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM, add_injection
 from test_review_needle import insert_needle
 
@@ -34,18 +36,12 @@ def files(tmp_path_factory):
     write_volume(needle_ct, root / "needle_ct.nrrd")
     write_volume(add_injection(needle_ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM), root / "post_ct.nrrd")
     l4 = teaching.truth["L4"].example_paths[0]
-    plan = {"frame": "LPS", "config": {"visit": 1, "margin_mm": 5.0}, "protocol": {}, "lesions": [
-        {"id": "L1", "status": "inject", "allocation": {"injectate_ml": 1.5},
-         "deposits": {"paths": [{"deposits": [{"point_lps": list(INJECTION_CENTRE_LPS), "needle_depth_mm": 40.0,
-                                               "volume_ml": 1.5}]}]},
-         "trajectories": [{"rank": 1, "entry_lps": list(entry), "target_lps": list(target), "length_mm": 40.0,
-                           "min_clearance_mm": 9.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
-        {"id": "L4", "status": "inject", "allocation": {"injectate_ml": 0.5},
-         "deposits": {"paths": [{"deposits": [{"point_lps": list(l4.target_lps), "needle_depth_mm": 15.0,
-                                               "volume_ml": 0.5}]}]},
-         "trajectories": [{"rank": 1, "entry_lps": list(l4.entry_lps), "target_lps": list(l4.target_lps), "length_mm": 15.0,
-                           "min_clearance_mm": 20.0, "clearance_by_structure_mm": {}, "feasible": True, "score": 1.0}]},
-    ]}
+    plan = plan_document([
+        lesion_record("L1", [trajectory_record(entry, target, min_clearance_mm=9.0, score=1.0)],
+                      deposits_record((INJECTION_CENTRE_LPS, 40.0, 1.5))),
+        lesion_record("L4", [trajectory_record(l4.entry_lps, l4.target_lps, min_clearance_mm=20.0, score=1.0)],
+                      deposits_record((l4.target_lps, 15.0, 0.5))),
+    ], structures=teaching.case.structures, host_organ="liver")
     (root / "plan").mkdir()
     (root / "plan" / "plan.json").write_text(json.dumps(plan))
     (root / "log.csv").write_text("lesion_id,delivered_ml,needle,passes,leakage_seen\nL1,1.5,22G,2,yes\nL4,0.2,22G,1,no\n")
@@ -131,22 +127,37 @@ def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):
     assert "plan.json" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("content", "field"), [
-    ([{"id": "L1"}], "top level"),
-    ({"frame": "LPS", "lesions": {"L1": {}}}, "lesions"),
-    ({"lesions": ["L1"]}, "lesions[0]"),
-    ({"lesions": [{"name": "L1"}]}, "lesions[0].id"),
-    ({"lesions": [{"id": "L1", "trajectories": [{"entry_lps": [0, 0], "target_lps": [0, 0, 0]}]}]},
-     "lesions[0].trajectories[0].entry_lps"),
-    ({"lesions": [{"id": "L1", "deposits": {"paths": [{"deposits": [{"point": [0, 0, 0]}]}]}}]},
+def _valid():
+    return plan_document([lesion_record("L1", [trajectory_record([0, 0, 0], [0, 50, 0])], deposits_record(([0, 50, 0], 50, 1.0)))],
+                         structures=["aorta"])
+
+
+def _broken(change):
+    """A valid plan document with one field broken by ``change`` (a change returning a list replaces the document)."""
+    document = _valid()
+    replaced = change(document)
+    return replaced if isinstance(replaced, list) else document
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: [{"id": "L1"}], "top level"),
+    (lambda d: d.update(lesions={"L1": {}}), "lesions"),
+    (lambda d: d.update(lesions=["L1"]), "lesions[0]"),
+    (lambda d: d["lesions"][0].pop("id"), "lesions[0].id"),
+    (lambda d: d["lesions"][0]["trajectories"][0].update(entry_lps=[0, 0]), "lesions[0].trajectories[0].entry_lps"),
+    (lambda d: d["lesions"][0]["deposits"]["paths"][0]["deposits"][0].update(point=d["lesions"][0]["deposits"]["paths"][0]
+                                                                                ["deposits"][0].pop("point_lps")),
      "lesions[0].deposits.paths[0].deposits[0].point_lps"),
-    ({"scenes": [{"rules": {"aorta": {"margin": 5}}}], "lesions": [{"id": "L1", "scene_index": 0}]}, "scenes[0].rules.aorta"),
-    ({"scenes": [], "lesions": [{"id": "L1", "scene_index": 0}]}, "lesions[0].scene_index"),
-    ({"config": {"planning": []}, "lesions": []}, "config.planning"),
-    ({"frame": "RAS", "lesions": []}, "frame"),
+    (lambda d: d["scenes"][0].update(rules={"aorta": {"margin": 5}}), "scenes[0].rules.aorta"),
+    (lambda d: d.update(scenes=[]), "lesions[0].scene_index"),
+    (lambda d: d["config"].update(planning=[]), "config.planning"),
+    (lambda d: d.update(frame="RAS"), "frame"),
+    (lambda d: d.pop("format_version"), "format_version"),
+    (lambda d: d.update(format_version=2), "format_version 2"),
+    (lambda d: d["config"]["planning"].update(margin_mm=5.0), "config.planning.margin_mm"),
 ])
-def test_a_plan_json_of_another_shape_is_a_one_line_error(files, tmp_path, capsys, content, field):
-    (tmp_path / "plan.json").write_text(json.dumps(content))
+def test_a_plan_json_of_another_shape_is_a_one_line_error(files, tmp_path, capsys, change, field):
+    (tmp_path / "plan.json").write_text(json.dumps(_broken(change)))
     args = _args(files, tmp_path / "o")
     args[2] = str(tmp_path)
     assert main(args) == 2
@@ -154,3 +165,8 @@ def test_a_plan_json_of_another_shape_is_a_one_line_error(files, tmp_path, capsy
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert field in err and "hitit plan" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_hand_built_plan_of_these_tests_is_a_valid_plan():
+    """The broken plans above differ from a plan every reader accepts by the one field named."""
+    assert plan_from_dict(_valid()).lesion("L1").injectate_ml == 1.0

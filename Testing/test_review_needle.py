@@ -54,8 +54,11 @@ def insert_needle(ct: Volume, hub_lps, tip_lps, radius_mm: float = NEEDLE_RADIUS
 from hitit.errors import InputError  # noqa: E402
 from hitit.io.markups import Markup, read_markups, write_markups  # noqa: E402
 from hitit.phantom import make_teaching_case  # noqa: E402
-from hitit.review.needle import (compare_with_plan, detect_needle, needle_from_line, path_margins,  # noqa: E402
-                                 segment_clearance_mm)
+from hitit.plan.config import PlanConfig  # noqa: E402
+from hitit.review.needle import actual_path_margins, compare_with_plan, detect_needle, needle_from_line  # noqa: E402
+from hitit.trajectories.check import check_path  # noqa: E402
+from hitit.trajectories.config import TrajectoryConfig  # noqa: E402
+from hitit.trajectories.distance import prepare  # noqa: E402
 
 #: Extra needle length outside the skin (mm): the hub end sits in air above the patient.
 OUTSIDE_MM = 15.0
@@ -165,24 +168,39 @@ def test_deviation_definitions_on_exact_geometry():
     assert d.depth_error_mm == pytest.approx(80.0 * np.cos(angle) - 100.0)
 
 
+def _inside_somewhere(grid, mask, start, end) -> bool:
+    """True when a point of the segment start-end (sampled every 0.1 mm) lies in a voxel of ``mask``."""
+    start, end = np.asarray(start, float), np.asarray(end, float)
+    points = start + np.linspace(0, 1, int(np.linalg.norm(end - start) / 0.1) + 2)[:, None] * (end - start)
+    ijk = np.rint(grid.lps_to_index(points)).astype(int)
+    return bool(mask[ijk[:, 2], ijk[:, 1], ijk[:, 0]].any())
+
+
 def test_margins_of_the_actual_path(teaching):
     case = teaching.case
+    rules = PlanConfig().catalogue().rules_for_target(list(case.structures), "liver")
     target = np.asarray(teaching.truth["L1"].centre_lps)
     gallbladder = np.argwhere(case.structures["gallbladder"])[:, ::-1].mean(axis=0)
     entry = target + 2.0 * (case.grid.index_to_lps(gallbladder) - target)  # a path straight through the gallbladder
-    assert segment_clearance_mm(case.grid, case.structures["gallbladder"], entry, target) < 0
-    margins = path_margins(case.grid, case.structures, entry, target, {"margin_mm": 5.0})
+    assert _inside_somewhere(case.grid, case.structures["gallbladder"], entry, target)
+    margins = actual_path_margins(case.grid, case.structures, entry, target, rules, TrajectoryConfig())
     assert not margins["kept"] and not margins["structures"]["gallbladder"]["kept"]
     assert "liver" not in margins["structures"]  # the host organ holding the tip is not a margin structure
     safe = teaching.truth["L1"].example_paths[0]
-    margins = path_margins(case.grid, case.structures, safe.entry_lps, safe.target_lps, {"margin_mm": 5.0})
+    margins = actual_path_margins(case.grid, case.structures, safe.entry_lps, safe.target_lps, rules, TrajectoryConfig())
     assert margins["kept"]
 
 
 def test_clearance_to_a_ball_is_exact_to_half_a_voxel():
+    """The review judges margins with the planner's exact check: its clearance to a ball is the analytic one."""
+    from hitit.anatomy.catalogue import StructureRule
+
     grid = Grid((80, 80, 40), (1.0, 1.0, 2.0), (-40.0, -40.0, -40.0), np.eye(3).ravel())
     ijk = np.stack(np.meshgrid(np.arange(80), np.arange(80), np.arange(40), indexing="ij"), -1)
     points = grid.index_to_lps(ijk).transpose(2, 1, 0, 3)
     ball = np.linalg.norm(points - [10.0, 0.0, 0.0], axis=-1) <= 6.0
-    clearance = segment_clearance_mm(grid, ball, [-5.0, -30.0, 0.0], [-5.0, 30.0, 0.0])
-    assert clearance == pytest.approx(15.0 - 6.0, abs=0.75)
+    planning = TrajectoryConfig()
+    rules = {"ball": StructureRule("ball", "vessel", "hard", 0.0, "test")}
+    scene = prepare((grid, {"ball": ball}), rules, planning, np.array([-5.0, 30.0, 0.0]))
+    clearance = check_path(scene, [-5.0, -30.0, 0.0], [-5.0, 30.0, 0.0]).clearance_by_structure_mm["ball"]
+    assert clearance + planning.needle_radius_mm == pytest.approx(15.0 - 6.0, abs=0.75)

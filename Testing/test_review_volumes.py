@@ -7,19 +7,15 @@ import json
 import pytest
 
 from hitit.errors import InputError
+from hitit.plan.plan_file import plan_from_dict
 from hitit.review.volumes import TECHNICAL_SUCCESS_TOLERANCE_ML, read_injection_log, review_volumes
+from plan_documents import deposits_record, lesion_record, plan_document, trajectory_record
 
-def _deposits(*points_depths_volumes):
-    """A plan.json deposit plan (as hitit plan writes it) with one needle path."""
-    return {"paths": [{"deposits": [{"point_lps": p, "needle_depth_mm": d, "volume_ml": v}
-                                    for p, d, v in points_depths_volumes]}]}
-
-
-PLAN = {"frame": "LPS", "config": {"visit": 2}, "lesions": [
-    {"id": "L1", "status": "ok", "allocation": {"injectate_ml": 2.0}, "deposits": None},
-    {"id": "L2", "status": "ok", "deposits": _deposits(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0))},
-    {"id": "L3", "status": "no_safe_path", "allocation": {"injectate_ml": 0.0}, "deposits": None},
-]}
+PLAN = plan_from_dict(plan_document([
+    lesion_record("L1", [trajectory_record([0, -50, 0], [0, 0, 0])], injectate_ml=2.0),
+    lesion_record("L2", [trajectory_record([0, -50, 0], [0, 0, 0])], deposits_record(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0))),
+    lesion_record("L3", injectate_ml=0.0),
+], visit=2))
 
 
 def test_json_log_per_lesion_and_visit(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from hitit.io.markups import Markup
 from hitit.phantom import make_teaching_case
 from hitit.plan import PlanConfig, plan_case
+from hitit.plan.plan_file import plan_from_dict
 from hitit.review.visit import NEEDLE_MATCH_DISTANCE_MM, assign_lines, review_visit
 
 
@@ -16,7 +17,7 @@ def planned():
     teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
     plan = plan_case(teaching.case, PlanConfig(protocol="pv10"))
     # through JSON, as the review reads plan.json
-    return teaching, json.loads(json.dumps(plan.to_dict(), default=float)), plan
+    return teaching, plan_from_dict(json.loads(json.dumps(plan.to_dict(), default=float))), plan
 
 
 def test_needle_on_the_planned_path_keeps_the_plans_margins(planned):

@@ -25,10 +25,12 @@ def test_review_of_a_real_plan_with_planned_and_actual_needles(slicer_context, t
 
 
 def test_the_review_shows_each_lesions_chosen_trajectory_only():
+    from hitit.plan.plan_file import plan_from_dict
     from hitit_slicer.response import plannedLines
+    from plan_documents import lesion_record, plan_document, trajectory_record
 
-    plan = {"lesions": [{"id": "LesionPoints-1", "trajectories": [{"rank": 2, "entry_lps": [0, 0, 0], "target_lps": [1, 1, 1]},
-                                                                  {"rank": 1, "entry_lps": [5, 5, 5], "target_lps": [1, 2, 3]}]},
-                        {"id": "L2", "trajectories": []}]}
-    lines = plannedLines(plan)
+    plan = plan_document([lesion_record("LesionPoints-1", [trajectory_record([0, 0, 0], [1, 1, 1], rank=2),
+                                                           trajectory_record([5, 5, 5], [1, 2, 3], rank=1)]),
+                          lesion_record("L2")])
+    lines = plannedLines(plan_from_dict(plan))
     assert [(line["lesion"], line["entryRAS"]) for line in lines] == [("LesionPoints-1", [-5.0, -5.0, 5.0])]

@@ -462,32 +462,25 @@ def _showLine(context: SlicerContext, name: str, role: str, lesionId: str, start
     return lineNode
 
 
-def plannedLines(content: dict) -> list[dict]:
-    """Each lesion's chosen planned trajectory (the one the review compares with) as a RAS line spec."""
-    from hitit.review.visit import chosen_trajectory
-
-    lines = []
-    for lesion in content.get("lesions", []):
-        chosen = chosen_trajectory(lesion)
-        if chosen is not None:
-            lines.append({"name": f"{lesion['id']} planned", "lesion": str(lesion["id"]),
-                          "entryRAS": rasFromLPS(chosen["entry_lps"]).tolist(), "targetRAS": rasFromLPS(chosen["target_lps"]).tolist()})
-    return lines
+def plannedLines(plan) -> list[dict]:
+    """Each lesion's chosen planned trajectory (the one the review compares with) as a RAS line spec;
+    ``plan`` is a :class:`hitit.plan.plan_file.PlanFile`."""
+    return [{"name": f"{lesion.id} planned", "lesion": lesion.id, "entryRAS": rasFromLPS(lesion.chosen.entry_lps).tolist(),
+             "targetRAS": rasFromLPS(lesion.chosen.target_lps).tolist()}
+            for lesion in plan.lesions if lesion.chosen is not None]
 
 
-def needleLesionId(content: dict, lineNode) -> str:
+def needleLesionId(plan, lineNode) -> str:
     """The plan lesion a reviewer's needle line is for: its ``HITITResponse.Lesion`` attribute when that is a lesion
     of the plan, else the lesion whose planned target is nearest the line's tip. Never parsed from the node name."""
-    from hitit.review.visit import chosen_trajectory
-
-    lesions = [lesion for lesion in content.get("lesions", []) if chosen_trajectory(lesion) is not None]
+    lesions = [lesion for lesion in plan.lesions if lesion.chosen is not None]
     tagged = lineNode.GetAttribute(LESION_ATTRIBUTE)
-    if tagged and any(str(lesion["id"]) == tagged for lesion in lesions):
+    if tagged and any(lesion.id == tagged for lesion in lesions):
         return tagged
     if not lesions:
         raise ValueError("The plan has no lesion with a planned trajectory to compare the needle with.")
     tipLPS = lpsFromRAS(nodes.controlPointsWorld(lineNode)[-1])
-    return str(min(lesions, key=lambda lesion: float(np.linalg.norm(np.subtract(chosen_trajectory(lesion)["target_lps"], tipLPS))))["id"])
+    return min(lesions, key=lambda lesion: float(np.linalg.norm(lesion.chosen.target_lps - tipLPS))).id
 
 
 def reviewInjection(context: SlicerContext, parameters, session: ResponseSession) -> dict:
@@ -498,6 +491,7 @@ def reviewInjection(context: SlicerContext, parameters, session: ResponseSession
     plan, see :func:`needleLesionId`), else the core detects it in the CT. Returns ``Review.to_dict()`` (LPS).
     """
     import hitit.io.markups
+    import hitit.plan.plan_file
     import hitit.review.visit
     import hitit.review.sampling_log
     import hitit.review.volumes
@@ -507,7 +501,7 @@ def reviewInjection(context: SlicerContext, parameters, session: ResponseSession
         raise ValueError("Choose a plan folder that holds plan.json (written by the HITIT planner).")
     if parameters.reviewVolume is None:
         raise ValueError("Select the intraprocedural CT (with the needle in place).")
-    content = json.loads((planDirectory / "plan.json").read_text(encoding="utf-8"))
+    plan = hitit.plan.plan_file.load_plan(planDirectory)
     ctNode = parameters.reviewVolume
     ct = nodes.volumeFromNode(ctNode)
     masks = nodes.masksFromSegmentation(context, parameters.reviewStructures, ctNode)
@@ -516,17 +510,17 @@ def reviewInjection(context: SlicerContext, parameters, session: ResponseSession
     if parameters.actualNeedle is not None:
         if parameters.actualNeedle.GetNumberOfDefinedControlPoints() != 2:
             raise ValueError("Place both points of the needle line (hub, then tip).")
-        needles.append(hitit.io.markups.Markup("line", needleLesionId(content, parameters.actualNeedle),
+        needles.append(hitit.io.markups.Markup("line", needleLesionId(plan, parameters.actualNeedle),
                                                lpsFromRAS(nodes.controlPointsWorld(parameters.actualNeedle))))
     postCT = nodes.volumeFromNode(parameters.postInjectionVolume) if parameters.postInjectionVolume is not None else None
     injectionLog, samplingLog = pathParameter(parameters.injectionLog), pathParameter(parameters.samplingLog)
     review = hitit.review.visit.review_visit(
-        content, ct, structures=masks, needle_markup=needles or None, post_ct=postCT,
+        plan, ct, structures=masks, needle_markup=needles or None, post_ct=postCT,
         injection_log=hitit.review.volumes.read_injection_log(injectionLog) if injectionLog else None,
         sampling_log=hitit.review.sampling_log.read_sampling_log(samplingLog) if samplingLog else None)
     session.review = review
     reviewDict = json.loads(json.dumps(review.to_dict()))
-    for line in plannedLines(content):
+    for line in plannedLines(plan):
         _showLine(context, line["name"], ROLE_PLANNED, line["lesion"], line["entryRAS"], line["targetRAS"], PLANNED_COLOR)
     for needle in reviewDict.get("needles", []):
         record = needle.get("needle") or {}

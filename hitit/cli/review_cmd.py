@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from hitit.errors import InputError
 from hitit.io.markups import read_markups
 from hitit.io.segmentations import read_structures
 from hitit.io.volumes import read_volume
-from hitit.review.plan_fields import check_review_fields
+from hitit.plan.plan_file import load_plan
 from hitit.review.visit import review_visit, write_review
 from hitit.review.sampling_log import read_sampling_log
 from hitit.review.volumes import read_injection_log
@@ -36,23 +32,9 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def read_plan(folder: str | Path) -> dict:
-    """``plan.json`` of a plan folder (or the file itself) as a dict, checked for the fields the review reads."""
-    path = Path(folder)
-    path = path / "plan.json" if path.is_dir() else path
-    if not path.is_file():
-        raise InputError(f"No plan.json in {folder}: point --plan to the folder written by 'hitit plan'.")
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}).") from None
-    check_review_fields(plan)
-    return plan
-
-
 def run(args) -> int:
     """Run the review and print a one-line summary per needle."""
-    plan = read_plan(args.plan)
+    plan = load_plan(args.plan)
     ct = read_volume(args.ct)
     structures = {}
     for path in args.structures:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from hitit import __version__
 from hitit.dicom.concepts import concept, finding_site, planned_injectate_volume, segment_category, segment_type
 from hitit.dicom.ct_series import CtSeries
 from hitit.errors import InputError
+
+if TYPE_CHECKING:
+    from hitit.plan.plan_file import PlanFile
 
 #: The namespace of HITIT's tracking UIDs (a fixed random UUID): the default "stable seed".
 TRACKING_NAMESPACE = uuid.UUID("4f1c2b7e-8d3a-4c55-9a61-2b9e7d0c5a13")
@@ -49,18 +53,13 @@ class LesionRecord:
     nodal: bool
 
 
-def lesion_records(plan: dict) -> list[LesionRecord]:
-    """The exported values of every lesion of a ``plan.json`` dict; an InputError naming a missing field."""
+def lesion_records(plan: PlanFile) -> list[LesionRecord]:
+    """The exported values of every lesion of a checked plan (:func:`hitit.plan.plan_file.load_plan`)."""
     records = []
-    try:
-        for lesion in plan["lesions"]:
-            m = lesion["measurement"]
-            records.append(LesionRecord(str(lesion["id"]), float(m["volume_ml"]), float(m["longest_diameter_mm"]),
-                                        float(m["short_axis_mm"]), float((lesion.get("allocation") or {}).get("injectate_ml") or 0.0),
-                                        m.get("organ"), bool(m.get("nodal", False))))
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"plan.json: a lesion lacks {error} (id, measurement volume_ml, longest_diameter_mm, "
-                         "short_axis_mm): use a plan folder written by 'hitit plan'.") from None
+    for lesion in plan.lesions:
+        m = lesion.record["measurement"]
+        records.append(LesionRecord(lesion.id, float(m["volume_ml"]), float(m["longest_diameter_mm"]),
+                                    float(m["short_axis_mm"]), lesion.injectate_ml, m.get("organ"), bool(m["nodal"])))
     return records
 
 
@@ -161,12 +160,12 @@ def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Pat
     """
     from hitit.dicom.ct_series import read_ct_series
     from hitit.io.outdir import check_output_set, write_output_set
-    from hitit.io.jsonfile import read_json
     from hitit.io.segmentations import read_structures, seg_nrrd_grid
     from hitit.plan.folder import LESION_MASKS_FILE
+    from hitit.plan.plan_file import load_plan
 
     check_output_set(out_dir, DICOM_EXPORT_KIND, [SEG_FILE, SR_FILE])
-    plan = read_json(Path(plan_dir) / "plan.json", "plan file (plan.json) of the plan folder")
+    plan = load_plan(plan_dir)
     masks_path = Path(plan_dir) / LESION_MASKS_FILE
     if not masks_path.is_file():
         raise InputError(f"{plan_dir} has no {LESION_MASKS_FILE} (the lesion masks): plan the case again with this HITIT version.")

@@ -81,6 +81,14 @@ class PlanConfig:
         margins = {**self.margins_mm, **(margins_mm or {})}
         return replace(self, planning=replace(self.planning, **changes), margins_mm=margins)
 
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "config") -> PlanConfig:
+        """The settings of a stored plan (``plan.json`` ``config``, as :meth:`to_dict` writes it); an
+        :class:`InputError` naming ``where.<field>`` for a setting this HITIT does not know."""
+        from hitit.plan.plan_file import settings_from_dict
+
+        return settings_from_dict(cls, values, where)
+
     def catalogue(self) -> Catalogue:
         """The structure catalogue with the user's margin overrides applied."""
         return Catalogue.default().with_margins(self.margins_mm)

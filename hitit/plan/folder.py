@@ -28,6 +28,7 @@ from hitit.geometry import Grid
 from hitit.io.markups import Markup, write_markups
 from hitit.io.outdir import write_output_set
 from hitit.io.segmentations import write_seg_nrrd
+from hitit.plan.plan_file import check_plan
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
 from hitit.report.figures import render_skin_map
@@ -179,10 +180,13 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
     ``lesions`` = (CT grid, lesion masks by id) adds :data:`LESION_MASKS_FILE`.
     """
 
+    text = plan_json_text(plan)
+    check_plan(json.loads(text), "the plan to write")  # a plan that its readers would refuse is never written
+
     def write(staging: Path) -> dict[str, Path]:
         files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
                  "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
-        write_text_atomic(files["plan"], plan_json_text(plan))
+        write_text_atomic(files["plan"], text)
         write_text_atomic(files["lesions_csv"], _csv_text(*_lesion_table(plan)))
         write_markups(files["trajectories"], trajectory_markups(plan))
         deposits = deposit_markups(plan)

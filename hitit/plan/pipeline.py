@@ -26,6 +26,7 @@ from hitit.lesions.measure import LesionMeasurement, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
 from hitit.plan.config import PlanConfig
+from hitit.plan.plan_file import PLAN_FORMAT_VERSION
 from hitit.trajectories.check import PathCheck, check_path
 from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.planner import TargetPlan, plan_target
@@ -140,6 +141,7 @@ class Plan:
         scenes = self.scenes()
         index = {id(scene): n for n, scene in enumerate(scenes)}
         return {
+            "format_version": PLAN_FORMAT_VERSION,
             "frame": "LPS",
             "hitit_version": __version__,
             "case_name": self.case_name,

@@ -16,6 +16,7 @@ A reviewer-placed line markup can replace the detection (:func:`needle_from_line
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ from hitit.anatomy.catalogue import StructureRule
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.trajectories.check import check_path
-from hitit.trajectories.config import TrajectoryConfig, ScoreWeights
+from hitit.trajectories.config import TrajectoryConfig
 from hitit.trajectories.distance import prepare
 
 #: Metal threshold (HU). Steel needles read far above any tissue (their true CT number is over
@@ -55,12 +56,6 @@ END_RADIUS_MM = 1.0
 END_SEARCH_MM = 3.0
 #: Air threshold (HU): voxels below it are air (outside the body or in the lung).
 AIR_HU = -500.0
-#: Margin (mm) the actual path must keep from a structure when the plan's config names none: the
-#: ~5 mm configurable default [D] from the CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308).
-DEFAULT_MARGIN_MM = 5.0
-#: Clearances are measured within this distance (mm) of the path; farther structures are reported
-#: as this value ("at least"). Reporting measure, not the planner's clearance engine.
-CLEARANCE_REPORT_CAP_MM = 30.0
 
 
 @dataclass
@@ -343,116 +338,24 @@ class NeedleReview:
 
 
 # --------------------------------------------------------------------------- margins of the actual path
-def required_margin_mm(plan_config: dict, structure: str) -> float:
-    """The margin (mm) the plan asked for around ``structure``.
-
-    Looks for ``config["margins_mm"][structure]``, then ``config["margin_mm"]``, else
-    :data:`DEFAULT_MARGIN_MM`.
-    """
-    per_structure = plan_config.get("margins_mm") or {}
-    if isinstance(per_structure, dict) and structure in per_structure:
-        return float(per_structure[structure])
-    return float(plan_config.get("margin_mm", DEFAULT_MARGIN_MM))
-
-
-def segment_clearance_mm(grid, mask: np.ndarray, start_lps, end_lps,
-                         cap_mm: float = CLEARANCE_REPORT_CAP_MM) -> float:
-    """Smallest distance (mm) from the segment start-end (LPS mm) to ``mask``; negative inside it.
-
-    A reporting measure: the signed Maurer distance map of the mask, cropped to the segment's box
-    plus ``cap_mm``, sampled (trilinear) every half smallest spacing along the segment. Values are
-    capped at ``cap_mm``.
-    """
-    start, end = np.asarray(start_lps, float), np.asarray(end_lps, float)
-    ends = grid.lps_to_index(np.vstack([start, end]))
-    pad = np.ceil(cap_mm / np.asarray(grid.spacing_mm)) + 1
-    lo = np.clip(np.floor(ends.min(0) - pad), 0, np.asarray(grid.size) - 1).astype(int)
-    hi = np.clip(np.ceil(ends.max(0) + pad), 0, np.asarray(grid.size) - 1).astype(int)
-    crop = mask[lo[2]:hi[2] + 1, lo[1]:hi[1] + 1, lo[0]:hi[0] + 1]
-    if not crop.any():
-        return float(cap_mm)
-    image = sitk.GetImageFromArray(crop.astype(np.uint8))
-    image.SetSpacing(grid.spacing_mm)
-    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(image, insideIsPositive=False,
-                                                                   squaredDistance=False, useImageSpacing=True))
-    steps = max(int(np.ceil(np.linalg.norm(end - start) / (grid.min_spacing_mm / 2))), 1)
-    points = start + np.linspace(0.0, 1.0, steps + 1)[:, None] * (end - start)
-    ijk = grid.lps_to_index(points) - lo
-    inside = np.all((ijk >= 0) & (ijk <= np.asarray(crop.shape[::-1]) - 1), axis=1)
-    if not inside.any():
-        return float(cap_mm)
-    return float(min(_trilinear(distance, ijk[inside]).min(), cap_mm))
-
-
-def _trilinear(array: np.ndarray, ijk: np.ndarray) -> np.ndarray:
-    """Trilinear samples of ``array`` [k, j, i] at continuous indices (i, j, k) inside the array."""
-    upper = np.asarray(array.shape[::-1]) - 1
-    base = np.clip(np.floor(ijk).astype(int), 0, np.maximum(upper - 1, 0))
-    frac = np.clip(ijk - base, 0.0, 1.0)
-    result = np.zeros(len(ijk))
-    for corner in np.ndindex(2, 2, 2):
-        c = np.minimum(base + corner, upper)
-        weight = np.prod(np.where(corner, frac, 1.0 - frac), axis=1)
-        result += weight * array[c[:, 2], c[:, 1], c[:, 0]]
-    return result
-
-
-def planning_config_from_plan(planning: dict) -> TrajectoryConfig:
-    """The :class:`TrajectoryConfig` stored in a plan.json (``config.planning``); derived entries are dropped."""
-    known = set(TrajectoryConfig.__dataclass_fields__)
-    values = {k: v for k, v in planning.items() if k in known and k != "weights"}
-    return TrajectoryConfig(**values, weights=ScoreWeights(**planning.get("weights", {})))
-
-
-def planned_rules_margins(grid, structures: dict, entry_lps, tip_lps, plan: dict, lesion: dict) -> dict | None:
+def actual_path_margins(grid, structures: dict, entry_lps, tip_lps, rules: Mapping[str, StructureRule],
+                        planning: TrajectoryConfig) -> dict:
     """Whether the actual path entry -> tip (LPS mm) kept the plan's margins, judged exactly as the planner
-    judged its own paths: the plan's structure rules and needle, the trajectory engine's exact check.
+    judged its own paths: the plan's structure rules (``rules``, of the lesion's scene) and needle
+    (``planning``), the trajectory engine's exact check of the needle surface against the voxel centres.
 
-    None when the plan does not record its rules (a plan.json not written by ``hitit plan``).
+    Only the structures of ``rules`` given on the intraprocedural CT (``structures``, masks on ``grid``) are
+    judged. Returns ``{"kept", "blocking", "method", "structures": {name: {"actual_mm", "required_mm", "kept"}}}``.
     """
-    scenes, index = plan.get("scenes") or [], lesion.get("scene_index")
-    rules_dict = scenes[index].get("rules") if isinstance(index, int) and 0 <= index < len(scenes) else None
-    planning = (plan.get("config") or {}).get("planning")
-    if not rules_dict or not planning:
-        return None
-    rules = {name: StructureRule(**rule) for name, rule in rules_dict.items() if name in structures}
-    if not rules:
-        return None
-    scene = prepare((grid, {name: structures[name] for name in rules}), rules, planning_config_from_plan(planning),
-                    np.asarray(tip_lps, float))
+    judged = {name: rule for name, rule in rules.items() if name in structures}
+    if not judged:
+        return {"kept": True, "blocking": [], "structures": {},
+                "method": "no structure of the plan's rules was given on the intraprocedural CT: no margin to judge"}
+    scene = prepare((grid, {name: structures[name] for name in judged}), judged, planning, np.asarray(tip_lps, float))
     check = check_path(scene, entry_lps, tip_lps)
-    rows = {name: {"actual_mm": round(clearance, 2), "required_mm": rules[name].margin_mm,
+    rows = {name: {"actual_mm": round(clearance, 2), "required_mm": judged[name].margin_mm,
                    "kept": name not in check.blocking} for name, clearance in check.clearance_by_structure_mm.items()}
     return {"kept": not check.blocking, "blocking": list(check.blocking),
             "method": "the planner's exact clearance check (needle surface to structure voxel centres) with the plan's "
                       f"rules and a {scene.needle_radius_mm * 2:.2f} mm needle, tolerance {scene.tolerance_mm:.2f} mm",
-            "structures": rows}
-
-
-def path_margins(grid, structures: dict, entry_lps, tip_lps, plan_config: dict,
-                 planned_clearance_mm: dict | None = None) -> dict:
-    """Whether the actual path entry -> tip (LPS mm) kept the planned margins, structure by structure,
-    for a plan.json without its structure rules (see :func:`planned_rules_margins` for plans written by
-    ``hitit plan``).
-
-    Checked structures: those the plan reported clearances for (``planned_clearance_mm``) when it
-    lists any, otherwise every structure given except those containing the tip (the host organ the
-    needle is meant to enter). Returns ``{"kept": bool, "method", "structures": {name: {"actual_mm",
-    "planned_mm", "required_mm", "kept"}}}``.
-    """
-    planned = planned_clearance_mm or {}
-    names = [n for n in (planned or structures) if n in structures]
-    if not planned:
-        tip_index = np.rint(grid.lps_to_index(tip_lps)).astype(int)
-        if grid.contains_index(tip_index, 0.0):
-            names = [n for n in names if not structures[n][tip_index[2], tip_index[1], tip_index[0]]]
-    rows = {}
-    for name in names:
-        actual = segment_clearance_mm(grid, structures[name], entry_lps, tip_lps)
-        required = required_margin_mm(plan_config, name)
-        rows[name] = {"actual_mm": round(actual, 2), "planned_mm": planned.get(name),
-                      "required_mm": required, "kept": bool(actual >= required)}
-    return {"kept": all(r["kept"] for r in rows.values()),
-            "method": "signed Maurer distance to each structure sampled along the actual needle (reporting measure, "
-                      f"capped at {CLEARANCE_REPORT_CAP_MM:g} mm)",
             "structures": rows}

@@ -1,6 +1,6 @@
 """The injection-site review of one visit: needles, volumes, injectate and samples, and its report.
 
-Inputs are the plan written by ``hitit plan`` (``plan.json`` as a dict), the intraprocedural CT with
+Inputs are the plan written by ``hitit plan`` (``plan.json`` read by :func:`hitit.plan.plan_file.load_plan`), the intraprocedural CT with
 the needle(s) in place, and optionally structure/lesion masks on that CT's grid, reviewer-placed
 needle lines, a post-injection CT (contrast-tagged injectate) on the same grid, the injection log
 and the sampling log. All points are LPS mm; volumes mL; angles degrees.
@@ -22,15 +22,13 @@ from hitit.case import Volume  # noqa: E402
 from hitit.errors import InputError  # noqa: E402
 from hitit.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
 from hitit.io.outdir import write_output_set  # noqa: E402
-from hitit.plan.lesion_table import deposit_list  # noqa: E402
+from hitit.plan.plan_file import PlanFile, PlannedLesion  # noqa: E402
 from hitit.report.figures import (SOFT_TISSUE_WINDOW_HU, figure_png, sample_plane, to_plane_pixels,  # noqa: E402
                                   trajectory_plane)
 from hitit.report.html import HtmlReport  # noqa: E402
 from hitit.review.injectate import InjectateConfig, InjectateResult, injectate_distribution, needle_track_points  # noqa: E402
-from hitit.review.needle import (NeedleDetectionConfig, NeedleReview, compare_with_plan,  # noqa: E402
-                                 detect_needle, needle_from_line, path_margins,
-                                 planned_rules_margins)
-from hitit.review.plan_fields import check_review_fields  # noqa: E402
+from hitit.review.needle import (NeedleDetectionConfig, NeedleReview, actual_path_margins,  # noqa: E402
+                                 compare_with_plan, detect_needle, needle_from_line)
 from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposits, sample_distances,  # noqa: E402
                                        samples_from_json)
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
@@ -69,19 +67,6 @@ class Review:
                 "volumes": None if self.volumes is None else self.volumes.to_dict(),
                 "injectate": [r.to_dict() for r in self.injectate],
                 "samples": [s.to_dict() for s in self.samples]}
-
-
-# --------------------------------------------------------------------------- plan access
-def chosen_trajectory(lesion: dict) -> dict | None:
-    """The lesion's chosen trajectory: the planner's rank 1, else the first."""
-    trajectories = lesion.get("trajectories") or []
-    ranked = [t for t in trajectories if t.get("rank") == 1]
-    return (ranked or trajectories or [None])[0]
-
-
-def planned_deposits(lesion: dict) -> np.ndarray:
-    """The lesion's planned deposit points (N, 3) in LPS mm (empty (0, 3) when none), over all its needle paths."""
-    return np.asarray([d["point_lps"] for d in deposit_list(lesion)], dtype=float).reshape(-1, 3)
 
 
 # --------------------------------------------------------------------------- needles
@@ -160,24 +145,21 @@ def _detected_needle(ct: Volume, entry, target, config: NeedleDetectionConfig):
     return needle, "detected automatically"
 
 
-def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
+def review_needles(plan: PlanFile, ct: Volume, structures: dict, needle_markup=None,
                    config: NeedleDetectionConfig | None = None) -> tuple[list[NeedleReview], dict[str, str]]:
     """Needle review of every lesion that has its own actual needle; notes say how each needle was found,
     or for a lesion without one, "not reviewed: ..." and why (see :func:`assign_lines`)."""
     config = config or NeedleDetectionConfig()
     lines = _markup_lines(needle_markup)
     planned, notes = {}, {}
-    for lesion in plan.get("lesions", []):
-        trajectory = chosen_trajectory(lesion)
-        if trajectory is None:
-            notes[str(lesion["id"])] = "not reviewed: the plan has no trajectory for this lesion"
+    for lesion in plan.lesions:
+        if lesion.chosen is None:
+            notes[lesion.id] = "not reviewed: the plan has no trajectory for this lesion"
         else:
-            planned[str(lesion["id"])] = (np.asarray(trajectory["entry_lps"], float), np.asarray(trajectory["target_lps"], float))
+            planned[lesion.id] = (lesion.chosen.entry_lps, lesion.chosen.target_lps)
     by_line = assign_lines(lines, planned) if lines else {}
-    by_id = {str(lesion["id"]): lesion for lesion in plan.get("lesions", [])}
     reviews = []
     for lesion_id, (entry, target) in planned.items():
-        lesion, trajectory = by_id[lesion_id], chosen_trajectory(by_id[lesion_id])
         if lines:
             points, notes[lesion_id] = by_line.get(lesion_id, (None, _not_reviewed_reason(lesion_id)))
             needle = None if points is None else needle_from_line(points, target)
@@ -185,20 +167,18 @@ def review_needles(plan: dict, ct: Volume, structures: dict, needle_markup=None,
             needle, notes[lesion_id] = _detected_needle(ct, entry, target, config)
         if needle is None:
             continue
-        margins = planned_rules_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan, lesion)
-        if margins is None:
-            margins = path_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.get("config", {}),
-                                   trajectory.get("clearance_by_structure_mm"))
+        margins = actual_path_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.lesion(lesion_id).rules,
+                                      plan.config.planning)
         reviews.append(NeedleReview(lesion_id, needle, compare_with_plan(needle, entry, target), margins))
     return reviews, notes
 
 
 # --------------------------------------------------------------------------- the whole review
-def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, needle_markup=None,
+def review_visit(plan: PlanFile, ct: Volume, structures: dict | None = None, needle_markup=None,
                 post_ct: Volume | None = None, injection_log=None, sampling_log=None,
                 needle_config: NeedleDetectionConfig | None = None,
                 injectate_config: InjectateConfig | None = None) -> Review:
-    """Review one visit of ``plan_dict`` (see the module docstring).
+    """Review one visit of ``plan`` (see the module docstring).
 
     ``injection_log`` is a list of :class:`InjectionRecord` or a parsed JSON log; ``sampling_log``
     a list of :class:`Sample` or a parsed JSON log; ``needle_markup`` a Markup, a list of them or
@@ -223,33 +203,30 @@ def review_visit(plan_dict: dict, ct: Volume, structures: dict | None = None, ne
     >>> round(needle.deviation.tip_to_target_mm, 1), round(needle.deviation.angle_deg, 1)
     (3.0, 0.0)
     """
-    check_review_fields(plan_dict)
     masks = structures or {}
-    lesion_ids = [str(lesion["id"]) for lesion in plan_dict.get("lesions", [])]
+    lesion_ids = [lesion.id for lesion in plan.lesions]
     lesion_masks = {k: v for k, v in masks.items() if k in lesion_ids}
     organ_masks = {k: v for k, v in masks.items() if k not in lesion_ids}
     needle_config = needle_config or NeedleDetectionConfig()
     injectate_config = injectate_config or InjectateConfig()
-    needles, notes = review_needles(plan_dict, ct, organ_masks, needle_markup, needle_config)
+    needles, notes = review_needles(plan, ct, organ_masks, needle_markup, needle_config)
     not_reviewed = {k: v for k, v in notes.items() if k not in {n.lesion_id for n in needles}}
-    review = Review((plan_dict.get("config") or {}).get("visit"), needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
+    review = Review(plan.visit, needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
                     config={"needle_detection": needle_config.to_dict(), "injectate": injectate_config.to_dict(),
                             "needle_match_distance_mm": NEEDLE_MATCH_DISTANCE_MM})
-    for lesion in plan_dict.get("lesions", []):
-        trajectory = chosen_trajectory(lesion)
-        if trajectory is not None:
-            review.plan_lines[str(lesion["id"])] = (np.asarray(trajectory["entry_lps"], float),
-                                                    np.asarray(trajectory["target_lps"], float))
+    for lesion in plan.lesions:
+        if lesion.chosen is not None:
+            review.plan_lines[lesion.id] = (lesion.chosen.entry_lps, lesion.chosen.target_lps)
     if injection_log is not None:
         records = injection_log if _is_list_of(injection_log, InjectionRecord) else injection_records(injection_log)
-        review.volumes = review_volumes(plan_dict, records)
-    delivered = _delivered_deposits(plan_dict, needles)
+        review.volumes = review_volumes(plan, records)
+    delivered = _delivered_deposits(plan, needles)
     if post_ct is not None:
-        review.injectate = _review_injectate(plan_dict, post_ct, ct, masks, lesion_masks, needles, delivered,
+        review.injectate = _review_injectate(plan, post_ct, ct, masks, lesion_masks, needles, delivered,
                                              injectate_config)
     if sampling_log is not None:
         samples = sampling_log if _is_list_of(sampling_log, Sample) else samples_from_json(sampling_log)
-        planned = {str(lesion["id"]): planned_deposits(lesion) for lesion in plan_dict.get("lesions", [])}
+        planned = {lesion.id: lesion.deposit_points_lps for lesion in plan.lesions}
         review.samples = sample_distances(samples, planned, delivered)
     return review
 
@@ -259,20 +236,18 @@ def _is_list_of(value, cls) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(item, cls) for item in value)
 
 
-def _delivered_deposits(plan: dict, needles: list[NeedleReview]) -> dict[str, np.ndarray]:
+def _delivered_deposits(plan: PlanFile, needles: list[NeedleReview]) -> dict[str, np.ndarray]:
     """Planned deposits moved with each lesion's actual needle (lesion id -> (N, 3) LPS mm)."""
-    by_id = {str(lesion["id"]): lesion for lesion in plan.get("lesions", [])}
     delivered = {}
     for needle_review in needles:
-        lesion = by_id[needle_review.lesion_id]
-        trajectory = chosen_trajectory(lesion)
+        lesion: PlannedLesion = plan.lesion(needle_review.lesion_id)
         delivered[needle_review.lesion_id] = delivered_deposits(
-            planned_deposits(lesion), trajectory["entry_lps"], trajectory["target_lps"],
+            lesion.deposit_points_lps, lesion.chosen.entry_lps, lesion.chosen.target_lps,
             needle_review.needle.tip_lps, needle_review.needle.axis)
     return delivered
 
 
-def _review_injectate(plan, post_ct, ct, masks, lesion_masks, needles, delivered, config) -> list[InjectateResult]:
+def _review_injectate(plan: PlanFile, post_ct, ct, masks, lesion_masks, needles, delivered, config) -> list[InjectateResult]:
     """Injectate per lesion that has a mask and deposits or a needle; seeds are deposits plus the needle track."""
     baseline = ct if ct.grid.same_as(post_ct.grid) else None
     if any(m.shape != post_ct.grid.shape for m in masks.values()):
@@ -281,9 +256,9 @@ def _review_injectate(plan, post_ct, ct, masks, lesion_masks, needles, delivered
     tracks = {n.lesion_id: needle_track_points(n.needle.hub_lps, n.needle.tip_lps, post_ct.grid.min_spacing_mm)
               for n in needles}
     results = []
-    for lesion in plan.get("lesions", []):
-        lesion_id = str(lesion["id"])
-        seeds = [planned_deposits(lesion), delivered.get(lesion_id, np.empty((0, 3))), tracks.get(lesion_id, np.empty((0, 3)))]
+    for lesion in plan.lesions:
+        lesion_id = lesion.id
+        seeds = [lesion.deposit_points_lps, delivered.get(lesion_id, np.empty((0, 3))), tracks.get(lesion_id, np.empty((0, 3)))]
         seeds = np.vstack(seeds)
         if lesion_id not in lesion_masks or len(seeds) == 0:
             continue

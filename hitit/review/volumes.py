@@ -2,7 +2,7 @@
 
 Technical success of an injection is the delivery of the whole prescribed volume (Sheth et al.,
 JAMA Netw Open 2020, MD Anderson series; the log items follow Marabelle et al., Ann Oncol 2018, PMC6290929). The
-prescription is the plan's allocation (``injectate_ml`` of each lesion, or the sum of its deposits);
+prescription is the plan's allocation (``injectate_ml`` of each lesion);
 what was delivered comes from an injection log written during the procedure:
 
 - JSON: ``{"visit": N, "injections": [{"lesion_id", "delivered_ml", "needle", "passes",
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hitit.errors import InputError
 from hitit.io.jsonfile import read_json
-from hitit.plan.lesion_table import deposit_list
+from hitit.plan.plan_file import PlanFile
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
 #: the full prescribed volume: half a graduation step of the finely graduated 0.5-1 mL syringes
@@ -162,33 +162,24 @@ def injection_records(document, where: str = "injection log") -> list[InjectionR
     return records
 
 
-def prescribed_ml(lesion: dict) -> float:
-    """The plan's volume for one lesion (mL): its allocation's ``injectate_ml``, else the sum of its deposits."""
-    allocation = lesion.get("allocation") or {}
-    if allocation.get("injectate_ml") is not None:
-        return float(allocation["injectate_ml"])
-    return float(sum(d["volume_ml"] for d in deposit_list(lesion)))
-
-
-def review_volumes(plan: dict, records: list[InjectionRecord],
+def review_volumes(plan: PlanFile, records: list[InjectionRecord],
                    tolerance_ml: float = TECHNICAL_SUCCESS_TOLERANCE_ML) -> VisitVolumes:
     """Delivered vs prescribed per lesion for the plan's visit; log records of other visits are ignored.
 
     Lesions with nothing prescribed get ``technical_success`` None; lesions in the log but not in
     the plan are listed with ``in_plan`` False.
     """
-    visit = (plan.get("config") or {}).get("visit")
-    records = [r for r in records if visit is None or r.visit is None or r.visit == int(visit)]
+    visit = plan.visit
+    records = [r for r in records if r.visit is None or r.visit == visit]
     rows = []
     planned_ids = []
-    for lesion in plan.get("lesions", []):
-        lesion_id = str(lesion["id"])
-        planned_ids.append(lesion_id)
-        rows.append(_lesion_row(lesion_id, prescribed_ml(lesion), [r for r in records if r.lesion_id == lesion_id],
+    for lesion in plan.lesions:
+        planned_ids.append(lesion.id)
+        rows.append(_lesion_row(lesion.id, lesion.injectate_ml, [r for r in records if r.lesion_id == lesion.id],
                                 True, tolerance_ml))
     for lesion_id in dict.fromkeys(r.lesion_id for r in records if r.lesion_id not in planned_ids):
         rows.append(_lesion_row(lesion_id, 0.0, [r for r in records if r.lesion_id == lesion_id], False, tolerance_ml))
-    return VisitVolumes(None if visit is None else int(visit), rows, tolerance_ml)
+    return VisitVolumes(visit, rows, tolerance_ml)
 
 
 def _lesion_row(lesion_id: str, prescribed: float, records: list[InjectionRecord], in_plan: bool,
