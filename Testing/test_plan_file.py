@@ -85,3 +85,4 @@ def test_the_read_plan_cannot_be_changed(planned):
         stored.document["lesions"] = []
     with pytest.raises(TypeError):
         stored.lesions[0].record["allocation"]["injectate_ml"] = 9.0
+    assert stored.to_dict() == document  # a plain copy for code that builds on the JSON content

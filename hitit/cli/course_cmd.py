@@ -99,9 +99,9 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def read_plan_folder(folder: str) -> dict:
-    """``plan.json`` of a plan folder, checked for the fields a course reads (the review's plan reader)."""
-    from hitit.cli.review_cmd import read_plan
-    return read_plan(folder)
+    """``plan.json`` of a plan folder, checked by the one plan reader (:func:`hitit.plan.plan_file.load_plan`)."""
+    from hitit.plan.plan_file import load_plan
+    return load_plan(folder).to_dict()
 
 
 def read_review_folder(folder: str) -> dict:

@@ -14,7 +14,6 @@ from hitit.course.record import (BASELINE_ID, Course, CourseLesion, Imaging, Vis
 from hitit.dosing.protocols import load_protocol
 from hitit.errors import InputError
 from hitit.response.study import ABSENT, TOO_SMALL
-from hitit.review.visit import chosen_trajectory
 
 
 def recist_diameter(nodal: bool, longest_mm: float, short_axis_mm: float) -> float:
@@ -64,7 +63,7 @@ def visit_lesions(plan: dict | None, review: dict | None) -> list[dict]:
         record = records.setdefault(str(item["id"]), {"lesion_id": str(item["id"])})
         record["injectability"] = item["injectability"]["verdict"]
         record["planned_volume_ml"] = float(item["allocation"]["injectate_ml"])
-        trajectory = chosen_trajectory(item)
+        trajectory = min(item.get("trajectories") or [], key=lambda t: t["rank"], default=None)  # the chosen path
         if trajectory is not None:
             record["planned_entry_lps"] = [float(v) for v in trajectory["entry_lps"]]
             record["planned_target_lps"] = [float(v) for v in trajectory["target_lps"]]

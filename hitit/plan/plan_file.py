@@ -169,6 +169,10 @@ class PlanFile:
         """The treatment visit the plan is for (1 = first)."""
         return self.config.visit
 
+    def to_dict(self) -> dict:
+        """A plain (changeable) copy of the checked document, for code that builds on the JSON content."""
+        return _plain(self.document)
+
     def lesion(self, lesion_id: str) -> PlannedLesion:
         """The lesion of this id."""
         for lesion in self.lesions:
@@ -223,6 +227,15 @@ def _read_only(value: Any) -> Any:
         return MappingProxyType({k: _read_only(v) for k, v in value.items()})
     if isinstance(value, list):
         return tuple(_read_only(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A plain JSON value (dicts and lists) of a read-only view made by :func:`_read_only`."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
     return value
 
 
