@@ -189,11 +189,12 @@ def review_visit(plan: PlanFile, ct: Volume, structures: dict | None = None, nee
     >>> import numpy as np
     >>> from hitit.phantom import make_teaching_case
     >>> from hitit.plan import PlanConfig, plan_case
+    >>> from hitit.plan.plan_file import plan_from_dict
     >>> from hitit.review.visit import review_visit
     >>> teaching = make_teaching_case(spacing_mm=(4.0, 4.0, 5.0))
-    >>> plan = plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict()  # as plan.json holds it
-    >>> path = plan["lesions"][0]["trajectories"][0]
-    >>> entry, target = np.array(path["entry_lps"]), np.array(path["target_lps"])
+    >>> plan = plan_from_dict(plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict())  # as load_plan reads plan.json
+    >>> path = plan.lesions[0].chosen
+    >>> entry, target = path.entry_lps, path.target_lps
     >>> tip = target + 3.0 * (target - entry) / np.linalg.norm(target - entry)
     >>> masks = {**teaching.case.structures, **teaching.case.lesions}
     >>> review = review_visit(plan, teaching.case.ct, masks, needle_markup=np.array([entry, tip]))
