@@ -7,7 +7,7 @@ from vtkmodules.util import numpy_support
 from vtkmodules.vtkIOXML import vtkXMLPolyDataReader, vtkXMLPolyDataWriter
 
 from slicer_core_tier import requires_slicer_core
-from test_plan_model_files import _mesh
+from test_plan_folder import _mesh
 
 from hitit.geometry import lps_to_ras
 from hitit.plan.folder import write_polydata
