@@ -4,7 +4,6 @@ import sys
 from typing import Annotated
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -17,19 +16,11 @@ from slicer.parameterNodeWrapper import (
     parameterNodeWrapper,
 )
 
-from slicer import (
-    vtkMRMLMarkupsFiducialNode,
-    vtkMRMLMarkupsLineNode,
-    vtkMRMLModelNode,
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-    vtkMRMLTableNode,
-)
 
 # hitit_slicer and hitit sit beside the installed modules, or one folder up in a source checkout.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.extend([_ROOT] if os.path.isdir(os.path.join(_ROOT, "hitit_slicer")) and _ROOT not in sys.path else [])
-from hitit_slicer.application import ModuleLibrary  # noqa: E402  (standard library only until the core is needed)
+from hitit_slicer.application import ModuleLibrary, ModuleTestMixin, ModuleWidgetMixin  # noqa: E402  (standard library only until the core is needed)
 
 # Everything that touches the scene without Qt is in hitit_slicer.planner (shared library, tested on Slicer's
 # core libraries); it and the core are imported only inside HITITPlannerLogic, after the packages the core
@@ -137,10 +128,10 @@ class HITITPlannerParameterNode:
     selectedLesion - lesion id selected in the table.
     """
 
-    inputVolume: vtkMRMLScalarVolumeNode
-    structuresSegmentation: vtkMRMLSegmentationNode
-    lesionsSegmentation: vtkMRMLSegmentationNode
-    lesionSeeds: vtkMRMLMarkupsFiducialNode
+    inputVolume: slicer.vtkMRMLScalarVolumeNode
+    structuresSegmentation: slicer.vtkMRMLSegmentationNode
+    lesionsSegmentation: slicer.vtkMRMLSegmentationNode
+    lesionSeeds: slicer.vtkMRMLMarkupsFiducialNode
     autoStructures: bool = True
     protocol: str = ""
     visitNumber: Annotated[int, WithinRange(1, 50)] = 1
@@ -157,11 +148,11 @@ class HITITPlannerParameterNode:
     marginBullaMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
     trajectoriesPerLesion: Annotated[int, WithinRange(1, 10)] = 3
     accessibilityScalar: Annotated[str, Choice(["clearance_mm", "score", "length_mm", "feasible"])] = "clearance_mm"
-    lesionTable: vtkMRMLTableNode
-    checkLine: vtkMRMLMarkupsLineNode
-    depositTrajectory: vtkMRMLMarkupsLineNode
-    deposits: vtkMRMLMarkupsFiducialNode
-    accessibilityModel: vtkMRMLModelNode
+    lesionTable: slicer.vtkMRMLTableNode
+    checkLine: slicer.vtkMRMLMarkupsLineNode
+    depositTrajectory: slicer.vtkMRMLMarkupsLineNode
+    deposits: slicer.vtkMRMLMarkupsFiducialNode
+    accessibilityModel: slicer.vtkMRMLModelNode
     exportDirectory: pathlib.Path
     planJson: str = ""
     selectedLesion: str = ""
@@ -183,16 +174,14 @@ UNBOUND_PARAMETERS = {
 #
 
 
-class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """The workflow panel: inputs, lesions, trajectories, deposits, export."""
+class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """The workflow panel: inputs, lesions, trajectories, deposits, export (panel and parameter node plumbing: ModuleWidgetMixin)."""
 
     def __init__(self, parent=None) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        self.initializeWidgetState()
         self._observedLine = None
         self._lineCheckTimer = None
         self._planning = False
@@ -201,22 +190,10 @@ class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setup(self) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/HITITPlanner.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.loadPanel()
         self.logic = HITITPlannerLogic()
-
         # A dragged line fires many events: check it once the mouse rests for a moment.
-        self._lineCheckTimer = qt.QTimer()
-        self._lineCheckTimer.setSingleShot(True)
-        self._lineCheckTimer.interval = 150
-        self._lineCheckTimer.connect("timeout()", self.onLineCheckTimeout)
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self._lineCheckTimer = self.settleTimer(qt.QTimer(), 150, self.onLineCheckTimeout)
 
         self.ui.loadTeachingCaseButton.connect("clicked(bool)", self.onLoadTeachingCaseButton)
         self.ui.growLesionsButton.connect("clicked(bool)", self.onGrowLesionsButton)
@@ -228,34 +205,10 @@ class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        """Called when the application closes and the module widget is destroyed."""
-        if self._lineCheckTimer:
-            self._lineCheckTimer.stop()
-        self.removeObservers()
-        if self.logic:
-            self.logic.hitit.close()
-
-    def enter(self) -> None:
-        """Called each time the user opens this module."""
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        """Called each time the user opens a different module."""
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        """Called just before the scene is closed."""
-        self.setParameterNode(None)
+    def onSceneStartClose(self, caller=None, event=None) -> None:
+        """Called just before the scene is closed: the user's line goes with it."""
+        ModuleWidgetMixin.onSceneStartClose(self, caller, event)
         self._observeLine(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        """Called just after the scene is closed."""
-        if self.parent.isEntered:
-            self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
         """Ensure the parameter node exists and is observed; select a CT and an export folder if none is set."""
@@ -264,21 +217,11 @@ class HITITPlannerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             firstVolumeNode = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
             if firstVolumeNode:
                 self._parameterNode.inputVolume = firstVolumeNode
-        if str(self._parameterNode.exportDirectory) in ("", "."):
-            # The directory button shows a folder even when the parameter is unset: make them the same folder.
-            self._parameterNode.exportDirectory = pathlib.Path(slicer.app.defaultScenePath)
+        self.showFoldersOfTheParameters("exportDirectory")
 
-    def setParameterNode(self, inputParameterNode) -> None:
-        """Set and observe the parameter node; connect it to the GUI."""
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-            self._updateProtocolChoices()
-            self.onParameterNodeModified()
+    def parameterNodeSet(self) -> None:
+        """A new parameter node: its protocol among the core's."""
+        self._updateProtocolChoices()
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         """Update what the parameter node binding does not: buttons, table, line observation, map colouring."""
@@ -518,20 +461,12 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 #
 
 
-class HITITPlannerTest(ScriptedLoadableModuleTest):
+class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     """Self-tests: the scenarios of hitit_slicer.scenarios.planner (the same the pytest tier runs on Slicer's core
     libraries), here on Slicer's own scene. Each test_* works alone (ctest runs them one by one); no network."""
 
-    def setUp(self):
-        """Start every test from an empty scene."""
-        slicer.mrmlScene.Clear()
-
-    def runTest(self):
-        """Run every test, each on a fresh scene (what Reload and Test calls)."""
-        for test in (self.test_PlannedTeachingCase, self.test_ReplanAndCloseScene, self.test_StatedContrast,
-                     self.test_TransformedCT, self.test_SeedGrownLesions):
-            self.setUp()
-            test()
+    TESTS = ("test_PlannedTeachingCase", "test_ReplanAndCloseScene", "test_StatedContrast", "test_TransformedCT",
+             "test_SeedGrownLesions")
 
     @staticmethod
     def _setUpCase():
@@ -549,19 +484,16 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         for scenario in scenarios.READ_ONLY:
             self.delayDisplay(scenario.__name__)
             scenario(planned, workDir)
-        self.delayDisplay("test_PlannedTeachingCase passed")
 
     def test_ReplanAndCloseScene(self):
         """Re-planning replaces only the Planner's nodes; closing the scene drops the in-memory plan."""
         scenarios, context, files, workDir = self._setUpCase()
         scenarios.replanningAndClosingTheScene(context, files)
-        self.delayDisplay("test_ReplanAndCloseScene passed")
 
     def test_StatedContrast(self):
         """Contrast stated "no" reaches the core: recorded in the plan, necrosis left not assessed."""
         scenarios, context, files, workDir = self._setUpCase()
         scenarios.statedContrastReachesTheCore(context, files)
-        self.delayDisplay("test_StatedContrast passed")
 
     def test_TransformedCT(self):
         """A CT under a linear transform is planned where the transform puts it; a non-linear one is refused."""
@@ -571,10 +503,8 @@ class HITITPlannerTest(ScriptedLoadableModuleTest):
         scenarios.parentTransformMovesThePlan(context, files, baseline)
         slicer.mrmlScene.Clear()
         scenarios.nonLinearTransformIsRefused(context, files)
-        self.delayDisplay("test_TransformedCT passed")
 
     def test_SeedGrownLesions(self):
         """Lesions grown from click points keep their labels as ids; growing again replaces them."""
         scenarios, context, files, workDir = self._setUpCase()
         scenarios.seedGrownLesionsKeepTheirIds(context, files)
-        self.delayDisplay("test_SeedGrownLesions passed")

@@ -16,18 +16,11 @@ from slicer.parameterNodeWrapper import (
     parameterNodeWrapper,
 )
 
-from slicer import (
-    vtkMRMLMarkupsLineNode,
-    vtkMRMLPlotChartNode,
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-    vtkMRMLTableNode,
-)
 
 # hitit_slicer and hitit sit beside the installed modules, or one folder up in a source checkout.
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.extend([_ROOT] if os.path.isdir(os.path.join(_ROOT, "hitit_slicer")) and _ROOT not in sys.path else [])
-from hitit_slicer.application import ModuleLibrary  # noqa: E402  (standard library only until the core is needed)
+from hitit_slicer.application import ModuleLibrary, ModuleTestMixin, ModuleWidgetMixin  # noqa: E402  (standard library only until the core is needed)
 
 # Everything that touches the scene without Qt is in hitit_slicer.response (shared library, tested on Slicer's
 # core libraries); it is imported only inside HITITResponseLogic, and the core's Python packages are
@@ -102,7 +95,7 @@ class HITITResponseParameterNode:
 
     patient: str = ""
     timepointsJson: str = ""
-    studyTable: vtkMRMLTableNode
+    studyTable: slicer.vtkMRMLTableNode
     lesionId: str = ""
     lesionRole: Annotated[str, Choice(["target", "non-target"])] = "target"
     lesionOrgan: str = ""
@@ -112,24 +105,24 @@ class HITITResponseParameterNode:
     lesionAppearsAt: str = ""
     selectedTimepoint: str = ""
     selectedLesion: str = ""
-    lesionSegmentation: vtkMRMLSegmentationNode
+    lesionSegmentation: slicer.vtkMRMLSegmentationNode
     warnBaseline: bool = False
     shownCriterion: Annotated[str, Choice(["RECIST1.1", "iRECIST", "itRECIST"])] = "itRECIST"
-    recistTable: vtkMRMLTableNode
-    irecistTable: vtkMRMLTableNode
-    itrecistTable: vtkMRMLTableNode
-    waterfallChart: vtkMRMLPlotChartNode
-    spiderChart: vtkMRMLPlotChartNode
+    recistTable: slicer.vtkMRMLTableNode
+    irecistTable: slicer.vtkMRMLTableNode
+    itrecistTable: slicer.vtkMRMLTableNode
+    waterfallChart: slicer.vtkMRMLPlotChartNode
+    spiderChart: slicer.vtkMRMLPlotChartNode
     responseJson: str = ""
     planDirectory: pathlib.Path
-    reviewVolume: vtkMRMLScalarVolumeNode
-    reviewStructures: vtkMRMLSegmentationNode
-    reviewLesions: vtkMRMLSegmentationNode
-    actualNeedle: vtkMRMLMarkupsLineNode
-    postInjectionVolume: vtkMRMLScalarVolumeNode
+    reviewVolume: slicer.vtkMRMLScalarVolumeNode
+    reviewStructures: slicer.vtkMRMLSegmentationNode
+    reviewLesions: slicer.vtkMRMLSegmentationNode
+    actualNeedle: slicer.vtkMRMLMarkupsLineNode
+    postInjectionVolume: slicer.vtkMRMLScalarVolumeNode
     injectionLog: str = ""
     samplingLog: str = ""
-    reviewTable: vtkMRMLTableNode
+    reviewTable: slicer.vtkMRMLTableNode
     reviewJson: str = ""
     studyFile: str = ""
     outputDirectory: pathlib.Path
@@ -161,16 +154,14 @@ UNBOUND_PARAMETERS = {
 #
 
 
-class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """The workflow panel: study, measuring, response, review, import/export."""
+class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """The workflow panel: study, measuring, response, review, import/export (panel and parameter node plumbing: ModuleWidgetMixin)."""
 
     def __init__(self, parent=None) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        self.initializeWidgetState()
         self._observedLines = []
         self._observedTable = None
         self._lineSyncTimer = None
@@ -179,22 +170,10 @@ class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setup(self) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/HITITResponse.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.loadPanel()
         self.logic = HITITResponseLogic()
-
         # Dragging a line fires many events: update the study once the mouse rests for a moment.
-        self._lineSyncTimer = qt.QTimer()
-        self._lineSyncTimer.setSingleShot(True)
-        self._lineSyncTimer.interval = 200
-        self._lineSyncTimer.connect("timeout()", self.onLineSyncTimeout)
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self._lineSyncTimer = self.settleTimer(qt.QTimer(), 200, self.onLineSyncTimeout)
         for widget, name in self._pathFields():
             widget.connect("currentPathChanged(QString)", lambda path, name=name: self._setPathParameter(name, path))
             # a cleared field is not acceptable input, so it emits validInputChanged(False) instead
@@ -220,14 +199,6 @@ class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        """Called when the application closes and the module widget is destroyed."""
-        if self._lineSyncTimer:
-            self._lineSyncTimer.stop()
-        self.removeObservers()
-        if self.logic:
-            self.logic.hitit.close()
-
     def enter(self) -> None:
         """Called each time the user opens this module: follow new lines only while the module is open."""
         if not self.hasObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onNodeAdded):
@@ -238,23 +209,13 @@ class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Called each time the user opens a different module: stop rewriting the study from lines."""
         self.removeObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onNodeAdded)
         self._observeLines([])
-        if self._lineSyncTimer:
-            self._lineSyncTimer.stop()
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
+        ModuleWidgetMixin.exit(self)
 
-    def onSceneStartClose(self, caller, event) -> None:
-        """Called just before the scene is closed."""
-        self.setParameterNode(None)
+    def onSceneStartClose(self, caller=None, event=None) -> None:
+        """Called just before the scene is closed: its lines and study table go with it."""
+        ModuleWidgetMixin.onSceneStartClose(self, caller, event)
         self._observeLines([])
         self._observeTable(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        """Called just after the scene is closed."""
-        if self.parent.isEntered:
-            self.initializeParameterNode()
 
     def onNodeAdded(self, caller=None, event=None) -> None:
         """A node was added (a line drawn or a scene loaded): look for measurement lines once things settle."""
@@ -266,10 +227,7 @@ class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.studyTable:
             self._parameterNode.studyTable = self.logic.studyTableNode(self._parameterNode)
-        for name in ("planDirectory", "outputDirectory"):
-            if str(getattr(self._parameterNode, name)) in ("", "."):
-                # The directory button shows a folder even when the parameter is unset: make them the same folder.
-                setattr(self._parameterNode, name, pathlib.Path(slicer.app.defaultScenePath))
+        self.showFoldersOfTheParameters("planDirectory", "outputDirectory")
 
     def _pathFields(self):
         """The file fields bound by hand and their parameters."""
@@ -286,18 +244,10 @@ class HITITResponseWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not widget.currentPath.strip():
             self._setPathParameter(name, "")
 
-    def setParameterNode(self, inputParameterNode) -> None:
-        """Set and observe the parameter node; connect it to the GUI."""
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-        self._parameterNode = inputParameterNode
+    def parameterNodeSet(self) -> None:
+        """A new parameter node: its choices are read again and its lines looked for."""
         self._choices = None
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-            self.onParameterNodeModified()
-            self._lineSyncTimer.start()
+        self._lineSyncTimer.start()
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         """Update what the parameter node binding does not: choices, table views, buttons."""
@@ -626,38 +576,26 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
 #
 
 
-class HITITResponseTest(ScriptedLoadableModuleTest):
+class HITITResponseTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     """Self-tests: the scenarios of hitit_slicer.scenarios.response (the same the pytest tier runs on Slicer's core
     libraries), here on Slicer's own scene. Each test_* builds its own inputs (no network) and works alone."""
 
-    def setUp(self):
-        """Start every test from an empty scene."""
-        slicer.mrmlScene.Clear()
-
-    def runTest(self):
-        """Run every test, each on a fresh scene (what Reload and Test calls)."""
-        for test in (self.test_StudyFromLinesAndResponse, self.test_ImportExportStudy, self.test_MeasureFromSegment,
-                     self.test_ReviewOfARealPlan):
-            self.setUp()
-            test()
+    TESTS = ("test_StudyFromLinesAndResponse", "test_ImportExportStudy", "test_MeasureFromSegment", "test_ReviewOfARealPlan")
 
     def test_StudyFromLinesAndResponse(self):
         """Lines of known length -> study table -> RECIST/iRECIST/itRECIST tables and charts; a growing line gives PD."""
         scenarios, context, workDir = HITITResponseLogic().hitit.selfTest("ResponseSelfTest")
         scenarios.studyFromLinesAndResponse(context, workDir)
-        self.delayDisplay("test_StudyFromLinesAndResponse passed")
 
     def test_ImportExportStudy(self):
         """The engine's JSON study imported, exported as JSON and CSV, re-imported; the response outputs written."""
         scenarios, context, workDir = HITITResponseLogic().hitit.selfTest("ResponseSelfTest")
         scenarios.importExportStudy(context, workDir)
-        self.delayDisplay("test_ImportExportStudy passed")
 
     def test_MeasureFromSegment(self):
         """An ellipsoid segment: the study gets its longest diameter and the line agrees."""
         scenarios, context, workDir = HITITResponseLogic().hitit.selfTest("ResponseSelfTest")
         scenarios.measureFromSegment(context, workDir)
-        self.delayDisplay("test_MeasureFromSegment passed")
 
     def test_ReviewOfARealPlan(self):
         """A real plan of the teaching case and a reviewer's needle line: tip and angle errors, lines, export, scene close."""
@@ -666,4 +604,3 @@ class HITITResponseTest(ScriptedLoadableModuleTest):
 
         files = hitit_slicer.teaching_case.writeTeachingCase(workDir / "case")
         scenarios.reviewOfARealPlan(context, workDir, files)
-        self.delayDisplay("test_ReviewOfARealPlan passed")

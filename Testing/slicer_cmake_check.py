@@ -11,7 +11,7 @@ generators overwrite one file with the other without a word. Destinations follow
   extension gets ``.py``.
 
 Only the CMake the extension uses is read: ``set``, ``file(GLOB|GLOB_RECURSE ... RELATIVE ...)``,
-``add_subdirectory`` and the two macros; both branches of an ``if`` count, as either may be configured.
+``add_subdirectory``, ``function`` definitions and calls, and the two macros; both branches of an ``if`` count, as either may be configured.
 """
 
 from __future__ import annotations
@@ -85,22 +85,41 @@ def _destination_prefix(destination_dir: str) -> str | None:
     return destination_dir.split(SCRIPTED_MODULES_DIR, 1)[1].strip("/")
 
 
-def installed_files(folder: Path, repo: Path | None = None, variables: dict[str, list[str]] | None = None) -> list[Installed]:
-    """Every Python script and resource the CMakeLists.txt of ``folder`` (and its subdirectories) installs."""
+def installed_files(folder: Path, repo: Path | None = None, variables: dict[str, list[str]] | None = None,
+                    functions: dict[str, tuple[list[str], str]] | None = None) -> list[Installed]:
+    """Every Python script and resource the CMakeLists.txt of ``folder`` (and its subdirectories) installs.
+
+    A ``function(name params...)`` defined there is run where it is called, with its parameters set to
+    the call's arguments, as CMake does (``CMAKE_CURRENT_SOURCE_DIR`` is the caller's folder).
+    """
     repo = repo or folder
     variables = dict(variables or {})
+    functions = dict(functions or {})
+    text = (folder / "CMakeLists.txt").read_text(encoding="utf-8")
+    text = re.sub(r"#[^\n]*", "", text)
+    for match in re.finditer(r"function\s*\(\s*(\w+)([^)]*)\)(.*?)endfunction\s*\([^)]*\)", text, re.S):
+        functions[match.group(1)] = (match.group(2).split(), match.group(3))
+    text = re.sub(r"function\s*\(.*?endfunction\s*\([^)]*\)", "", text, flags=re.S)
+    return _run(text, folder, repo, variables, functions, (folder / "CMakeLists.txt").relative_to(repo).as_posix())
+
+
+def _run(text: str, folder: Path, repo: Path, variables: dict[str, list[str]],
+         functions: dict[str, tuple[list[str], str]], where: str) -> list[Installed]:
+    """The files the commands of ``text`` install, run in ``folder``."""
     variables["CMAKE_CURRENT_SOURCE_DIR"] = [str(folder)]
-    cmake = folder / "CMakeLists.txt"
-    where = cmake.relative_to(repo).as_posix()
     result: list[Installed] = []
-    for name, raw in _commands(cmake.read_text(encoding="utf-8")):
+    for name, raw in _commands(text):
         arguments = [item for argument in raw for item in _expand(argument, variables)]
-        if name == "set" and arguments:
+        if name in functions:
+            parameters, body = functions[name]
+            scope = dict(variables) | {parameter: [value] for parameter, value in zip(parameters, arguments)}
+            result += _run(body, folder, repo, scope, functions, where)
+        elif name == "set" and arguments:
             variables[arguments[0]] = [a for a in arguments[1:] if a not in ("CACHE", "PARENT_SCOPE")]
         elif name == "file" and arguments[:1] in (["GLOB"], ["GLOB_RECURSE"]):
             variables[arguments[1]] = _glob(arguments)
         elif name == "add_subdirectory" and arguments and (folder / arguments[0] / "CMakeLists.txt").is_file():
-            result += installed_files(folder / arguments[0], repo, variables)
+            result += installed_files(folder / arguments[0], repo, variables, functions)
         elif name == "slicerMacroBuildScriptedModule":
             values = _keywords(arguments, {"NAME", "SCRIPTS", "RESOURCES", "WITH_SUBDIR", "WITH_GENERIC_TESTS", "VERBOSE"})
             prefix = folder.name if "WITH_SUBDIR" in values else ""

@@ -146,9 +146,15 @@ def test_optional_files_can_be_cleared_and_a_new_study_file_chosen():
 
 @pytest.mark.parametrize("module", [PLANNER, RESPONSE], ids=lambda p: p.stem)
 def test_directory_buttons_show_the_parameter(module):
-    """A ctkDirectoryButton shows a folder even when its parameter is unset: the widget sets the parameter to it."""
-    text = ast.unparse(method(class_node(tree(module), f"{module.stem}Widget"), "initializeParameterNode"))
-    assert "defaultScenePath" in text
+    """A ctkDirectoryButton shows a folder even when its parameter is unset: the widget sets every folder parameter to
+    the folder shown (Slicer's default scene folder)."""
+    wrapper = class_node(tree(module), f"{module.stem}ParameterNode")
+    folders = {item.target.id for item in wrapper.body if isinstance(item, ast.AnnAssign) and ast.unparse(item.annotation) == "pathlib.Path"}
+    call = next(node for node in ast.walk(method(class_node(tree(module), f"{module.stem}Widget"), "initializeParameterNode"))
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "self.showFoldersOfTheParameters")
+    assert folders and {ast.literal_eval(argument) for argument in call.args} == folders
+    mixin = ast.unparse(method(class_node(tree(REPO / "hitit_slicer" / "application.py"), "ModuleWidgetMixin"), "showFoldersOfTheParameters"))
+    assert "slicer.app.defaultScenePath" in mixin and "('', '.')" in mixin
 
 
 @pytest.mark.parametrize("module", [PLANNER, RESPONSE], ids=lambda p: p.stem)

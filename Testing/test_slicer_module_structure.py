@@ -39,17 +39,19 @@ def test_module_classes(module):
     found = classes(module)
     bases = {cls: [ast.unparse(b) for b in node.bases] for cls, node in found.items()}
     assert bases[name] == ["ScriptedLoadableModule"]
-    assert bases[f"{name}Widget"][0] == "ScriptedLoadableModuleWidget" and "VTKObservationMixin" in bases[f"{name}Widget"]
+    # the shared plumbing (hitit_slicer.application) comes first, so that its enter/exit/cleanup are the ones Slicer calls
+    assert bases[f"{name}Widget"] == ["ModuleWidgetMixin", "ScriptedLoadableModuleWidget", "VTKObservationMixin"]
     assert bases[f"{name}Logic"] == ["ScriptedLoadableModuleLogic"]
-    assert bases[f"{name}Test"] == ["ScriptedLoadableModuleTest"]
+    assert bases[f"{name}Test"] == ["ModuleTestMixin", "ScriptedLoadableModuleTest"]
     wrappers = [n for n in found.values() if any("parameterNodeWrapper" in ast.unparse(d) for d in n.decorator_list)]
     assert len(wrappers) == 1
     fields = [i.target.id for i in wrappers[0].body if isinstance(i, ast.AnnAssign)]
     assert not set(fields) & RESERVED
     tests = [f.name for f in found[f"{name}Test"].body if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")]
     assert tests, "the Test class has no test_* method"
-    setup = next(f for f in found[f"{name}Test"].body if isinstance(f, ast.FunctionDef) and f.name == "setUp")
-    assert "mrmlScene.Clear" in ast.unparse(setup)
+    listed = next(ast.literal_eval(i.value) for i in found[f"{name}Test"].body
+                  if isinstance(i, ast.Assign) and ast.unparse(i.targets[0]) == "TESTS")
+    assert sorted(listed) == sorted(tests), "runTest (ModuleTestMixin.TESTS) must run every test_* method"
     # every public method has a docstring
     for cls in (f"{name}Widget", f"{name}Logic"):
         for item in found[cls].body:
@@ -76,7 +78,8 @@ def test_module_compiles_and_defers_core_imports(module):
     for node in tree.body:
         if isinstance(node, ast.Import):
             top_imports |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer.application" and [a.name for a in node.names] == ["ModuleLibrary"]):
+        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer.application"
+                                                       and {a.name for a in node.names} <= {"ModuleLibrary", "ModuleTestMixin", "ModuleWidgetMixin"}):
             top_imports.add((node.module or "").split(".")[0])
     # the standard library, Slicer's own packages and the dependency helper; never the core or its pip
     # dependencies (installed lazily)
@@ -131,24 +134,19 @@ def test_what_the_modules_import_at_load_imports_the_standard_library_only(name)
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
 def test_cmake_lists_every_script_and_resource(module):
+    """The module folder holds the module file, its icon and panel, and CMake installs exactly those (with Slicer's
+    generic tests and the module's self-test as a ctest, hititAddScriptedModule in the top CMakeLists)."""
+    from slicer_cmake_check import installed_files
+
     folder = module.parent
-    cmake = (folder / "CMakeLists.txt").read_text(encoding="utf-8").replace("${MODULE_NAME}", module.stem)
-    assert f"set(MODULE_NAME {module.stem})" in cmake.replace(f"set(MODULE_NAME {module.stem})", f"set(MODULE_NAME {module.stem})")
-    assert "slicerMacroBuildScriptedModule(" in cmake and "WITH_GENERIC_TESTS" in cmake
-    assert re.search(r"if\(BUILD_TESTING\).*slicer_add_python_unittest\(SCRIPT " + module.stem + r"\.py\)", cmake, re.S)
-    direct = [p.name for p in folder.glob("*.py")]
-    assert direct == [module.name], f"only the module file may sit directly in {folder.name}: {direct}"
-    listed = set(re.findall(r"^\s+(\S+)\s*$", cmake, re.M))
-    for path in folder.rglob("*.py"):
-        if "Testing" in path.relative_to(folder).parts or "__pycache__" in path.parts:
-            continue
-        assert path.relative_to(folder).as_posix() in listed, f"{path.relative_to(folder)} not in MODULE_PYTHON_SCRIPTS"
-    for path in (folder / "Resources").rglob("*"):
-        if path.is_file():
-            assert path.relative_to(folder).as_posix() in listed, f"{path.relative_to(folder)} not in MODULE_PYTHON_RESOURCES"
-    for entry in listed:
-        if "/" in entry or entry.endswith(".py"):
-            assert (folder / entry).is_file(), f"CMake lists missing file {entry}"
+    assert f"hititAddScriptedModule({module.stem})" in (folder / "CMakeLists.txt").read_text(encoding="utf-8")
+    function = re.search(r"function\(hititAddScriptedModule MODULE_NAME\)(.*?)endfunction", top_cmake(), re.S).group(1)
+    assert "slicerMacroBuildScriptedModule(" in function and "WITH_GENERIC_TESTS" in function
+    assert re.search(r"if\(BUILD_TESTING\).*slicer_add_python_unittest\(SCRIPT \$\{MODULE_NAME\}\.py\)", function, re.S)
+    installed = {item.source for item in installed_files(REPO) if item.source.startswith(f"{folder.name}/")}
+    present = {path.relative_to(REPO).as_posix() for path in folder.rglob("*")
+               if path.is_file() and path.name not in ("CMakeLists.txt", "TESTING.md") and "__pycache__" not in path.parts}
+    assert installed == present, f"installed {sorted(installed)}, in the folder {sorted(present)}"
     assert (folder / "Resources" / "Icons" / f"{module.stem}.png").is_file()
 
 

@@ -33,20 +33,17 @@ def test_library_is_installed_once_beside_the_modules():
     assert re.search(r'RESOURCES "requirements.txt"', cmake)
 
 
-def installed_files(cmake_text: str) -> list[str]:
-    """Files a module CMakeLists gives slicerMacroBuildScriptedModule (installed under qt-scripted-modules/)."""
-    name = re.search(r"set\(MODULE_NAME (\w+)\)", cmake_text).group(1)
-    return [entry.replace("${MODULE_NAME}", name) for entry in re.findall(r"^\s+(\S+/\S+|\S+\.py)\s*$", cmake_text, re.M)]
-
-
 def test_no_two_modules_install_the_same_file():
     """Scripted modules share one install folder: the same relative path from two modules is one file written twice."""
+    from slicer_cmake_check import installed_files
+
     seen: dict[str, str] = {}
-    for cmake in sorted(REPO.glob("*/CMakeLists.txt")):
-        for entry in installed_files(cmake.read_text(encoding="utf-8")):
-            assert entry not in seen, f"{entry} is installed by both {seen[entry]} and {cmake.parent.name}"
-            seen[entry] = cmake.parent.name
-    assert seen
+    for item in installed_files(REPO):
+        module = item.rule.split("/", 1)[0]
+        if item.rule.startswith(("HITITPlanner/", "HITITResponse/")):
+            assert item.destination not in seen, f"{item.destination} is installed by both {seen[item.destination]} and {module}"
+            seen[item.destination] = module
+    assert set(seen.values()) == {"HITITPlanner", "HITITResponse"}
 
 
 def test_requirements_cover_the_core_packages_slicer_lacks():
