@@ -177,15 +177,17 @@ def lineThroughTheAortaIsUnsafe(planned, workDir):
 
 
 def proposedTrajectoryIsSafe(planned, workDir):
-
+    """Every trajectory the plan proposes (not only the best), drawn as a line: SAFE with the plan's clearance."""
     context, case, parameters, session, content = planned.unpack()
-    best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
-    line = nodes.addLine(context, "drawn", np.multiply(best["entry_lps"], [-1, -1, 1]), np.multiply(best["target_lps"], [-1, -1, 1]))
-    summary = planner.checkLine(session, line)
-    assert summary["feasible"] and not summary["violations"] and not summary["blocking"]
-    close(summary["minClearanceMm"], best["min_clearance_mm"], 0.05, "minimum clearance")
-    assert planner.formatLineCheck(summary).startswith("SAFE")
-    context.scene.RemoveNode(line)
+    proposed = [t for lesion in content["lesions"] for t in lesion["trajectories"]]
+    assert len(proposed) >= len(content["lesions"]) and all(t["feasible"] for t in proposed)
+    for t in proposed:
+        line = nodes.addLine(context, "drawn", np.multiply(t["entry_lps"], [-1, -1, 1]), np.multiply(t["target_lps"], [-1, -1, 1]))
+        summary = planner.checkLine(session, line)
+        assert summary["feasible"] and not summary["violations"] and not summary["blocking"], (t["rank"], summary)
+        close(summary["minClearanceMm"], t["min_clearance_mm"], 0.05, "minimum clearance")
+        assert planner.formatLineCheck(summary).startswith("SAFE")
+        context.scene.RemoveNode(line)
 
 
 def depositsAreLabelledByDepth(planned, workDir):
