@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean offscreen-gl
+.PHONY: demo test lint bench clean offscreen-gl
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 
 test: $(STAMP) offscreen-gl
 	$(BIN)/python -m pytest -q Testing
+
+# ruff with the rules in pyproject.toml (pyflakes, pycodestyle, bugbear, pyupgrade, numpy, docstrings).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # Mesa's off-screen OpenGL, for the tests that draw plans with Slicer's displayable managers without a
 # display. Installed with apt-get when missing and possible (as root on Debian); otherwise those tests
