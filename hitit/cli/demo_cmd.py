@@ -31,6 +31,9 @@ def register(subparsers) -> None:
     parser.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), default=list(DEFAULT_SPACING_MM),
                         help=f"voxel spacing in mm along i, j, k (default {' '.join(f'{s:g}' for s in DEFAULT_SPACING_MM)})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the CT noise (the anatomy does not change)")
+    parser.add_argument("--course", action="store_true",
+                        help="generate the teaching treatment course instead: baseline, two T-VEC visits (plan, needle and "
+                             "injectate CTs, review), two follow-ups, course.json, response, course report and truth.json")
     parser.set_defaults(func=run)
 
 
@@ -53,8 +56,24 @@ def run_demo(out_dir: str | Path, spacing_mm=DEFAULT_SPACING_MM, seed: int = 0) 
     return result
 
 
+def run_course(args) -> int:
+    """Generate the teaching course and print where its parts are and what is due next."""
+    from hitit.cli.course_cmd import status_lines
+    from hitit.course.record import load_course
+    from hitit.course.teaching import write_teaching_course
+    start = time.perf_counter()
+    paths = write_teaching_course(args.out, args.seed)
+    print(f"Teaching course written to {args.out} in {time.perf_counter() - start:.1f} s")
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    print("\n".join(status_lines(load_course(paths["course"]))))
+    return 0
+
+
 def run(args) -> int:
     """Generate the case and print its grid, structure sizes and lesion truth."""
+    if args.course:
+        return run_course(args)
     result = run_demo(args.out, args.spacing, args.seed)
     case = result["case"]
     grid = case["grid"]
