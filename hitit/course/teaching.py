@@ -37,6 +37,7 @@ from hitit.io.segmentations import write_seg_nrrd
 from hitit.io.volumes import write_volume
 from hitit.phantom import FAT_HU, LESION_HU, LIVER_HU, LesionTruth, make_teaching_case
 from hitit.plan import PlanConfig, plan_case, write_plan
+from hitit.plan.plan_file import plan_from_dict
 from hitit.response import evaluate_study, write_outputs
 from hitit.review.visit import review_visit, write_review
 from hitit.review.volumes import InjectionRecord
@@ -170,8 +171,8 @@ def follow_up_ct(baseline: Volume, baseline_masks: dict, lesions: dict[str, Lesi
 
 # --------------------------------------------------------------------------- the course
 def _plan_dict(plan) -> dict:
-    """plan.json's content, as the review and the course read it."""
-    return json.loads(json.dumps(plan.to_dict(), default=float))
+    """plan.json's content, checked by the plan reader as the review and the course read it."""
+    return plan_from_dict(json.loads(json.dumps(plan.to_dict(), default=float)), "teaching course plan").to_dict()
 
 
 def _injection_visit(number: int, course: Course, teaching, out: Path, truth: dict) -> None:
@@ -206,7 +207,7 @@ def _injection_visit(number: int, course: Course, teaching, out: Path, truth: di
         post_ct = add_injectate(post_ct, centre, radius)
     write_volume(needle_ct, folder / "procedure_ct.nrrd")
     write_volume(post_ct, folder / "post_injection_ct.nrrd")
-    review = review_visit(plan_dict, needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct, injection_log=records)
+    review = review_visit(plan_from_dict(plan_dict), needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct, injection_log=records)
     write_review(review, folder / "review")
     date = BASELINE_DATE + dt.timedelta(days=VISIT_DAYS[number - 1])
     entry = make_visit(course, number, date, plan_dict, review.to_dict(), f"visit{number}/plan", f"visit{number}/review")
