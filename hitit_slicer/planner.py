@@ -184,6 +184,14 @@ def plan(context: SlicerContext, parameters, session: PlannerSession, progress=N
             logging.info(f"HITIT planning {100 * float(fraction):.0f}% {message}")
     case = caseFromNodes(context, parameters.inputVolume, parameters.structuresSegmentation, parameters.lesionsSegmentation)
     result = hitit.plan.plan_case(case, planSettings(parameters), progress=progress, cancel=cancel)
+    return showPlan(context, parameters, session, result, case)
+
+
+def showPlan(context: SlicerContext, parameters, session: PlannerSession, result, case) -> dict:
+    """The core's plan of ``case`` as the Planner's nodes (what :func:`plan` does after the core has planned).
+
+    The session keeps the plan for live checks and export; returns plan.json's content.
+    """
     session.plan, session.case = result, case
     content = result.to_dict()
     lesionIds = [lesion["id"] for lesion in content.get("lesions", [])]
