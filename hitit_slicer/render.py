@@ -3,8 +3,9 @@
 Takes the same arguments as ``hitit plan`` (the core's own parser), plans with the core, loads the CT and
 segmentations into a scene with Slicer's readers, draws the axial, along-the-needle and 3D views of each
 lesion's chosen path with Slicer's displayable managers (:mod:`hitit_slicer.rendering`) and writes the
-plan folder with those pictures in its report (the alternatives' thumbnails stay the core's). Where off-screen OpenGL cannot run, the report keeps the
-core's figures and says so. ``--screenshot PNG`` also writes the first lesion's three views side by side
+plan folder with those pictures in its report (the alternatives' thumbnails stay the core's). Where Slicer's
+core libraries are not installed or off-screen OpenGL cannot run, the report keeps the core's figures and
+says so. ``--screenshot PNG`` also writes the first lesion's three views side by side
 (the README's picture is made this way from the teaching case).
 
 Run it with the Python that has Slicer's core libraries (``pip install slicer-core``) and the ``hitit``
@@ -71,13 +72,22 @@ def renderKeyImages(args, planDict: dict, case):
         context.scene.Clear(1)
 
 
+def slicerRenderingProblem() -> str | None:
+    """None when Slicer's core libraries import and can draw off screen here, else why not (one sentence)."""
+    try:
+        from hitit_slicer import rendering
+    except ImportError as error:
+        return (f"Slicer's core libraries are not installed in this Python ({error}); "
+                "install them with pip install slicer-core (CPython 3.11)")
+    return rendering.offscreenRenderingProblem()
+
+
 def run(args) -> int:
     """Plan with the core, draw the figures with Slicer, write the plan folder (and the screenshot)."""
     from hitit.cli import plan_cmd
     from hitit.plan import write_plan
-    from hitit_slicer import rendering
 
-    problem = rendering.offscreenRenderingProblem()
+    problem = slicerRenderingProblem()
     if problem:
         print(f"note: the report keeps the core's figures: {problem}", file=sys.stderr)
     elif not Path(args.ct).is_file():
@@ -90,6 +100,8 @@ def run(args) -> int:
     if args.screenshot:
         if rendered is None or not rendered.keyImages.images:
             raise HititError(f"no screenshot written: {problem or 'no lesion has a safe path to show'}")
+        from hitit_slicer import rendering
+
         first = next(iter(rendered.keyImages.images))[:2]
         views = [rendered.keyImages.images[(*first, view)] for view in ("axial", "oblique", "3d")]
         write_bytes_atomic(args.screenshot, rendering.composeScreenshot(views))

@@ -190,6 +190,24 @@ def proposedTrajectoryIsSafe(planned, workDir):
         context.scene.RemoveNode(line)
 
 
+def everyRuleTheCoreBreaksIsShown(planned, workDir):
+    """Lines that keep clear of every structure but break the core's other rules are UNSAFE with those rules named:
+    the proposed path lengthened beyond the needle, and a path down the body axis (beyond the axial-angle limit)."""
+    context, case, parameters, session, content = planned.unpack()
+    best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
+    entry, target = np.asarray(best["entry_lps"], float), np.asarray(best["target_lps"], float)
+    outward = (entry - target) / np.linalg.norm(entry - target)
+    tooLong = target + outward * (parameters.needleLengthMm + 20.0)
+    steep = target + np.array([0.0, 0.0, 60.0])  # straight up the body axis: 90 deg to the axial plane
+    for start, words in ((tooLong, "exceeds the usable needle length"), (steep, "angle to the axial plane")):
+        line = nodes.addLine(context, "drawn", start * [-1, -1, 1], target * [-1, -1, 1])
+        summary = planner.checkLine(session, line)
+        assert not summary["feasible"] and any(words in reason for reason in summary["violations"]), summary["violations"]
+        text = planner.formatLineCheck(summary)
+        assert text.startswith("UNSAFE") and words in text, text
+        context.scene.RemoveNode(line)
+
+
 def depositsAreLabelledByDepth(planned, workDir):
     """Deposits along a planned trajectory: RAS = plan.json LPS converted, label depth = distance from that path's entry."""
     context, case, parameters, session, content = planned.unpack()
@@ -371,4 +389,5 @@ def seedGrownLesionsKeepTheirIds(context, files):
 #: Scenarios that only read a planned teaching case (they share one plan).
 READ_ONLY = (trajectoryLinesAreThePlansInRAS, accessibilityModelLiesOnTheSkin, colouringAppliesAtOnce,
              contrastIsReadFromTheCTHeader, lesionTableShowsThePlan, lineThroughTheAortaIsUnsafe, proposedTrajectoryIsSafe,
+             everyRuleTheCoreBreaksIsShown,
              depositsAreLabelledByDepth, exportWritesANewFolder, exportedFilesLoadWhereThePlanSays)
