@@ -8,8 +8,9 @@ import pytest
 from hitit.cli.main import main
 from hitit.course.record import load_course
 
-#: Needle tip error (mm): the review's detected tip against the known tip, on 2 x 2 x 3 mm voxels.
-TIP_TOLERANCE_MM = 1.0
+#: Needle tip error (mm): the review's detected tip against the known tip, on 2 x 2 x 3 mm voxels (a tip offset
+#: along the needle is found to within about half a voxel).
+TIP_TOLERANCE_MM = 1.5
 #: Diameters measured from the follow-up masks against the analytic ellipsoids: one in-plane voxel (mm).
 DIAMETER_TOLERANCE_MM = 2.0
 #: Contrast-measured injectate volume against the sphere painted (fraction of it): on the coarse teaching grid
@@ -43,37 +44,50 @@ def test_every_reported_figure_matches_the_truth(course_dir):
             assert row["leaked_ml"] == pytest.approx(known["leaked_ml"], abs=LEAK_TOLERANCE_ML)
             assert row["technical_success"] is (known["delivered_ml"] >= known["planned_ml"])
             checked += 1
-    assert checked == 2
+    assert checked == 4
     for timepoint_id, known in truth["timepoints"].items():
         for lesion_id, diameter in known["diameters_mm"].items():
             (row,) = [d for d in lesions[lesion_id]["diameters"] if d["timepoint"] == timepoint_id]
             assert row["diameter_mm"] == pytest.approx(diameter, abs=DIAMETER_TOLERANCE_MM), (lesion_id, timepoint_id)
     streams = {row["timepoint"]: {k: row[k] for k in ("overall", "injected", "non_injected")} for row in report["itrecist"]}
     assert streams == truth["itrecist"]
-    # by hand: injected L4 20 -> 10 -> 8 mm (-50 %, -60 %: iPR); non-injected L1 + L2 50 -> 40.4 mm (-19 %: iSD) with the
-    # abscopal shrinkage of L1, then the new lesion L5 -> iUPD in the non-injected and overall streams
-    assert streams == {"W7": {"overall": "iSD", "injected": "iPR", "non_injected": "iSD"},
+    # by hand: W7 injected L4 20 -> 10 mm (-50 %: iPR); non-injected L1 + L2 50 -> 30.2 mm (-40 %: iPR, the abscopal
+    # response); overall 70 -> 40.2 mm (-43 %: iPR). W13: the new lesion L5 -> iUPD in the non-injected and overall
+    # streams, while the injected stream (new lesions never enter it) stays iPR
+    assert streams == {"W7": {"overall": "iPR", "injected": "iPR", "non_injected": "iPR"},
                        "W13": {"overall": "iUPD", "injected": "iPR", "non_injected": "iUPD"}}
+
+
+def test_the_visit_after_the_new_lesion_plans_it_first(course_dir):
+    plan = _read(course_dir, "visit4/plan/plan.json")
+    assert plan["config"]["visit"] == 4 and plan["config"]["new_lesions"] == ["L5"]
+    allocation = {lesion["id"]: lesion["allocation"] for lesion in plan["lesions"]}
+    assert allocation["L5"]["priority_rank"] == 1 and allocation["L5"]["injectate_ml"] == 0.5
+    # the earlier visits planned L4 alone (the liver lesions are not injectable with T-VEC, label W&P 5.7)
+    for number in (1, 2, 3):
+        planned = [l["id"] for l in _read(course_dir, f"visit{number}/plan/plan.json")["lesions"] if l["allocation"]["inject"]]
+        assert planned == ["L4"]
 
 
 def test_course_record_categories_schedule_and_checklist(course_dir):
     course = load_course(course_dir / "course.json")
     history = {lesion.id: [e["category"] for e in lesion.category_history] for lesion in course.lesions}
-    assert history == {"L1": ["T-NI"], "L2": ["T-NI"], "L3": ["NT-NI"], "L4": ["T-NI", "T-I"], "L5": ["NL-NI"]}
-    assert course.lesion("L4").injected_from_visit == 1
+    assert history == {"L1": ["T-NI"], "L2": ["T-NI"], "L3": ["NT-NI"], "L4": ["T-NI", "T-I"], "L5": ["NL-NI", "NL-I"]}
+    assert course.lesion("L4").injected_from_visit == 1 and course.lesion("L5").injected_from_visit == 4
     visits = course.visits
-    assert [v.concentration_per_ml for v in visits] == [1e6, 1e8]
-    assert (visits[1].date - visits[0].date) == dt.timedelta(days=21)
+    assert [v.concentration_per_ml for v in visits] == [1e6, 1e8, 1e8, 1e8]
+    assert [(b.date - a.date).days for a, b in zip(visits, visits[1:3])] == [21, 14]
+    assert [v.technical_success for v in visits] == [False, True, True, True]  # visit 1 delivered 90 %
     status = _read(course_dir, "report/course_report.json")["status"]
-    assert status["next_visit_date"] == (visits[1].date + dt.timedelta(days=14)).isoformat()
-    first = min(status["allocation"]["lesions"], key=lambda row: row["priority_rank"])
-    assert first["lesion_id"] == "L5" and first["new"]
+    assert status["next_visit"] == 5 and status["next_visit_date"] == (visits[3].date + dt.timedelta(days=14)).isoformat()
+    rows = sorted(status["allocation"]["lesions"], key=lambda row: row["priority_rank"])
+    assert [(row["lesion_id"], row["injectate_ml"]) for row in rows] == [("L5", 0.5)]
     html = (course_dir / "report" / "course_report.html").read_text()
     assert "OPEN" in html and "Lesion L4" in html
 
 
 def test_response_command_reads_the_course(course_dir, tmp_path, capsys):
-    assert main(["response", str(course_dir / "course.json"), "--out", str(tmp_path / "response"), "--warn-baseline"]) == 0
+    assert main(["response", str(course_dir / "course.json"), "--out", str(tmp_path / "response")]) == 0
     assert "W13 2026-04-06: " in capsys.readouterr().out
     response = json.loads((tmp_path / "response" / "response.json").read_text())
     assert json.dumps(response) == json.dumps(_read(course_dir, "response/response.json"))

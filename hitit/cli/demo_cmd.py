@@ -32,7 +32,7 @@ def register(subparsers) -> None:
                         help=f"voxel spacing in mm along i, j, k (default {' '.join(f'{s:g}' for s in DEFAULT_SPACING_MM)})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the CT noise (the anatomy does not change)")
     parser.add_argument("--course", action="store_true",
-                        help="generate the teaching treatment course instead: baseline, two T-VEC visits (plan, needle and "
+                        help="generate the teaching treatment course instead: baseline, four T-VEC visits (plan, needle and "
                              "injectate CTs, review), two follow-ups, course.json, response, course report and truth.json")
     parser.set_defaults(func=run)
 

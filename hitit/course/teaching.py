@@ -15,6 +15,7 @@ data, not clinical guidance. Points LPS mm, volumes mL.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import datetime as dt
 import json
 import math
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hitit.case import Volume
+from hitit.case import Case, Volume
 from hitit.course.build import add_new_lesion, make_visit, new_course, record_injections
 from hitit.course.checklist import tick
 from hitit.course.planning import course_visit_settings
@@ -47,17 +48,30 @@ COURSE_SPACING_MM = (2.0, 2.0, 3.0)
 PATIENT = "TEACHING-01"
 PROTOCOL = "tvec"
 BASELINE_DATE = dt.date(2026, 1, 5)
-#: Days from the baseline imaging of each injection visit (T-VEC: visit 2 three weeks after visit 1).
-VISIT_DAYS = (7, 28)
-#: Follow-up imaging: id, days from baseline, and each lesion's size factor (semi-axes x factor).
-FOLLOW_UPS = (("W7", 49, {"L1": 0.6, "L2": 1.0, "L4": 0.5}),
-              ("W13", 91, {"L1": 0.5, "L2": 1.0, "L4": 0.4}))
-#: Tip of the actual needle relative to the planned target, per visit (LPS mm): the known tip error.
-TIP_OFFSETS_MM = ((1.5, -1.0, 0.0), (-1.0, 2.0, 0.0))
-#: Volume delivered per visit (mL) and the shift of the injectate sphere from the needle tip (LPS mm), which
-#: puts part of it outside the lesion (the known leak).
-DELIVERED_ML = (0.9, 1.0)
-INJECTATE_SHIFT_MM = ((0.0, -4.0, 0.0), (3.0, 0.0, 0.0))
+
+
+@dataclass(frozen=True)
+class VisitScript:
+    """What happens at one teaching visit: its day from baseline, where the needle tip ends relative to the planned
+    target (LPS mm, the known tip error), the fraction of the planned volume delivered, and the shift of the
+    injectate sphere from the tip (LPS mm), which puts part of it outside the lesion (the known leak)."""
+
+    day: int
+    tip_offset_mm: tuple[float, float, float]
+    delivered_fraction: float
+    injectate_shift_mm: tuple[float, float, float]
+
+
+#: The injection visits. Visits 1-3 follow the T-VEC schedule (days 7, 28 = +3 weeks, 42 = +2 weeks); visit 4
+#: comes after a pause, once the new lesion is seen, and plans it first. Visit 1 delivers 90 % (a shortfall).
+VISITS = (VisitScript(7, (1.5, -1.0, 0.0), 0.9, (0.0, -4.0, 0.0)),
+          VisitScript(28, (-1.0, 2.0, 0.0), 1.0, (3.0, 0.0, 0.0)),
+          VisitScript(42, (0.0, 1.5, 0.0), 1.0, (0.0, 0.0, 0.0)),
+          VisitScript(98, (1.0, 1.0, 0.0), 1.0, (0.0, 0.0, 0.0)))
+#: Follow-up imaging: id, day from baseline, each changed lesion's size factor (semi-axes x factor) against the
+#: baseline. The injected L4 shrinks; the non-injected L1 and L2 shrink too (abscopal response); L3 stays.
+FOLLOW_UPS = (("W7", 49, {"L1": 0.5, "L2": 0.7, "L4": 0.5}),
+              ("W13", 91, {"L1": 0.4, "L2": 0.6, "L4": 0.4}))
 #: Needle length outside the skin (mm) and radius (19 G, about 1.1 mm outer diameter, ISO 9626).
 NEEDLE_OUTSIDE_MM = 15.0
 NEEDLE_RADIUS_MM = 0.6
@@ -175,9 +189,10 @@ def _plan_dict(plan) -> dict:
     return plan_from_dict(json.loads(json.dumps(plan.to_dict(), default=float)), "teaching course plan").to_dict()
 
 
-def _injection_visit(number: int, course: Course, teaching, out: Path, truth: dict) -> None:
-    """Plan visit ``number`` from the course, place needle and injectate, review, add the visit to the course."""
-    case = teaching.case
+def _injection_visit(number: int, course: Course, teaching, case: Case, out: Path, truth: dict) -> None:
+    """Plan visit ``number`` on the current ``case`` from the course, place needle and injectate as scripted,
+    review, and add the visit to the course."""
+    script = VISITS[number - 1]
     protocol, visit, new = course_visit_settings(course, PROTOCOL, number, ())
     plan = plan_case(case, PlanConfig(protocol=protocol, visit=visit, new_lesions=new), case_name="teaching course")
     folder = out / f"visit{number}"
@@ -189,56 +204,56 @@ def _injection_visit(number: int, course: Course, teaching, out: Path, truth: di
             continue
         best = lesion.target.trajectories[0]
         entry, target = np.asarray(best.entry_lps), np.asarray(best.target_lps)
-        offset = np.asarray(TIP_OFFSETS_MM[number - 1])
-        tip = target + offset
+        tip = target + np.asarray(script.tip_offset_mm)
         direction = (target - entry) / np.linalg.norm(target - entry)
         needle_ct = insert_needle(needle_ct, tip - direction * (np.linalg.norm(target - entry) + NEEDLE_OUTSIDE_MM), tip)
-        delivered = DELIVERED_ML[number - 1]
-        centre, radius = tip + np.asarray(INJECTATE_SHIFT_MM[number - 1]), sphere_radius_mm(delivered)
+        delivered = round(lesion.allocation.injectate_ml * script.delivered_fraction, 4)
+        centre, radius = tip + np.asarray(script.injectate_shift_mm), sphere_radius_mm(delivered)
         injections.append((centre, radius))
         records.append(InjectionRecord(lesion.lesion_id, delivered, "19 G", 1, False, number))
         visit_truth[lesion.lesion_id] = {
-            "tip_error_mm": round(float(np.linalg.norm(offset)), 4), "delivered_ml": delivered,
+            "tip_error_mm": round(float(np.linalg.norm(script.tip_offset_mm)), 4), "delivered_ml": delivered,
             "injectate_ml": round(4.0 / 3.0 * math.pi * radius ** 3 / 1000.0, 4),
-            "leaked_ml": round(leaked_ml(teaching.truth[lesion.lesion_id], centre, radius), 4),
-            "planned_ml": lesion.allocation.injectate_ml}
+            "leaked_ml": round(leaked_ml(teaching[lesion.lesion_id], centre, radius), 4),
+            "planned_ml": lesion.allocation.injectate_ml, "new": lesion.lesion_id in new}
     post_ct = needle_ct
     for centre, radius in injections:
         post_ct = add_injectate(post_ct, centre, radius)
     write_volume(needle_ct, folder / "procedure_ct.nrrd")
     write_volume(post_ct, folder / "post_injection_ct.nrrd")
-    review = review_visit(plan_from_dict(plan_dict), needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct, injection_log=records)
+    review = review_visit(plan_from_dict(plan_dict), needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct,
+                          injection_log=records)
     write_review(review, folder / "review")
-    date = BASELINE_DATE + dt.timedelta(days=VISIT_DAYS[number - 1])
+    date = BASELINE_DATE + dt.timedelta(days=script.day)
     entry = make_visit(course, number, date, plan_dict, review.to_dict(), f"visit{number}/plan", f"visit{number}/review")
     entry.checklist = tick({}, list(TICKED), [])
     course.add(entry)
     record_injections(course, entry)
     truth["visits"][str(number)] = {"date": date.isoformat(), "concentration_per_ml": entry.concentration_per_ml,
-                                    "lesions": visit_truth}
+                                    "new_lesions": list(new), "lesions": visit_truth}
 
 
-def _follow_ups(course: Course, teaching, out: Path, truth: dict, seed: int) -> None:
-    """Follow-up CTs with known lesion changes, measured from their masks into the course."""
-    rng = np.random.default_rng(seed + 1)
-    case = teaching.case
-    for timepoint_id, days, factors in FOLLOW_UPS:
-        lesions = {lesion_id: scaled(teaching.truth[lesion_id], f) for lesion_id, f in factors.items()}
-        if timepoint_id == NEW_LESION_AT:
-            lesions[NEW_LESION.lesion_id] = NEW_LESION
-        ct, changed = follow_up_ct(case.ct, case.lesions, lesions, rng)
-        masks = {**case.lesions, **changed}
-        folder = out / f"followup-{timepoint_id}"
-        write_volume(ct, folder / "ct.nrrd")
-        write_seg_nrrd(folder / "lesions.seg.nrrd", ct.grid, masks)
-        if timepoint_id == NEW_LESION_AT:
-            add_new_lesion(course, NEW_LESION.lesion_id, NEW_LESION.organ, timepoint_id, True)
-        date = BASELINE_DATE + dt.timedelta(days=days)
-        course.add(Imaging(timepoint_id, date, measurements_from_masks(course, masks, ct.grid), {},
-                           f"lesion masks followup-{timepoint_id}/lesions.seg.nrrd"))
-        all_truth = {**teaching.truth, **lesions}
-        truth["timepoints"][timepoint_id] = {"date": date.isoformat(), "diameters_mm": {
-            lesion_id: all_truth[lesion_id].longest_axial_diameter_mm for lesion_id in masks}}
+def _follow_up(timepoint_id: str, day: int, factors: dict, course: Course, teaching, out: Path, truth: dict,
+               rng: np.random.Generator) -> tuple[Case, dict[str, LesionTruth]]:
+    """A follow-up CT with the scripted lesion changes, measured from its masks into the course; return the
+    case on it (for the visits that follow) and the lesions' truth there."""
+    baseline = teaching.case
+    lesions = {lesion_id: scaled(teaching.truth[lesion_id], f) for lesion_id, f in factors.items()}
+    if timepoint_id == NEW_LESION_AT:
+        lesions[NEW_LESION.lesion_id] = NEW_LESION
+        add_new_lesion(course, NEW_LESION.lesion_id, NEW_LESION.organ, timepoint_id, True)
+    ct, changed = follow_up_ct(baseline.ct, baseline.lesions, lesions, rng)
+    masks = {**baseline.lesions, **changed}
+    folder = out / f"followup-{timepoint_id}"
+    write_volume(ct, folder / "ct.nrrd")
+    write_seg_nrrd(folder / "lesions.seg.nrrd", ct.grid, masks)
+    date = BASELINE_DATE + dt.timedelta(days=day)
+    course.add(Imaging(timepoint_id, date, measurements_from_masks(course, masks, ct.grid), {},
+                       f"lesion masks followup-{timepoint_id}/lesions.seg.nrrd"))
+    current = {**teaching.truth, **lesions}
+    truth["timepoints"][timepoint_id] = {"date": date.isoformat(), "diameters_mm": {
+        lesion_id: current[lesion_id].longest_axial_diameter_mm for lesion_id in masks}}
+    return Case(ct, baseline.structures, masks), current
 
 
 def _truth_streams(course: Course, truth: dict) -> dict:
@@ -265,13 +280,21 @@ def _write_course(staging: Path, seed: int) -> dict[str, Path]:
     truth: dict = {"frame": "LPS", "patient": PATIENT, "protocol": PROTOCOL, "visits": {},
                    "timepoints": {"BL": {"date": BASELINE_DATE.isoformat(), "diameters_mm": {
                        lesion_id: t.longest_axial_diameter_mm for lesion_id, t in teaching.truth.items()}}}}
-    for number in range(1, len(VISIT_DAYS) + 1):
-        _injection_visit(number, course, teaching, staging, truth)
-    _follow_ups(course, teaching, staging, truth, seed)
+    # the timeline in date order: each visit is planned and reviewed on the latest CT
+    events = sorted([(script.day, "visit", number) for number, script in enumerate(VISITS, start=1)]
+                    + [(day, "imaging", index) for index, (_, day, _) in enumerate(FOLLOW_UPS)])
+    current_case, current_truth = case, dict(teaching.truth)
+    rng = np.random.default_rng(seed + 1)
+    for _, kind, index in events:
+        if kind == "visit":
+            _injection_visit(index, course, current_truth, current_case, staging, truth)
+        else:
+            timepoint_id, day, factors = FOLLOW_UPS[index]
+            current_case, current_truth = _follow_up(timepoint_id, day, factors, course, teaching, staging, truth, rng)
     truth["itrecist"] = _truth_streams(course, truth)
     paths = {"course": save_course(course, staging / "course.json", new=True),
              "truth": write_text_atomic(staging / "truth.json", json.dumps(truth, indent=1) + "\n")}
-    response = evaluate_study(course_study(course), warn_baseline=True)
+    response = evaluate_study(course_study(course))
     paths["response"] = write_outputs(response, staging / "response")["html"]
     paths["report"] = write_course_report(course, staging / "report")["html"]
     return paths
