@@ -31,11 +31,11 @@ def _plan(lesions):
 
 def _review(rows):
     """A review.json with needles, volumes and injectate for (lesion, tip error, delivered, leaked) rows."""
-    return {"needles": [{"lesion_id": l, "deviation": {"tip_to_target_mm": e, "angle_deg": 2.0}, "margins": {"kept": True}}
-                        for l, e, _, _ in rows],
+    return {"needles": [{"lesion_id": lid, "deviation": {"tip_to_target_mm": e, "angle_deg": 2.0}, "margins": {"kept": True}}
+                        for lid, e, _, _ in rows],
             "volumes": {"technical_success": True,
-                        "lesions": [{"lesion_id": l, "delivered_ml": d, "technical_success": True} for l, _, d, _ in rows]},
-            "injectate": [{"lesion_id": l, "injectate_ml": d, "leaked_ml": k} for l, _, d, k in rows]}
+                        "lesions": [{"lesion_id": lid, "delivered_ml": d, "technical_success": True} for lid, _, d, _ in rows]},
+            "injectate": [{"lesion_id": lid, "injectate_ml": d, "leaked_ml": k} for lid, _, d, k in rows]}
 
 
 @pytest.fixture()
@@ -51,7 +51,7 @@ def course():
 
 
 def test_baseline_categories_and_visit_one_figures(course):
-    assert [l.category_history[0]["category"] for l in course.lesions] == ["T-NI", "T-NI", "NT-NI"]
+    assert [item.category_history[0]["category"] for item in course.lesions] == ["T-NI", "T-NI", "NT-NI"]
     assert course.lesion("L1").category_history[-1] == {"category": "T-I", "from_visit": 1}
     visit = course.visit(1)
     assert visit.concentration_per_ml == 1e6 and visit.per_visit_cap_ml == 4.0 and visit.technical_success is True
@@ -88,7 +88,7 @@ def test_response_study_uses_the_course_ids_and_injection_time_points(course):
     record_injections(course, visit2)
     course.add(Imaging("W12", BASELINE + dt.timedelta(days=84), {"L1": {"diameter_mm": 30.0}, "L2": {"diameter_mm": 10.0}}))
     study = course_study(course)
-    lesions = {l.id: l for l in study.lesions}
+    lesions = {item.id: item for item in study.lesions}
     assert lesions["L1"].injected_from == "BL" and lesions["L2"].injected_from == "W12"
     assert lesions["L3"].role == "non-target" and lesions["L3"].status == {"BL": "present", "W6": "absent"}
     itrecist = evaluate_study(study, warn_baseline=True).itrecist

@@ -65,7 +65,7 @@ def test_the_visit_after_the_new_lesion_plans_it_first(course_dir):
     assert allocation["L5"]["priority_rank"] == 1 and allocation["L5"]["injectate_ml"] == 0.5
     # the earlier visits planned L4 alone (the liver lesions are not injectable with T-VEC, label W&P 5.7)
     for number in (1, 2, 3):
-        planned = [l["id"] for l in _read(course_dir, f"visit{number}/plan/plan.json")["lesions"] if l["allocation"]["inject"]]
+        planned = [item["id"] for item in _read(course_dir, f"visit{number}/plan/plan.json")["lesions"] if item["allocation"]["inject"]]
         assert planned == ["L4"]
 
 
@@ -91,3 +91,27 @@ def test_response_command_reads_the_course(course_dir, tmp_path, capsys):
     assert "W13 2026-04-06: " in capsys.readouterr().out
     response = json.loads((tmp_path / "response" / "response.json").read_text())
     assert json.dumps(response) == json.dumps(_read(course_dir, "response/response.json"))
+
+
+def test_course_commands_on_the_teaching_files(course_dir, tmp_path, capsys):
+    """A course started from the baseline plan folder, a time point measured from the follow-up masks, and the
+    visit after the new lesion re-planned through ``hitit plan --course``.
+    """
+    path = tmp_path / "course.json"
+    assert main(["course", "new", "--patient", "P", "--baseline-plan", str(course_dir / "baseline" / "plan"),
+                 "--baseline-date", "2026-01-05", "--non-target", "L3", "--out", str(path)]) == 0
+    taught = load_course(course_dir / "course.json")
+    assert load_course(path).baseline.measurements == taught.baseline.measurements
+    follow = course_dir / "followup-W7"
+    assert main(["course", "add-timepoint", str(path), "--id", "W7", "--date", "2026-02-23",
+                 "--masks", str(follow / "lesions.seg.nrrd"), "--ct", str(follow / "ct.nrrd")]) == 0
+    assert load_course(path).imaging[-1].measurements == taught.imaging_by_id("W7").measurements
+    capsys.readouterr()
+    w13 = course_dir / "followup-W13"
+    assert main(["plan", "--ct", str(w13 / "ct.nrrd"), "--structures", str(course_dir / "baseline" / "structures.seg.nrrd"),
+                 "--lesions", str(w13 / "lesions.seg.nrrd"), "--course", str(course_dir / "course.json"), "--visit", "4",
+                 "--out", str(tmp_path / "plan4")]) == 0
+    assert "course: L4 (T-I): visit 1 0.9 mL, visit 2 1 mL, visit 3 1 mL" in capsys.readouterr().err
+    plan = json.loads((tmp_path / "plan4" / "plan.json").read_text())
+    assert plan["config"]["visit"] == 4 and plan["config"]["new_lesions"] == ["L5"]
+    assert plan["protocol"]["name"] == "tvec"

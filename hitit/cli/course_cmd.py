@@ -112,17 +112,19 @@ def read_review_folder(folder: str) -> dict:
 
 # --------------------------------------------------------------------------- handlers
 def run_new(args) -> int:
+    """``hitit course new``: a course from the baseline plan, written once."""
     plan = read_plan_folder(args.baseline_plan)
     course = new_course(args.patient, plan, args.baseline_date, str(args.baseline_plan), tuple(args.non_target))
     save_course(course, args.out, new=True)
     print(f"course of {course.patient} ({course.protocol}): {len(course.lesions)} lesions at baseline "
           f"{course.baseline.id} {course.baseline.date}: "
-          + ", ".join(f"{l.id} {l.category_history[0]['category']}" for l in course.lesions))
+          + ", ".join(f"{item.id} {item.category_history[0]['category']}" for item in course.lesions))
     print(f"wrote {args.out}")
     return 0
 
 
 def run_add_visit(args) -> int:
+    """``hitit course add-visit``: add the next visit or complete an earlier one; update the categories."""
     course = load_course(args.course)
     number = args.number or len(course.visits) + 1
     old = course.visit(number)
@@ -170,6 +172,7 @@ def _timepoint_measurements(args, course: Course, new_ids: dict[str, str]) -> tu
 
 
 def run_add_timepoint(args) -> int:
+    """``hitit course add-timepoint``: an imaging time point and the new lesions first seen at it."""
     course = load_course(args.course)
     new_ids = _pairs(args.new, "--new")
     for lesion_id in args.new_non_measurable:
@@ -208,6 +211,7 @@ def status_lines(course: Course) -> list[str]:
 
 
 def run_status(args) -> int:
+    """``hitit course status``: what is due next, as text or JSON."""
     course = load_course(args.course)
     if args.json:
         print(json.dumps(course_status(course).to_dict(), indent=1))
@@ -217,6 +221,7 @@ def run_status(args) -> int:
 
 
 def run_report(args) -> int:
+    """``hitit course report``: the course report folder."""
     from hitit.course.report import write_course_report
     course = load_course(args.course)
     paths = write_course_report(course, args.out)

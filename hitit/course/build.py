@@ -18,7 +18,8 @@ from hitit.response.study import ABSENT, TOO_SMALL
 
 def recist_diameter(nodal: bool, longest_mm: float, short_axis_mm: float) -> float:
     """The diameter RECIST 1.1 sums: the short axis of a lymph node, the longest diameter otherwise (mm)
-    (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026)."""
+    (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026).
+    """
     return float(short_axis_mm if nodal else longest_mm)
 
 
@@ -35,7 +36,8 @@ def measurement_record(nodal: bool, longest_mm: float, short_axis_mm: float, vol
 def new_course(patient: str, plan: dict, baseline_date: dt.date, plan_folder: str = "",
                non_targets: tuple[str, ...] = (), timepoint_id: str = BASELINE_ID) -> Course:
     """A course whose baseline is a plan's lesions: each measurable lesion a target (T-NI), the others and
-    ``non_targets`` non-targets (NT-NI); injections are added by the visits. The protocol is the plan's."""
+    ``non_targets`` non-targets (NT-NI); injections are added by the visits. The protocol is the plan's.
+    """
     ids = [str(lesion["id"]) for lesion in plan.get("lesions", [])]
     unknown = sorted(set(non_targets) - set(ids))
     if unknown:
@@ -57,7 +59,8 @@ def new_course(patient: str, plan: dict, baseline_date: dt.date, plan_folder: st
 
 def visit_lesions(plan: dict | None, review: dict | None) -> list[dict]:
     """Per-lesion visit records from a plan (planned path, volume, injectability) and a review (needle accuracy,
-    delivered volume, technical success, injectate, samples); either may be None."""
+    delivered volume, technical success, injectate, samples); either may be None.
+    """
     records: dict[str, dict] = {}
     for item in (plan or {}).get("lesions", []):
         record = records.setdefault(str(item["id"]), {"lesion_id": str(item["id"])})
@@ -118,7 +121,8 @@ def merge_visit(old: Visit, new: Visit) -> Visit:
 
 def record_injections(course: Course, visit: Visit) -> list[str]:
     """Reclassify every lesion first injected at ``visit`` (T-NI -> T-I from that visit; never back); return
-    their ids."""
+    their ids.
+    """
     changed = []
     for lesion_id in visit.injected_ids():
         lesion = course.lesion(lesion_id)

@@ -17,20 +17,24 @@ def course_visit_settings(course: Course, protocol: str | None, visit: int | Non
     """(protocol, visit number, new lesion ids) for planning a visit of ``course``.
 
     The visit defaults to the course's next one and may also re-plan an earlier one; the protocol defaults to
-    the course's; new lesions are those first seen after the baseline and never injected, plus ``new_lesions``.
+    the course's; new lesions are those first seen after the baseline (and, re-planning a visit, before it) and not
+    injected before this visit, plus ``new_lesions``.
     """
     following = len(course.visits) + 1
     number = visit or following
     if not 1 <= number <= following:
         raise InputError(f"--visit {number}: the course has {len(course.visits)} visit(s); plan visit {following} "
                          "(the next one) or re-plan an earlier one")
-    new = [lesion.id for lesion in course.lesions if is_new_for_dosing(lesion)]
+    date = course.visit(number).date if course.visit(number) else None
+    new = [lesion.id for lesion in course.lesions if is_new_for_dosing(lesion, number)
+           and (date is None or course.imaging_by_id(lesion.first_seen).date <= date)]
     return protocol or course.protocol, number, tuple(dict.fromkeys([*new, *new_lesions]))
 
 
 def check_course_lesions(course: Course, lesion_ids: list[str]) -> list[str]:
     """Refuse lesion ids the course does not know (ids stay stable over the course); return lines that say what
-    each lesion received before."""
+    each lesion received before.
+    """
     unknown = [lesion_id for lesion_id in lesion_ids if lesion_id not in course.lesion_ids()]
     if unknown:
         raise InputError(f"lesion(s) {', '.join(unknown)} are not in the course: name the masks with the course's ids "

@@ -89,6 +89,7 @@ class CourseLesion:
         return category
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         out: dict[str, Any] = {"id": self.id, "organ": self.organ, "nodal": self.nodal, "first_seen": self.first_seen,
                                "category_history": [dict(e) for e in self.category_history]}
         if self.measurable is not None:
@@ -101,7 +102,8 @@ class CourseLesion:
 @dataclass
 class Imaging:
     """An imaging time point: ``measurements`` lesion id -> {diameter_mm (RECIST diameter, mm, or too-small /
-    absent), longest_diameter_mm, short_axis_mm, volume_ml}; ``status`` lesion id -> qualitative status."""
+    absent), longest_diameter_mm, short_axis_mm, volume_ml}; ``status`` lesion id -> qualitative status.
+    """
 
     id: str
     date: dt.date
@@ -114,9 +116,11 @@ class Imaging:
 
     @property
     def label(self) -> str:
+        """How error messages name this entry."""
         return f"time point {self.id}"
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         out: dict[str, Any] = {"kind": IMAGING, "id": self.id, "date": self.date.isoformat(),
                                "measurements": self.measurements}
         if self.status:
@@ -132,7 +136,8 @@ class Imaging:
 class Visit:
     """An injection visit: agent, concentration (dose units per mL), cap (mL), the plan and review folders, per
     lesion what was planned and delivered (``lesions``: visit-lesion records as in the schema) and the
-    workflow checklist (item id -> ticked)."""
+    workflow checklist (item id -> ticked).
+    """
 
     number: int
     date: dt.date
@@ -150,6 +155,7 @@ class Visit:
 
     @property
     def label(self) -> str:
+        """How error messages name this entry."""
         return f"visit {self.number}"
 
     def lesion(self, lesion_id: str) -> dict | None:
@@ -167,6 +173,7 @@ class Visit:
         return ids
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         out: dict[str, Any] = {"kind": VISIT, "number": self.number, "date": self.date.isoformat(), "agent": self.agent,
                                "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
                                "per_visit_cap_ml": self.per_visit_cap_ml, "technical_success": self.technical_success,
@@ -189,14 +196,17 @@ class Course:
 
     @property
     def imaging(self) -> list[Imaging]:
+        """The imaging time points, in date order (the first is the baseline)."""
         return [entry for entry in self.timeline if isinstance(entry, Imaging)]
 
     @property
     def visits(self) -> list[Visit]:
+        """The injection visits, in date order."""
         return [entry for entry in self.timeline if isinstance(entry, Visit)]
 
     @property
     def baseline(self) -> Imaging:
+        """The baseline imaging time point."""
         return self.timeline[0]
 
     def lesion(self, lesion_id: str) -> CourseLesion:
@@ -207,9 +217,18 @@ class Course:
         raise InputError(f"lesion {lesion_id}: not in the course; known lesions: {', '.join(self.lesion_ids()) or 'none'}")
 
     def lesion_ids(self) -> list[str]:
+        """Every lesion id, in the course's order."""
         return [lesion.id for lesion in self.lesions]
 
+    def imaging_by_id(self, timepoint_id: str) -> Imaging:
+        """The imaging time point with this id (an InputError naming the known ones otherwise)."""
+        for timepoint in self.imaging:
+            if timepoint.id == timepoint_id:
+                return timepoint
+        raise InputError(f"time point {timepoint_id}: not in the course; known: {', '.join(t.id for t in self.imaging)}")
+
     def visit(self, number: int) -> Visit | None:
+        """Visit ``number``, None when the course has no such visit."""
         return next((v for v in self.visits if v.number == number), None)
 
     def add(self, entry: Imaging | Visit) -> None:
@@ -220,6 +239,7 @@ class Course:
         self.timeline.insert(index, entry)
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         return {"format": COURSE_FORMAT, "format_version": COURSE_FORMAT_VERSION, "patient": self.patient,
                 "protocol": self.protocol, "lesions": [lesion.to_dict() for lesion in self.lesions],
                 "timeline": [entry.to_dict() for entry in self.timeline]}
@@ -430,7 +450,7 @@ def _check_visit(course: Course, visit: Visit, source: str) -> None:
             raise InputError(f"{where}: lesion {lesion_id} listed twice")
         seen.add(lesion_id)
         lesion = course.lesion(lesion_id)
-        first = next(t for t in course.imaging if t.id == lesion.first_seen)
+        first = course.imaging_by_id(lesion.first_seen)
         if visit.date < first.date:
             raise InputError(f"{where}: lesion {lesion_id} is first seen at {first.id} ({first.date}), after this visit")
     for lesion_id in visit.injected_ids():

@@ -51,7 +51,7 @@ def diameter_rows(course: Course, lesion: CourseLesion) -> list[dict]:
 
 
 def stream_rows(response: StudyResponse) -> list[dict]:
-    """itRECIST per follow-up time point: the overall, injected and non-injected categories."""
+    """The itRECIST categories per follow-up time point: the overall, injected and non-injected categories."""
     result = response.result(ITRECIST_NAME)
     if result is None:
         return []
@@ -62,7 +62,8 @@ def stream_rows(response: StudyResponse) -> list[dict]:
 
 def course_figures(course: Course) -> dict:
     """Every figure the report shows, JSON-ready: per lesion its injections and diameters, the itRECIST streams,
-    each visit's checklist, and the status."""
+    each visit's checklist, and the status.
+    """
     response = evaluate_study(course_study(course), warn_baseline=True)
     return {
         "patient": course.patient, "protocol": course.protocol,

@@ -34,13 +34,15 @@ class NotEligible:
     reason: str
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         return {"lesion_id": self.lesion_id, "reason": self.reason}
 
 
 @dataclass(frozen=True)
 class CourseStatus:
     """What is due next: visit number and date (None without a schedule), why that date, the allocation of the
-    eligible lesions, the lesions left out, and the next imaging date."""
+    eligible lesions, the lesions left out, and the next imaging date.
+    """
 
     next_visit: int
     next_visit_date: dt.date | None
@@ -52,6 +54,7 @@ class CourseStatus:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
+        """JSON-ready record, as in the course file."""
         return {"next_visit": self.next_visit,
                 "next_visit_date": None if self.next_visit_date is None else self.next_visit_date.isoformat(),
                 "date_rule": self.date_rule, "allocation": self.allocation.to_dict(),
@@ -91,9 +94,12 @@ def latest_injectability(course: Course, lesion_id: str) -> str | None:
     return None
 
 
-def is_new_for_dosing(lesion: CourseLesion) -> bool:
-    """A lesion first seen after the baseline and never injected: it comes first at later T-VEC visits."""
-    return lesion.is_new and lesion.injected_from_visit is None
+def is_new_for_dosing(lesion: CourseLesion, visit_number: int | None = None) -> bool:
+    """A lesion first seen after the baseline and not injected before visit ``visit_number`` (default: ever): it
+    comes first at later T-VEC visits.
+    """
+    injected = lesion.injected_from_visit
+    return lesion.is_new and (injected is None or (visit_number is not None and injected >= visit_number))
 
 
 def latest_volume_ml(course: Course, lesion: CourseLesion) -> float | None:

@@ -54,7 +54,8 @@ BASELINE_DATE = dt.date(2026, 1, 5)
 class VisitScript:
     """What happens at one teaching visit: its day from baseline, where the needle tip ends relative to the planned
     target (LPS mm, the known tip error), the fraction of the planned volume delivered, and the shift of the
-    injectate sphere from the tip (LPS mm), which puts part of it outside the lesion (the known leak)."""
+    injectate sphere from the tip (LPS mm), which puts part of it outside the lesion (the known leak).
+    """
 
     day: int
     tip_offset_mm: tuple[float, float, float]
@@ -191,7 +192,8 @@ def _plan_dict(plan) -> dict:
 
 def _injection_visit(number: int, course: Course, teaching, case: Case, out: Path, truth: dict) -> None:
     """Plan visit ``number`` on the current ``case`` from the course, place needle and injectate as scripted,
-    review, and add the visit to the course."""
+    review, and add the visit to the course.
+    """
     script = VISITS[number - 1]
     protocol, visit, new = course_visit_settings(course, PROTOCOL, number, ())
     plan = plan_case(case, PlanConfig(protocol=protocol, visit=visit, new_lesions=new), case_name="teaching course")
@@ -236,7 +238,8 @@ def _injection_visit(number: int, course: Course, teaching, case: Case, out: Pat
 def _follow_up(timepoint_id: str, day: int, factors: dict, course: Course, teaching, out: Path, truth: dict,
                rng: np.random.Generator) -> tuple[Case, dict[str, LesionTruth]]:
     """A follow-up CT with the scripted lesion changes, measured from its masks into the course; return the
-    case on it (for the visits that follow) and the lesions' truth there."""
+    case on it (for the visits that follow) and the lesions' truth there.
+    """
     baseline = teaching.case
     lesions = {lesion_id: scaled(teaching.truth[lesion_id], f) for lesion_id, f in factors.items()}
     if timepoint_id == NEW_LESION_AT:
@@ -257,7 +260,7 @@ def _follow_up(timepoint_id: str, day: int, factors: dict, course: Course, teach
 
 
 def _truth_streams(course: Course, truth: dict) -> dict:
-    """itRECIST categories from the analytic diameters (the same engine, fed with the truth)."""
+    """The itRECIST categories from the analytic diameters (the same engine, fed with the truth)."""
     data = json.loads(json.dumps(course.to_dict()))
     for entry in data["timeline"]:
         diameters = truth["timepoints"].get(entry.get("id"), {}).get("diameters_mm", {})
@@ -302,5 +305,6 @@ def _write_course(staging: Path, seed: int) -> dict[str, Path]:
 
 def write_teaching_course(out_dir: str | Path, seed: int = 0) -> dict[str, Path]:
     """Generate the teaching course into ``out_dir`` (one output set): the CTs, plans, reviews, follow-ups,
-    ``course.json``, the response, the course report and ``truth.json``; return the main paths."""
+    ``course.json``, the response, the course report and ``truth.json``; return the main paths.
+    """
     return write_output_set(out_dir, "teaching-course", lambda staging: _write_course(staging, seed))
