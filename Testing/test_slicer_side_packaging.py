@@ -122,3 +122,13 @@ def test_first_use_install_works_in_testing_mode():
     calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     assert "slicer.util.pip_install" in calls and not any("pip_ensure" in call for call in calls)
     assert "slicer.util.confirmOkCancelDisplay" in ast.unparse(tree)
+
+
+def test_readme_names_every_package_the_first_use_prompt_installs():
+    """The README's first-use paragraph lists what the prompt will install (the requirements file, by name)."""
+    from hitit_slicer.dependencies import distributionName, requirements
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("asks once to install the Python packages"):readme.index("hitit_slicer/requirements.txt")]
+    listed = {name.strip(" (\n") for name in paragraph.split("ship", 1)[1].split(":")[0].split(",")}
+    assert listed == {distributionName(requirement) for requirement in requirements()}
