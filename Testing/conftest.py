@@ -24,6 +24,9 @@ def ts_dir() -> Path:
 # --------------------------------------------------------------------- real Slicer core tier
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{slicer_core_tier.MARKER}: runs hitit_slicer on Slicer's real core libraries")
+    version, reason = slicer_core_tier.status()
+    if version is None and slicer_core_tier.required():
+        raise pytest.UsageError(f"{slicer_core_tier.REQUIRED_VARIABLE}=1 but the real Slicer core tier cannot run: {reason}")
 
 
 def pytest_report_header(config):

@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 
 import pytest
 
 #: Marker name of the tier's tests (counted in the terminal summary).
 MARKER = "slicer_core"
+#: Set to 1 where the tier must run (CI): what would skip it (the wheel missing, no off-screen OpenGL) fails the run.
+REQUIRED_VARIABLE = "HITIT_REQUIRE_SLICER_TIER"
+
+
+def required() -> bool:
+    """Whether this run must not skip the tier (``HITIT_REQUIRE_SLICER_TIER=1``)."""
+    return os.environ.get(REQUIRED_VARIABLE) == "1"
+
+
+def skip_module(reason: str) -> None:
+    """Skip the calling test module with ``reason``, or fail the run with it where the tier is :func:`required`."""
+    if required():
+        pytest.fail(f"{REQUIRED_VARIABLE}=1 but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @functools.lru_cache(maxsize=1)

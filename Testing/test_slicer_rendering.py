@@ -13,14 +13,17 @@ import json
 import numpy as np
 import pytest
 
-from slicer_core_tier import requires_slicer_core
+from slicer_core_tier import requires_slicer_core, skip_module, status
 
 pytestmark = requires_slicer_core
 
-rendering = pytest.importorskip("hitit_slicer.rendering", reason="Slicer's core libraries are not installed")
+if status()[0] is None:
+    skip_module(status()[1])
+from hitit_slicer import rendering  # noqa: E402
+
 PROBLEM = rendering.offscreenRenderingProblem()
 if PROBLEM:
-    pytest.skip(f"off-screen OpenGL cannot run here: {PROBLEM}", allow_module_level=True)
+    skip_module(f"off-screen OpenGL cannot run here: {PROBLEM}")
 
 from hitit.phantom import make_teaching_case, write_teaching_case  # noqa: E402
 from hitit.plan import PlanConfig, plan_case  # noqa: E402
