@@ -147,7 +147,7 @@ class HITITPlannerParameterNode:
     marginSolidOrganMm: Annotated[float, WithinRange(0.0, 50.0)] = 2.0
     marginBullaMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
     trajectoriesPerLesion: Annotated[int, WithinRange(1, 10)] = 3
-    accessibilityScalar: Annotated[str, Choice(["clearance_mm", "score", "length_mm", "feasible"])] = "clearance_mm"
+    accessibilityScalar: Annotated[str, Choice(["margin_slack_mm", "score", "length_mm", "feasible"])] = "margin_slack_mm"
     lesionTable: slicer.vtkMRMLTableNode
     checkLine: slicer.vtkMRMLMarkupsLineNode
     depositTrajectory: slicer.vtkMRMLMarkupsLineNode

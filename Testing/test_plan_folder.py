@@ -23,7 +23,7 @@ def _mesh(n=4000, seed=3):
     cells.SetData(numpy_support.numpy_to_vtkIdTypeArray(np.arange(0, 3 * len(triangles) + 1, 3, dtype=np.int64), deep=True),
                   numpy_support.numpy_to_vtkIdTypeArray(triangles.ravel(), deep=True))
     poly.SetPolys(cells)
-    for name, values in (("clearance_mm", rng.uniform(0, 20, n).astype(np.float32)), ("reason", rng.integers(0, len(PathReason), n).astype(np.uint8))):
+    for name, values in (("margin_slack_mm", rng.uniform(0, 20, n).astype(np.float32)), ("reason", rng.integers(0, len(PathReason), n).astype(np.uint8))):
         array = numpy_support.numpy_to_vtk(values, deep=True)
         array.SetName(name)
         poly.GetPointData().AddArray(array)
@@ -43,7 +43,7 @@ def test_model_file_round_trip_is_compressed_and_marked_lps(tmp_path):
     assert back.GetFieldData().GetAbstractArray("SPACE").GetValue(0) == "LPS"
     np.testing.assert_allclose(numpy_support.vtk_to_numpy(back.GetPoints().GetData()), points, atol=1e-4)
     np.testing.assert_array_equal(numpy_support.vtk_to_numpy(back.GetPolys().GetConnectivityArray()).reshape(-1, 3), triangles)
-    for name in ("clearance_mm", "reason"):
+    for name in ("margin_slack_mm", "reason"):
         np.testing.assert_array_equal(numpy_support.vtk_to_numpy(back.GetPointData().GetArray(name)),
                                       numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)))
     # the caller's polydata is left as it was (double points, no SPACE field)

@@ -31,7 +31,7 @@ def test_accessibility_model_loads_in_slicer_where_it_belongs(slicer_context, tm
     assert node.GetStorageNode().GetCoordinateSystem() == slicer.vtkMRMLStorageNode.CoordinateSystemLPS
     np.testing.assert_allclose(_points(node), lps_to_ras(points), atol=1e-4)
     assert node.GetPolyData().GetNumberOfPolys() == len(triangles)
-    for name in ("clearance_mm", "reason"):
+    for name in ("margin_slack_mm", "reason"):
         np.testing.assert_array_equal(numpy_support.vtk_to_numpy(node.GetPolyData().GetPointData().GetArray(name)),
                                       numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)))
 

@@ -138,6 +138,7 @@ def real_plan():
 
 
 def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
+    from hitit.plan import trajectory_lines as colours
     from hitit.plan.lesion_table import LESION_COLUMNS
     from hitit_slicer import planner
 
@@ -152,12 +153,12 @@ def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
     assert [line["name"] for line in lines if line["lesion"] == "L1"] == ["L1-T1", "L1-T2", "L1-T3"]
     first = l1.target.trajectories[0]
     assert lines[0]["entryRAS"] == [-first.entry_lps[0], -first.entry_lps[1], first.entry_lps[2]]
-    reference = plan["config"]["planning"]["clearance_reference_mm"]
+    reference = plan["config"]["planning"]["margin_slack_reference_mm"]
     for line in lines:
         slack = line["record"]["margin_slack_mm"]
-        expected = planner.SAFE_COLOR if slack >= reference else planner.MARGINAL_COLOR
+        expected = colours.SAFE_COLOR if slack >= reference else colours.MARGINAL_COLOR
         assert line["color"] == expected
-    assert planner.safetyColor(False, 10.0, reference) == planner.UNSAFE_COLOR
+    assert colours.line_color(False, 10.0, reference) == colours.UNSAFE_COLOR
     deposits = planner.depositPoints(plan, "L1")
     core = [d for path in l1.deposits.paths for d in path.deposits]
     assert len(deposits) == len(core) > 0

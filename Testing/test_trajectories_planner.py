@@ -102,15 +102,15 @@ def test_liver_capsule_minimum_path():
     assert through.organ_path_mm >= 10 and through.feasible
 
 
-def test_map_has_clearance_per_margin_group():
+def test_map_has_margin_slack_per_margin_group():
     masks = {"aorta": _ball((30, 0, 0), 8), "vertebrae_L1": _ball((-30, 10, 0), 8), "kidney_left": _ball((0, 35, 10), 9)}
     scene, plan = _plan(masks, np.zeros(3))
-    names = list(plan.clearance_groups)
-    assert names == ["clearance_vessel_mm", "clearance_bone+solid_organ_mm"] or set(names) == {
-        "clearance_vessel_mm", "clearance_bone+solid_organ_mm"}
-    assert plan.clearance_groups["clearance_vessel_mm"]["structures"] == ["aorta"]
+    names = list(plan.margin_slack_groups)
+    assert names == ["margin_slack_vessel_mm", "margin_slack_bone+solid_organ_mm"] or set(names) == {
+        "margin_slack_vessel_mm", "margin_slack_bone+solid_organ_mm"}
+    assert plan.margin_slack_groups["margin_slack_vessel_mm"]["structures"] == ["aorta"]
     stacked = np.stack([plan.arrays[n] for n in names])
-    assert np.array_equal(plan.arrays["clearance_mm"], stacked.min(axis=0))  # clearance_mm is the per-group minimum
+    assert np.array_equal(plan.arrays["margin_slack_mm"], stacked.min(axis=0))  # margin_slack_mm is the per-group minimum
     evaluated = ~np.isin(plan.arrays["reason"], (PathReason.NOT_CANDIDATE, PathReason.BEYOND_NEEDLE))  # entries within reach are evaluated
     assert np.all(np.isfinite(stacked[:, evaluated])) and np.all(stacked[:, ~evaluated] == -np.inf)
     # a feasible entry keeps every group's margin (minus the tolerance); its group clearances are sampled lower
@@ -121,7 +121,7 @@ def test_map_has_clearance_per_margin_group():
     poly = plan.accessibility_polydata()
     for n in names:
         assert poly.GetPointData().GetArray(n).GetNumberOfTuples() == len(plan.arrays["score"])
-    assert plan.to_dict()["clearance_groups"]["clearance_bone+solid_organ_mm"]["margin_mm"] == 2.0
+    assert plan.to_dict()["margin_slack_groups"]["margin_slack_bone+solid_organ_mm"]["margin_mm"] == 2.0
 
 
 def test_map_and_exact_check_refuse_for_the_same_rule():

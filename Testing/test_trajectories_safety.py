@@ -198,14 +198,14 @@ def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatc
           f"paths, {clear.evaluated_points} look-ups")
     assert safe.sum() > 200 and (~safe).sum() > 200  # both verdicts well represented
     assert false_unsafe < 0.05
-    # per-group clearances: clearance_mm is their minimum; each is a sound estimate of the exact group clearance
-    assert clear.group_clearance_mm.shape == (len(scene.groups), len(entries))
-    assert np.array_equal(clear.min_clearance_mm, clear.group_clearance_mm.min(axis=0))
+    # per-group margin slacks: min_margin_slack_mm is their minimum; each is a sound estimate of the exact group clearance
+    assert clear.group_margin_slack_mm.shape == (len(scene.groups), len(entries))
+    assert np.array_equal(clear.min_margin_slack_mm, clear.group_margin_slack_mm.min(axis=0))
     half_diagonal = 0.5 * float(np.linalg.norm(spacing))
-    cap = config.clearance_cap_mm
+    cap = config.margin_slack_cap_mm
     for g, group in enumerate(scene.groups):
         exact = np.min([truth[n] for n in group.names], axis=0)
-        est = clear.group_clearance_mm[g]
+        est = clear.group_margin_slack_mm[g]
         ok = clear.feasible & (exact < cap - 5)
         # never above the exact value by more than the sampling allows, never below by more than 2 voxel offsets
         assert np.all(est[ok] >= exact[ok] - 2 * half_diagonal - 1e-3), group.names

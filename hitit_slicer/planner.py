@@ -32,9 +32,6 @@ LESION_ATTRIBUTE = "HITITPlanner.Lesion"
 ROLE_TRAJECTORY, ROLE_TABLE, ROLE_ACCESSIBILITY, ROLE_DEPOSITS = "trajectory", "lesionTable", "accessibility", "deposits"
 
 #: Display colours (RGB 0-1) of trajectories by safety.
-SAFE_COLOR = (0.15, 0.75, 0.25)
-MARGINAL_COLOR = (0.95, 0.75, 0.10)
-UNSAFE_COLOR = (0.90, 0.15, 0.15)
 
 #: Structure category of the core's anatomy catalogue -> parameter holding its margin in mm.
 MARGIN_PARAMETERS = {
@@ -51,7 +48,7 @@ MARGIN_PARAMETERS = {
 CONTRAST_FROM_HEADER = "fromHeader"
 CONTRAST_CHOICES = (CONTRAST_FROM_HEADER, "yes", "no")
 #: Point arrays of the accessibility model that can colour it.
-ACCESSIBILITY_SCALARS = ("clearance_mm", "score", "length_mm", "feasible")
+ACCESSIBILITY_SCALARS = ("margin_slack_mm", "score", "length_mm", "feasible")
 
 
 @dataclasses.dataclass
@@ -80,7 +77,7 @@ class PlannerParameters:
     marginSolidOrganMm: float = 2.0
     marginBullaMm: float = 5.0
     trajectoriesPerLesion: int = 3
-    accessibilityScalar: str = "clearance_mm"
+    accessibilityScalar: str = "margin_slack_mm"
     lesionTable: object = None
     checkLine: object = None
     depositTrajectory: object = None
@@ -237,42 +234,19 @@ def updateLesionTable(context: SlicerContext, content: Mapping, tableNode=None):
     return tableNode
 
 
-def trajectoryName(lesionId: str, rank: int) -> str:
-    """Markups line name of a planned trajectory: ``<lesion>-T<rank>``."""
-    return f"{lesionId}-T{int(rank)}"
-
-
 def plannedLineLesions(content: Mapping) -> dict[str, str]:
     """Lesion id of every planned trajectory by its line name (names are made from ids, never parsed back)."""
-    return {trajectoryName(lesion["id"], trajectory["rank"]): str(lesion["id"])
-            for lesion in content.get("lesions", []) for trajectory in lesion.get("trajectories") or []}
-
-
-def safetyColor(feasible: bool, marginSlackMm, comfortableSlackMm: float) -> tuple[float, float, float]:
-    """Red if unsafe, amber if the margins are kept by less than ``comfortableSlackMm``, else green."""
-    if not feasible or marginSlackMm is None:
-        return UNSAFE_COLOR
-    return MARGINAL_COLOR if marginSlackMm < comfortableSlackMm else SAFE_COLOR
+    return {line["name"]: line["lesion"] for line in trajectoryLines(content)} if content else {}
 
 
 def trajectoryLines(content: Mapping, lesionId: str | None = None) -> list[dict]:
-    """Planned trajectories as line specs: ``name``, ``lesion``, ``rank``, ``entryRAS``, ``targetRAS``, ``color``, ``record``."""
-    comfortable = float(content["config"]["planning"]["clearance_reference_mm"])
-    lines = []
-    for lesion in content.get("lesions", []):
-        if lesionId is not None and lesion["id"] != lesionId:
-            continue
-        for trajectory in lesion.get("trajectories") or []:
-            lines.append({
-                "name": trajectoryName(lesion["id"], trajectory["rank"]),
-                "lesion": str(lesion["id"]),
-                "rank": int(trajectory["rank"]),
-                "entryRAS": rasFromLPS(trajectory["entry_lps"]).tolist(),
-                "targetRAS": rasFromLPS(trajectory["target_lps"]).tolist(),
-                "color": safetyColor(bool(trajectory["feasible"]), trajectory.get("margin_slack_mm"), comfortable),
-                "record": dict(trajectory),
-            })
-    return lines
+    """Planned trajectories as line specs: ``name``, ``lesion``, ``rank``, ``entryRAS``, ``targetRAS``, ``color``,
+    ``record``; names and colours are the core's (:mod:`hitit.plan.trajectory_lines`), as in trajectories.mrk.json."""
+    from hitit.plan.trajectory_lines import trajectory_lines
+
+    return [{"name": line.name, "lesion": line.lesion_id, "rank": line.rank, "entryRAS": rasFromLPS(line.entry_lps).tolist(),
+             "targetRAS": rasFromLPS(line.target_lps).tolist(), "color": line.color, "record": dict(line.record)}
+            for line in trajectory_lines(content, lesionId)]
 
 
 def showTrajectories(context: SlicerContext, content: Mapping, maximumPerLesion: int = 3) -> list:

@@ -31,6 +31,7 @@ from hitit.io.segmentations import write_seg_nrrd
 from hitit.plan.plan_file import check_plan
 from hitit.plan.lesion_table import LESION_COLUMNS, deposit_list, lesion_rows
 from hitit.plan.report import build_report
+from hitit.plan.trajectory_lines import trajectory_lines
 from hitit.report.figures import render_skin_map
 from hitit.report.key_images import KeyImages
 
@@ -38,9 +39,7 @@ if TYPE_CHECKING:
     from hitit.case import Case
     from hitit.plan.pipeline import Plan
 
-#: Line colours in the markups file: green for a feasible path, red for a least-bad unsafe one.
-SAFE_COLOR = (0.2, 0.8, 0.2)
-UNSAFE_COLOR = (0.9, 0.15, 0.15)
+#: Colour of the deposit point lists (trajectory lines take theirs from :mod:`hitit.plan.trajectory_lines`).
 DEPOSIT_COLOR = (1.0, 0.85, 0.0)
 #: zlib level of the model files: level 5 writes the teaching case's skin map (45 000 points) to 0.9 MB
 #: in 0.2 s; level 9 saves 1 % more at five times the time. zlib is what Slicer itself writes.
@@ -72,20 +71,10 @@ def _csv_text(rows: list[dict], columns: list[str]) -> str:
 
 
 def trajectory_markups(plan: dict) -> list[Markup]:
-    """One line per proposed trajectory, named ``<lesion>-T<rank>``, green if feasible, red if not."""
-    lines = []
-    for lesion in plan["lesions"]:
-        # least-bad paths of a lesion with no safe path are written too (red, named -X<rank>) so the
-        # radiologist sees why: they are never offered as plans
-        for t in lesion["trajectories"] + lesion.get("least_bad", []):
-            name = f"{lesion['id']}-{'T' if t['feasible'] else 'X'}{t['rank']}"
-            lines.append(Markup(
-                "line", name, [t["entry_lps"], t["target_lps"]],
-                labels=[f"{name}-entry", f"{name}-target"],
-                descriptions=[f"{'safe' if t['feasible'] else 'UNSAFE'}; length {t['length_mm']:.1f} mm; "
-                              f"min clearance {t['min_clearance_mm']:.1f} mm", ""],
-                color=SAFE_COLOR if t["feasible"] else UNSAFE_COLOR))
-    return lines
+    """One line per proposed path (safe ones, and the least-bad ones of a lesion with no safe path), named and
+    coloured as the Slicer Planner shows them (:func:`hitit.plan.trajectory_lines.trajectory_lines`)."""
+    return [Markup("line", line.name, [line.entry_lps, line.target_lps], labels=[f"{line.name}-entry", f"{line.name}-target"],
+                   descriptions=[line.description, ""], color=line.color) for line in trajectory_lines(plan)]
 
 
 def deposit_markups(plan: dict) -> list[Markup]:

@@ -37,8 +37,8 @@ class ScoreWeights:
     Attributes:
         length: per needle length of path (length_mm / needle_length_mm); shorter is better
             ([V] lesion depth is a pneumothorax risk factor, lung biopsy meta-analysis, PMC7362905; [R] short path, Baegert 2007).
-        clearance: per unit of missing clearance below ``TrajectoryConfig.clearance_reference_mm``
-            beyond the margin ([R] distance from vital structures is a soft criterion, Baegert 2007).
+        margin_slack: per unit of missing margin slack (clearance beyond the margin) below
+            ``TrajectoryConfig.margin_slack_reference_mm`` ([R] distance from vital structures is a soft criterion, Baegert 2007).
         axial_angle: per 90 degrees of angle to the axial plane ([V] accuracy 3.3 mm in-plane
             vs 6.7 mm double-angulated, Busser 2013, PMID 23913308).
         skin_angle: per 90 degrees of angle to the skin normal ([R] near-perpendicular entry, Baegert 2007).
@@ -46,7 +46,7 @@ class ScoreWeights:
     """
 
     length: float = 1.0
-    clearance: float = 1.0
+    margin_slack: float = 1.0
     axial_angle: float = 1.0
     skin_angle: float = 0.5
     lung: float = 1.0
@@ -81,10 +81,10 @@ class TrajectoryConfig:
         tolerance_mm: safety tolerance: a feasible path keeps clearance >= margin - tolerance from
             every hard structure. None means half the smallest voxel spacing, which is also the
             largest value accepted [D] (a safe verdict must hold on the voxel grid, never by approximation).
-        clearance_reference_mm: clearance beyond the margin above which no clearance penalty
-            applies [D] (one more default margin of 5 mm, from Busser 2013, PMID 23913308).
-        clearance_cap_mm: distance maps are computed only up to margin + radius + this cap; larger
-            clearances are reported as this cap (they do not change a verdict or a score) [D].
+        margin_slack_reference_mm: margin slack (clearance beyond margin + needle radius) above which no
+            score penalty applies [D] (one more default margin of 5 mm, from Busser 2013, PMID 23913308).
+        margin_slack_cap_mm: distance maps are computed only up to margin + radius + this cap; larger
+            margin slacks are reported as this cap (they do not change a verdict or a score) [D].
         min_organ_path_mm: minimum length of normal organ tissue crossed before the lesion, per organ
             category or structure name. Liver 10 mm: [R] cross >= 1 cm of normal liver (biopsy and ablation teaching).
         fissure_gap_mm: a stretch outside lung shorter than this between two different lung lobes is
@@ -110,8 +110,8 @@ class TrajectoryConfig:
     top_k: int = 3
     min_entry_separation_mm: float = 10.0
     tolerance_mm: float | None = None
-    clearance_reference_mm: float = 5.0
-    clearance_cap_mm: float = 20.0
+    margin_slack_reference_mm: float = 5.0
+    margin_slack_cap_mm: float = 20.0
     min_organ_path_mm: dict[str, float] = field(default_factory=lambda: {"liver": 10.0})
     fissure_gap_mm: float = 3.0
     lung_step_mm: float = 0.5

@@ -242,9 +242,9 @@ def soft_cost(scene: PreparedScene, length_mm, slack_mm, axial_deg, skin_deg, lu
     per_30mm = float(penalties.get("per_30mm_aerated_lung", 0.0))
     lung_cost = (per_fissure * lung["fissure_crossings"] + per_puncture * np.maximum(lung["pleural_punctures"] - 1, 0)
                  + per_30mm * lung["aerated_lung_mm"] / 30.0)
-    missing = np.clip(1.0 - np.asarray(slack_mm, float) / cfg.clearance_reference_mm, 0.0, 1.0)
+    missing = np.clip(1.0 - np.asarray(slack_mm, float) / cfg.margin_slack_reference_mm, 0.0, 1.0)
     skin = np.nan_to_num(np.asarray(skin_deg, float), nan=0.0)
-    return (w.length * np.asarray(length_mm, float) / cfg.needle_length_mm + w.clearance * missing
+    return (w.length * np.asarray(length_mm, float) / cfg.needle_length_mm + w.margin_slack * missing
             + w.axial_angle * np.asarray(axial_deg, float) / 90.0 + w.skin_angle * skin / 90.0 + w.lung * lung_cost)
 
 

@@ -18,7 +18,7 @@ from hitit.trajectories.distance import PreparedScene
 from hitit.trajectories.feasibility import PathMeasurements, PathReason, failed_rules, refuse
 from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lesion_extent, lung_crossings,
                                         organ_path_before_lesion, skin_angle_deg, soft_cost, target_in_lung)
-from hitit.trajectories.sampling import path_min_clearance, trace_paths
+from hitit.trajectories.sampling import path_min_margin_slack, trace_paths
 
 #: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
 EXPLAINED_ENTRIES = 200
@@ -26,7 +26,7 @@ EXPLAINED_ENTRIES = 200
 #: 0.1 mm is a fifth of the finest CT voxel; the score differs between ranked paths in the second decimal.
 MAP_MM_DIGITS = 1
 MAP_SCORE_DIGITS = 3
-#: Sampling step (mm) of the path-wide clearance that ranks blocked entries when there is no safe path [D].
+#: Sampling step (mm) of the path-wide margin slack that ranks blocked entries when there is no safe path [D].
 PATHWIDE_STEP_MM = 1.0
 
 
@@ -44,15 +44,16 @@ class TargetPlan:
             for information), from an exact check of up to :data:`EXPLAINED_ENTRIES` blocked entries.
         message: one sentence for the user.
         skin: the skin surface whose points are the entries; ``arrays`` holds per-point
-            ``feasible`` (bool), ``clearance_mm`` (clearance beyond margin + needle radius, capped),
+            ``feasible`` (bool), ``margin_slack_mm`` (the margin slack: clearance beyond margin + needle
+            radius, capped; a path's ``min_clearance_mm`` is its distance to the needle surface, margin not deducted),
             ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (the first failed rule,
             a :class:`~hitit.trajectories.feasibility.PathReason`), ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin), and per
             margin group (the hard structures sharing one margin, named by their categories, see
-            ``clearance_groups``) ``clearance_<categories>_mm``: the minimum clearance to that group
-            beyond its margin + needle radius (capped; ``clearance_mm`` is their minimum). Entries
-            that are not evaluated (not candidates, beyond the needle) have -inf clearances.
-        clearance_groups: array name -> ``{"margin_mm", "categories", "structures"}`` of each
-            per-group clearance array.
+            ``margin_slack_groups``) ``margin_slack_<categories>_mm``: the minimum clearance to that group
+            beyond its margin + needle radius (capped; ``margin_slack_mm`` is their minimum). Entries
+            that are not evaluated (not candidates, beyond the needle) have -inf slacks.
+        margin_slack_groups: array name -> ``{"margin_mm", "categories", "structures"}`` of each
+            per-group margin slack array.
         counts: entries per reason; timings_s: seconds per step; config: settings used.
     """
 
@@ -68,19 +69,19 @@ class TargetPlan:
     counts: dict[str, int]
     timings_s: dict[str, float] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
-    clearance_groups: dict[str, dict] = field(default_factory=dict)
+    margin_slack_groups: dict[str, dict] = field(default_factory=dict)
 
     def accessibility_polydata(self):
-        """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, clearance_mm, score, length_mm,
-        reason and the per-group ``clearance_<categories>_mm``.
+        """The skin mesh (vtkPolyData, LPS mm) with per-point arrays feasible, margin_slack_mm, score,
+        length_mm, reason and the per-group ``margin_slack_<categories>_mm``.
 
-        These arrays colour a map: lengths and clearances are rounded to :data:`MAP_MM_DIGITS` decimals
+        These arrays colour a map: lengths and slacks are rounded to :data:`MAP_MM_DIGITS` decimals
         and the score to :data:`MAP_SCORE_DIGITS` (a rounded map compresses to a fraction of its size); the
         exact values of a path are those of its check.
         """
         from vtkmodules.util import numpy_support
         poly = self.skin.to_polydata()
-        for name in ("feasible", "clearance_mm", "score", "length_mm", "reason", *self.clearance_groups):
+        for name in ("feasible", "margin_slack_mm", "score", "length_mm", "reason", *self.margin_slack_groups):
             values = self.arrays[name]
             # flags and reason codes are small integers: one byte each in the model file
             small = values.dtype == bool or np.issubdtype(values.dtype, np.integer)
@@ -101,7 +102,7 @@ class TargetPlan:
         return {"id": self.target_id, "frame": "LPS", "target_lps": [float(v) for v in self.target_lps], "status": self.status,
                 "message": self.message, "trajectories": rows(self.trajectories), "least_bad": rows(self.least_bad),
                 "blocking_structures": self.blocking_structures, "entries": self.counts,
-                "clearance_groups": self.clearance_groups,
+                "margin_slack_groups": self.margin_slack_groups,
                 "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}, "config": self.config}
 
 
@@ -141,7 +142,7 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     axial = axial_angle_deg(points, target)
     skin_deg = skin_angle_deg(points, target, normals)
     slack = np.full(n, np.nan)
-    slack[reach] = clear.min_clearance_mm
+    slack[reach] = clear.min_margin_slack_mm
     blocked_at = np.full(n, np.inf)
     blocked_at[reach] = clear.blocked_at_mm
     refuse(reason, failed_rules(cfg, PathMeasurements(hard_clear=clear.feasible)), reach)
@@ -172,23 +173,23 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
                            lesion_extent_mm=extent)
         if check.feasible:  # always, as the map is conservative; a refusal here is never proposed
             trajectories.append(check)
-    arrays = {"feasible": feasible, "clearance_mm": np.nan_to_num(slack, nan=-np.inf), "score": score,
+    arrays = {"feasible": feasible, "margin_slack_mm": np.nan_to_num(slack, nan=-np.inf), "score": score,
               "length_mm": length, "reason": reason, "axial_angle_deg": axial, "skin_angle_deg": skin_deg,
               "blocked_at_mm": blocked_at}
-    groups = clearance_group_names(scene)
+    groups = margin_slack_group_names(scene)
     for g, name in enumerate(groups):
         values = np.full(n, -np.inf)
-        values[reach] = clear.group_clearance_mm[g]
+        values[reach] = clear.group_margin_slack_mm[g]
         arrays[name] = values
     counts = {r.description: int((reason == r).sum()) for r in PathReason}
     counts.update(total=n, feasible=int(feasible.sum()))
     blocking, least_bad = {}, []
     if not trajectories:
-        # the map's clearance of a blocked entry is the one at the violation found first from the skin; ranking
+        # the map's margin slack of a blocked entry is the one at the violation found first from the skin; ranking
         # the blocked entries needs the worst violation along the whole path (sampled every PATHWIDE_STEP_MM)
         wide = slack.copy()
         blocked = np.flatnonzero(reason >= PathReason.HARD_STRUCTURE)
-        wide[blocked] = path_min_clearance(scene, points[blocked], target, PATHWIDE_STEP_MM)
+        wide[blocked] = path_min_margin_slack(scene, points[blocked], target, PATHWIDE_STEP_MM)
         blocking = _blocking_summary(scene, points, target, reason, wide)
         least_bad = _least_bad(scene, points, normals, target, reason, wide, length, axial, skin_deg, lesion_mask)
     timings["propose"] = time.perf_counter() - start
@@ -199,17 +200,18 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
                       timings, cfg.to_dict(), groups)
 
 
-def clearance_group_names(scene: PreparedScene) -> dict[str, dict]:
+def margin_slack_group_names(scene: PreparedScene) -> dict[str, dict]:
     """Map array name -> description of each margin group of ``scene`` (its order).
 
-    A group is named by the catalogue categories of its structures, e.g. ``clearance_bone+solid_organ_mm``;
+    A group is named by the catalogue categories of its structures, e.g. ``margin_slack_bone+solid_organ_mm``;
     when two groups share their categories (a margin overridden for some structures), the margin is
-    appended (``clearance_vessel_7mm_mm``).
+    appended (``margin_slack_vessel_7mm_mm``).
     """
     labels = ["+".join(sorted({scene.rules[n].category for n in g.names})) for g in scene.groups]
     out: dict[str, dict] = {}
     for g, label in zip(scene.groups, labels):
-        name = f"clearance_{label}_mm" if labels.count(label) == 1 else f"clearance_{label}_{g.margin_mm:g}mm_mm"
+        name = (f"margin_slack_{label}_mm" if labels.count(label) == 1
+                else f"margin_slack_{label}_{g.margin_mm:g}mm_mm")
         out[name] = {"margin_mm": g.margin_mm, "categories": label.split("+"), "structures": list(g.names)}
     return out
 

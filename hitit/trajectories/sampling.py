@@ -67,7 +67,7 @@ A sample where the upper bound ``F(v) + |p - v| < -tolerance`` is a certain viol
 not searched beyond it. Phase 1 meets obstacles from the skin inwards, so the violation recorded for
 a blocked path is close to the first obstacle met from the skin.
 
-Minimum clearances (``min_clearance_mm`` and per margin group ``group_clearance_mm``) are the
+Minimum margin slacks (``min_margin_slack_mm`` and per margin group ``group_margin_slack_mm``) are the
 smallest lower bound (1)/(2) over the samples taken, the target included. Samples are dense where
 the clearance is small (a ball step is the clearance itself plus the tolerance), so the value is
 accurate near the closest approach (within about the voxel half-diagonal below and a fraction of the
@@ -108,13 +108,13 @@ MAX_ROUNDS = 4
 
 
 @dataclass
-class PathClearance:
-    """Clearance verdicts for N paths from entries to one target.
+class PathSlack:
+    """Verdicts and margin slacks for N paths from entries to one target.
 
     Attributes:
         feasible: (N,) bool, hard-feasible (clearance >= margin - tolerance everywhere, proved).
-        min_clearance_mm: (N,) smallest sampled lower bound of F (clearance beyond margin + radius),
-            mm, capped at ``clearance_cap_mm``; accurate near the closest approach, where samples are
+        min_margin_slack_mm: (N,) smallest sampled lower bound of F (the margin slack: clearance beyond
+            margin + radius), mm, capped at ``margin_slack_cap_mm``; accurate near the closest approach, where samples are
             dense; for an infeasible path, the value at the violation found.
         blocked_at_mm: (N,) distance from the entry (mm) of the violation found (a certain one, or the
             first interval left uncertified at the finest step); inf if feasible. Phase 1 meets
@@ -122,16 +122,16 @@ class PathClearance:
             from ``check_path``).
         blocking_group: (N,) index of the margin group with the smallest clearance at that point (-1 if feasible).
         evaluated_points: number of field look-ups made (for benchmarks).
-        group_clearance_mm: (G, N) per margin group (``scene.groups`` order) the smallest sampled lower
-            bound of ``D_g - margin_g - radius`` (mm, capped like ``min_clearance_mm``).
+        group_margin_slack_mm: (G, N) per margin group (``scene.groups`` order) the smallest sampled lower
+            bound of ``D_g - margin_g - radius`` (mm, capped like ``min_margin_slack_mm``).
     """
 
     feasible: np.ndarray
-    min_clearance_mm: np.ndarray
+    min_margin_slack_mm: np.ndarray
     blocked_at_mm: np.ndarray
     blocking_group: np.ndarray
     evaluated_points: int
-    group_clearance_mm: np.ndarray | None = None
+    group_margin_slack_mm: np.ndarray | None = None
 
 
 class FieldLookup:
@@ -268,33 +268,9 @@ class FieldLookup:
         out[:, ~inside] = -np.inf
         return out, inside
 
-def nearest_bounds(scene: PreparedScene, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds (mm) of F at LPS points from the nearest voxel: F(v) -+ |p - v| (any v is valid)."""
-    look = FieldLookup.of(scene)
-    points = np.asarray(points, float)
-    ijk = look.index(points.reshape(-1, 3)).astype(np.float32)
-    field, off, _ = look.nearest(ijk[:, 0].copy(), ijk[:, 1].copy(), ijk[:, 2].copy())
-    shape = points.shape[:-1]
-    return (field - off).astype(float).reshape(shape), (field + off).astype(float).reshape(shape)
 
-
-def trilinear_bounds(scene: PreparedScene, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-point lower bound of F (trilinear bound of proof step 2, or the nearest-voxel one where better), and the argmin group.
-
-    Points whose 8 surrounding voxels are not all in the crop get -inf (the caller keeps its other bound).
-    """
-    look = FieldLookup.of(scene)
-    ijk = look.index(np.atleast_2d(points)).astype(np.float32)
-    groups, inside = look.trilinear(ijk[:, 0].copy(), ijk[:, 1].copy(), ijk[:, 2].copy())
-    if not scene.groups:
-        best = np.where(inside, np.inf, -np.inf)
-        return best, np.full(len(best), -1, dtype=np.intp)
-    best = np.where(inside, groups.min(axis=0).astype(float), -np.inf)
-    return best, groups.argmin(axis=0).astype(np.intp)
-
-
-def path_min_clearance(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float = 1.0,
-                       chunk: int = 4096) -> np.ndarray:
+def path_min_margin_slack(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float = 1.0,
+                          chunk: int = 4096) -> np.ndarray:
     """Smallest nearest-voxel lower bound of F (mm) over samples at most ``step_mm`` apart along each whole path.
 
     Unlike :func:`trace_paths` it does not stop at the first violation, so it tells how deep the
@@ -343,7 +319,7 @@ class _Rays:
 
 
 def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
-                coarse_mm: float | None = None, fine_mm: float | None = None) -> PathClearance:
+                coarse_mm: float | None = None, fine_mm: float | None = None) -> PathSlack:
     """Certify the paths ``entries[n] -> target`` (LPS mm) against the clearance field; see the module proof."""
     cfg = scene.config
     coarse = cfg.coarse_step_mm if coarse_mm is None else coarse_mm
@@ -359,8 +335,8 @@ def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
     blocked = np.full(n, np.inf)
     if n == 0 or not groups:
         # no path, or no hard structure within reach (the field is a constant >= the reach): nothing blocks
-        clear[:] = min(float(scene.field_mm.flat[0]), cfg.clearance_cap_mm) if groups == 0 else np.inf
-        return PathClearance(np.ones(n, bool), clear.astype(float), blocked, np.full(n, -1, np.intp), 0,
+        clear[:] = min(float(scene.field_mm.flat[0]), cfg.margin_slack_cap_mm) if groups == 0 else np.inf
+        return PathSlack(np.ones(n, bool), clear.astype(float), blocked, np.full(n, -1, np.intp), 0,
                              gclear.astype(float))
     rays = _Rays(look, entries, target)
     # the target, common to every path, is sampled once (a closest approach is often at the tip)
@@ -443,8 +419,8 @@ def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
         tb = np.minimum(blocked[where], rays.length[where]).astype(np.float32)
         _, _, values = look.nearest(*rays.points(where, tb))
         group_at[where] = np.argmin(np.stack(values), axis=0)
-    cap = np.float32(cfg.clearance_cap_mm)
-    return PathClearance(feasible, np.minimum(clear, cap).astype(float), blocked, group_at, evaluated,
+    cap = np.float32(cfg.margin_slack_cap_mm)
+    return PathSlack(feasible, np.minimum(clear, cap).astype(float), blocked, group_at, evaluated,
                          np.minimum(gclear, cap).astype(float))
 
 

@@ -60,25 +60,29 @@ def roleNodes(context, className, role):
 
 
 def trajectoryLinesAreThePlansInRAS(planned, workDir):
-    """One locked line per planned trajectory (top 3 per lesion), named <lesion>-T<rank>, coloured by safety,
-    entry and target in world RAS equal to plan.json's LPS converted (0.01 mm)."""
+    """One locked line per planned trajectory (top 3 per lesion; least-bad ones of a lesion without a safe path),
+    named <lesion>-T<rank> (-X<rank> when unsafe), coloured by safety, entry and target in world RAS equal to
+    plan.json's LPS converted (0.01 mm)."""
+    from hitit.plan import trajectory_lines as colours
 
     context, case, parameters, session, content = planned.unpack()
     lines = {node.GetName(): node for node in roleNodes(context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)}
     expected = {}
     for lesion in content["lesions"]:
-        for trajectory in lesion["trajectories"][: parameters.trajectoriesPerLesion]:
-            expected[f"{lesion['id']}-T{trajectory['rank']}"] = (lesion["id"], trajectory)
+        for trajectory in [*lesion["trajectories"], *lesion["least_bad"]]:
+            if trajectory["rank"] <= parameters.trajectoriesPerLesion:
+                kind = "T" if trajectory["feasible"] else "X"
+                expected[f"{lesion['id']}-{kind}{trajectory['rank']}"] = (lesion["id"], trajectory)
     assert expected and set(lines) == set(expected)
-    comfortable = content["config"]["planning"]["clearance_reference_mm"]
+    comfortable = content["config"]["planning"]["margin_slack_reference_mm"]
     for name, (lesionId, trajectory) in expected.items():
         node = lines[name]
         points = nodes.controlPointsWorld(node)
         lps = np.array([trajectory["entry_lps"], trajectory["target_lps"]])
         np.testing.assert_allclose(points, lps * [-1, -1, 1], atol=0.01)
         assert node.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId and node.GetLocked()
-        color = planner.UNSAFE_COLOR if not trajectory["feasible"] else (
-            planner.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else planner.SAFE_COLOR)
+        color = colours.UNSAFE_COLOR if not trajectory["feasible"] else (
+            colours.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else colours.SAFE_COLOR)
         np.testing.assert_allclose(node.GetDisplayNode().GetSelectedColor(), color, atol=1e-6)
     assert any(trajectory["feasible"] for _, trajectory in expected.values())
 
@@ -126,7 +130,7 @@ def colouringAppliesAtOnce(planned, workDir):
     planner.colorAccessibilityMap(parameters.accessibilityModel, "score")
     assert parameters.accessibilityModel.GetDisplayNode().GetActiveScalarName() == "score"
     planner.colorAccessibilityMap(parameters.accessibilityModel, parameters.accessibilityScalar)
-    with raises(ValueError, "clearance_mm"):
+    with raises(ValueError, "margin_slack_mm"):
         planner.colorAccessibilityMap(parameters.accessibilityModel, "no such array")
 
 
