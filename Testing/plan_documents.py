@@ -1,6 +1,7 @@
 """Small plan.json documents built by hand for reader tests: every field the schema requires, filled around the
 lesion records a test gives (its trajectories, deposits, allocation), with the catalogue's rules for the named
-structures, so that a test states only what it is about and the plan still passes ``check_plan``."""
+structures, so that a test states only what it is about and the plan still passes ``check_plan``.
+"""
 
 from __future__ import annotations
 
@@ -44,12 +45,13 @@ def lesion_record(lesion_id: str, trajectories=(), deposits=None, injectate_ml: 
 
 def plan_document(lesions: list[dict], visit: int = 1, structures=(), host_organ: str | None = None) -> dict:
     """A whole plan.json document around ``lesions``: default settings at ``visit``, the pv10 protocol, one scene
-    with the catalogue's rules for ``structures`` (``host_organ`` allowed, as the planner sets it)."""
+    with the catalogue's rules for ``structures`` (``host_organ`` allowed, as the planner sets it).
+    """
     config = PlanConfig(protocol="pv10", visit=visit)
     rules = config.catalogue().rules_for_target(list(structures), host_organ)
     return {"format_version": PLAN_FORMAT_VERSION, "frame": "LPS", "hitit_version": "test", "case_name": "test",
             "contrast": None, "protocol": load_protocol("pv10").to_dict(), "config": config.to_dict(), "warnings": [],
-            "allocation": {"policy": "test", "total_injectate_ml": sum(l["allocation"]["injectate_ml"] for l in lesions)},
+            "allocation": {"policy": "test", "total_injectate_ml": sum(lesion["allocation"]["injectate_ml"] for lesion in lesions)},
             "scenes": [{"frame": "LPS", "needle_radius_mm": config.planning.needle_radius_mm, "tolerance_mm": 0.5,
                         "rules": {name: rule.to_dict() for name, rule in rules.items()}}],
             "lesions": lesions}

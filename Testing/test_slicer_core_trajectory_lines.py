@@ -1,5 +1,6 @@
 """The Planner's trajectory lines and the exported trajectories.mrk.json are the same lines: names, ends and
-colours, safe paths and the least-bad paths of a lesion without one, on Slicer's real core."""
+colours, safe paths and the least-bad paths of a lesion without one, on Slicer's real core.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-
 from slicer_core_tier import requires_slicer_core
 
 pytestmark = requires_slicer_core

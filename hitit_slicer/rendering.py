@@ -31,7 +31,8 @@ from hitit.report.key_images import KeyImages
 from hitit_slicer.context import SlicerContext
 from hitit_slicer.coordinates import rasFromLPS
 
-#: Colour of the chosen (safe) trajectory line (RGB 0-1): pure green, unlike every segment colour of our cases.
+#: Colour of the chosen (safe) trajectory line in the pictures (RGB 0-1): pure green, unlike every segment colour
+#: of our cases, so it stands out on any anatomy (the scene's lines take hitit.plan.trajectory_lines' colours).
 TRAJECTORY_COLOR = (0.0, 1.0, 0.0)
 #: Colour of the deposit points.
 DEPOSIT_COLOR = (1.0, 1.0, 1.0)
@@ -285,6 +286,7 @@ def chosenPath(lesion: dict) -> dict | None:
 
 def addPlanMarkups(context: SlicerContext, plan: dict) -> PlanMarkups:
     """A line markup for each lesion's chosen path and a point list of its planned deposits (RAS)."""
+    from hitit.plan.trajectory_lines import trajectory_name
     from hitit_slicer.nodes import addLine
 
     markups = PlanMarkups()
@@ -292,7 +294,7 @@ def addPlanMarkups(context: SlicerContext, plan: dict) -> PlanMarkups:
         trajectory = chosenPath(lesion)
         if trajectory is None:
             continue
-        line = addLine(context, f"{lesion['id']}-T{trajectory['rank']}", rasFromLPS(trajectory["entry_lps"]),
+        line = addLine(context, trajectory_name(lesion["id"], trajectory["rank"]), rasFromLPS(trajectory["entry_lps"]),
                        rasFromLPS(trajectory["target_lps"]), TRAJECTORY_COLOR, ("entry", "target"))
         line.GetDisplayNode().SetPointLabelsVisibility(False)
         markups.lines[lesion["id"]] = line

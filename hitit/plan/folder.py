@@ -72,7 +72,8 @@ def _csv_text(rows: list[dict], columns: list[str]) -> str:
 
 def trajectory_markups(plan: dict) -> list[Markup]:
     """One line per proposed path (safe ones, and the least-bad ones of a lesion with no safe path), named and
-    coloured as the Slicer Planner shows them (:func:`hitit.plan.trajectory_lines.trajectory_lines`)."""
+    coloured as the Slicer Planner shows them (:func:`hitit.plan.trajectory_lines.trajectory_lines`).
+    """
     return [Markup("line", line.name, [line.entry_lps, line.target_lps], labels=[f"{line.name}-entry", f"{line.name}-target"],
                    descriptions=[line.description, ""], color=line.color) for line in trajectory_lines(plan)]
 
@@ -166,11 +167,11 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
     """Write every plan file into ``out_dir`` as one output set (see :func:`hitit.io.outdir.write_output_set`):
     a previous plan there is replaced as a whole, the user's own files are never touched.
 
-    ``lesions`` = (CT grid, lesion masks by id) adds :data:`LESION_MASKS_FILE`.
+    ``lesions`` = (CT grid, lesion masks by id) adds :data:`LESION_MASKS_FILE`; the plan is checked against
+    its schema first (:func:`hitit.plan.plan_file.check_plan`), so a plan its readers would refuse is never written.
     """
-
     text = plan_json_text(plan)
-    check_plan(json.loads(text), "the plan to write")  # a plan that its readers would refuse is never written
+    check_plan(json.loads(text), "the plan to write")
 
     def write(staging: Path) -> dict[str, Path]:
         files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -99,7 +100,8 @@ def _what(error: jsonschema.ValidationError) -> str:
 @dataclass(frozen=True)
 class PlannedTrajectory:
     """One ranked path of a lesion: the exact check it passed or failed (LPS mm) and, for the chosen path of a
-    safe lesion, its procedure card (``plan.json`` ``procedure``, see :mod:`hitit.plan.procedure`)."""
+    safe lesion, its procedure card (``plan.json`` ``procedure``, see :mod:`hitit.plan.procedure`).
+    """
 
     rank: int
     check: PathCheck
@@ -128,7 +130,8 @@ class PlannedDeposit:
 @dataclass(frozen=True)
 class PlannedLesion:
     """What a plan holds for one lesion. ``record`` is its whole ``plan.json`` record (read only), for the
-    readers that show every field (measurement, injectability reasons, procedure card)."""
+    readers that show every field (measurement, injectability reasons, procedure card).
+    """
 
     id: str
     status: str
@@ -154,7 +157,8 @@ class PlannedLesion:
 @dataclass(frozen=True)
 class PlanFile:
     """A checked ``plan.json``: the settings as :class:`~hitit.plan.config.PlanConfig`, one
-    :class:`PlannedLesion` per lesion, and the checked document itself (``document``, read only)."""
+    :class:`PlannedLesion` per lesion, and the checked document itself (``document``, read only).
+    """
 
     format_version: int
     hitit_version: str
@@ -178,7 +182,7 @@ class PlanFile:
         for lesion in self.lesions:
             if lesion.id == lesion_id:
                 return lesion
-        raise InputError(f"No lesion '{lesion_id}' in the plan (it has {', '.join(l.id for l in self.lesions)}).")
+        raise InputError(f"No lesion '{lesion_id}' in the plan (it has {', '.join(other.id for other in self.lesions)}).")
 
 
 def load_plan(path: str | Path) -> PlanFile:
@@ -241,7 +245,8 @@ def _plain(value: Any) -> Any:
 
 def settings_from_dict(cls: type, values: Any, where: str) -> Any:
     """A settings dataclass ``cls`` rebuilt from its ``to_dict`` record (nested settings, tuples and numbers
-    restored by the field types); an :class:`InputError` naming ``where.<field>`` for an unknown or missing one."""
+    restored by the field types); an :class:`InputError` naming ``where.<field>`` for an unknown or missing one.
+    """
     if not isinstance(values, dict):
         raise InputError(f"{where}: must be an object of settings (found {type(values).__name__}).")
     hints = typing.get_type_hints(cls)

@@ -34,7 +34,8 @@ def line_color(feasible: bool, margin_slack_mm: float | None, comfortable_slack_
 @dataclass(frozen=True)
 class TrajectoryLine:
     """One planned path as a line: its name, lesion, rank, ends (LPS mm), colour, a one-line description,
-    and its plan.json trajectory record."""
+    and its plan.json trajectory record.
+    """
 
     name: str
     lesion_id: str
@@ -49,7 +50,8 @@ class TrajectoryLine:
 
 def trajectory_lines(plan: Mapping, lesion_id: str | None = None) -> list[TrajectoryLine]:
     """Every planned path of ``plan`` (plan.json content) as a line, safe paths then least-bad ones per lesion,
-    in rank order; only ``lesion_id``'s when given."""
+    in rank order; only ``lesion_id``'s when given.
+    """
     comfortable = float(plan["config"]["planning"]["margin_slack_reference_mm"])
     lines = []
     for lesion in plan["lesions"]:
