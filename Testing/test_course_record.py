@@ -75,6 +75,9 @@ def test_status_follows_the_tvec_schedule_and_puts_new_lesions_first(course):
     rows = {a.lesion_id: a for a in course_status(course).allocation.lesions}
     assert rows["L4"].priority_rank == 1 and rows["L4"].injectate_ml == 1.0 and rows["L4"].new
     assert rows["L1"].injectate_ml == 0.0
+    assert not any("overdue" in note for note in course_status(course).notes)
+    course.add(Imaging("W6", BASELINE + dt.timedelta(days=45), {}))
+    assert "visit 2 was due on 2026-02-02, before the course's latest entry (time point W6" in course_status(course).notes[-1]
     course.add(make_visit(course, 2, BASELINE + dt.timedelta(days=28)))
     assert course_status(course).next_visit_date == BASELINE + dt.timedelta(days=28 + 14)
 

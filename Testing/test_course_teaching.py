@@ -99,9 +99,11 @@ def test_course_commands_on_the_teaching_files(course_dir, tmp_path, capsys):
     """
     path = tmp_path / "course.json"
     assert main(["course", "new", "--patient", "P", "--baseline-plan", str(course_dir / "baseline" / "plan"),
-                 "--baseline-date", "2026-01-05", "--non-target", "L3", "--out", str(path)]) == 0
+                 "--baseline-date", "2026-01-05", "--non-target", "L3", "--organ", "L4=subcutaneous_fat",
+                 "--out", str(path)]) == 0
     taught = load_course(course_dir / "course.json")
     assert load_course(path).baseline.measurements == taught.baseline.measurements
+    assert [(item.id, item.organ) for item in load_course(path).lesions] == [(item.id, item.organ) for item in taught.lesions[:4]]
     follow = course_dir / "followup-W7"
     assert main(["course", "add-timepoint", str(path), "--id", "W7", "--date", "2026-02-23",
                  "--masks", str(follow / "lesions.seg.nrrd"), "--ct", str(follow / "ct.nrrd")]) == 0

@@ -46,6 +46,8 @@ def _register_new(commands) -> None:
     parser.add_argument("--baseline-date", required=True, type=_date, metavar="YYYY-MM-DD", help="date of the baseline imaging")
     parser.add_argument("--non-target", action="append", default=[], metavar="ID",
                         help="a measurable lesion followed as a non-target (default: every measurable lesion is a target)")
+    parser.add_argument("--organ", action="append", default=[], metavar="ID=ORGAN",
+                        help="host organ of a lesion when the plan did not find it (e.g. L4=subcutaneous_fat)")
     parser.add_argument("--out", required=True, metavar="COURSE.json", help="course file to create (never overwritten)")
     parser.set_defaults(func=run_new)
 
@@ -114,7 +116,8 @@ def read_review_folder(folder: str) -> dict:
 def run_new(args) -> int:
     """``hitit course new``: a course from the baseline plan, written once."""
     plan = read_plan_folder(args.baseline_plan)
-    course = new_course(args.patient, plan, args.baseline_date, str(args.baseline_plan), tuple(args.non_target))
+    course = new_course(args.patient, plan, args.baseline_date, str(args.baseline_plan), tuple(args.non_target),
+                        organs=_pairs(args.organ, "--organ"))
     save_course(course, args.out, new=True)
     print(f"course of {course.patient} ({course.protocol}): {len(course.lesions)} lesions at baseline "
           f"{course.baseline.id} {course.baseline.date}: "

@@ -34,20 +34,23 @@ def measurement_record(nodal: bool, longest_mm: float, short_axis_mm: float, vol
 
 
 def new_course(patient: str, plan: dict, baseline_date: dt.date, plan_folder: str = "",
-               non_targets: tuple[str, ...] = (), timepoint_id: str = BASELINE_ID) -> Course:
+               non_targets: tuple[str, ...] = (), timepoint_id: str = BASELINE_ID,
+               organs: dict[str, str] | None = None) -> Course:
     """A course whose baseline is a plan's lesions: each measurable lesion a target (T-NI), the others and
-    ``non_targets`` non-targets (NT-NI); injections are added by the visits. The protocol is the plan's.
+    ``non_targets`` non-targets (NT-NI); injections are added by the visits. The protocol is the plan's. The host
+    organ is the one the plan measured, or ``organs[id]`` (which wins), else ``unknown``.
     """
     ids = [str(lesion["id"]) for lesion in plan.get("lesions", [])]
-    unknown = sorted(set(non_targets) - set(ids))
+    organs = organs or {}
+    unknown = sorted((set(non_targets) | set(organs)) - set(ids))
     if unknown:
-        raise InputError(f"--non-target {', '.join(unknown)}: not a lesion of the baseline plan ({', '.join(ids)})")
+        raise InputError(f"lesion(s) {', '.join(unknown)} (--non-target, --organ): not in the baseline plan ({', '.join(ids)})")
     lesions, measurements = [], {}
     for item in plan["lesions"]:
         m = item["measurement"]
         lesion_id = str(item["id"])
         target = bool(m.get("measurable")) and lesion_id not in non_targets
-        lesions.append(CourseLesion(lesion_id, m.get("organ") or "unknown", bool(m.get("nodal")), timepoint_id,
+        lesions.append(CourseLesion(lesion_id, organs.get(lesion_id) or m.get("organ") or "unknown", bool(m.get("nodal")), timepoint_id,
                                     [{"category": "T-NI" if target else "NT-NI", "from_visit": None}]))
         measurements[lesion_id] = measurement_record(bool(m.get("nodal")), m["longest_diameter_mm"],
                                                      m["short_axis_mm"], m.get("volume_ml"))

@@ -147,6 +147,10 @@ def course_status(course: Course) -> CourseStatus:
     first = course.visit(1)
     until = (first.date + dt.timedelta(days=schedule["minimum_duration_days"])
              if first is not None and schedule.get("minimum_duration_days") else None)
-    notes = (f"treat until at least {until} ({schedule['source']})",) if until else ()
+    notes = (f"treat until at least {until}",) if until else ()
+    latest = course.timeline[-1]
+    if date is not None and date < latest.date:
+        notes += (f"visit {number} was due on {date}, before the course's latest entry ({latest.label}, {latest.date}): "
+                  "overdue or paused",)
     return CourseStatus(number, date, rule, allocation, tuple(excluded),
                         last.date + dt.timedelta(days=IMAGING_INTERVAL_DAYS), until, notes)

@@ -279,7 +279,8 @@ def _write_course(staging: Path, seed: int) -> dict[str, Path]:
     write_seg_nrrd(staging / "baseline" / "lesions.seg.nrrd", case.grid, case.lesions)
     baseline_plan = plan_case(case, PlanConfig(protocol=PROTOCOL, visit=1), case_name="teaching course baseline")
     write_plan(baseline_plan, case, staging / "baseline" / "plan")
-    course = new_course(PATIENT, _plan_dict(baseline_plan), BASELINE_DATE, "baseline/plan", non_targets=("L3",))
+    course = new_course(PATIENT, _plan_dict(baseline_plan), BASELINE_DATE, "baseline/plan", non_targets=("L3",),
+                        organs={lesion_id: t.organ for lesion_id, t in teaching.truth.items()})
     truth: dict = {"frame": "LPS", "patient": PATIENT, "protocol": PROTOCOL, "visits": {},
                    "timepoints": {"BL": {"date": BASELINE_DATE.isoformat(), "diameters_mm": {
                        lesion_id: t.longest_axial_diameter_mm for lesion_id, t in teaching.truth.items()}}}}
