@@ -1,3 +1,5 @@
+"""HITIT Planner: the Slicer module (panel, parameter node, thin logic over hitit_slicer.planner, self-test)."""
+
 import os
 import pathlib
 import sys
@@ -101,8 +103,7 @@ def _loadTeachingCaseFromSampleData(source):
 
 @parameterNodeWrapper
 class HITITPlannerParameterNode:
-    """
-    The parameters of the module; a saved scene reopens the plan from them.
+    """The parameters of the module; a saved scene reopens the plan from them.
 
     inputVolume - CT volume (HU).
     structuresSegmentation - critical structures (TotalSegmentator names are recognised).
@@ -463,7 +464,8 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
 class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     """Self-tests: the scenarios of hitit_slicer.scenarios.planner (the same the pytest tier runs on Slicer's core
-    libraries), here on Slicer's own scene. Each test_* works alone (ctest runs them one by one); no network."""
+    libraries), here on Slicer's own scene. Each test_* works alone (ctest runs them one by one); no network.
+    """
 
     TESTS = ("test_PlannedTeachingCase", "test_ReplanAndCloseScene", "test_StatedContrast", "test_TransformedCT",
              "test_SeedGrownLesions")

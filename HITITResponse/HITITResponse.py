@@ -1,3 +1,5 @@
+"""HITIT Response: the Slicer module (panel, parameter node, thin logic over hitit_slicer.response, self-test)."""
+
 import os
 import pathlib
 import sys
@@ -65,8 +67,7 @@ verified against the publication are listed in the core's hitit/response/RULES.m
 
 @parameterNodeWrapper
 class HITITResponseParameterNode:
-    """
-    The parameters of the module; a saved scene reopens the study from them and the study table.
+    """The parameters of the module; a saved scene reopens the study from them and the study table.
 
     patient - patient identifier written into the study.
     timepointsJson - time points as JSON ``[{"id", "date", "volume"}]`` in date order.
@@ -578,7 +579,8 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
 
 class HITITResponseTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     """Self-tests: the scenarios of hitit_slicer.scenarios.response (the same the pytest tier runs on Slicer's core
-    libraries), here on Slicer's own scene. Each test_* builds its own inputs (no network) and works alone."""
+    libraries), here on Slicer's own scene. Each test_* builds its own inputs (no network) and works alone.
+    """
 
     TESTS = ("test_StudyFromLinesAndResponse", "test_ImportExportStudy", "test_MeasureFromSegment", "test_ReviewOfARealPlan")
 

@@ -387,7 +387,8 @@ class _Checker(ast.NodeVisitor):
 
     def check_python_call(self, node: ast.Call, name: str, module: str, qualified: str, info: dict) -> None:
         """Arguments of a call into Slicer's Python modules: the signature, arguments that cannot be left out,
-        **kwargs passed on to another function, deprecated functions and parameters."""
+        **kwargs passed on to another function, deprecated functions and parameters.
+        """
         self.check_arguments(node, name, info)
         rules = self.c.rules
         given = {k.arg for k in node.keywords}

@@ -58,7 +58,8 @@ requires_slicer_core = _marks()
 
 def scenarios(module: str, name: str) -> list:
     """The scenario functions ``hitit_slicer.scenarios.<module>.<name>`` to parametrize a test with (a placeholder
-    where the core is missing, so that the test is collected and skipped with the reason)."""
+    where the core is missing, so that the test is collected and skipped with the reason).
+    """
     if status()[0] is None:
         return ["Slicer's core libraries missing"]
     import importlib

@@ -356,10 +356,10 @@ def check_ui(ui_path: Path | str, api: QtApi) -> list[Finding]:
         if sender not in classes or receiver not in classes:
             report(f"connection {sender} -> {receiver}: no such widget")
             continue
-        missing = api.lacking(classes[sender], lambda m: signal in m.signals)
+        missing = api.lacking(classes[sender], lambda m, signal=signal: signal in m.signals)
         if missing:
             report(f"connection: {sender} ({classes[sender]}) has no signal {signal}{_in(missing)}")
-        missing = api.lacking(classes[receiver], lambda m: slot in m.slot_signatures or slot in m.signals)
+        missing = api.lacking(classes[receiver], lambda m, slot=slot: slot in m.slot_signatures or slot in m.signals)
         if missing:
             report(f"connection: {receiver} ({classes[receiver]}) has no slot {slot}{_in(missing)}")
     for custom in root.iter("customwidget"):

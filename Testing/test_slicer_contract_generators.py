@@ -1,5 +1,6 @@
 """The generators of the Slicer/Qt contract data (tools/gen_*.py) read C++ headers, Python sources and wrapped
-docstrings correctly: each is run here on a small text whose answer is known."""
+docstrings correctly: each is run here on a small text whose answer is known.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """hitit_slicer's conversions on the real Slicer core: volume nodes (oblique, flipped, anisotropic) and segments to
-the core's LPS grid and masks, and a real plan to lines, deposits and the lesion table."""
+the core's LPS grid and masks, and a real plan to lines, deposits and the lesion table.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The widget and self-test plumbing both modules share (hitit_slicer.application), run on Slicer's real scene with
-stand-ins for what only Slicer's application gives (the Qt timer, the parameter node wrapper's GUI binding)."""
+stand-ins for what only Slicer's application gives (the Qt timer, the parameter node wrapper's GUI binding).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The Qt side of the modules, which Slicer's core wheel cannot run, read as source: the fixes that only the
-widgets and the module classes can carry, and the parameter sets the library and the modules share."""
+widgets and the module classes can carry, and the parameter sets the library and the modules share.
+"""
 
 from __future__ import annotations
 
@@ -130,8 +131,9 @@ def bound_name(widget):
 
 
 def test_optional_files_can_be_cleared_and_a_new_study_file_chosen():
-    """ctkPathLineEdit reports no change for an empty (unacceptable) path, so these fields are bound by hand to
-    text parameters; the study file's Browse opens a save dialog (Files|Writable) so a new file can be named."""
+    """CtkPathLineEdit reports no change for an empty (unacceptable) path, so these fields are bound by hand to
+    text parameters; the study file's Browse opens a save dialog (Files|Writable) so a new file can be named.
+    """
     widgets = ui_widgets(REPO / "HITITResponse" / "Resources" / "UI" / "HITITResponse.ui")
     for name in ("injectionLogPathLineEdit", "samplingLogPathLineEdit", "studyFilePathLineEdit"):
         assert widgets[name].get("class") == "ctkPathLineEdit" and bound_name(widgets[name]) is None, name
@@ -147,7 +149,8 @@ def test_optional_files_can_be_cleared_and_a_new_study_file_chosen():
 @pytest.mark.parametrize("module", [PLANNER, RESPONSE], ids=lambda p: p.stem)
 def test_directory_buttons_show_the_parameter(module):
     """A ctkDirectoryButton shows a folder even when its parameter is unset: the widget sets every folder parameter to
-    the folder shown (Slicer's default scene folder)."""
+    the folder shown (Slicer's default scene folder).
+    """
     wrapper = class_node(tree(module), f"{module.stem}ParameterNode")
     folders = {item.target.id for item in wrapper.body if isinstance(item, ast.AnnAssign) and ast.unparse(item.annotation) == "pathlib.Path"}
     call = next(node for node in ast.walk(method(class_node(tree(module), f"{module.stem}Widget"), "initializeParameterNode"))

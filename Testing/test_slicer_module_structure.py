@@ -90,7 +90,8 @@ def test_module_compiles_and_defers_core_imports(module):
 def undefined_names(source: str, path: str) -> set[tuple[str, str]]:
     """``(name, scope)`` of every global name a module's code reads that nothing binds: not an assignment, import,
     def or class of the module, not a builtin, not a class that ``from slicer.ScriptedLoadableModule import *``
-    brings (from Slicer's source, Testing/Data/slicer/slicer-api.json)."""
+    brings (from Slicer's source, Testing/Data/slicer/slicer-api.json).
+    """
     api = json.loads((REPO / "Testing" / "Data" / "slicer" / "slicer-api.json").read_text(encoding="utf-8"))
     starred = set(api["python"]["slicer.ScriptedLoadableModule"]["classes"])
     top = symtable.symtable(source, path, "exec")
@@ -109,7 +110,8 @@ def undefined_names(source: str, path: str) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
 def test_every_name_the_module_reads_is_defined(module):
     """A name read but never imported or assigned raises NameError only when Slicer runs that line (the wheel cannot
-    run the widgets), e.g. a helper module used after its import was removed."""
+    run the widgets), e.g. a helper module used after its import was removed.
+    """
     assert undefined_names(module.read_text(encoding="utf-8"), str(module)) == set()
 
 
@@ -135,7 +137,8 @@ def test_what_the_modules_import_at_load_imports_the_standard_library_only(name)
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
 def test_cmake_lists_every_script_and_resource(module):
     """The module folder holds the module file, its icon and panel, and CMake installs exactly those (with Slicer's
-    generic tests and the module's self-test as a ctest, hititAddScriptedModule in the top CMakeLists)."""
+    generic tests and the module's self-test as a ctest, hititAddScriptedModule in the top CMakeLists).
+    """
     from slicer_cmake_check import installed_files
 
     folder = module.parent
@@ -212,7 +215,8 @@ def test_icons_are_128_png():
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.stem)
 def test_requirements_are_installed_lazily(module):
     """No module installs packages itself: the one requirements file is installed by hitit_slicer.dependencies,
-    from inside a method (the first action that needs the core), never at module level."""
+    from inside a method (the first action that needs the core), never at module level.
+    """
     source = module.read_text(encoding="utf-8")
     assert not (module.parent / "Resources" / "requirements.txt").exists()
     assert "pip_" not in source

@@ -1,5 +1,6 @@
 """``python -m hitit_slicer.render`` where Slicer cannot draw: the plan is written with the core's figures and the
-report and the console say why (no slicer-core tier marker: this is the machine without Slicer's libraries)."""
+report and the console say why (no slicer-core tier marker: this is the machine without Slicer's libraries).
+"""
 
 from __future__ import annotations
 

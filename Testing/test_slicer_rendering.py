@@ -73,7 +73,8 @@ ALONG_3D = np.linspace(0.05, 0.3, 12)
 
 def line_fraction(rgb, start, end, test, along, offset=0.0):
     """Share of the points ``along`` start-end, shifted ``offset`` px sideways, with a pixel passing ``test``
-    within one pixel."""
+    within one pixel.
+    """
     start, end = np.asarray(start, float), np.asarray(end, float)
     normal = np.array([-(end - start)[1], (end - start)[0]]) / np.linalg.norm(end - start)
     hits = total = 0

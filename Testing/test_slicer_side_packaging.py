@@ -94,7 +94,8 @@ def library_files():
 @pytest.mark.parametrize("path", library_files(), ids=lambda p: p.relative_to(REPO / "hitit_slicer").as_posix())
 def test_library_never_imports_the_qt_side(path):
     """hitit_slicer runs on Slicer's core libraries alone: no Qt, no CTK, no scripted-module base classes, no
-    parameter node wrapper, anywhere; at load time only slicer, vtk, numpy, the core and itself (and the standard library)."""
+    parameter node wrapper, anywhere; at load time only slicer, vtk, numpy, the core and itself (and the standard library).
+    """
     import ast
     import sys
 
@@ -115,7 +116,8 @@ def test_library_never_imports_the_qt_side(path):
 
 def test_first_use_install_works_in_testing_mode():
     """Slicer's pip_ensure skips installing in testing mode (so a ctest self-test on a build machine could not import
-    the core); the library asks with confirmOkCancelDisplay, which answers OK by itself in testing mode, then installs."""
+    the core); the library asks with confirmOkCancelDisplay, which answers OK by itself in testing mode, then installs.
+    """
     import ast
 
     tree = ast.parse((REPO / "hitit_slicer" / "dependencies.py").read_text(encoding="utf-8"))

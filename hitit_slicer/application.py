@@ -174,7 +174,8 @@ class ModuleWidgetMixin:
 
 class ModuleTestMixin:
     """The self-test runner both modules share (combined with Slicer's ``ScriptedLoadableModuleTest``): every
-    ``test_*`` method, in the order :attr:`TESTS` lists them, each on an empty scene."""
+    ``test_*`` method, in the order :attr:`TESTS` lists them, each on an empty scene.
+    """
 
     #: Names of the test methods, in the order they run.
     TESTS: tuple[str, ...] = ()

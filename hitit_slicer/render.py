@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def loadIntoScene(context, args, case):
     """CT and segmentation nodes for the plan's inputs: files read with Slicer's readers (segment colours
-    as stored); label maps and folders of masks become segments filled from the core's masks."""
+    as stored); label maps and folders of masks become segments filled from the core's masks.
+    """
     from hitit_slicer import nodes, storage
 
     ct = storage.loadVolume(context, args.ct, "CT")

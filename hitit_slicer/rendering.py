@@ -71,7 +71,8 @@ def useOffscreenOpenGLWithoutDisplay() -> None:
 @functools.lru_cache(maxsize=1)
 def offscreenRenderingProblem() -> str | None:
     """None when VTK can draw off screen here, else why not (a render window is tried in a child
-    process: a missing OpenGL library aborts the process that tries)."""
+    process: a missing OpenGL library aborts the process that tries).
+    """
     useOffscreenOpenGLWithoutDisplay()
     try:
         result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120,
@@ -201,7 +202,8 @@ class SliceView(_View):
 
     def showPlane(self, centerRAS, rightRAS, upRAS, widthMm: float, heightMm: float) -> None:
         """Slice through ``centerRAS`` with screen right along ``rightRAS`` and screen up along ``upRAS``
-        (unit vectors, RAS), ``widthMm`` x ``heightMm`` in view; the window follows the plane's aspect."""
+        (unit vectors, RAS), ``widthMm`` x ``heightMm`` in view; the window follows the plane's aspect.
+        """
         width = self.size[0]
         self.resize(width, max(8, round(width * heightMm / widthMm)))
         right, up = np.asarray(rightRAS, float), np.asarray(upRAS, float)
@@ -217,7 +219,8 @@ class SliceView(_View):
 
     def pixelOf(self, pointRAS) -> tuple[float, float]:
         """(column, row) of a RAS point in the rendered image (row 0 at the top, pixel centres at whole
-        numbers), by the slice node's XY-to-RAS (XY counts pixel edges from the lower left corner)."""
+        numbers), by the slice node's XY-to-RAS (XY counts pixel edges from the lower left corner).
+        """
         xyToRAS = np.array([[self.sliceNode.GetXYToRAS().GetElement(r, c) for c in range(4)] for r in range(4)])
         x, y, _, _ = np.linalg.solve(xyToRAS, np.append(np.asarray(pointRAS, float), 1.0))
         return float(x - 0.5), float(self.size[1] - 0.5 - y)
@@ -328,7 +331,8 @@ def showSegmentationsIn3D(segmentationNodes, lesionsNode) -> None:
 @dataclass
 class RenderedPlan:
     """The key images of a plan and where each view put the trajectory's entry and target
-    (``pixels[(lesion, rank, view)] = {"entry": (column, row), "target": (column, row)}``)."""
+    (``pixels[(lesion, rank, view)] = {"entry": (column, row), "target": (column, row)}``).
+    """
 
     keyImages: KeyImages
     pixels: dict = field(default_factory=dict)
@@ -387,7 +391,8 @@ def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, le
 
 def _threeDAxes(entryRAS, targetRAS) -> tuple[np.ndarray, np.ndarray]:
     """(view up, camera direction) showing the whole needle side-on: the camera looks perpendicular to the
-    needle from the side of the skin entry that faces away from the body's centre line, superior up."""
+    needle from the side of the skin entry that faces away from the body's centre line, superior up.
+    """
     axis = (targetRAS - entryRAS) / np.linalg.norm(targetRAS - entryRAS)
     superior = np.array([0.0, 0.0, 1.0])
     up = superior - axis * float(axis @ superior)

@@ -464,7 +464,8 @@ def _showLine(context: SlicerContext, name: str, role: str, lesionId: str, start
 
 def plannedLines(plan) -> list[dict]:
     """Each lesion's chosen planned trajectory (the one the review compares with) as a RAS line spec;
-    ``plan`` is a :class:`hitit.plan.plan_file.PlanFile`."""
+    ``plan`` is a :class:`hitit.plan.plan_file.PlanFile`.
+    """
     return [{"name": f"{lesion.id} planned", "lesion": lesion.id, "entryRAS": rasFromLPS(lesion.chosen.entry_lps).tolist(),
              "targetRAS": rasFromLPS(lesion.chosen.target_lps).tolist()}
             for lesion in plan.lesions if lesion.chosen is not None]
@@ -472,7 +473,8 @@ def plannedLines(plan) -> list[dict]:
 
 def needleLesionId(plan, lineNode) -> str:
     """The plan lesion a reviewer's needle line is for: its ``HITITResponse.Lesion`` attribute when that is a lesion
-    of the plan, else the lesion whose planned target is nearest the line's tip. Never parsed from the node name."""
+    of the plan, else the lesion whose planned target is nearest the line's tip. Never parsed from the node name.
+    """
     lesions = [lesion for lesion in plan.lesions if lesion.chosen is not None]
     tagged = lineNode.GetAttribute(LESION_ATTRIBUTE)
     if tagged and any(lesion.id == tagged for lesion in lesions):

@@ -591,7 +591,7 @@ def reviewTableRows(review: Mapping) -> tuple[list[str], list[list[str]]]:
         deviation = needle.get("deviation") or {}
         margins = needle.get("margins") or {}
 
-        def number(key):
+        def number(key, deviation=deviation):
             value = deviation.get(key)
             return "" if value is None else f"{float(value):.2f}"
 

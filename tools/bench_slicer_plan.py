@@ -36,6 +36,7 @@ def best(function, repeat: int) -> tuple[float, object]:
 
 
 def main(argv=None) -> int:
+    """Print the three parts of the Plan button and its ratio to the core's planning; exit code 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2, help="runs of each step; the best is printed (default 2)")
     args = parser.parse_args(argv)

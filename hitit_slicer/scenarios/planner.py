@@ -41,7 +41,6 @@ def planTeachingCase(context, files, only=None, **values):
 
     ``only`` keeps just those lesion segments (a quicker plan for the tests that plan again).
     """
-
     case = loadTeachingCase(context, paths=files)
     if only:
         segmentation = case.lesions.GetSegmentation()
@@ -55,7 +54,7 @@ def planTeachingCase(context, files, only=None, **values):
 
 
 def roleNodes(context, className, role):
-
+    """The nodes of a class the Planner made in a role (``planner.ROLE_*``)."""
     return nodes.nodesWithAttribute(context, className, planner.ROLE_ATTRIBUTE, role)
 
 
@@ -102,9 +101,8 @@ def bodySurfaceDistanceMm(ct_node, points_ras):
 
 def accessibilityModelLiesOnTheSkin(planned, workDir):
     """The selected lesion's accessibility map: points on the body surface (within 1.5 voxels), the core's
-    per-point arrays, coloured by the chosen array."""
-
-
+    per-point arrays, coloured by the chosen array.
+    """
     context, case, parameters, session, content = planned.unpack()
     model = parameters.accessibilityModel
     assert model is not None and model.GetAttribute(planner.ROLE_ATTRIBUTE) == planner.ROLE_ACCESSIBILITY
@@ -125,7 +123,7 @@ def accessibilityModelLiesOnTheSkin(planned, workDir):
 
 
 def colouringAppliesAtOnce(planned, workDir):
-
+    """Choosing another array colours the skin map at once (no re-plan); an unknown array is refused by name."""
     context, case, parameters, session, content = planned.unpack()
     planner.colorAccessibilityMap(parameters.accessibilityModel, "score")
     assert parameters.accessibilityModel.GetDisplayNode().GetActiveScalarName() == "score"
@@ -136,7 +134,8 @@ def colouringAppliesAtOnce(planned, workDir):
 
 def contrastIsReadFromTheCTHeader(planned, workDir):
     """Left to the header, the contrast state is what the teaching CT's NRRD header says (enhanced), and L3's necrotic
-    core is measured (truth: 25 % of its volume)."""
+    core is measured (truth: 25 % of its volume).
+    """
     context, case, parameters, session, content = planned.unpack()
     assert parameters.contrast == planner.CONTRAST_FROM_HEADER and content["config"]["contrast"] is None
     assert content["contrast"]["enhanced"] is True and "NRRD" in content["contrast"]["source"], content["contrast"]
@@ -162,6 +161,7 @@ def lesionTableShowsThePlan(planned, workDir):
 
 
 def aortaPath(truth):
+    """The teaching case's known unsafe path through the aorta (truth.json, LPS mm)."""
     return next(path for lesion in truth["lesions"].values() for path in lesion["example_paths"]
                 if not path["safe"] and "aorta" in path["crosses"])
 
@@ -196,7 +196,8 @@ def proposedTrajectoryIsSafe(planned, workDir):
 
 def everyRuleTheCoreBreaksIsShown(planned, workDir):
     """Lines that keep clear of every structure but break the core's other rules are UNSAFE with those rules named:
-    the proposed path lengthened beyond the needle, and a path down the body axis (beyond the axial-angle limit)."""
+    the proposed path lengthened beyond the needle, and a path down the body axis (beyond the axial-angle limit).
+    """
     context, case, parameters, session, content = planned.unpack()
     best = next(t for lesion in content["lesions"] for t in lesion["trajectories"] if t["feasible"])
     entry, target = np.asarray(best["entry_lps"], float), np.asarray(best["target_lps"], float)
@@ -251,7 +252,7 @@ def exportWritesANewFolder(planned, workDir):
     assert (chosen / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
     for folder in (first, second):
         written = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        assert written["frame"] == "LPS" and [l["id"] for l in written["lesions"]] == [l["id"] for l in content["lesions"]]
+        assert written["frame"] == "LPS" and [lesion["id"] for lesion in written["lesions"]] == [lesion["id"] for lesion in content["lesions"]]
         assert (folder / "trajectories.mrk.json").is_file()
     parameters.exportDirectory = workDir / "missing"
     with raises(ValueError, "does not exist"):
@@ -260,9 +261,8 @@ def exportWritesANewFolder(planned, workDir):
 
 def exportedFilesLoadWhereThePlanSays(planned, workDir):
     """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtp read by Slicer's own
-    readers land in RAS where plan.json says."""
-
-
+    readers land in RAS where plan.json says.
+    """
     context, case, parameters, session, content = planned.unpack()
     parameters.exportDirectory = workDir
     folder = planner.exportPlan(parameters, session)
@@ -288,7 +288,8 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
 
 def statedContrastReachesTheCore(context, files):
     """Contrast stated "no" (the core's --contrast no): the plan records the statement, warns that the header says
-    otherwise, and leaves L3's necrosis not assessed (necrosis is non-enhancement, unseen on an unenhanced CT)."""
+    otherwise, and leaves L3's necrosis not assessed (necrosis is non-enhancement, unseen on an unenhanced CT).
+    """
     content = planTeachingCase(context, files, only=("L3",), contrast="no").content
     assert content["config"]["contrast"] == "no"
     assert content["contrast"]["enhanced"] is False and "stated by the user" in content["contrast"]["source"]
@@ -300,7 +301,7 @@ def statedContrastReachesTheCore(context, files):
 
 
 def replanningAndClosingTheScene(context, files):
-
+    """Re-planning replaces the Planner's own nodes and no other; closing the scene drops the in-memory plan."""
     case, parameters, session, content = planTeachingCase(context, files, only=("L1",), trajectoriesPerLesion=2).unpack()[1:]
     mine = nodes.addLine(context, "my own line", [0, 0, 0], [10, 0, 0])
     myTable = context.scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
@@ -310,7 +311,7 @@ def replanningAndClosingTheScene(context, files):
               ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode", "vtkMRMLMarkupsFiducialNode")}
     table, model = parameters.lesionTable, parameters.accessibilityModel
     again = planner.plan(context, parameters, session)
-    assert [l["id"] for l in again["lesions"]] == [l["id"] for l in content["lesions"]]
+    assert [lesion["id"] for lesion in again["lesions"]] == [lesion["id"] for lesion in content["lesions"]]
     assert mine.GetScene() is context.scene and nodes.controlPointsWorld(mine).tolist() == [[0, 0, 0], [10, 0, 0]]
     assert myTable.GetScene() is context.scene
     assert parameters.lesionTable is table and parameters.accessibilityModel is model
@@ -347,7 +348,7 @@ def parentTransformMovesThePlan(context, files, baseline: dict):
     moved = planner.plan(context, parameters, planner.PlannerSession(context))
     original = baseline
     shift_lps = shift_ras * [-1, -1, 1]
-    assert [l["id"] for l in moved["lesions"]] == [l["id"] for l in original["lesions"]]
+    assert [lesion["id"] for lesion in moved["lesions"]] == [lesion["id"] for lesion in original["lesions"]]
     for before, after in zip(original["lesions"], moved["lesions"]):
         assert len(before["trajectories"]) == len(after["trajectories"])
         for t0, t1 in zip(before["trajectories"], after["trajectories"]):
@@ -359,7 +360,7 @@ def parentTransformMovesThePlan(context, files, baseline: dict):
 
 
 def nonLinearTransformIsRefused(context, files):
-
+    """A CT under a non-linear (grid) transform is refused with the transform's name."""
     case = loadTeachingCase(context, paths=files)
     grid = context.scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
     case.ct.SetAndObserveTransformNodeID(grid.GetID())

@@ -169,7 +169,8 @@ def reviewOfARealPlan(context, workDir, files):
     """A real plan of the teaching case (its lesion renamed like a seed-grown one, "LesionPoints-1"), exported by the
     Planner; a reviewer's needle line 0.5 mm off the target and tilted 6 degrees: tip and angle errors recovered, the
     planned line and the actual needle shown with the plan's lesion id; the review exported without a study; a scene
-    close forgets it."""
+    close forgets it.
+    """
     case = loadTeachingCase(context, paths=files)
     segmentation = case.lesions.GetSegmentation()
     for index in reversed(range(segmentation.GetNumberOfSegments())):
