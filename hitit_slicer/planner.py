@@ -241,7 +241,8 @@ def plannedLineLesions(content: Mapping) -> dict[str, str]:
 
 def trajectoryLines(content: Mapping, lesionId: str | None = None) -> list[dict]:
     """Planned trajectories as line specs: ``name``, ``lesion``, ``rank``, ``entryRAS``, ``targetRAS``, ``color``,
-    ``record``; names and colours are the core's (:mod:`hitit.plan.trajectory_lines`), as in trajectories.mrk.json."""
+    ``record``; names and colours are the core's (:mod:`hitit.plan.trajectory_lines`), as in trajectories.mrk.json.
+    """
     from hitit.plan.trajectory_lines import trajectory_lines
 
     return [{"name": line.name, "lesion": line.lesion_id, "rank": line.rank, "entryRAS": rasFromLPS(line.entry_lps).tolist(),

@@ -61,7 +61,8 @@ def roleNodes(context, className, role):
 def trajectoryLinesAreThePlansInRAS(planned, workDir):
     """One locked line per planned trajectory (top 3 per lesion; least-bad ones of a lesion without a safe path),
     named <lesion>-T<rank> (-X<rank> when unsafe), coloured by safety, entry and target in world RAS equal to
-    plan.json's LPS converted (0.01 mm)."""
+    plan.json's LPS converted (0.01 mm).
+    """
     from hitit.plan import trajectory_lines as colours
 
     context, case, parameters, session, content = planned.unpack()
