@@ -199,3 +199,15 @@ def test_response_and_report_read_the_course_file(tmp_path, capsys, course):
     (l1,) = [lesion for lesion in figures["lesions"] if lesion["id"] == "L1"]
     assert l1["injections"][0]["delivered_ml"] == 3.8 and [d["diameter_mm"] for d in l1["diameters"]] == [60.0, 30.0]
     assert "OPEN" in (tmp_path / "report" / "course_report.html").read_text()
+
+
+def test_measurements_from_line_markups():
+    import numpy as np
+
+    from hitit.course.timepoint import measurements_from_lines
+    from hitit.io.markups import Markup
+    lines = [Markup("line", "L1", np.array([[0.0, 0.0, 0.0], [30.0, 40.0, 0.0]])),
+             Markup("points", "F", np.array([[1.0, 2.0, 3.0]]))]
+    assert measurements_from_lines(lines) == {"L1": {"diameter_mm": 50.0, "longest_diameter_mm": 50.0}}
+    with pytest.raises(InputError, match="no line"):
+        measurements_from_lines(lines[1:])

@@ -104,10 +104,18 @@ def test_course_commands_on_the_teaching_files(course_dir, tmp_path, capsys):
     taught = load_course(course_dir / "course.json")
     assert load_course(path).baseline.measurements == taught.baseline.measurements
     assert [(item.id, item.organ) for item in load_course(path).lesions] == [(item.id, item.organ) for item in taught.lesions[:4]]
+    assert main(["course", "add-visit", str(path), "--date", "2026-01-12", "--plan", str(course_dir / "visit1" / "plan")]) == 0
+    assert main(["course", "add-visit", str(path), "--number", "1", "--review", str(course_dir / "visit1" / "review"),
+                 "--tick", "consent"]) == 0
+    visit = load_course(path).visit(1)
+    assert visit.lesions == taught.visit(1).lesions and visit.technical_success is False
+    assert visit.checklist == {"consent": True} and load_course(path).lesion("L4").injected_from_visit == 1
     follow = course_dir / "followup-W7"
     assert main(["course", "add-timepoint", str(path), "--id", "W7", "--date", "2026-02-23",
                  "--masks", str(follow / "lesions.seg.nrrd"), "--ct", str(follow / "ct.nrrd")]) == 0
     assert load_course(path).imaging[-1].measurements == taught.imaging_by_id("W7").measurements
+    # a visit's folders are stored as given: compare the records, not the paths
+    assert load_course(path).visit(1).plan_folder.endswith("visit1/plan")
     capsys.readouterr()
     w13 = course_dir / "followup-W13"
     assert main(["plan", "--ct", str(w13 / "ct.nrrd"), "--structures", str(course_dir / "baseline" / "structures.seg.nrrd"),
