@@ -45,6 +45,9 @@ def test_every_reported_figure_matches_the_truth(course_dir):
             assert known["injectate_ml"] * (1 - INJECTATE_LOW_FRACTION) <= row["injectate_ml"] <= known["injectate_ml"] * 1.05
             assert row["leaked_ml"] == pytest.approx(known["leaked_ml"], abs=LEAK_TOLERANCE_ML)
             assert row["technical_success"] is (known["delivered_ml"] >= known["planned_ml"])
+            record = load_course(course_dir / "course.json").visit(int(number)).lesion(lesion_id)
+            assert {s["id"]: s["nearest_planned_deposit_mm"] for s in record["samples"]} == pytest.approx(known["samples"], abs=0.01)
+            assert row["samples"] == ", ".join(known["samples"])
             checked += 1
     assert checked == 4
     for timepoint_id, known in truth["timepoints"].items():

@@ -41,7 +41,9 @@ from hitit.plan import PlanConfig, plan_case, write_plan
 from hitit.plan.plan_file import plan_from_dict
 from hitit.response import evaluate_study, write_outputs
 from hitit.review.visit import review_visit, write_review
+from hitit.review.sampling_log import Sample
 from hitit.review.volumes import InjectionRecord
+from hitit.plan.lesion_table import deposit_list
 
 #: Grid of the teaching course's CTs (mm along i, j, k): coarse so that the whole course runs in seconds.
 COURSE_SPACING_MM = (2.0, 2.0, 3.0)
@@ -73,6 +75,8 @@ VISITS = (VisitScript(7, (1.5, -1.0, 0.0), 0.9, (0.0, -4.0, 0.0)),
 #: baseline. The injected L4 shrinks; the non-injected L1 and L2 shrink too (abscopal response); L3 stays.
 FOLLOW_UPS = (("W7", 49, {"L1": 0.5, "L2": 0.7, "L4": 0.5}),
               ("W13", 91, {"L1": 0.4, "L2": 0.6, "L4": 0.4}))
+#: Where the biopsy through the introducer is taken before each injection, from the planned target (LPS mm).
+BIOPSY_OFFSET_MM = (0.0, 0.0, 3.0)
 #: Needle length outside the skin (mm) and radius (19 G, about 1.1 mm outer diameter, ISO 9626).
 NEEDLE_OUTSIDE_MM = 15.0
 NEEDLE_RADIUS_MM = 0.6
@@ -200,7 +204,7 @@ def _injection_visit(number: int, course: Course, teaching, case: Case, out: Pat
     folder = out / f"visit{number}"
     write_plan(plan, case, folder / "plan")
     plan_dict = _plan_dict(plan)
-    needle_ct, injections, records, visit_truth = case.ct, [], [], {}
+    needle_ct, injections, records, samples, visit_truth = case.ct, [], [], [], {}
     for lesion in plan.lesions:
         if not lesion.allocation.inject:
             continue
@@ -213,18 +217,23 @@ def _injection_visit(number: int, course: Course, teaching, case: Case, out: Pat
         centre, radius = tip + np.asarray(script.injectate_shift_mm), sphere_radius_mm(delivered)
         injections.append((centre, radius))
         records.append(InjectionRecord(lesion.lesion_id, delivered, "19 G", 1, False, number))
+        biopsy = Sample(f"B{number}-{lesion.lesion_id}", lesion.lesion_id, f"visit {number}", target + BIOPSY_OFFSET_MM)
+        samples.append(biopsy)
+        record = next(item for item in plan_dict["lesions"] if item["id"] == lesion.lesion_id)
+        deposits = np.array([d["point_lps"] for d in deposit_list(record)])
         visit_truth[lesion.lesion_id] = {
             "tip_error_mm": round(float(np.linalg.norm(script.tip_offset_mm)), 4), "delivered_ml": delivered,
             "injectate_ml": round(4.0 / 3.0 * math.pi * radius ** 3 / 1000.0, 4),
             "leaked_ml": round(leaked_ml(teaching[lesion.lesion_id], centre, radius), 4),
-            "planned_ml": lesion.allocation.injectate_ml, "new": lesion.lesion_id in new}
+            "planned_ml": lesion.allocation.injectate_ml, "new": lesion.lesion_id in new,
+            "samples": {biopsy.sample_id: round(float(np.min(np.linalg.norm(deposits - biopsy.point_lps, axis=1))), 3)}}
     post_ct = needle_ct
     for centre, radius in injections:
         post_ct = add_injectate(post_ct, centre, radius)
     write_volume(needle_ct, folder / "procedure_ct.nrrd")
     write_volume(post_ct, folder / "post_injection_ct.nrrd")
     review = review_visit(plan_from_dict(plan_dict), needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct,
-                          injection_log=records)
+                          injection_log=records, sampling_log=samples)
     write_review(review, folder / "review")
     date = BASELINE_DATE + dt.timedelta(days=script.day)
     entry = make_visit(course, number, date, plan_dict, review.to_dict(), f"visit{number}/plan", f"visit{number}/review")
