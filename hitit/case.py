@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
-from hitit.errors import GeometryError, InputError
+from hitit.errors import GeometryError
 from hitit.geometry import Grid
 
 
@@ -72,13 +72,3 @@ class Case:
     def grid(self) -> Grid:
         """The CT grid every mask of the case lies on."""
         return self.ct.grid
-
-    def require_nonempty(self, kind: str, name: str) -> np.ndarray:
-        """The named lesion or structure mask; an :class:`InputError` if missing or empty."""
-        masks = self.lesions if kind == "lesion" else self.structures
-        if name not in masks:
-            raise InputError(f"No {kind} named '{name}'; available: {', '.join(sorted(masks)) or 'none'}.")
-        mask = masks[name]
-        if not mask.any():
-            raise InputError(f"The {kind} '{name}' is empty (no voxel set): segment it or remove it.")
-        return mask

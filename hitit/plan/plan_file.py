@@ -65,8 +65,9 @@ def check_plan(document: Any, source: str = PLAN_FILE_NAME) -> None:
     scenes = len(document["scenes"])
     for n, lesion in enumerate(document["lesions"]):
         if lesion["scene_index"] >= scenes:
+            indices = f"0 to {scenes - 1}" if scenes else "the plan has none"
             raise InputError(f"{source}: lesions[{n}].scene_index: {lesion['scene_index']} is not an index into scenes "
-                             f"(0 to {scenes - 1}); {_FIX}.")
+                             f"({indices}); {_FIX}.")
 
 
 def _field(error: jsonschema.ValidationError) -> str:

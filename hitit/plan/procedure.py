@@ -203,7 +203,7 @@ def procedure_card(trajectory: dict, deposit_paths: list[dict], grid: Grid, lesi
                    landmarks: Landmarks, needle_length_mm: float, gauge: int) -> ProcedureCard:
     """The card of one chosen path.
 
-    ``trajectory`` is a plan.json trajectory record (``entry``, ``target``, ``clearance_by_structure_mm``),
+    ``trajectory`` is a plan.json trajectory record (``entry_lps``, ``target_lps``, ``clearance_by_structure_mm``),
     ``deposit_paths`` the plan's deposit paths from that entry (``[]`` when nothing is injected), the
     lesion mask lies on ``grid``; the needle's length (mm) and gauge complete it.
     """
