@@ -1,4 +1,4 @@
-"""One-time preparation of a case for trajectory planning: clearance fields and an exact obstacle index.
+"""One-time preparation of a case for trajectory planning: margin slack fields and an exact obstacle index.
 
 Definition used everywhere in the engine (and by the tests): **the distance from a point p to a
 structure is the Euclidean distance (mm) from p to the nearest voxel centre of the structure's mask.**
@@ -14,7 +14,7 @@ reachable needle point is inside the crop):
   TotalSegmentator case needs two or three transforms, not a hundred): SimpleITK
   ``SignedMaurerDistanceMap`` (exact Euclidean distance at voxel centres, mm, float32), clamped
   at 0 inside the mask so that it equals the distance to the nearest mask voxel centre;
-- the clearance field ``F(v) = min_g(D_g(v) - margin_g) - needle_radius`` (mm, float32): a path is
+- the margin slack field ``F(v) = min_g(D_g(v) - margin_g) - needle_radius`` (mm, float32): a path is
   hard-feasible iff ``F >= -tolerance`` all along it. ``F`` is a minimum of 1-Lipschitz functions,
   hence 1-Lipschitz, which is what makes the sampling of :mod:`hitit.trajectories.sampling` provably conservative;
 - an exact obstacle index (:class:`BoundaryIndex`): the boundary voxel centres of each hard
@@ -158,7 +158,7 @@ class PreparedScene:
         config: the planning settings.
         needle_radius_mm, tolerance_mm: from the config and the grid (tolerance <= half min spacing).
         groups: margin groups with their distance maps.
-        field_mm: clearance field F (float32, k, j, i), mm; see the module docstring.
+        field_mm: margin slack field F (float32, k, j, i), mm; see the module docstring.
         index: exact obstacle index of the hard structures.
         lung_labels: (k, j, i) uint8, 0 outside aerated lung, else 1 + index in ``lung_names``.
         lung_names: traversable structure names.

@@ -1,10 +1,11 @@
-"""Conservative clearance of many straight needle paths to one target at once (vectorised numpy, float32).
+"""Conservative margin check of many straight needle paths to one target at once (vectorised numpy, float32).
 
 **What is decided.** For a path from skin entry ``e`` to target ``x`` (LPS mm) the needle axis is
 the segment ``p(t) = e + t u``, ``0 <= t <= L`` (``t`` in mm from the entry, ``|u| = 1``). The path
-is *hard-feasible* iff the clearance field ``F(p) = min_g C_g(p) >= -tolerance`` for every ``t``,
-with ``C_g(p) = D_g(p) - margin_g - needle_radius`` and ``D_g(p)`` the exact distance from ``p``
-to the nearest voxel centre of margin group ``g`` (see :mod:`hitit.trajectories.distance`).
+is *hard-feasible* iff the margin slack field ``F(p) = min_g C_g(p) >= -tolerance`` for every ``t``,
+with ``C_g(p) = D_g(p) - margin_g - needle_radius`` (the room left beyond the margin; the clearance
+proper is the distance from the needle surface, ``D_g(p) - needle_radius``) and ``D_g(p)`` the exact
+distance from ``p`` to the nearest voxel centre of margin group ``g`` (see :mod:`hitit.trajectories.distance`).
 ``tolerance`` is at most half the smallest voxel spacing.
 
 **Why a path called feasible is feasible (proof).** Every bound below is a *lower* bound (and
@@ -69,7 +70,7 @@ a blocked path is close to the first obstacle met from the skin.
 
 Minimum margin slacks (``min_margin_slack_mm`` and per margin group ``group_margin_slack_mm``) are the
 smallest lower bound (1)/(2) over the samples taken, the target included. Samples are dense where
-the clearance is small (a ball step is the clearance itself plus the tolerance), so the value is
+the slack is small (a ball step is the slack itself plus the tolerance), so the value is
 accurate near the closest approach (within about the voxel half-diagonal below and a fraction of the
 distance to the structure above); for a blocked path it is the value at the violation found, not
 over the whole path.
@@ -120,7 +121,7 @@ class PathSlack:
             first interval left uncertified at the finest step); inf if feasible. Phase 1 meets
             obstacles from the skin, so it is near the first obstacle met (the exact blocker comes
             from ``check_path``).
-        blocking_group: (N,) index of the margin group with the smallest clearance at that point (-1 if feasible).
+        blocking_group: (N,) index of the margin group with the smallest margin slack at that point (-1 if feasible).
         evaluated_points: number of field look-ups made (for benchmarks).
         group_margin_slack_mm: (G, N) per margin group (``scene.groups`` order) the smallest sampled lower
             bound of ``D_g - margin_g - radius`` (mm, capped like ``min_margin_slack_mm``).
@@ -155,7 +156,7 @@ class FieldLookup:
         if scene.groups:
             self.maps = [np.ascontiguousarray(g.distance_mm, dtype=np.float32).reshape(-1) for g in scene.groups]
             self.shift = [np.float32(g.margin_mm + scene.needle_radius_mm) for g in scene.groups]
-        else:  # no hard structure within reach: the field is a constant clearance
+        else:  # no hard structure within reach: the field is a constant slack
             self.maps = [np.ascontiguousarray(scene.field_mm, dtype=np.float32).reshape(-1)]
             self.shift = [np.float32(0.0)]
 
@@ -320,7 +321,7 @@ class _Rays:
 
 def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
                 coarse_mm: float | None = None, fine_mm: float | None = None) -> PathSlack:
-    """Certify the paths ``entries[n] -> target`` (LPS mm) against the clearance field; see the module proof."""
+    """Certify the paths ``entries[n] -> target`` (LPS mm) against the margin slack field; see the module proof."""
     cfg = scene.config
     coarse = cfg.coarse_step_mm if coarse_mm is None else coarse_mm
     fine = cfg.fine_step_mm if fine_mm is None else fine_mm
@@ -429,7 +430,7 @@ def _interval_search(look: FieldLookup, rays: _Rays, ids: np.ndarray, start: np.
                      blocked: np.ndarray) -> int:
     """Certify ``[start, end]`` (mm from the entry) of paths ``ids`` (distinct) by interval refinement.
 
-    Clearances are updated and violations recorded in ``blocked`` in place; a path of ``ids`` left
+    Slacks are updated and violations recorded in ``blocked`` in place; a path of ``ids`` left
     unblocked has its whole ``[start, end]`` certified. Intervals carry per-group lower bounds
     (``ca``, ``cb``, shape (G, M)) of ``D_g - margin_g - radius`` at their ends and are certified by
     :func:`_interval_bound` (proof steps 4 and 5); once an interval is no longer than
@@ -560,7 +561,7 @@ def _evaluate(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, to
               clear: np.ndarray, gclear: np.ndarray, first_bad: np.ndarray) -> np.ndarray:
     """Per-group nearest-voxel lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (adjacent per path).
 
-    Clearances are updated, and ``first_bad`` gets the smallest ``t`` of a certain violation
+    Slacks are updated, and ``first_bad`` gets the smallest ``t`` of a certain violation
     (upper bound of F ``< -tolerance``) per path.
     """
     field, off, values = look.nearest(*rays.points(pid, t))
@@ -578,7 +579,7 @@ def _evaluate(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, to
 def _trilinear(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, clear: np.ndarray,
                gclear: np.ndarray) -> np.ndarray:
     """Per-group trilinear lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (-inf outside the
-    crop's interior). ``pid`` keeps each path's items adjacent; the path clearances are updated with the bounds."""
+    crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds."""
     per_group, inside = look.trilinear(*rays.points(pid, t))
     for g in range(look.groups):
         _min_into(gclear[g], pid[inside], per_group[g][inside])
