@@ -35,8 +35,8 @@ def lesion_record(lesion_id: str, trajectories=(), deposits=None, injectate_ml: 
         injectate_ml = sum(d["volume_ml"] for path in (deposits or {"paths": []})["paths"] for d in path["deposits"])
     target = trajectories[0]["target_lps"] if trajectories else [0.0, 0.0, 0.0]
     return {"id": lesion_id, "status": "ok" if trajectories else "no_safe_path", "message": "",
-            "measurement": {"volume_ml": 1.0, "longest_diameter_mm": 12.0, "short_axis_mm": 10.0, "centroid_lps": target,
-                            "nodal": False},
+            "measurement": {"volume_ml": 1.0, "longest_diameter_mm": 12.0, "short_axis_mm": 10.0, "max_3d_diameter_mm": 13.0,
+                            "centroid_lps": target, "nodal": False, "measurable": True, "recist_category": "target"},
             "injectability": {"verdict": "yes", "reasons": []},
             "allocation": {"inject": injectate_ml > 0, "injectate_ml": float(injectate_ml), "reason": ""},
             "target_lps": target, "trajectories": trajectories, "least_bad": [], "blocking_structures": {},
