@@ -9,8 +9,10 @@ is LPS mm. Every number is a documented, configurable default stored with the pl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterable
+from typing import Callable, Iterable
 
+import cc3d
+import fill_voids
 import numpy as np
 import SimpleITK as sitk
 from vtkmodules.util import numpy_support
@@ -21,6 +23,7 @@ from vtkmodules.vtkFiltersCore import vtkCleanPolyData, vtkFlyingEdges3D, vtkQua
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.geometry import Grid
+from hitit.masks import boxed_mask, mask_box
 
 #: [R] Body/air threshold: air is -1000 HU, fat about -100 HU; -300 HU lies well between them and
 #: below any soft tissue, yet above foam mattresses and blankets, which are mostly air.
@@ -114,30 +117,20 @@ def _radius_voxels(grid: Grid, radius_mm: float) -> list[int]:
     return [int(round(radius_mm / s)) for s in grid.spacing_mm]
 
 
-def _axial_array_axis(grid: Grid) -> int:
+def axial_array_axis(grid: Grid) -> int:
     """The numpy axis (0=k, 1=j, 2=i) whose grid axis is closest to the patient's S-I direction."""
     index_axis = int(np.argmax(np.abs(grid.direction_matrix[2, :])))
     return 2 - index_axis
 
 
 def _fill_holes_per_slice(mask: np.ndarray, axis: int) -> np.ndarray:
-    """Fill the holes of every 2D slice of ``mask`` across numpy ``axis``, in one 3D call.
-
-    Slices are interleaved with full walls so that background can only connect within its own
-    slice; a 3D fill of that stack then equals a 2D fill of each slice.
-    """
-    moved = np.moveaxis(mask, axis, 0).astype(np.uint8)
-    n = moved.shape[0]
-    stack = np.ones((2 * n + 1, *moved.shape[1:]), dtype=np.uint8)
-    stack[1::2] = moved
-    filled = sitk.GetArrayFromImage(sitk.BinaryFillhole(sitk.GetImageFromArray(stack), fullyConnected=False, foregroundValue=1))
-    return np.moveaxis(filled[1::2].astype(bool), 0, axis)
-
-
-def _largest_component(image: sitk.Image) -> np.ndarray:
-    """Boolean array of the largest face-connected component of a binary SimpleITK image."""
-    labels = sitk.RelabelComponent(sitk.ConnectedComponent(image, False), sortByObjectSize=True)
-    return sitk.GetArrayFromImage(labels) == 1
+    """Fill the holes of every 2D slice of ``mask`` across numpy ``axis`` (background not connected to the
+    slice's edge through face neighbours becomes foreground; fill-voids, slice by slice)."""
+    moved = np.moveaxis(mask, axis, 0)
+    filled = np.empty(moved.shape, dtype=bool)
+    for n, section in enumerate(moved):
+        filled[n] = fill_voids.fill(section) if section.any() else False
+    return np.moveaxis(filled, 0, axis)
 
 
 def _nearest_voxels(grid: Grid, points_lps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,26 +148,55 @@ def _lookup(mask: np.ndarray, grid: Grid, points_lps: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- body
 def body_mask(ct: Volume, threshold_hu: float = BODY_THRESHOLD_HU,
-              opening_radius_mm: float = TABLE_OPENING_RADIUS_MM) -> np.ndarray:
+              opening_radius_mm: float = TABLE_OPENING_RADIUS_MM, slab: tuple[int, int] | None = None) -> np.ndarray:
     """The patient's body on the CT grid: bool array ``[k, j, i]``.
 
     Steps: voxels above ``threshold_hu`` (HU); a morphological opening with a ball of
     ``opening_radius_mm`` (mm) that cuts thin contacts to the table or clothing; the largest
-    connected component (the table and anything else not connected is dropped); holes filled in
-    every axial slice (lungs open to the airway in 3D are closed in the slice) and then in 3D
-    (internal air of bowel, stomach and lungs is inside the body).
+    face-connected component (the table and anything else not connected is dropped); holes filled in
+    every axial slice (lungs open to the airway in 3D are closed in the slice). Once every axial slice
+    is filled, every background voxel left is connected within its slice to the image edge, so no 3D
+    hole is left either (internal air of bowel, stomach and lungs is inside the body).
+
+    ``slab``: ``(first, stop)`` slices along the grid axis nearest the patient's S-I axis: the body is
+    computed on those slices only (False elsewhere), each kept whole so that the per-slice filling is
+    the same as on the whole CT. The opening is local (a voxel's value depends on the CT within twice the
+    radius), so it is exact away from the slab's ends; the largest component is the largest within the
+    slab: the same voxels as on the whole CT whenever the body's section through the slab is one piece
+    (a torso is; an arm beside the chest that joins the body only above the slab would be dropped).
+    The result is a :class:`~hitit.masks.BoxedMask` (only the slab's pages are allocated).
     """
     grid = ct.grid
-    image = grid.image_from_array(np.asarray(ct.array) > threshold_hu)
+    axis = axial_array_axis(grid)
+    first, stop = slab if slab is not None else (0, grid.shape[axis])
+    window = [slice(None)] * 3
+    window[axis] = slice(first, stop)
+    above = np.asarray(ct.array)[tuple(window)] > threshold_hu
     radius = _radius_voxels(grid, opening_radius_mm)
-    if any(radius):
-        image = sitk.BinaryMorphologicalOpening(image, radius, sitk.sitkBall)
-    body = _largest_component(image)
+    if any(radius) and above.any():
+        above = _opening(above, grid, radius)
+    body = cc3d.largest_k(above, k=1, connectivity=6) > 0
     if not body.any():
         raise InputError(f"No voxel of the CT is above {threshold_hu:g} HU: is this a CT in Hounsfield units?")
-    body = _fill_holes_per_slice(body, _axial_array_axis(grid))
-    filled = sitk.BinaryFillhole(grid.image_from_array(body), fullyConnected=False, foregroundValue=1)
-    return sitk.GetArrayFromImage(filled).astype(bool)
+    body = _fill_holes_per_slice(body, axis)
+    lo = [0, 0, 0]
+    lo[axis] = first
+    return boxed_mask(grid.shape, (tuple(lo), tuple(a + b for a, b in zip(lo, body.shape))), body)
+
+
+def _opening(mask: np.ndarray, grid: Grid, radius: list[int]) -> np.ndarray:
+    """Binary opening of ``mask`` with SimpleITK's ball of ``radius`` voxels (i, j, k), computed on the box of
+    ``mask`` widened by twice the radius (outside it the opening is background anyway)."""
+    nz = [np.flatnonzero(np.any(mask, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
+    pad = [2 * r + 1 for r in radius[::-1]]  # k, j, i
+    lo = [max(int(n[0]) - p, 0) for n, p in zip(nz, pad)]
+    hi = [min(int(n[-1]) + 1 + p, size) for n, p, size in zip(nz, pad, mask.shape)]
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    image = sitk.GetImageFromArray(mask[box].astype(np.uint8))
+    opened = sitk.GetArrayFromImage(sitk.BinaryMorphologicalOpening(image, radius, sitk.sitkBall)) > 0
+    out = np.zeros_like(mask)
+    out[box] = opened
+    return out
 
 
 # --------------------------------------------------------------------------- skin
@@ -223,18 +245,23 @@ class SkinSurface:
         return poly
 
 
-def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float,
+                      known: tuple[tuple, tuple] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Body surface decimated to about ``spacing_mm``: (points LPS (N, 3), triangles (M, 3)).
 
     The fine surface is the 0.5 iso-surface of the mask in index space (within half a voxel of the
     mask boundary), mapped to LPS with the grid's IJK->LPS transform; quadric clustering on an
     LPS lattice of ``spacing_mm`` keeps one input vertex per cell, so every point lies on the fine surface.
-    Vertices of neighbouring cells can nearly touch where the surface clips a cell corner: points
-    closer than half the spacing are merged, so neighbours end up between 0.5 and about 1 spacing apart.
+    The lattice is anchored at the grid's origin, so a point's cell does not depend on how much of the
+    body is meshed. Vertices of neighbouring cells can nearly touch where the surface clips a cell corner:
+    points closer than half the spacing are merged, so neighbours end up between 0.5 and about 1 spacing apart.
+    ``known`` (array-order box): the body is known there only; no surface is made on the box's faces.
     """
-    nz = [np.flatnonzero(np.any(body, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
-    lo = np.array([max(int(n[0]) - 1, 0) for n in nz])
-    hi = np.array([min(int(n[-1]) + 2, s) for n, s in zip(nz, body.shape)])
+    box = mask_box(body)
+    lo = np.array([max(v - 1, 0) for v in box[0]])
+    hi = np.array([min(v + 1, s) for v, s in zip(box[1], body.shape)])
+    if known is not None:
+        lo, hi = np.maximum(lo, known[0]), np.minimum(hi, known[1])
     crop = np.ascontiguousarray(body[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], dtype=np.uint8)
     image = vtkImageData()
     image.SetDimensions(crop.shape[2], crop.shape[1], crop.shape[0])
@@ -253,8 +280,8 @@ def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float) -> tuple[
     cluster = vtkQuadricClustering()
     cluster.SetInputData(fine)
     cluster.AutoAdjustNumberOfDivisionsOff()
-    bounds = np.asarray(fine.GetBounds()).reshape(3, 2)
-    cluster.SetNumberOfDivisions(*[max(int(np.ceil((b[1] - b[0]) / spacing_mm)), 1) for b in bounds])
+    cluster.SetDivisionOrigin(*[float(v) for v in grid.origin_lps])
+    cluster.SetDivisionSpacing(float(spacing_mm), float(spacing_mm), float(spacing_mm))
     cluster.UseInputPointsOn()
     clean = vtkCleanPolyData()
     clean.SetInputConnection(cluster.GetOutputPort())
@@ -267,17 +294,31 @@ def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float) -> tuple[
     return points, triangles
 
 
-def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radius_mm: float) -> np.ndarray:
+def _sub_grid(grid: Grid, lo_kji) -> Callable[[tuple], Grid]:
+    """The grid of an array-order sub-box starting at ``lo_kji`` (its size from the array given)."""
+    origin = tuple(grid.index_to_lps(np.asarray(lo_kji[::-1], dtype=float)))
+    return lambda shape: Grid(tuple(int(v) for v in shape[::-1]), grid.spacing_mm, origin, grid.direction)
+
+
+def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radius_mm: float,
+                     known: tuple[tuple, tuple] | None = None) -> np.ndarray:
     """Unit outward normals (LPS) at surface points: from the centroid of the body within ``radius_mm``.
 
     The body lies on the inner side of a surface point, so the vector from the centroid of the body
     in a ball centred on the point to the point itself points out of the body, whatever the mesh
     winding or grid direction. For speed the mask is first block-averaged so that the ball spans
     about three blocks per radius; the block occupancy (0..1) weights the centroid, which also
-    smooths the voxel staircase. Voxels outside the image do not count (they are unknown).
+    smooths the voxel staircase. Voxels outside the image do not count (they are unknown), nor do
+    voxels outside ``known`` (array-order box where the body is known). The blocks are aligned with the
+    whole grid's (the known box starts on a block boundary), so a point whose ball lies in the known box
+    gets the normal it would get from the whole body.
     """
     factors = [max(1, int(radius_mm / 3.0 / s)) for s in grid.spacing_mm]
-    coarse = sitk.BinShrink(sitk.Cast(grid.image_from_array(body), sitk.sitkFloat32), factors)
+    lo = [0, 0, 0] if known is None else [(v // f) * f for v, f in zip(known[0], factors[::-1])]
+    hi = list(body.shape) if known is None else list(known[1])
+    crop = np.asarray(body[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
+    crop_grid = _sub_grid(grid, lo)(crop.shape)
+    coarse = sitk.BinShrink(sitk.Cast(crop_grid.image_from_array(crop), sitk.sitkFloat32), factors)
     occupancy = sitk.GetArrayFromImage(coarse)
     cgrid = Grid.from_sitk(coarse)
     steps = [np.arange(-int(np.ceil(radius_mm / s)) - 1, int(np.ceil(radius_mm / s)) + 2) for s in cgrid.spacing_mm]
@@ -301,18 +342,22 @@ def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radiu
     return normals / np.maximum(np.linalg.norm(normals, axis=1), 1e-9)[:, None]
 
 
-def _fov_edge(grid: Grid, points_lps: np.ndarray, spacing_mm: float, ct: Volume | None, outside_fov_hu: float) -> np.ndarray:
-    """True for points within one voxel plus ``spacing_mm`` of the image boundary or of padding voxels."""
+def _fov_edge(grid: Grid, points_lps: np.ndarray, spacing_mm: float, ct: Volume | None, outside_fov_hu: float,
+              known: tuple[tuple, tuple] | None = None) -> np.ndarray:
+    """True for points within one voxel plus ``spacing_mm`` of the image boundary or of padding voxels
+    (padding looked for in the array-order box ``known``, default the whole CT)."""
     ijk = grid.lps_to_index(points_lps)
     reach_voxels = 1.0 + spacing_mm / np.asarray(grid.spacing_mm)
     size = np.asarray(grid.size, dtype=float)
     edge = np.any((ijk < reach_voxels) | (ijk > size - 1 - reach_voxels), axis=1)
     if ct is not None:
-        padding = np.asarray(ct.array) < outside_fov_hu
+        lo, hi = known if known is not None else ((0, 0, 0), grid.shape)
+        padding = np.asarray(ct.array)[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] < outside_fov_hu
         if padding.any():
+            sub = _sub_grid(grid, lo)(padding.shape)
             radius = [int(np.ceil(r)) for r in reach_voxels]
-            near = sitk.GetArrayFromImage(sitk.BinaryDilate(grid.image_from_array(padding), radius, sitk.sitkBall)) > 0
-            edge |= _lookup(near, grid, points_lps)
+            near = sitk.GetArrayFromImage(sitk.BinaryDilate(sub.image_from_array(padding), radius, sitk.sitkBall)) > 0
+            edge |= _lookup(near, sub, points_lps)
     return edge
 
 
@@ -341,7 +386,8 @@ def _side_mask(normals_lps: np.ndarray, side: str | Iterable[str], max_angle_deg
 
 def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_mm: float = SKIN_SPACING_MM,
                  region=None, side: str | Iterable[str] | None = None, *, body: np.ndarray | None = None,
-                 params: SkinConfig | None = None, body_params: BodyConfig | None = None) -> SkinSurface:
+                 params: SkinConfig | None = None, body_params: BodyConfig | None = None,
+                 known: tuple[tuple, tuple] | None = None, keep: tuple[tuple, tuple] | None = None) -> SkinSurface:
     """Candidate skin entry points (LPS mm) with outward unit normals, about ``spacing_mm`` apart.
 
     ``source`` is the CT (its body mask is computed with ``body_params`` unless ``body`` is given),
@@ -350,6 +396,11 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
     of voxels below ``params.outside_fov_hu``) are invalid. ``region`` (an LPS box or a bool mask on
     the grid) and ``side`` (``left``/``right``/``anterior``/``posterior``/``superior``/``inferior``,
     or several) further restrict the valid points; invalid points stay in the mesh for display.
+
+    ``known`` (array-order box, hi exclusive): the body mask is known there only (a slab of
+    :func:`body_mask`); ``keep`` (a box inside it): only the points whose nearest voxel lies in it are
+    made. Every step is local (mesh, lattice cell, merging, normal ball, padding look-up), so a point
+    at least :func:`skin_halo_mm` inside ``known`` is the point the whole body would give.
     """
     params = replace(params or SkinConfig(), spacing_mm=float(spacing_mm))
     if not spacing_mm > 0:
@@ -367,9 +418,11 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
             raise InputError("skin_surface needs a CT Volume, or a body mask together with its grid (same shape).")
     if not body.any():
         raise InputError("The body mask is empty: no skin surface to place entry points on.")
-    points, triangles = _surface_mesh_lps(body, grid, spacing_mm)
-    normals = _outward_normals(body, grid, points, params.normal_radius_mm)
-    excluded = {"fov_edge": _fov_edge(grid, points, spacing_mm, ct, params.outside_fov_hu)}
+    points, triangles = _surface_mesh_lps(body, grid, spacing_mm, known)
+    if keep is not None:
+        points, triangles = _points_in_box(points, triangles, grid, keep)
+    normals = _outward_normals(body, grid, points, params.normal_radius_mm, known)
+    excluded = {"fov_edge": _fov_edge(grid, points, spacing_mm, ct, params.outside_fov_hu, known)}
     if region is not None:
         excluded["region"] = _region_mask(grid, points, region)
     if side is not None:
@@ -380,6 +433,25 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
                 (None if region is None else np.asarray(region, dtype=float).tolist()),
                 "side": side if side is None or isinstance(side, str) else list(side)}
     return SkinSurface(points, normals, valid, triangles, excluded, settings)
+
+
+def skin_halo_mm(params: SkinConfig, body: BodyConfig, grid: Grid) -> float:
+    """How far (mm) inside the known box of the body a skin point must lie to be the whole body's point:
+    its lattice cell and the merge distance (two spacings), its normal ball and block, the padding
+    look-up, one voxel, and twice the opening radius (the opening reads the CT that far)."""
+    voxel = max(grid.spacing_mm)
+    local = max(2.0 * params.spacing_mm, params.normal_radius_mm + params.normal_radius_mm / 3.0 + voxel,
+                params.spacing_mm + voxel)
+    return local + 2.0 * body.opening_radius_mm + 2.0 * voxel
+
+
+def _points_in_box(points: np.ndarray, triangles: np.ndarray, grid: Grid, box) -> tuple[np.ndarray, np.ndarray]:
+    """The points (and the triangles between them, renumbered) whose nearest voxel lies in ``box`` (array order)."""
+    kji = np.rint(grid.lps_to_index(points)).astype(int)[:, ::-1]
+    inside = np.all((kji >= np.asarray(box[0])) & (kji < np.asarray(box[1])), axis=1)
+    number = np.cumsum(inside) - 1
+    kept = triangles[np.all(inside[triangles], axis=1)]
+    return points[inside], number[kept]
 
 
 # --------------------------------------------------------------------------- CT-derived structures
@@ -413,7 +485,7 @@ def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureConfig | None =
     stats.Execute(labels, ct.to_sitk())
     lung_labels = [label for label in stats.GetLabels() if stats.GetMedian(label) > params.gas_max_median_hu]
     lung = np.isin(sitk.GetArrayFromImage(labels), lung_labels)
-    return _fill_holes_per_slice(lung, _axial_array_axis(ct.grid)) if lung.any() else lung
+    return _fill_holes_per_slice(lung, axial_array_axis(ct.grid)) if lung.any() else lung
 
 
 def auto_structures(ct: Volume, body: np.ndarray, kinds: Iterable[str] = ("bone", "lung"),

@@ -29,6 +29,7 @@ import zlib
 from importlib import resources
 from pathlib import Path
 
+import cc3d
 import nrrd
 import numpy as np
 import SimpleITK as sitk
@@ -40,6 +41,7 @@ from hitit.geometry import Grid, labels_onto_grid, mask_onto_grid
 from hitit.io.atomic import atomic_path
 from hitit.io.dicom_files import STRUCTURE_KINDS, dicom_sop_class, is_dicom_file, read_dicom_object, structure_kind
 from hitit.io.volumes import VOLUME_SUFFIXES, read_image_file
+from hitit.masks import Box, boxed_mask, mask_box
 
 #: Colour (RGB 0-1) for segments written without one: a neutral grey, as Slicer uses.
 DEFAULT_SEGMENT_COLOR = (0.5, 0.5, 0.5)
@@ -281,13 +283,37 @@ def _read_label_map(path: Path, grid: Grid, label_map, unnamed=None) -> MaskSet:
     if np.issubdtype(pixel.dtype, np.floating) and not np.all(np.mod(pixel, 1) == 0):
         raise InputError(f"{path} has non-integer values: it is an image, not a label map.")
     labels = labels_onto_grid(image, grid, name=path.name)
-    present = [int(v) for v in np.unique(labels) if v != 0]
-    names = _label_names(path, present, label_map, unnamed)
-    masks: MaskSet = {}
-    for value in present:  # several labels mapped to one name are merged into one mask
-        mask = labels == value
-        masks[names[value]] = masks[names[value]] | mask if names[value] in masks else mask
-    return masks
+    boxes = label_boxes(labels)
+    names = _label_names(path, list(boxes), label_map, unnamed)
+    by_name: dict[str, list[int]] = {}
+    for value in boxes:  # several labels mapped to one name are merged into one mask
+        by_name.setdefault(names[value], []).append(value)
+    return {name: _label_mask(labels, values, [boxes[v] for v in values]) for name, values in by_name.items()}
+
+
+def label_boxes(labels: np.ndarray) -> dict[int, Box]:
+    """``{label value: bounding box}`` (array order, hi exclusive) of every non-zero value, in one pass over
+    the array (connected-components-3d's statistics), in increasing label order."""
+    if labels.size == 0:
+        return {}
+    if labels.min() < 0:
+        raise InputError("A label map has negative label values: labels are 0 (background) and positive integers.")
+    values = labels if labels.dtype.kind == "u" else labels.astype(np.min_scalar_type(int(labels.max())))
+    stats = cc3d.statistics(np.ascontiguousarray(values))
+    out: dict[int, Box] = {}
+    for value, (box, count) in enumerate(zip(stats["bounding_boxes"], stats["voxel_counts"])):
+        if value and box is not None and count:
+            out[value] = (tuple(s.start for s in box), tuple(s.stop for s in box))
+    return out
+
+
+def _label_mask(labels: np.ndarray, values: list[int], boxes: list[Box]) -> np.ndarray:
+    """Full-grid mask of the voxels holding any of ``values``, each compared only inside its box."""
+    lo = tuple(min(b[0][a] for b in boxes) for a in range(3))
+    hi = tuple(max(b[1][a] for b in boxes) for a in range(3))
+    window = labels[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    crop = window == values[0] if len(values) == 1 else np.isin(window, values)
+    return boxed_mask(labels.shape, (lo, hi), crop)
 
 
 def _label_names(path: Path, present: list[int], label_map, unnamed=None) -> dict[int, str]:
@@ -359,26 +385,34 @@ def require_nonempty_masks(masks: MaskSet, kind: str = "segment") -> MaskSet:
 
 # --------------------------------------------------------------------- writing
 def write_seg_nrrd(path: str | Path, grid: Grid, masks: MaskSet,
-                   colors: dict[str, tuple[float, float, float]] | None = None) -> Path:
+                   colors: dict[str, tuple[float, float, float]] | None = None, crop: bool = False) -> Path:
     """Write ``masks`` (arrays ``[k, j, i]`` on ``grid``) as a Slicer ``.seg.nrrd``, atomically.
 
     Non-overlapping segments share one layer; overlapping ones go to further layers (a 4D
     ``list domain domain domain`` image), as Slicer stores them. Geometry is LPS; the "Reference
     image geometry" conversion parameter is the grid's IJK->RAS matrix, as Slicer writes it.
-    ``colors`` are RGB in 0-1 per segment name (missing -> grey).
+    ``colors`` are RGB in 0-1 per segment name (missing -> grey). ``crop``: store only the box holding
+    every segment (as Slicer does by default): the NRRD space origin places it and
+    ``Segmentation_ReferenceImageExtentOffset`` gives its first voxel on ``grid`` (a few lesions of a
+    CT-sized grid are then kilobytes, not the whole grid).
     """
     path = Path(path)
     if not path.name.endswith(".seg.nrrd"):
         raise InputError(f"Cannot write {path}: a Slicer segmentation file name ends with .seg.nrrd.")
     if not masks:
         raise InputError(f"Cannot write {path}: no segment given.")
-    segmentation = slicerio.create_segmentation(grid.size, grid.ijk_to_lps_matrix())
-    for index, (name, mask) in enumerate(masks.items()):
+    for name, mask in masks.items():
         _check_segment(name, mask, grid, (colors or {}).get(name, DEFAULT_SEGMENT_COLOR))
+    lo, hi = _union_box(masks.values(), grid.shape) if crop else ((0, 0, 0), grid.shape)
+    window = tuple(slice(a, b) for a, b in zip(lo, hi))
+    stored = Grid(tuple(b - a for a, b in zip(lo[::-1], hi[::-1])), grid.spacing_mm,
+                  tuple(grid.index_to_lps(np.asarray(lo[::-1], dtype=float))), grid.direction)
+    segmentation = slicerio.create_segmentation(stored.size, stored.ijk_to_lps_matrix())
+    for index, (name, mask) in enumerate(masks.items()):
         color = [float(c) for c in (colors or {}).get(name, DEFAULT_SEGMENT_COLOR)]
         slicerio.add_segment(
             segmentation,
-            np.asarray(mask, dtype=bool).transpose(2, 1, 0),
+            np.asarray(mask[window], dtype=bool).transpose(2, 1, 0),
             {"id": f"Segment_{index + 1}", "name": name, "color": color,
              "nameAutoGenerated": False, "colorAutoGenerated": name not in (colors or {})},
         )
@@ -386,10 +420,19 @@ def write_seg_nrrd(path: str | Path, grid: Grid, masks: MaskSet,
     segmentation["Segmentation_ConversionParameters"] = _reference_geometry_parameter(grid)
     segmentation["containedRepresentationNames"] = ["Binary labelmap"]
     segmentation["masterRepresentation"] = "Binary labelmap"
-    segmentation["referenceImageExtentOffset"] = [0, 0, 0]
+    segmentation["referenceImageExtentOffset"] = [int(v) for v in lo[::-1]]
     with atomic_path(path) as tmp:
         slicerio.write_segmentation(str(tmp), segmentation)
     return path
+
+
+def _union_box(masks, shape) -> Box:
+    """Array-order box holding every voxel of ``masks`` (one voxel when all are empty)."""
+    boxes = [b for b in (mask_box(m) for m in masks) if b is not None]
+    if not boxes:
+        return (0, 0, 0), (1, 1, 1)
+    return (tuple(min(b[0][a] for b in boxes) for a in range(3)),
+            tuple(max(b[1][a] for b in boxes) for a in range(3)))
 
 
 def _check_segment(name: str, mask: np.ndarray, grid: Grid, color) -> None:
@@ -411,12 +454,32 @@ def _reference_geometry_parameter(grid: Grid) -> str:
     return f"Reference image geometry|{value}|{_REFERENCE_GEOMETRY_DESCRIPTION}&"
 
 
+def _reference_grid(parameters: str) -> Grid | None:
+    """The grid of a "Reference image geometry" conversion parameter (IJK->RAS, then the extent), or None."""
+    for item in parameters.split("&"):
+        fields = item.split("|")
+        if fields[0] == "Reference image geometry" and len(fields) > 1:
+            values = [v for v in fields[1].split(";") if v.strip()]
+            if len(values) < 22:
+                return None
+            ras = np.asarray(values[:16], dtype=float).reshape(4, 4)
+            extent = [int(float(v)) for v in values[16:22]]
+            lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ ras
+            lps[:3, 3] += lps[:3, :3] @ np.array(extent[0::2], dtype=float)
+            return Grid.from_ijk_to_lps(lps, [extent[1] - extent[0] + 1, extent[3] - extent[2] + 1, extent[5] - extent[4] + 1])
+    return None
+
+
 def seg_nrrd_grid(path: str | Path) -> Grid:
-    """The grid (LPS) a Slicer ``.seg.nrrd`` stores its voxels on, read from its header only."""
+    """The grid (LPS) a Slicer ``.seg.nrrd`` belongs to, read from its header only: its reference image
+    geometry when it stores one (a cropped file), else the grid its voxels are stored on."""
     import nrrd
 
     try:
         header = nrrd.read_header(str(path))
+        reference = _reference_grid(header.get("Segmentation_ConversionParameters", ""))
+        if reference is not None:
+            return reference
         directions = [d for d in header["space directions"] if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
         matrix = np.eye(4)
         matrix[:3, :3] = np.asarray(directions, dtype=float).T

@@ -142,6 +142,8 @@ def _check_nifti_complete(path: Path) -> None:
             bitpix = struct.unpack(f"{order}h", head[72:74])[0]
             vox_offset = struct.unpack(f"{order}f", head[108:112])[0]
             expected = int(vox_offset) + int(np.prod(dims[1:1 + max(dims[0], 0)], dtype=np.int64)) * bitpix // 8
+            if opener is gzip.open and _gzip_size_field(path) == expected % (1 << 32):
+                return  # the gzip trailer says the stream ends where the header says (a cut file ends elsewhere)
             total = len(head)
             while chunk := handle.read(1 << 22):
                 total += len(chunk)
@@ -151,6 +153,18 @@ def _check_nifti_complete(path: Path) -> None:
         raise InputError(
             f"Cannot read {path}: the file is truncated ({total} of {expected} bytes), probably corrupt; copy or export it again."
         )
+
+
+def _gzip_size_field(path: Path) -> int:
+    """The ISIZE field of a gzip file (uncompressed length mod 2**32, its last 4 bytes, RFC 1952).
+
+    Checking it instead of decompressing the whole file halves the time to read a large NIfTI: a cut
+    file's last 4 bytes are compressed data, which match the expected length by chance once in 2**32;
+    anything else falls back to decompressing and counting.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(-4, 2)
+        return struct.unpack("<I", handle.read(4))[0]
 
 
 def _last_line(error: Exception) -> str:

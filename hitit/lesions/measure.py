@@ -41,6 +41,7 @@ from hitit.geometry import Grid
 from hitit.lesions.contrast import Contrast
 from hitit.lesions.necrosis import NecrosisAssessment, NecrosisConfig, assess_necrosis
 from hitit.lesions.segment import Lesion
+from hitit.masks import mask_box
 
 #: The guideline the measurability defaults come from.
 RECIST_1_1 = "RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026)"
@@ -145,8 +146,16 @@ class LesionMeasurement:
 # --------------------------------------------------------------------------- geometry helpers
 def _bbox(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounding box ``[lo, hi)`` of a non-empty mask in array order (k, j, i)."""
-    nz = np.nonzero(mask)
-    return np.array([a.min() for a in nz]), np.array([a.max() + 1 for a in nz])
+    lo, hi = mask_box(mask)
+    return np.array(lo), np.array(hi)
+
+
+def _overlaps(box: tuple[slice, ...], mask: np.ndarray) -> bool:
+    """True when ``mask`` has a voxel in ``box`` (array-order slices); a mask's own box answers first."""
+    own = mask_box(mask)
+    if own is None or any(b.stop <= lo or b.start >= hi for b, lo, hi in zip(box, *own)):
+        return False
+    return bool(np.asarray(mask[box]).any())
 
 
 def _grow_box(lo, hi, margin, shape) -> tuple[slice, ...]:
@@ -237,6 +246,41 @@ def depth_to_skin_mm(mask: np.ndarray, skin_distance: np.ndarray) -> float:
     return max(float(skin_distance[mask].min()), 0.0)
 
 
+def depth_to_points_mm(mask: np.ndarray, grid: Grid, skin_points_lps: np.ndarray) -> float | None:
+    """Shortest distance (mm) from the lesion's voxel centres to the given skin points (LPS; None without any).
+
+    Used with the skin entry points a plan already has (on the body surface, within half a voxel of it,
+    about 2 mm apart): the depth is then the distance to the nearest entry point, at most about one
+    point spacing more than the distance to the surface, and no whole-volume distance map is needed.
+    Only boundary voxels (with a background face neighbour) can be nearest to a point outside the lesion:
+    from an interior voxel, its face neighbour towards the point is closer.
+    """
+    points = np.asarray(skin_points_lps, dtype=float)
+    if len(points) == 0:
+        return None
+    lo, hi = _bbox(mask)
+    crop = np.asarray(mask[tuple(slice(a, b) for a, b in zip(lo, hi))])
+    padded = np.pad(crop, 1)
+    interior = crop.copy()
+    for axis in range(3):
+        for shift in (-1, 1):
+            interior &= np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]
+    kji = np.argwhere(crop & ~interior) + lo
+    lesion = grid.index_to_lps(kji[:, ::-1].astype(float))
+    # a point farther from the lesion's centre than the nearest point plus the lesion's diameter cannot be nearest
+    centre = lesion.mean(axis=0)
+    from_centre = np.linalg.norm(points - centre, axis=1)
+    spread = 2.0 * float(np.linalg.norm(lesion - centre, axis=1).max())
+    points = points[from_centre <= from_centre.min() + spread]
+    best = np.inf
+    for start in range(0, len(lesion), _PAIR_BLOCK):
+        block = lesion[start:start + _PAIR_BLOCK]
+        for first in range(0, len(points), _PAIR_BLOCK):
+            d2 = ((block[:, None, :] - points[None, first:first + _PAIR_BLOCK, :]) ** 2).sum(axis=2)
+            best = min(best, float(d2.min()))
+    return float(np.sqrt(best))
+
+
 def _spacing_zyx(grid: Grid) -> np.ndarray:
     return np.asarray(grid.spacing_mm)[::-1]
 
@@ -246,25 +290,30 @@ def distances_to_structures_mm(mask: np.ndarray, grid: Grid, structures: MaskSet
     """Voxel-centre distance (mm) from the lesion to each structure (0 = overlap; None = beyond ``reach_mm``)."""
     lo, hi = _bbox(mask)
     box = _grow_box(lo, hi, np.ceil(reach_mm / _spacing_zyx(grid)).astype(int) + 1, mask.shape)
-    lesion = mask[box]
+    lesion = np.asarray(mask[box])
+    # one distance map, of the lesion: the smallest lesion-structure voxel-centre distance is the smallest
+    # value of the lesion's map over the structure's voxels (0 where they overlap)
+    image = sitk.GetImageFromArray(lesion.astype(np.uint8))
+    image.SetSpacing(grid.spacing_mm)
+    dist = np.maximum(sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
+        image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)), 0.0)
     out: dict[str, float | None] = {}
     for name, structure in structures.items():
-        sub = structure[box]
-        if not sub.any():
+        if not _overlaps(box, structure):
             out[name] = None
             continue
-        image = sitk.GetImageFromArray(sub.astype(np.uint8))
-        image.SetSpacing(grid.spacing_mm)
-        dist = sitk.GetArrayViewFromImage(sitk.SignedMaurerDistanceMap(
-            image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True))
-        d = max(float(dist[lesion].min()), 0.0)
+        d = float(dist[np.asarray(structure[box])].min())
         out[name] = d if d <= reach_mm else None
     return out
 
 
 def containing_organ(mask: np.ndarray, structures: MaskSet) -> tuple[str | None, float | None]:
     """The structure holding most of the lesion's voxels and that fraction (None when none overlaps)."""
-    counts = {name: int(np.count_nonzero(s[mask])) for name, s in structures.items()}
+    lo, hi = _bbox(mask)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    lesion = np.asarray(mask[box])
+    counts = {name: int(np.count_nonzero(np.asarray(s[box])[lesion])) if _overlaps(box, s) else 0
+              for name, s in structures.items()}
     if not counts or max(counts.values()) == 0:
         return None, None
     name = max(counts, key=counts.get)

@@ -186,7 +186,7 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
             files[f"accessibility_{lesion_id}"] = write_polydata(poly, staging / accessibility_file_name(lesion_id))
         write_text_atomic(files["report"], report_html)
         if lesions is not None:
-            files["lesions_seg"] = write_seg_nrrd(staging / LESION_MASKS_FILE, *lesions)
+            files["lesions_seg"] = write_seg_nrrd(staging / LESION_MASKS_FILE, *lesions, crop=True)
         return files
 
     return write_output_set(out_dir, PLAN_OUTPUT_KIND, write)

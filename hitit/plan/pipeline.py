@@ -7,14 +7,14 @@ injectable), and only injectable lesions compete for the per-visit volume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
 
 from hitit import __version__
-from hitit.anatomy.body import auto_structures, body_mask, skin_surface
+from hitit.anatomy.body import axial_array_axis, auto_structures, body_mask, skin_halo_mm, skin_surface
 from hitit.case import Case
 from hitit.dosing.allocate import Allocation, LesionAllocation, LesionDoseInput, NotInjectable, allocate
 from hitit.dosing.deposits import DepositPlan, plan_deposits
@@ -22,13 +22,14 @@ from hitit.dosing.protocols import load_protocol
 from hitit.errors import HititError, InputError
 from hitit.lesions.contrast import Contrast, resolve_contrast
 from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
-from hitit.lesions.measure import LesionMeasurement, measure_lesions
+from hitit.lesions.measure import LesionMeasurement, depth_to_points_mm, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
+from hitit.masks import mask_box
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
 from hitit.plan.config import PlanConfig
 from hitit.plan.plan_file import PLAN_FORMAT_VERSION
 from hitit.trajectories.check import PathCheck, check_path
-from hitit.trajectories.distance import PreparedScene, prepare
+from hitit.trajectories.distance import PreparedScene, axial_reach_mm, prepare, reach_crop
 from hitit.trajectories.planner import TargetPlan, plan_target
 
 #: A progress callback: fraction done (0-1) and a message.
@@ -163,8 +164,14 @@ def _report(progress: Progress | None, cancel: Callable[[], bool] | None, fracti
 
 
 def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress | None = None,
-              cancel: Callable[[], bool] | None = None, case_name: str = "case") -> Plan:
+              cancel: Callable[[], bool] | None = None, case_name: str = "case", crop: bool = True) -> Plan:
     """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``.
+
+    With ``crop`` (the default) the body, the skin, its normals and the distance maps are computed only
+    where a needle can reach (:class:`_Region`); the plan then equals the one computed on the whole CT in
+    every safe trajectory and feasible entry (``crop=False`` computes that reference). When some lesion has
+    no safe path in the region, the lesions are planned again over everything the needle reaches at any
+    angle, so the least-bad paths and blocking structures are those of the whole CT too.
 
     Returns a :class:`Plan`: per lesion its measurement (mm, mL), ranked trajectories (points LPS mm, lengths
     and clearances mm, angles deg), injectability, injectate (mL) and deposits (LPS mm, mL); the settings
@@ -185,6 +192,20 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
     >>> round(l1.injectate_ml / l1.measurement.volume_ml, 2)
     0.5
     """
+    plan = _plan_case(case, settings, progress, cancel, case_name, "axial" if crop else "whole")
+    if crop and any(not lesion.feasible for lesion in plan.lesions) and _angle_limited(plan.settings):
+        plan = _plan_case(case, settings, progress, cancel, case_name, "needle")
+    return plan
+
+
+def _angle_limited(settings: PlanConfig) -> bool:
+    """True when the axial-angle limit makes the planning region thinner than the needle's reach."""
+    return settings.planning.axial_limit_deg < 90.0
+
+
+def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | None, cancel: Callable[[], bool] | None,
+               case_name: str, crop: str) -> Plan:
+    """:func:`plan_case` over the region ``crop`` names (``axial``, ``needle`` or ``whole``, see :class:`_Region`)."""
     settings = settings or PlanConfig()
     protocol = load_protocol(settings.protocol)
     if not case.lesions:
@@ -194,24 +215,22 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
     if empty:
         raise InputError(f"Lesion segment(s) {', '.join(empty)} are empty: segment them or remove them.")
 
-    _report(progress, cancel, 0.02, "Body and skin")
-    body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
-    _check_inside_body(lesions, body)
-    structures = dict(case.structures)
-    if settings.auto_structures:
-        structures.update(auto_structures(case.ct, body, settings.auto_structures))
-    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, side=settings.entry_sides or None,
-                        body=body, params=settings.skin)
-
-    _report(progress, cancel, 0.15, "Measuring lesions")
     warnings: list[str] = []
     contrast, contrast_warnings = resolve_contrast(settings.contrast, case.ct.metadata)
     warnings.extend(contrast_warnings)
-    measurements = measure_lesions(lesions, case.grid, case.ct.array, body, structures, settings.measurement, contrast)
+    centres = {lesion.lesion_id: _centroid_lps(lesion.mask, case.grid) for lesion in lesions}
+    aims = {lesion.lesion_id: _aims(lesion, centres[lesion.lesion_id], case.grid, settings) for lesion in lesions}
+    region = _Region.whole(case.grid) if crop == "whole" else _Region.around(case.grid, lesions, aims, settings,
+                                                                               axial=crop == "axial")
+    structures, skin = _body_and_skin(case, lesions, settings, region, progress, cancel)
+
+    _report(progress, cancel, 0.15, "Measuring lesions")
+    measurements = measure_lesions(lesions, case.grid, case.ct.array, None, structures, settings.measurement, contrast)
+    measurements = [replace(m, depth_mm=depth_to_points_mm(lesion.mask, case.grid, skin.points_lps))
+                    for lesion, m in zip(lesions, measurements)]
 
     _report(progress, cancel, 0.3, "Preparing distance maps")
-    aims = {lesion.lesion_id: _aims(lesion, m, case.grid, settings) for lesion, m in zip(lesions, measurements)}
-    scenes = _prepare_scenes(case, structures, measurements, aims, settings, warnings)
+    scenes = _prepare_scenes(case, structures, lesions, measurements, aims, settings, warnings, crop == "axial")
     assessed: list[_Assessed] = []
     for index, (lesion, m) in enumerate(zip(lesions, measurements)):
         _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
@@ -255,13 +274,75 @@ def _finish(a: _Assessed, share: LesionAllocation | NotInjectable, case: Case, l
     return LesionPlan(*a, share, deposits, procedure)
 
 
-def _aims(lesion, measurement: LesionMeasurement, grid, settings: PlanConfig) -> np.ndarray:
+def _aims(lesion, centre_lps: np.ndarray, grid, settings: PlanConfig) -> np.ndarray:
     """Aim points (N, 3) LPS of one lesion: its centre, or with ``aim="best"`` the candidates of
     :func:`aim_candidates` (the planner keeps the one with the best safe trajectory)."""
-    centre = np.asarray(measurement.centroid_lps, dtype=float)[None]
+    centre = np.asarray(centre_lps, dtype=float)[None]
     if settings.aim == "centre":
         return centre
     return aim_candidates(lesion.mask, grid, centre[0], settings.deposits.margin_mm)
+
+
+def _centroid_lps(mask: np.ndarray, grid) -> np.ndarray:
+    """Centre (LPS mm) of a mask's voxel centres, as the lesion measurement computes it."""
+    k, j, i = np.nonzero(mask)
+    return grid.index_to_lps(np.array([i.mean(), j.mean(), k.mean()]))
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Where a plan computes: ``keep`` holds every skin entry a path may start from, ``known`` the slab of
+    whole axial slices the body is computed on (``keep`` widened by the skin halo). Boxes are array order.
+
+    Why the crop is exact. A path is feasible only if it is at most the needle length L long and at most the
+    axial limit a (the limit plus the in-plane tolerance) from the axial plane, so its entry lies in the box
+    target +- (L, L, L sin a) (``axial``; ``needle`` drops the angle: target +- L). Entries outside that box
+    cannot be feasible and are not made. Inside it, each entry's point, normal and validity depend on the
+    body within the skin halo only (:func:`skin_halo_mm`), which ``known`` covers, and the distance maps are
+    cropped likewise (:func:`hitit.trajectories.distance.prepare` with ``axial_limited``). Whole slices keep
+    the per-slice hole filling exact; the largest component is the slab's (see :func:`body_mask`).
+    """
+
+    keep: tuple
+    known: tuple
+
+    @classmethod
+    def whole(cls, grid) -> "_Region":
+        """The whole CT (the uncropped reference)."""
+        box = ((0, 0, 0), grid.shape)
+        return cls(box, box)
+
+    @classmethod
+    def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool) -> "_Region":
+        """The region of the aims of ``lesions`` (and the lesions themselves); ``axial``: with the angle limit."""
+        cfg = settings.planning
+        reach = axial_reach_mm(cfg, cfg.needle_length_mm) if axial else cfg.needle_length_mm
+        lo, hi = reach_crop(grid, np.vstack(list(aims.values())), reach)
+        boxes = [mask_box(lesion.mask) for lesion in lesions]
+        lo = np.minimum(lo[::-1], np.min([b[0] for b in boxes], axis=0))
+        hi = np.maximum(hi[::-1], np.max([b[1] for b in boxes], axis=0))
+        axis = axial_array_axis(grid)
+        halo = int(np.ceil(skin_halo_mm(settings.skin, settings.body, grid) / grid.spacing_mm[2 - axis]))
+        keep_lo, keep_hi, known_lo, known_hi = [0, 0, 0], list(grid.shape), [0, 0, 0], list(grid.shape)
+        keep_lo[axis], keep_hi[axis] = int(lo[axis]), int(hi[axis])
+        known_lo[axis], known_hi[axis] = max(int(lo[axis]) - halo, 0), min(int(hi[axis]) + halo, grid.shape[axis])
+        return cls((tuple(keep_lo), tuple(keep_hi)), (tuple(known_lo), tuple(known_hi)))
+
+
+def _body_and_skin(case: Case, lesions, settings: PlanConfig, region: _Region, progress, cancel):
+    """The structures (with the CT-derived ones) and the skin entries of the region's ``keep`` box, from the
+    body computed on the region's slab."""
+    _report(progress, cancel, 0.02, "Body and skin")
+    axis = axial_array_axis(case.grid)
+    slab = (region.known[0][axis], region.known[1][axis])
+    body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm, slab)
+    _check_inside_body(lesions, body)
+    structures = dict(case.structures)
+    if settings.auto_structures:
+        structures.update(auto_structures(case.ct, body, settings.auto_structures))
+    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, side=settings.entry_sides or None,
+                        body=body, params=settings.skin, known=region.known, keep=region.keep)
+    return structures, skin
 
 
 def aim_candidates(mask: np.ndarray, grid, centre_lps: np.ndarray, inner_margin_mm: float) -> np.ndarray:
@@ -297,8 +378,12 @@ def _aim_quality(target: TargetPlan) -> tuple:
     return (target.status == "ok", target.trajectories[0].score if target.trajectories else 0.0)
 
 
-def _prepare_scenes(case: Case, structures, measurements, aims: dict, settings: PlanConfig, warnings: list[str]) -> dict:
-    """One prepared scene per host organ: the organ holding a target is allowed for that target only."""
+def _prepare_scenes(case: Case, structures, lesions, measurements, aims: dict, settings: PlanConfig,
+                    warnings: list[str], axial_limited: bool) -> dict:
+    """One prepared scene per host organ: the organ holding a target is allowed for that target only.
+
+    Each scene's crop also covers its lesions (the organ-path rule measures them); ``axial_limited``: see
+    :func:`hitit.trajectories.distance.prepare`."""
     catalogue = settings.catalogue()
     warnings.extend(catalogue.notes)
     scenes = {}
@@ -307,7 +392,10 @@ def _prepare_scenes(case: Case, structures, measurements, aims: dict, settings: 
         rules = catalogue.rules_for_target(list(structures), organ, found)
         warnings.extend(w for w in found if w not in warnings)
         targets = np.vstack([aims[m.lesion_id] for m in measurements if m.organ == organ])
-        scenes[organ] = prepare((case.grid, structures), rules, settings.planning, targets)
+        boxes = [mask_box(lesion.mask) for lesion, m in zip(lesions, measurements) if m.organ == organ]
+        include = (tuple(np.min([b[0] for b in boxes], axis=0)), tuple(np.max([b[1] for b in boxes], axis=0)))
+        scenes[organ] = prepare((case.grid, structures), rules, settings.planning, targets,
+                                axial_limited=axial_limited, include=include)
         warnings.extend(w for w in scenes[organ].warnings if w not in warnings)
     return scenes
 

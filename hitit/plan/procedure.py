@@ -24,6 +24,7 @@ import numpy as np
 
 from hitit.anatomy.catalogue import normalise_name
 from hitit.geometry import Grid
+from hitit.masks import box_crop
 from hitit.trajectories.config import GAUGE_OUTER_DIAMETER_MM
 
 #: Structures whose needle-surface distance is at most this are listed on the card. [D] about twice
@@ -66,8 +67,10 @@ class Landmarks:
         """Landmarks of a case: every structure named ``vertebra*`` (TotalSegmentator ``vertebrae_L1`` ...)."""
         vertebrae = {}
         for name, mask in structures.items():
-            if normalise_name(name).startswith("vertebra") and mask.any():
-                k, j, i = np.nonzero(mask)
+            found = box_crop(mask) if normalise_name(name).startswith("vertebra") else None
+            if found is not None:
+                crop, lo = found
+                k, j, i = (axis + offset for axis, offset in zip(np.nonzero(crop), lo))
                 vertebrae[name] = grid.index_to_lps(np.column_stack([i, j, k]).astype(float))
         axes = grid.direction_matrix * np.asarray(grid.spacing_mm)
         return cls(np.asarray(skin_points_lps, float), float(skin_spacing_mm), vertebrae,

@@ -18,6 +18,7 @@ import numpy as np
 
 from hitit.anatomy.catalogue import Catalogue
 from hitit.case import Case
+from hitit.masks import mask_box
 from hitit.plan.lesion_table import deposit_list
 from hitit.plan.procedure import NEARBY_STRUCTURE_MM, entry_side, needle_angles_deg
 from hitit.report.figures import render_trajectory
@@ -174,8 +175,11 @@ def _cut_near_paths(mask: np.ndarray, grid, plan: dict) -> list[tuple[str, float
     the scan where ``mask`` is cut, with ``mask``'s cut within :data:`OUTLINE_WITHIN_MM` of that path: what lies
     beyond the face could then be within the nearby distance of the needle."""
     found: dict[str, float] = {}
+    box = mask_box(mask)
     for axis, array_axis in ((0, 2), (1, 1), (2, 0)):  # index i, j, k and their array axes
         for index in (0, grid.size[axis] - 1):
+            if box is None or not box[0][array_axis] <= index < box[1][array_axis]:
+                continue  # the mask does not reach this face
             face = np.take(mask, index, axis=array_axis)
             if not face.any():
                 continue

@@ -208,8 +208,9 @@ class PreparedScene:
 
 
 # --------------------------------------------------------------------------- crop
-def reach_crop(grid: Grid, targets_lps: np.ndarray, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Index box (lo, hi) in (i, j, k), hi exclusive, holding every point within ``reach_mm`` of a target."""
+def reach_crop(grid: Grid, targets_lps: np.ndarray, reach_mm) -> tuple[np.ndarray, np.ndarray]:
+    """Index box (lo, hi) in (i, j, k), hi exclusive, holding every point within ``reach_mm`` of a target
+    (one distance, or (x, y, z) half-widths in LPS mm: the box of each target +- them)."""
     targets = np.atleast_2d(np.asarray(targets_lps, dtype=float))
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float) * reach_mm
     ijk = grid.lps_to_index((targets[:, None, :] + corners[None, :, :]).reshape(-1, 3))
@@ -220,9 +221,24 @@ def reach_crop(grid: Grid, targets_lps: np.ndarray, reach_mm: float) -> tuple[np
     return lo, hi
 
 
+def axial_reach_mm(config: TrajectoryConfig, reach_mm: float, beyond_mm: float = 0.0) -> np.ndarray:
+    """LPS half-widths (x, y, z) of the region a needle of ``config`` reaches from a target: its length in
+    every direction in the axial plane, and ``length x sin(axial limit)`` along the patient's S-I axis (a
+    path at most that angle from the axial plane rises at most that much); ``beyond_mm`` is added to each."""
+    limit = min(config.axial_limit_deg, 90.0)
+    along = config.needle_length_mm * np.sin(np.radians(limit))
+    return np.array([reach_mm, reach_mm, min(along, reach_mm)]) + beyond_mm
+
+
 def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
     """The sub-grid of ``grid`` covering index box [lo, hi) (i, j, k)."""
     return Grid(tuple(int(v) for v in hi - lo), grid.spacing_mm, tuple(grid.index_to_lps(lo.astype(float))), grid.direction)
+
+
+def _touches(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """False when ``mask``'s bounding box (known without a scan for a BoxedMask) misses the (i, j, k) box [lo, hi)."""
+    box = getattr(mask, "box", None)
+    return box is None or all(b0 < h and b1 > l for b0, b1, l, h in zip(box[0], box[1], lo[::-1], hi[::-1]))
 
 
 def _crop(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -287,13 +303,22 @@ def _organ_rule_applies(name: str, config: TrajectoryConfig) -> bool:
 
 
 def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] | None, config: TrajectoryConfig,
-            targets_lps: np.ndarray, target_organ: str | None = None) -> PreparedScene:
+            targets_lps: np.ndarray, target_organ: str | None = None, *, axial_limited: bool = False,
+            include: tuple[tuple, tuple] | None = None) -> PreparedScene:
     """Prepare a case for planning the targets ``targets_lps`` ((3,) or (T, 3), LPS mm).
 
     ``case`` is a :class:`Case` or ``(grid, {name: mask})``. ``rules`` maps structure names to
     their rule (``hitit.anatomy.catalogue.rules_for_target``); None builds them from the built-in
     catalogue with ``target_organ`` allowed. Targets that share the rules (same host organ) share
     one prepared scene.
+
+    ``axial_limited``: the crop spans along the patient's S-I axis only what paths within the
+    configured angle to the axial plane reach (:func:`axial_reach_mm`): every point of such a path
+    lies between its entry and its target, so within ``length x sin(limit)`` of the target's level,
+    and every obstacle within its margin of such a point is in the crop, which makes the verdict of
+    such a path the one of the full crop. A path beyond the angle (refused by that rule anyway) is
+    checked conservatively: outside the crop nothing is known to be clear. ``include``: an
+    array-order box (the lesions) the crop also covers.
     """
     grid, masks = (case.grid, case.structures) if isinstance(case, Case) else case
     warnings: list[str] = []
@@ -308,10 +333,16 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     hard = {n: r for n, r in rules.items() if r.kind == "hard" and n in masks}
     max_margin = max((r.margin_mm for r in hard.values()), default=0.0)
     reach = config.needle_length_mm + max_margin + radius + 2.0 * max(grid.spacing_mm)
-    lo, hi = reach_crop(grid, targets_lps, reach)
+    margin_reach = max_margin + radius + 2.0 * max(grid.spacing_mm)
+    lo, hi = reach_crop(grid, targets_lps, axial_reach_mm(config, config.needle_length_mm, margin_reach)
+                        if axial_limited else reach)
+    if include is not None:
+        grow = np.ceil(margin_reach / np.asarray(grid.spacing_mm)).astype(int)
+        lo = np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0))
+        hi = np.maximum(hi, np.minimum(np.asarray(include[1][::-1]) + grow, np.asarray(grid.size)))
     cgrid = crop_grid_of(grid, lo, hi)
-    cropped = {n: _crop(masks[n], lo, hi) for n in rules if n in masks}
-    present = {n: m for n, m in cropped.items() if m.any()}
+    cropped = {n: _crop(masks[n], lo, hi) for n in rules if n in masks and _touches(masks[n], lo, hi)}
+    present = {n: np.asarray(m) for n, m in cropped.items() if m.any()}
     timings["crop"] = time.perf_counter() - start
 
     start = time.perf_counter()
