@@ -167,11 +167,13 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
               cancel: Callable[[], bool] | None = None, case_name: str = "case", crop: bool = True) -> Plan:
     """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``.
 
-    With ``crop`` (the default) the body, the skin, its normals and the distance maps are computed only
-    where a needle can reach (:class:`_Region`); the plan then equals the one computed on the whole CT in
-    every safe trajectory and feasible entry (``crop=False`` computes that reference). When some lesion has
-    no safe path in the region, the lesions are planned again over everything the needle reaches at any
-    angle, so the least-bad paths and blocking structures are those of the whole CT too.
+    Entries are the skin points a needle can reach: within the needle length of an aim point and, while a
+    lesion has a safe path, within the axial-angle limit (:class:`_Region`); when some lesion has none, the
+    lesions are planned again over everything the needle reaches at any angle, so the least-bad paths and
+    blocking structures come from every reachable entry. With ``crop`` (the default) the body, the skin and
+    its normals are computed only there; ``crop=False`` computes them on the whole CT (the reference the crop
+    equals: same entries, feasible set, scores and proposed paths). Distance maps are cropped the same way in
+    both (:func:`hitit.trajectories.distance.prepare` with ``axial_limited`` says why that is exact).
 
     Returns a :class:`Plan`: per lesion its measurement (mm, mL), ranked trajectories (points LPS mm, lengths
     and clearances mm, angles deg), injectability, injectate (mL) and deposits (LPS mm, mL); the settings
@@ -192,9 +194,10 @@ def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress
     >>> round(l1.injectate_ml / l1.measurement.volume_ml, 2)
     0.5
     """
-    plan = _plan_case(case, settings, progress, cancel, case_name, "axial" if crop else "whole")
-    if crop and any(not lesion.feasible for lesion in plan.lesions) and _angle_limited(plan.settings):
-        plan = _plan_case(case, settings, progress, cancel, case_name, "needle")
+    whole = not crop
+    plan = _plan_case(case, settings, progress, cancel, case_name, "axial", whole)
+    if any(not lesion.feasible for lesion in plan.lesions) and _angle_limited(plan.settings):
+        plan = _plan_case(case, settings, progress, cancel, case_name, "needle", whole)
     return plan
 
 
@@ -204,8 +207,9 @@ def _angle_limited(settings: PlanConfig) -> bool:
 
 
 def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | None, cancel: Callable[[], bool] | None,
-               case_name: str, crop: str) -> Plan:
-    """:func:`plan_case` over the region ``crop`` names (``axial``, ``needle`` or ``whole``, see :class:`_Region`)."""
+               case_name: str, reach: str, whole: bool) -> Plan:
+    """:func:`plan_case` over the entries of ``reach`` (``axial`` or ``needle``, see :class:`_Region`), computed
+    on the region around them, or on the whole CT when ``whole``."""
     settings = settings or PlanConfig()
     protocol = load_protocol(settings.protocol)
     if not case.lesions:
@@ -220,8 +224,7 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
     warnings.extend(contrast_warnings)
     centres = {lesion.lesion_id: _centroid_lps(lesion.mask, case.grid) for lesion in lesions}
     aims = {lesion.lesion_id: _aims(lesion, centres[lesion.lesion_id], case.grid, settings) for lesion in lesions}
-    region = _Region.whole(case.grid) if crop == "whole" else _Region.around(case.grid, lesions, aims, settings,
-                                                                               axial=crop == "axial")
+    region = _Region.around(case.grid, lesions, aims, settings, axial=reach == "axial", whole=whole)
     structures, skin = _body_and_skin(case, lesions, settings, region, progress, cancel)
 
     _report(progress, cancel, 0.15, "Measuring lesions")
@@ -230,7 +233,7 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
                     for lesion, m in zip(lesions, measurements)]
 
     _report(progress, cancel, 0.3, "Preparing distance maps")
-    scenes = _prepare_scenes(case, structures, lesions, measurements, aims, settings, warnings, crop == "axial")
+    scenes = _prepare_scenes(case, structures, lesions, measurements, aims, settings, warnings, reach == "axial")
     assessed: list[_Assessed] = []
     for index, (lesion, m) in enumerate(zip(lesions, measurements)):
         _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
@@ -307,14 +310,9 @@ class _Region:
     known: tuple
 
     @classmethod
-    def whole(cls, grid) -> "_Region":
-        """The whole CT (the uncropped reference)."""
-        box = ((0, 0, 0), grid.shape)
-        return cls(box, box)
-
-    @classmethod
-    def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool) -> "_Region":
-        """The region of the aims of ``lesions`` (and the lesions themselves); ``axial``: with the angle limit."""
+    def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool, whole: bool = False) -> "_Region":
+        """The region of the aims of ``lesions`` (and the lesions themselves); ``axial``: with the angle limit;
+        ``whole``: ``known`` is the whole CT (the uncropped reference)."""
         cfg = settings.planning
         reach = axial_reach_mm(cfg, cfg.needle_length_mm) if axial else cfg.needle_length_mm
         lo, hi = reach_crop(grid, np.vstack(list(aims.values())), reach)
@@ -325,7 +323,8 @@ class _Region:
         halo = int(np.ceil(skin_halo_mm(settings.skin, settings.body, grid) / grid.spacing_mm[2 - axis]))
         keep_lo, keep_hi, known_lo, known_hi = [0, 0, 0], list(grid.shape), [0, 0, 0], list(grid.shape)
         keep_lo[axis], keep_hi[axis] = int(lo[axis]), int(hi[axis])
-        known_lo[axis], known_hi[axis] = max(int(lo[axis]) - halo, 0), min(int(hi[axis]) + halo, grid.shape[axis])
+        if not whole:
+            known_lo[axis], known_hi[axis] = max(int(lo[axis]) - halo, 0), min(int(hi[axis]) + halo, grid.shape[axis])
         return cls((tuple(keep_lo), tuple(keep_hi)), (tuple(known_lo), tuple(known_hi)))
 
 

@@ -49,7 +49,8 @@ class MarginGroup:
         margin_mm: the catalogue margin (needle radius not included).
         names: structure names in the group.
         distance_mm: (k, j, i) float32, distance from each crop voxel centre to the nearest voxel
-            centre of any structure of the group (0 inside), mm.
+            centre of any structure of the group (0 inside), mm, capped at margin + needle radius +
+            ``clearance_cap_mm``.
     """
 
     margin_mm: float
@@ -315,8 +316,8 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     ``axial_limited``: the crop spans along the patient's S-I axis only what paths within the
     configured angle to the axial plane reach (:func:`axial_reach_mm`): every point of such a path
     lies between its entry and its target, so within ``length x sin(limit)`` of the target's level,
-    and every obstacle within its margin of such a point is in the crop, which makes the verdict of
-    such a path the one of the full crop. A path beyond the angle (refused by that rule anyway) is
+    and every obstacle within its margin plus ``clearance_cap_mm`` of such a point is in the crop, which
+    makes the verdict, clearances and score of such a path the full crop's. A path beyond the angle (refused by that rule anyway) is
     checked conservatively: outside the crop nothing is known to be clear. ``include``: an
     array-order box (the lesions) the crop also covers.
     """
@@ -333,9 +334,13 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     hard = {n: r for n, r in rules.items() if r.kind == "hard" and n in masks}
     max_margin = max((r.margin_mm for r in hard.values()), default=0.0)
     reach = config.needle_length_mm + max_margin + radius + 2.0 * max(grid.spacing_mm)
-    margin_reach = max_margin + radius + 2.0 * max(grid.spacing_mm)
-    lo, hi = reach_crop(grid, targets_lps, axial_reach_mm(config, config.needle_length_mm, margin_reach)
-                        if axial_limited else reach)
+    # clearances are reported (and scored) up to the cap beyond the margin: obstacles that far count
+    margin_reach = max_margin + radius + config.clearance_cap_mm + 2.0 * max(grid.spacing_mm)
+    if axial_limited:
+        half = axial_reach_mm(config, config.needle_length_mm, margin_reach)
+        lo, hi = reach_crop(grid, targets_lps, np.minimum(half, reach))  # in the axial plane as without the limit
+    else:
+        lo, hi = reach_crop(grid, targets_lps, reach)
     if include is not None:
         grow = np.ceil(margin_reach / np.asarray(grid.spacing_mm)).astype(int)
         lo = np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0))
@@ -353,7 +358,9 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
         union = np.zeros(cgrid.shape, dtype=bool)
         for n in names:
             union |= present[n]
-        distance = distance_map_mm(union, cgrid)
+        # capped where clearances stop counting: min(D, constant) is still exact below the cap and
+        # 1-Lipschitz, and the search then reads the same field whatever the crop's size
+        distance = np.minimum(distance_map_mm(union, cgrid), np.float32(margin + radius + config.clearance_cap_mm))
         groups.append(MarginGroup(margin, names, distance))
         np.minimum(field_mm, distance - np.float32(margin), out=field_mm)
     field_mm -= np.float32(radius)
