@@ -70,13 +70,14 @@ def mask_box(mask: np.ndarray) -> Box | None:
     box = getattr(mask, "box", None)
     if box is not None:
         sub = np.asarray(mask[_slices(box)])
-        inner = _scan_box(sub)
+        inner = scan_box(sub)
         return None if inner is None else (tuple(a + b for a, b in zip(box[0], inner[0])),
                                            tuple(a + b for a, b in zip(box[0], inner[1])))
-    return _scan_box(np.asarray(mask))
+    return scan_box(np.asarray(mask))
 
 
-def _scan_box(mask: np.ndarray) -> Box | None:
+def scan_box(mask: np.ndarray) -> Box | None:
+    """Bounding box of the non-zero voxels of any array, by scanning it (None when all are zero)."""
     nz = [np.flatnonzero(np.any(mask, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
     if any(len(n) == 0 for n in nz):
         return None

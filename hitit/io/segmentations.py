@@ -41,7 +41,7 @@ from hitit.geometry import Grid, labels_onto_grid, mask_onto_grid
 from hitit.io.atomic import atomic_path
 from hitit.io.dicom_files import STRUCTURE_KINDS, dicom_sop_class, is_dicom_file, read_dicom_object, structure_kind
 from hitit.io.volumes import VOLUME_SUFFIXES, read_image_file
-from hitit.masks import Box, boxed_mask, mask_box
+from hitit.masks import Box, scan_box, boxed_mask, mask_box
 
 #: Colour (RGB 0-1) for segments written without one: a neutral grey, as Slicer uses.
 DEFAULT_SEGMENT_COLOR = (0.5, 0.5, 0.5)
@@ -298,7 +298,11 @@ def label_boxes(labels: np.ndarray) -> dict[int, Box]:
         return {}
     if labels.min() < 0:
         raise InputError("A label map has negative label values: labels are 0 (background) and positive integers.")
-    values = labels if labels.dtype.kind == "u" else labels.astype(np.min_scalar_type(int(labels.max())))
+    top = int(labels.max())
+    if top <= 1:  # a binary mask (a lesion file): its box from three projections
+        box = scan_box(labels)
+        return {} if box is None else {1: box}
+    values = labels if labels.dtype.kind == "u" else labels.astype(np.min_scalar_type(top))
     stats = cc3d.statistics(np.ascontiguousarray(values))
     out: dict[int, Box] = {}
     for value, (box, count) in enumerate(zip(stats["bounding_boxes"], stats["voxel_counts"])):

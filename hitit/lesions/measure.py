@@ -41,7 +41,7 @@ from hitit.geometry import Grid
 from hitit.lesions.contrast import Contrast
 from hitit.lesions.necrosis import NecrosisAssessment, NecrosisConfig, assess_necrosis
 from hitit.lesions.segment import Lesion
-from hitit.masks import mask_box
+from hitit.masks import box_crop, mask_box
 
 #: The guideline the measurability defaults come from.
 RECIST_1_1 = "RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026)"
@@ -352,8 +352,9 @@ def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, bod
     mask = lesion.mask
     if mask.shape != grid.shape:
         raise InputError(f"Lesion '{lesion.lesion_id}' has shape {mask.shape}, not the CT's {grid.shape}.")
-    count = int(mask.sum())
-    k, j, i = np.nonzero(mask)
+    crop, lo = box_crop(mask) or (np.zeros((1, 1, 1), bool), (0, 0, 0))
+    count = int(np.count_nonzero(crop))
+    k, j, i = (axis + offset for axis, offset in zip(np.nonzero(crop), lo))
     centroid = grid.index_to_lps(np.array([i.mean(), j.mean(), k.mean()]))
     ld, sa, ld_k, ends = in_plane_diameters(mask, grid)
     measurable, category, reason = recist_category(lesion.nodal, ld, sa, grid.spacing_mm[2], config)

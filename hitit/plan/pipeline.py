@@ -24,7 +24,7 @@ from hitit.lesions.contrast import Contrast, resolve_contrast
 from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
 from hitit.lesions.measure import LesionMeasurement, depth_to_points_mm, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
-from hitit.masks import mask_box
+from hitit.masks import box_crop, mask_box
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
 from hitit.plan.config import PlanConfig
 from hitit.plan.plan_file import PLAN_FORMAT_VERSION
@@ -288,7 +288,8 @@ def _aims(lesion, centre_lps: np.ndarray, grid, settings: PlanConfig) -> np.ndar
 
 def _centroid_lps(mask: np.ndarray, grid) -> np.ndarray:
     """Centre (LPS mm) of a mask's voxel centres, as the lesion measurement computes it."""
-    k, j, i = np.nonzero(mask)
+    crop, lo = box_crop(mask)
+    k, j, i = (axis + offset for axis, offset in zip(np.nonzero(crop), lo))
     return grid.index_to_lps(np.array([i.mean(), j.mean(), k.mean()]))
 
 

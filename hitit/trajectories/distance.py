@@ -34,6 +34,7 @@ from hitit.anatomy.catalogue import StructureRule, normalise_name, rules_for_tar
 from hitit.case import Case, MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid
+from hitit.masks import scan_box
 from hitit.trajectories.config import TrajectoryConfig
 
 #: Edge (mm) of the spatial cells that chunk boundary points in :class:`BoundaryIndex`: small enough
@@ -257,6 +258,22 @@ def distance_map_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
     return np.maximum(sitk.GetArrayViewFromImage(signed), 0.0).astype(np.float32)
 
 
+def _capped_distance_mm(mask: np.ndarray, grid: Grid, cap_mm: float) -> np.ndarray:
+    """:func:`distance_map_mm` capped at ``cap_mm``, computed on the mask's box widened by the cap only: every
+    voxel outside that box is farther than the cap from the mask along some axis, so it holds the cap."""
+    out = np.full(mask.shape, np.float32(cap_mm), dtype=np.float32)
+    box = scan_box(mask)
+    if box is None:
+        return out
+    grow = np.ceil(cap_mm / np.asarray(grid.spacing_mm)[::-1]).astype(int) + 1
+    lo = np.maximum(np.asarray(box[0]) - grow, 0)
+    hi = np.minimum(np.asarray(box[1]) + grow, mask.shape)
+    window = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    sub = crop_grid_of(grid, lo[::-1].copy(), hi[::-1].copy())
+    out[window] = np.minimum(distance_map_mm(mask[window], sub), np.float32(cap_mm))
+    return out
+
+
 def _boundary_voxels(mask: np.ndarray) -> np.ndarray:
     """(k, j, i) indices of mask voxels with at least one background face neighbour (or on the array edge)."""
     padded = np.pad(mask, 1, constant_values=False)
@@ -360,7 +377,7 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
             union |= present[n]
         # capped where clearances stop counting: min(D, constant) is still exact below the cap and
         # 1-Lipschitz, and the search then reads the same field whatever the crop's size
-        distance = np.minimum(distance_map_mm(union, cgrid), np.float32(margin + radius + config.clearance_cap_mm))
+        distance = _capped_distance_mm(union, cgrid, margin + radius + config.clearance_cap_mm)
         groups.append(MarginGroup(margin, names, distance))
         np.minimum(field_mm, distance - np.float32(margin), out=field_mm)
     field_mm -= np.float32(radius)
