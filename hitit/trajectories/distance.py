@@ -51,7 +51,7 @@ class MarginGroup:
         names: structure names in the group.
         distance_mm: (k, j, i) float32, distance from each crop voxel centre to the nearest voxel
             centre of any structure of the group (0 inside), mm, capped at margin + needle radius +
-            ``clearance_cap_mm``.
+            ``margin_slack_cap_mm``.
     """
 
     margin_mm: float
@@ -232,6 +232,15 @@ def axial_reach_mm(config: TrajectoryConfig, reach_mm: float, beyond_mm: float =
     return np.array([reach_mm, reach_mm, min(along, reach_mm)]) + beyond_mm
 
 
+def _with_box(lo: np.ndarray, hi: np.ndarray, include, grow_mm: float, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The (i, j, k) box [lo, hi) widened to hold ``include`` (an array-order box, or None) grown by ``grow_mm``."""
+    if include is None:
+        return lo, hi
+    grow = np.ceil(grow_mm / np.asarray(grid.spacing_mm)).astype(int)
+    return (np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0)),
+            np.maximum(hi, np.minimum(np.asarray(include[1][::-1]) + grow, np.asarray(grid.size))))
+
+
 def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
     """The sub-grid of ``grid`` covering index box [lo, hi) (i, j, k)."""
     return Grid(tuple(int(v) for v in hi - lo), grid.spacing_mm, tuple(grid.index_to_lps(lo.astype(float))), grid.direction)
@@ -333,7 +342,7 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     ``axial_limited``: the crop spans along the patient's S-I axis only what paths within the
     configured angle to the axial plane reach (:func:`axial_reach_mm`): every point of such a path
     lies between its entry and its target, so within ``length x sin(limit)`` of the target's level,
-    and every obstacle within its margin plus ``clearance_cap_mm`` of such a point is in the crop, which
+    and every obstacle within its margin plus ``margin_slack_cap_mm`` of such a point is in the crop, which
     makes the verdict, clearances and score of such a path the full crop's. A path beyond the angle (refused by that rule anyway) is
     checked conservatively: outside the crop nothing is known to be clear. ``include``: an
     array-order box (the lesions) the crop also covers.
@@ -352,19 +361,22 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     max_margin = max((r.margin_mm for r in hard.values()), default=0.0)
     reach = config.needle_length_mm + max_margin + radius + 2.0 * max(grid.spacing_mm)
     # clearances are reported (and scored) up to the cap beyond the margin: obstacles that far count
-    margin_reach = max_margin + radius + config.clearance_cap_mm + 2.0 * max(grid.spacing_mm)
+    margin_reach = max_margin + radius + config.margin_slack_cap_mm + 2.0 * max(grid.spacing_mm)
+    wide_lo, wide_hi = _with_box(*reach_crop(grid, targets_lps, reach), include, margin_reach, grid)
     if axial_limited:
-        half = axial_reach_mm(config, config.needle_length_mm, margin_reach)
-        lo, hi = reach_crop(grid, targets_lps, np.minimum(half, reach))  # in the axial plane as without the limit
+        half = np.minimum(axial_reach_mm(config, config.needle_length_mm, margin_reach), reach)  # in-plane: unlimited
+        lo, hi = _with_box(*reach_crop(grid, targets_lps, half), include, margin_reach, grid)
     else:
-        lo, hi = reach_crop(grid, targets_lps, reach)
-    if include is not None:
-        grow = np.ceil(margin_reach / np.asarray(grid.spacing_mm)).astype(int)
-        lo = np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0))
-        hi = np.maximum(hi, np.minimum(np.asarray(include[1][::-1]) + grow, np.asarray(grid.size)))
+        lo, hi = wide_lo, wide_hi
     cgrid = crop_grid_of(grid, lo, hi)
     cropped = {n: _crop(masks[n], lo, hi) for n in rules if n in masks and _touches(masks[n], lo, hi)}
     present = {n: np.asarray(m) for n, m in cropped.items() if m.any()}
+    # the exact check measures every hard structure within the needle's reach at any angle, so that its
+    # per-structure clearances do not depend on the angle limit
+    wide_grid = crop_grid_of(grid, wide_lo, wide_hi)
+    wide = {n: np.asarray(_crop(masks[n], wide_lo, wide_hi)) for n in rules
+            if n in masks and _touches(masks[n], wide_lo, wide_hi)}
+    wide = {n: m for n, m in wide.items() if m.any()}
     timings["crop"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -377,7 +389,7 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
             union |= present[n]
         # capped where clearances stop counting: min(D, constant) is still exact below the cap and
         # 1-Lipschitz, and the search then reads the same field whatever the crop's size
-        distance = _capped_distance_mm(union, cgrid, margin + radius + config.clearance_cap_mm)
+        distance = _capped_distance_mm(union, cgrid, margin + radius + config.margin_slack_cap_mm)
         groups.append(MarginGroup(margin, names, distance))
         np.minimum(field_mm, distance - np.float32(margin), out=field_mm)
     field_mm -= np.float32(radius)
@@ -386,14 +398,14 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     timings["distance_maps"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    index = build_index({n: present[n] for n in hard if n in present}, {n: hard[n].margin_mm for n in hard}, cgrid)
+    index = build_index({n: wide[n] for n in hard if n in wide}, {n: hard[n].margin_mm for n in hard}, wide_grid)
     timings["index"] = time.perf_counter() - start
     lung_names = [n for n, r in rules.items() if r.kind == "traversable" and n in present]
     lung = np.zeros(cgrid.shape, dtype=np.uint8)
     for number, n in enumerate(lung_names, start=1):
         lung[present[n] & (lung == 0)] = number
     organs = {n: present[n] for n, r in rules.items() if r.kind == "allowed" and n in present and _organ_rule_applies(n, config)}
-    warnings += [f"Structure '{n}' is empty or outside the needle's reach; ignored." for n in masks if n not in present]
+    warnings += [f"Structure '{n}' is empty or outside the needle's reach; ignored." for n in masks if n not in wide]
     return PreparedScene(grid, cgrid, tuple(int(v) for v in lo), dict(rules), config, radius,
                          config.tolerance_for(grid.min_spacing_mm), groups, field_mm, index, lung, lung_names,
                          organs, timings, warnings)
