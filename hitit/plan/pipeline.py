@@ -311,7 +311,7 @@ class _Region:
     known: tuple
 
     @classmethod
-    def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool, whole: bool = False) -> "_Region":
+    def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool, whole: bool = False) -> _Region:
         """The region of the aims of ``lesions`` (and the lesions themselves); ``axial``: with the angle limit;
         ``whole``: ``known`` is the whole CT (the uncropped reference)."""
         cfg = settings.planning

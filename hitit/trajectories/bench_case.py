@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hitit.geometry import Grid
-from hitit.trajectories.bench import BODY_SEMI_AXES_MM, _ellipsoid, _rib, _tube, bench_shapes
+from hitit.trajectories.bench import BODY_SEMI_AXES_MM, _ellipsoid, _tube, bench_shapes
 
 #: The CT-sized grid (voxels, mm) and the small one.
 FULL_GRID = ((512, 512, 300), (0.8, 0.8, 1.5))
@@ -51,7 +51,6 @@ class BenchCaseFiles:
 
 def _extra_shapes() -> dict:
     """Lungs, vertebrae by level and small organs (LPS mm predicates) beside the bench scene's."""
-    a, b = BODY_SEMI_AXES_MM
     shapes = {}
     for side, sx in (("left", 1), ("right", -1)):
         centre = (sx * 60.0, 10.0)
@@ -97,9 +96,8 @@ def _coordinates(grid: Grid, lo: np.ndarray, hi: np.ndarray):
 def _box_of(grid: Grid, shape, inside_body) -> tuple[np.ndarray, np.ndarray] | None:
     """Index box (i, j, k) holding ``shape``, found on a coarse lattice (4 voxels) and widened by it."""
     step = 4
-    lo = np.zeros(3, int)
     hi = np.asarray(grid.size)
-    x, y, z = [c[..., ::1] for c in _coordinates(grid, lo, hi)]
+    x, y, z = _coordinates(grid, np.zeros(3, int), hi)
     x, y, z = x[..., ::step], y[:, ::step, :], z[::step]
     hit = shape(x, y, z) & inside_body(x, y)
     if not hit.any():

@@ -249,7 +249,7 @@ def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
 def _touches(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
     """False when ``mask``'s bounding box (known without a scan for a BoxedMask) misses the (i, j, k) box [lo, hi)."""
     box = getattr(mask, "box", None)
-    return box is None or all(b0 < h and b1 > l for b0, b1, l, h in zip(box[0], box[1], lo[::-1], hi[::-1]))
+    return box is None or all(b0 < top and b1 > bottom for b0, b1, bottom, top in zip(box[0], box[1], lo[::-1], hi[::-1]))
 
 
 def _crop(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
