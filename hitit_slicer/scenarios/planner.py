@@ -261,8 +261,8 @@ def exportWritesANewFolder(planned, workDir):
 
 
 def exportedFilesLoadWhereThePlanSays(planned, workDir):
-    """trajectories.mrk.json (every line), deposits.mrk.json and accessibility_<lesion>.vtp read by Slicer's own
-    readers land in RAS where plan.json says.
+    """trajectories.mrk.json (every line), deposits.mrk.json, accessibility_<lesion>.vtp and lesions.seg.nrrd read by
+    Slicer's own readers land in RAS where plan.json says (the masks on the CT voxels the plan measured).
     """
     context, case, parameters, session, content = planned.unpack()
     parameters.exportDirectory = workDir
@@ -285,6 +285,15 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
         core = session.plan.lesion(lesion["id"]).target.accessibility_polydata()
         np.testing.assert_allclose(vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
                                    vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
+    # the plan's lesion masks: one segment per lesion, on the CT voxels the plan measured
+    segmentation = storage.loadSegmentation(context, folder / "lesions.seg.nrrd")
+    written = nodes.masksFromSegmentation(context, segmentation, case.ct)
+    planned = nodes.masksFromSegmentation(context, parameters.lesionsSegmentation, case.ct)
+    assert set(written) == {lesion["id"] for lesion in content["lesions"]}
+    voxelMl = float(np.prod(case.ct.GetSpacing())) / 1000.0
+    for lesion in content["lesions"]:
+        np.testing.assert_array_equal(written[lesion["id"]], planned[lesion["id"]])
+        close(written[lesion["id"]].sum() * voxelMl, lesion["measurement"]["volume_ml"], 0.01, f"{lesion['id']} volume")
 
 
 def statedContrastReachesTheCore(context, files):
