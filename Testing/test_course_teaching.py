@@ -88,7 +88,8 @@ def test_course_record_categories_schedule_and_checklist(course_dir):
     rows = sorted(status["allocation"]["lesions"], key=lambda row: row["priority_rank"])
     assert [(row["lesion_id"], row["injectate_ml"]) for row in rows] == [("L5", 0.5)]
     html = (course_dir / "report" / "course_report.html").read_text()
-    assert "OPEN" in html and "Lesion L4" in html
+    assert "OPEN" in html and html.count('<section id="lesion-') == 5  # one page per lesion
+    assert "L4: planned vs delivered volume" in html and "L4: diameter over time" in html
 
 
 def test_response_command_reads_the_course(course_dir, tmp_path, capsys):

@@ -95,6 +95,26 @@ def _diameter_png(course: Course, lesion: CourseLesion) -> bytes:
     return figure_png(fig)
 
 
+def _injections_png(lesion: CourseLesion, rows: list[dict]) -> bytes:
+    """Planned vs delivered volume (mL) per visit, the needle tip error (mm) written over each visit."""
+    fig, ax = new_figure(figsize=(5.5, 2.6), dpi=100)
+    visits = [row["visit"] for row in rows]
+    planned = [row["planned_ml"] or 0.0 for row in rows]
+    delivered = [row["delivered_ml"] or 0.0 for row in rows]
+    ax.bar([v - 0.2 for v in visits], planned, width=0.4, color="tab:gray", label="planned")
+    ax.bar([v + 0.2 for v in visits], delivered, width=0.4, color="tab:orange", label="delivered")
+    for visit, height, row in zip(visits, map(max, planned, delivered), rows):
+        if row["tip_to_target_mm"] is not None:
+            ax.annotate(f"tip {row['tip_to_target_mm']:.1f} mm", (visit, height), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(visits)
+    ax.set_xlabel("visit")
+    ax.set_ylabel("volume (mL)")
+    ax.set_ylim(0, max(planned + delivered + [0.1]) * 1.3)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"{lesion.id}: planned vs delivered", fontsize=9)
+    return figure_png(fig)
+
+
 def _write(course: Course, out: Path) -> dict[str, Path]:
     figures = course_figures(course)
     paths = {"json": write_text_atomic(out / "course_report.json", json.dumps(figures, indent=1))}
@@ -108,6 +128,8 @@ def _write(course: Course, out: Path) -> dict[str, Path]:
                             for e in lesion.category_history)
         with report.section(f"lesion-{lesion.id}", f"Lesion {lesion.id} ({lesion.organ}): {history}"):
             report.table(data["injections"], INJECTION_COLUMNS)
+            if any(row["planned_ml"] or row["delivered_ml"] for row in data["injections"]):
+                report.image(_injections_png(lesion, data["injections"]), f"{lesion.id}: planned vs delivered volume", "half")
             report.image(_diameter_png(course, lesion), f"{lesion.id}: diameter over time", "half")
             report.table(data["diameters"])
     with report.section("checklists", "Per-visit workflow checklist"):
