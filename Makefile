@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/hitit demo --out demo-output
+	$(BIN)/hitit demo --course --out demo-output/course
 
 test: $(STAMP) offscreen-gl
 	$(BIN)/python -m pytest -q Testing
