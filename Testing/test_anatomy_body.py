@@ -24,14 +24,14 @@ def rotation(z_deg: float, x_deg: float) -> np.ndarray:
     return rx @ rz
 
 
-def scene_grid(direction=np.eye(3)) -> Grid:
-    """A grid of SIZE/SPACING centred on the LPS origin, with the given direction."""
-    d = np.asarray(direction, float)
+def scene_grid(direction=None) -> Grid:
+    """A grid of SIZE/SPACING centred on the LPS origin, with the given direction (default: the identity)."""
+    d = np.eye(3) if direction is None else np.asarray(direction, float)
     half = (np.asarray(SIZE) - 1) / 2 * np.asarray(SPACING)
     return Grid(SIZE, SPACING, tuple(-(d @ half)), tuple(d.ravel()))
 
 
-def scene(direction=np.eye(3)) -> tuple[Volume, dict[str, np.ndarray]]:
+def scene(direction=None) -> tuple[Volume, dict[str, np.ndarray]]:
     """CT of a cylinder body (40 HU) with enclosed gas, an air channel open at the top slice,
     a separate table slab behind it and a slab touching its left side through a thin bridge."""
     grid = scene_grid(direction)

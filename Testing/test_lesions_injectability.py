@@ -15,9 +15,9 @@ from hitit.lesions.measure import measure_lesion
 from hitit.lesions.segment import lesion_from_diameters
 
 GRID = Grid((100, 100, 50), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
-K, J, I = np.indices(GRID.shape)
+KK, JJ, II = np.indices(GRID.shape)  # voxel indices along k, j, i (I alone reads as 1)
 PROTOCOLS = Path(__file__).resolve().parents[1] / "hitit" / "dosing" / "protocols"
-BODY = (I >= 5) & (I < 95) & (J >= 5) & (J < 95)
+BODY = (II >= 5) & (II < 95) & (JJ >= 5) & (JJ < 95)
 
 
 def measured(diameter, hu_inside=40.0, structures=None, centre=(50.0, 50.0, 50.0)):
@@ -49,15 +49,15 @@ def test_small_necrotic_deep_and_no_trajectory_are_no():
 
 
 def test_abutting_vessel_and_bowel_is_caution():
-    aorta = (I >= 63) & (I < 70)  # 3 mm centre distance from the lesion's edge voxel at x = 60
-    colon = J < 30
+    aorta = (II >= 63) & (II < 70)  # 3 mm centre distance from the lesion's edge voxel at x = 60
+    colon = JJ < 30
     v = assess_injectability(measured(20, structures={"aorta": aorta, "colon": colon}), trajectory_feasible=True)
     assert v.verdict == "caution" and codes(v) == {"ABUTS_VESSEL"}
     assert all(r.source for r in v.reasons)
 
 
 def test_tvec_liver_is_no_and_before_baseline_is_caution():
-    liver = (I >= 20) & (I < 80)
+    liver = (II >= 20) & (II < 80)
     m = measured(20, structures={"liver": liver})
     assert m.organ == "liver"
     v = assess_injectability(m, protocol=load_protocol("tvec"), trajectory_feasible=True)
@@ -71,7 +71,7 @@ def test_tvec_liver_is_no_and_before_baseline_is_caution():
 
 def test_agent_rule_travels_with_the_protocol_file(tmp_path):
     """A copied and renamed T-VEC protocol keeps its liver refusal; its severity is the file's to set."""
-    liver = (I >= 20) & (I < 80)
+    liver = (II >= 20) & (II < 80)
     m = measured(20, structures={"liver": liver})
     document = json.loads((PROTOCOLS / "tvec.json").read_text(encoding="utf-8"))
     document["name"] = "my-oncolytic-virus"

@@ -80,7 +80,7 @@ def test_diameters_within_one_in_plane_voxel(grid_name):
 @pytest.mark.parametrize("grid_name", ["isotropic", "oblique"])
 def test_volume_within_3_percent_from_10_mm(grid_name):
     checked = 0
-    for grid, centre, diameters, axes, lesion in cases(grid_name):
+    for grid, centre, diameters, _axes, lesion in cases(grid_name):
         m = measure_lesion(lesion, grid)
         truth = math.pi / 6 * np.prod(diameters) / 1000
         if min(diameters) >= 10:

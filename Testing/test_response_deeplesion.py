@@ -56,7 +56,7 @@ def studies(pairs):
                       for n, i in enumerate(indices)]
         document = {"patient": patient, "timepoints": timepoints, "lesions": [
             # Organ is not in the CSV: one organ per lesion keeps the per-organ rule out of the way.
-            {"id": key, "organ": f"site {n}", "role": "target", "injected_from": "S%02d" % indices[0] if n == 0 else None,
+            {"id": key, "organ": f"site {n}", "role": "target", "injected_from": f"S{indices[0]:02d}" if n == 0 else None,
              "measurements": {f"S{i:02d}": v for i, v in values.items()}}
             for n, (key, values) in enumerate(sorted(lesions.items()))
         ]}
@@ -92,7 +92,7 @@ def test_single_pairs_match_the_csv_percent_change(data_dir):
     """The CSV's own recist_long_change_pct (rounded to 0.1) is a second, independent computation."""
     pairs = read_pairs(data_dir)
     compared = 0
-    for patient, (document, lesions) in studies(pairs).items():
+    for _patient, (document, lesions) in studies(pairs).items():
         if len(lesions) != 1:
             continue
         response = evaluate_study(study_from_dict(document), warn_baseline=True)

@@ -93,6 +93,7 @@ def collect(slicer_module) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write the signatures file (``--out``); returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

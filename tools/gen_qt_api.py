@@ -1,4 +1,4 @@
-"""Generate ``Testing/Data/slicer/qt-api.json``: signals, slots and properties of the widget classes
+r"""Generate ``Testing/Data/slicer/qt-api.json``: signals, slots and properties of the widget classes
 Slicer's Python sees, for the static checks of the modules' Qt side (``Testing/slicer_qt_contract.py``).
 
 Sources, each recorded in the output with its version:
@@ -17,8 +17,8 @@ Sources, each recorded in the output with its version:
 
 Usage (PyQt5 and PySide6 only need to be installed in the interpreters named here, never in the project)::
 
-    python tools/gen_qt_api.py --slicer-git-dir <Slicer .git> --slicer-rev <commit> \\
-        --ctk-git-dir <CTK .git> --ctk-rev <commit> --qt5-python <python with PyQt5> \\
+    python tools/gen_qt_api.py --slicer-git-dir <Slicer .git> --slicer-rev <commit> \
+        --ctk-git-dir <CTK .git> --ctk-rev <commit> --qt5-python <python with PyQt5> \
         --qt6-python <python with PySide6> --out Testing/Data/slicer/qt-api.json
 
 The output has no timestamps: the same sources give the same file.
@@ -106,9 +106,11 @@ class Git:
                               text=True, errors="replace").stdout
 
     def files(self) -> list[str]:
+        """Every file path of the tree at the commit."""
         return self._git("ls-tree", "-r", "--name-only", self.commit).splitlines()
 
     def read(self, path: str) -> str:
+        """A file's text at the commit."""
         return self._git("show", f"{self.commit}:{path}")
 
 
@@ -335,6 +337,7 @@ def _is_header(path: str, pattern: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Read the sources named on the command line and write the API file; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slicer-git-dir", required=True)
     parser.add_argument("--slicer-rev", required=True)

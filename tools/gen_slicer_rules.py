@@ -1,4 +1,4 @@
-"""Generate ``Testing/Data/slicer/slicer-rules.json``: what Slicer's source says about using its API beyond
+r"""Generate ``Testing/Data/slicer/slicer-rules.json``: what Slicer's source says about using its API beyond
 names (read by ``Testing/slicer_contract.py``).
 
 From one commit of the Slicer repository:
@@ -6,7 +6,7 @@ From one commit of the Slicer repository:
 - ``deprecated.methods``: C++ methods of the VTK/MRML classes that Slicer marks deprecated, either with a
   warning or error macro in the method's body saying "deprecated" (``vtkWarningMacro("X is deprecated ...")``,
   the message every call prints) or with a doc comment right before the declaration that starts with
-  "Deprecated" or holds ``\\deprecated``. Macro-generated accessors (``vtkSetMacro(Name, ...)``) under such a
+  "Deprecated" or holds ``\deprecated``. Macro-generated accessors (``vtkSetMacro(Name, ...)``) under such a
   comment count as ``SetName``/``GetName``/``NameOn``/``NameOff``.
 - ``deprecated.python``: functions of Slicer's Python modules whose docstring has ``.. deprecated::`` or whose
   body warns "deprecated" unconditionally, and parameters documented as ``:param x: Deprecated``.
@@ -64,11 +64,13 @@ class Git:
                               text=True, errors="replace").stdout
 
     def grep_files(self, pattern: str, *pathspecs: str) -> list[str]:
+        """Files under ``pathspecs`` at the commit whose text matches ``pattern`` (case-insensitive)."""
         out = subprocess.run(["git", "--git-dir", self.git_dir, "grep", "-l", "-i", "-e", pattern, self.commit, "--", *pathspecs],
                              capture_output=True, text=True, errors="replace").stdout
         return sorted(line.split(":", 1)[1] for line in out.splitlines())
 
     def read(self, path: str) -> str:
+        """A file's text at the commit."""
         return self._git("show", f"{self.commit}:{path}")
 
 
@@ -151,8 +153,8 @@ def deprecated_in_definitions(text: str, found: dict) -> None:
 
 
 def deprecated_in_header(text: str, found: dict) -> None:
-    """A header's inline bodies that warn "deprecated", and the declarations right after a doc comment that
-    starts with "Deprecated" or holds ``\\deprecated``."""
+    r"""A header's inline bodies that warn "deprecated", and the declarations right after a doc comment that
+    starts with "Deprecated" or holds ``\deprecated``."""
     code = _blank_comments(text)
     classes = [(m.start(), m.group(1)) for m in re.finditer(r"\bclass\s+(?:\w+_EXPORT\s+)?(vtk\w+)\s*(?::[^{;]*)?\{", code)]
 
@@ -342,6 +344,7 @@ def kwargs_forwarding(source: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Read Slicer's source at the commit and write the rules file; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--git-dir", required=True)
     parser.add_argument("--rev", required=True)

@@ -119,6 +119,7 @@ class NewLesionState:
         return None if None in values else math.fsum(values)
 
     def nlnt_statuses(self, timepoint_id: str) -> list[str | None]:
+        """Status of every new non-target lesion at the time point (None where not recorded)."""
         return [n.status.get(timepoint_id) for n in self.nlnt]
 
 
@@ -164,6 +165,7 @@ class IrecistTimepoint:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The row as a JSON-ready dict."""
         return asdict(self)
 
 

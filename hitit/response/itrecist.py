@@ -110,6 +110,7 @@ class ItrecistTimepoint:
     streams: dict[str, IrecistTimepoint] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The row, with each stream's row, as a JSON-ready dict."""
         out = asdict(self)
         out["streams"] = {name: row.to_dict() for name, row in self.streams.items()}
         return out

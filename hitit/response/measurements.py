@@ -11,13 +11,13 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping
 
 from hitit.errors import InputError
 from hitit.response.study import Measurement, Study, study_from_dict
 
 #: A lesion's measurement at one time point: a number / "too-small" / "absent", or both axes.
-LesionMeasurement = Union[Measurement, Mapping[str, float]]
+LesionMeasurement = Measurement | Mapping[str, float]
 
 LONGEST_DIAMETER_KEY = "longest_diameter_mm"
 SHORT_AXIS_KEY = "short_axis_mm"

@@ -142,6 +142,7 @@ class BaselineProblem:
         return self.message
 
     def to_dict(self) -> dict:
+        """As a JSON-ready dict."""
         return {"rule": self.rule, "lesions": list(self.lesions), "message": self.message}
 
 
@@ -315,6 +316,7 @@ class RecistTimepoint:
     change_from_nadir_mm: float | None
 
     def to_dict(self) -> dict:
+        """As a JSON-ready dict."""
         return asdict(self)
 
 
@@ -327,6 +329,7 @@ class BestOverallResponse:
     confirmation_min_days: int
 
     def to_dict(self) -> dict:
+        """As a JSON-ready dict."""
         return asdict(self)
 
 

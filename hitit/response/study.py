@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
 import jsonschema
 
 from hitit.errors import InputError
 
 #: A measurement as written in the study: mm, ``"too-small"`` or ``"absent"``.
-Measurement = Union[float, str]
+Measurement = float | str
 
 TOO_SMALL = "too-small"
 ABSENT = "absent"
@@ -65,6 +65,7 @@ class Timepoint:
     date: dt.date
 
     def to_dict(self) -> dict:
+        """As stored in a study file (JSON-ready)."""
         return {"id": self.id, "date": self.date.isoformat()}
 
 
@@ -83,6 +84,7 @@ class Lesion:
 
     @property
     def is_target(self) -> bool:
+        """True for a target lesion (its diameters enter the sum)."""
         return self.role == TARGET
 
     def diameter_mm(self, timepoint_id: str) -> float | None:
@@ -90,6 +92,7 @@ class Lesion:
         return measurement_mm(self.measurements.get(timepoint_id))
 
     def to_dict(self) -> dict:
+        """As stored in a study file (JSON-ready)."""
         out: dict[str, Any] = {"id": self.id, "organ": self.organ, "nodal": self.nodal, "role": self.role,
                                "injected_from": self.injected_from}
         if self.description:
@@ -123,6 +126,7 @@ class NewLesion:
         return self.diameter_mm(timepoint_id) == ABSENT_MM or self.status.get(timepoint_id) == STATUS_ABSENT
 
     def to_dict(self) -> dict:
+        """As stored in a study file (JSON-ready)."""
         out: dict[str, Any] = {"id": self.id, "timepoint": self.timepoint, "organ": self.organ,
                                "nodal": self.nodal, "measurable": self.measurable}
         if self.description:
@@ -145,14 +149,17 @@ class Study:
 
     @property
     def baseline(self) -> Timepoint:
+        """The first time point, the baseline."""
         return self.timepoints[0]
 
     @property
     def targets(self) -> tuple[Lesion, ...]:
+        """The target lesions, in file order."""
         return tuple(lesion for lesion in self.lesions if lesion.is_target)
 
     @property
     def non_targets(self) -> tuple[Lesion, ...]:
+        """The non-target lesions, in file order."""
         return tuple(lesion for lesion in self.lesions if not lesion.is_target)
 
     def index_of(self, timepoint_id: str) -> int:
@@ -171,6 +178,7 @@ class Study:
         return tuple(new for new in self.new_lesions if self.index_of(new.timepoint) <= index)
 
     def to_dict(self) -> dict:
+        """As stored in a study file (JSON-ready)."""
         return {
             "patient": self.patient,
             "timepoints": [t.to_dict() for t in self.timepoints],
