@@ -16,7 +16,8 @@ demo: $(STAMP)
 	$(BIN)/hitit demo --out demo-output
 	$(BIN)/hitit demo --course --out demo-output/course
 
-test: $(STAMP) offscreen-gl
+# lint first: make test (and so CI, .ci/run) fails on a ruff finding before the suite runs
+test: $(STAMP) offscreen-gl lint
 	$(BIN)/python -m pytest -q Testing
 
 # ruff with the rules in pyproject.toml (pyflakes, pycodestyle, bugbear, pyupgrade, numpy, docstrings).

@@ -108,7 +108,8 @@ def ts_rtstruct(tmp_path_factory, ts_dicom_dir, ts_dicom_truth) -> Path:
 
 def ring_mask(grid):
     """An annulus (radii 20 and 40 voxels, centre of the slice) on slices 5-14 of ``grid``, with a
-    one-voxel-wide spoke across the hole: holes, a thin part and a ring in one ROI."""
+    one-voxel-wide spoke across the hole: holes, a thin part and a ring in one ROI.
+    """
     import numpy as np
 
     k, j, i = np.indices(grid.shape)

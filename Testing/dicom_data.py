@@ -70,7 +70,8 @@ def ct_series_with_uids(source: Path, out: Path, study_uid: str = TEST_STUDY_UID
 
 def flipped_label_image(label_map: Path, ct_folder: Path, out: Path) -> Path:
     """``label_map`` resampled (SimpleITK, nearest neighbour) onto the CT series grid with its rows
-    running the other way, as TotalSegmentator's own label map does; written to ``out``."""
+    running the other way, as TotalSegmentator's own label map does; written to ``out``.
+    """
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(ct_folder)))
     ct = reader.Execute()

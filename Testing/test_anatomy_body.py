@@ -33,7 +33,8 @@ def scene_grid(direction=None) -> Grid:
 
 def scene(direction=None) -> tuple[Volume, dict[str, np.ndarray]]:
     """CT of a cylinder body (40 HU) with enclosed gas, an air channel open at the top slice,
-    a separate table slab behind it and a slab touching its left side through a thin bridge."""
+    a separate table slab behind it and a slab touching its left side through a thin bridge.
+    """
     grid = scene_grid(direction)
     k, j, i = np.meshgrid(*[np.arange(n) for n in grid.shape], indexing="ij")
     x, y, z = np.moveaxis(grid.index_to_lps(np.stack([i, j, k], axis=-1)), -1, 0)

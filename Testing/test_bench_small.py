@@ -16,7 +16,8 @@ def test_bench_small_fields_and_agreement(capsys):
 
 def test_bench_small_whole_process_figures(capsys):
     """The whole-process figures: both processes ran on the same files, every stage is timed, every proposed path
-    of hitit plan passed its exact check, and the ray-cast planner found clear entries too."""
+    of hitit plan passed its exact check, and the ray-cast planner found clear entries too.
+    """
     assert main(["bench", "--small", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["process_s"] > 0 and result["baseline_process_s"] > 0

@@ -100,7 +100,8 @@ def test_review_with_a_reviewer_line(files):
 
 def test_lines_for_some_lesions_only(files, capsys):
     """An unnamed line along L1's needle is L1's; L4, never needled, is "not reviewed" (no tip error made up),
-    and a stray unnamed line far from every planned path is matched to nothing."""
+    and a stray unnamed line far from every planned path is matched to nothing.
+    """
     root = files["root"]
     stray = np.array([[150.0, -60.0, -90.0], [120.0, -40.0, -90.0]])
     line = write_markups(root / "unnamed.mrk.json", [Markup("line", "L_1", np.vstack([files["hub"], files["tip"]])),

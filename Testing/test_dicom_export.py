@@ -1,5 +1,6 @@
 """Round trip: plan on a DICOM CT -> export-dicom (SEG + SR TID 1500) -> dciodvfy, dcmqi and highdicom
-read-back -> study-from-sr; bad input refused in one line with nothing written."""
+read-back -> study-from-sr; bad input refused in one line with nothing written.
+"""
 
 from __future__ import annotations
 
@@ -251,7 +252,8 @@ def test_include_patient_id_is_opt_in(ts_dicom_dir, ts_dcmqi_seg, exported, tmp_
 
 def test_export_never_overwrites_a_users_file(exported, ts_dicom_dir, tmp_path, capsys):
     """An export folder holding the user's own lesions.seg.dcm is refused, the file untouched; an
-    export HITIT wrote before is replaced as a whole, the user's other files kept."""
+    export HITIT wrote before is replaced as a whole, the user's other files kept.
+    """
     out = tmp_path / "pacs"
     out.mkdir()
     (out / "lesions.seg.dcm").write_bytes(b"the user's own file")

@@ -1,5 +1,6 @@
 """A lesion mask is a lesion whatever its label values: real binary NRRD and NIfTI masks, several
-values, a name table, and the structures' own rule kept (TotalSegmentator map for structures only)."""
+values, a name table, and the structures' own rule kept (TotalSegmentator map for structures only).
+"""
 
 from __future__ import annotations
 

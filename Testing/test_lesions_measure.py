@@ -93,7 +93,8 @@ def test_volume_within_3_percent_from_10_mm(grid_name):
 def test_volume_on_5_mm_slices():
     """On 5 mm slices a single placement of a small lesion can miss its volume by more than 3 % (the
     mask samples only a few slices); from 40 mm it is within 3 %, and averaged over slice phases the
-    voxel count is unbiased for 10-20 mm lesions too."""
+    voxel count is unbiased for 10-20 mm lesions too.
+    """
     spacing = (0.7, 0.7, 5.0)
     grid = Grid((110, 110, 20), spacing, (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
     centre0 = grid.index_to_lps((54.5, 54.5, 9.5))

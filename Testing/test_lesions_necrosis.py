@@ -1,5 +1,6 @@
 """Necrosis only where it means necrosis: a contrast-enhanced CT, the fluid range (not air, not fat), away from the
-boundary by the partial-volume width; the contrast state read from the DICOM header or stated by the user."""
+boundary by the partial-volume width; the contrast state read from the DICOM header or stated by the user.
+"""
 
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ def test_partial_volume_width_follows_the_spacing():
 
 def test_contrast_from_the_real_dicom_header_and_without_it(ts_dir, tmp_path):
     """The real TotalSegmentator series says ContrastBolusAgent APPLIED; the same series stripped of its
-    Contrast/Bolus attributes is taken as unenhanced (the CT IOD requires them when contrast was given)."""
+    Contrast/Bolus attributes is taken as unenhanced (the CT IOD requires them when contrast was given).
+    """
     ct = read_volume(ts_dir / "dicom_20slices")
     assert ct.metadata["HeaderFormat"] == "DICOM" and ct.metadata["ContrastBolusAgent"] == "APPLIED"
     state = contrast_from_header(ct.metadata)

@@ -1,5 +1,6 @@
 """Click-and-grow segmentation next to a brighter vessel, around a necrotic core, the radius bound, and ellipsoids
-from diameters."""
+from diameters.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def test_ellipsoid_from_diameters_axis_aligned_and_rotated():
 
 def test_click_in_a_necrotic_core_takes_the_enhancing_rim_too():
     """Teaching case L3 (30 HU rim around a 5 HU core of radius 12 mm, in 60 HU liver): a click at its centre grows
-    the whole lesion, not only the core (3,673 of 14,296 voxels before); the homogeneous L1 is grown as before."""
+    the whole lesion, not only the core (3,673 of 14,296 voxels before); the homogeneous L1 is grown as before.
+    """
     teaching = make_teaching_case()
     for lesion_id, min_dice in (("L3", 0.95), ("L1", 0.95)):
         truth = teaching.case.lesions[lesion_id]

@@ -218,7 +218,8 @@ def test_example_paths_safe_and_unsafe(tc):
 
 def test_example_paths_are_what_the_planner_says(tc):
     """Every example path of the truth gets the planner's own verdict: the exact check the planner re-checks its
-    proposals with, on the scene it prepares for the lesion's host organ (lesion mask, skin normal, all rules)."""
+    proposals with, on the scene it prepares for the lesion's host organ (lesion mask, skin normal, all rules).
+    """
     case, settings = tc.case, PlanConfig(protocol="pv10")
     body = body_mask(case.ct, settings.body.threshold_hu, settings.body.opening_radius_mm)
     skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, body=body, params=settings.skin)

@@ -1,5 +1,6 @@
 """One settings builder: PlanConfig.with_overrides takes numbers, returns a new immutable config, and the
-needle it sets is the one both the trajectory engine and the injectability depth limit use."""
+needle it sets is the one both the trajectory engine and the injectability depth limit use.
+"""
 
 from dataclasses import FrozenInstanceError
 

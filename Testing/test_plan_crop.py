@@ -58,7 +58,8 @@ def test_cropped_plan_equals_the_whole_ct_plan(settings):
 @pytest.mark.slow
 def test_axial_limited_distance_maps_equal_the_needle_reach_ones_along_every_allowed_path():
     """The S-I-limited crop of the distance maps holds every obstacle within margin + clearance cap of a path
-    within the axial-angle limit: on the slab such paths run through, its capped maps are the wide crop's."""
+    within the axial-angle limit: on the slab such paths run through, its capped maps are the wide crop's.
+    """
     from hitit.anatomy.catalogue import rules_for_target
     from hitit.trajectories.config import TrajectoryConfig
     from hitit.trajectories.distance import axial_reach_mm, prepare

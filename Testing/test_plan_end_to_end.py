@@ -1,5 +1,6 @@
 """``hitit plan`` on the teaching case: every proposed path is checked independently against the masks,
-the plan folder holds what Slicer and a reader need, and bad input never destroys an earlier plan."""
+the plan folder holds what Slicer and a reader need, and bad input never destroys an earlier plan.
+"""
 
 import base64
 import csv
@@ -205,7 +206,8 @@ def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsy
 
 def test_necrosis_not_assessed_neither_passes_nor_fails_and_says_so(tmp_path, teaching):
     """Stated unenhanced: L3's necrosis is 'not assessed' in plan.json, the lesions table and the report, and the
-    necrosis rule neither refuses nor clears it."""
+    necrosis rule neither refuses nor clears it.
+    """
     case = Case(teaching.case.ct, teaching.case.structures, {"L3": teaching.case.lesions["L3"]})
     plan = plan_case(case, PlanConfig(protocol="pv10", contrast="no"))
     files = write_plan(plan, case, tmp_path / "plan")

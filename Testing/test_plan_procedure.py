@@ -1,5 +1,6 @@
 """The procedure card against values computed independently from the entry and target points, on an
-oblique and a flipped CT grid (the card must not depend on how the scanner's voxel axes lie)."""
+oblique and a flipped CT grid (the card must not depend on how the scanner's voxel axes lie).
+"""
 
 import math
 

@@ -1,5 +1,6 @@
 """The core draws its figures without choosing matplotlib's backend for the whole process: inside Slicer, other
-extensions (and Slicer's own plots) keep the backend they chose."""
+extensions (and Slicer's own plots) keep the backend they chose.
+"""
 
 from __future__ import annotations
 

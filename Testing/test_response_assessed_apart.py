@@ -1,5 +1,6 @@
 """RECIST 1.1, iRECIST and itRECIST assessed apart: one criterion that cannot be assessed never blocks
-the others; ``--strict`` refuses the whole study; ``--warn-baseline`` assesses everything with warnings."""
+the others; ``--strict`` refuses the whole study; ``--warn-baseline`` assesses everything with warnings.
+"""
 
 from __future__ import annotations
 

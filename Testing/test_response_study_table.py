@@ -1,5 +1,6 @@
 """hitit_slicer.study_table (pure, no Slicer) with real data: study table <-> study dict, line names and
-lengths, response tables and plot series, checked against the core response engine."""
+lengths, response tables and plot series, checked against the core response engine.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Nothing the project ships names a development path, the development notes or an internal task number;
-every rule cites its published source (see docs/evidence.md)."""
+every rule cites its published source (see docs/evidence.md).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """hitit check-path on a small scene written to files: JSON fields, LPS vs RAS, a path through a vessel, the
-target's host organ inferred from the target point or its lesion."""
+target's host organ inferred from the target point or its lesion.
+"""
 
 import json
 
@@ -115,7 +116,8 @@ def test_with_a_lesion_file_the_lesion_sets_the_host_organ(tmp_path, capsys):
 
 def test_teaching_case_liver_target_without_target_organ(tmp_path, capsys):
     """The teaching case's safe path to L1 is feasible with the liver inferred, from the point or from the lesion;
-    a path with too little normal liver before L1 is refused once the lesion is known."""
+    a path with too little normal liver before L1 is refused once the lesion is known.
+    """
     teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
     paths = write_teaching_case(teaching, tmp_path)
     safe = next(p for p in teaching.truth["L1"].example_paths if p.safe)

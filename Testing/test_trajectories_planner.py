@@ -126,7 +126,8 @@ def test_map_has_margin_slack_per_margin_group():
 
 def test_map_and_exact_check_refuse_for_the_same_rule():
     """Every entry the map refuses for length, an angle, the organ path or the lung is refused by the exact check for
-    that rule too (both apply the one rule of hitit.trajectories.feasibility); feasible entries pass it."""
+    that rule too (both apply the one rule of hitit.trajectories.feasibility); feasible entries pass it.
+    """
     liver = _ball((0, 0, 0), 30)
     lesion = _ball((0, -22, 0), 6)
     lung = (np.abs(LPS[..., 0] - 60) <= 12) & (np.abs(LPS[..., 1]) < 40) & (np.abs(LPS[..., 2]) < 30)

@@ -78,7 +78,8 @@ def test_sphere_obstacle_never_unsafe_called_safe(spacing, angle):
 
 def _dense_min_slack(grid, masks, rules, radius, entry, target):
     """Smallest (distance - margin - radius) over hard structures, from 0.1 mm samples of the path
-    against every mask voxel centre in a box around it."""
+    against every mask voxel centre in a box around it.
+    """
     entry, target = np.asarray(entry, float), np.asarray(target, float)
     pts = entry + np.linspace(0, 1, int(np.linalg.norm(target - entry) / 0.1) + 2)[:, None] * (target - entry)
     worst = np.inf
@@ -169,7 +170,8 @@ def _scene_many_structures(spacing, angle):
                                    {"TAIL_PATHS": 10 ** 9}, {"MIN_STEP_MM": 4.0, "TIGHT_MM": 0.25}])
 def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatch):
     """One target, 1200 entries in one call (sphere tracing, probes, windows, interval search all used), two margin
-    groups, rotated anisotropic grid: no unsafe path called safe; the per-group clearances are sound estimates."""
+    groups, rotated anisotropic grid: no unsafe path called safe; the per-group clearances are sound estimates.
+    """
     from hitit.trajectories import sampling
     for name, value in knobs.items():
         monkeypatch.setattr(sampling, name, value)
@@ -215,7 +217,8 @@ def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatc
 @pytest.mark.parametrize("knobs", [{}, {"TAIL_PATHS": 0, "MAX_STEPS": 4, "MAX_ROUNDS": 2}])
 def test_paths_grazing_small_obstacles_at_the_tolerance(knobs, monkeypatch):
     """3000 paths to one target whose exact clearance lies within 0.3 mm of -tolerance, past small obstacles (short
-    violating stretches, the hardest case for sampling): every path called feasible truly clears margin - tolerance."""
+    violating stretches, the hardest case for sampling): every path called feasible truly clears margin - tolerance.
+    """
     from hitit.trajectories import sampling
     for name, value in knobs.items():
         monkeypatch.setattr(sampling, name, value)

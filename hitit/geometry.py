@@ -13,7 +13,7 @@ anisotropic spacing are ordinary input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import SimpleITK as sitk
@@ -233,7 +233,8 @@ def from_lps(points_lps: np.ndarray, frame: str) -> np.ndarray:
 # --------------------------------------------------------------------- masks onto a CT grid
 def _resample_onto(image: sitk.Image, grid: Grid, what: str, kind: str, tolerance_mm: float) -> np.ndarray:
     """``image`` as an array on ``grid``: as is on the same grid, nearest neighbour by physical
-    position on an overlapping one, a :class:`GeometryError` naming both grids otherwise."""
+    position on an overlapping one, a :class:`GeometryError` naming both grids otherwise.
+    """
     image_grid = Grid.from_sitk(image)
     if image_grid.same_as(grid, tolerance_mm):
         return sitk.GetArrayFromImage(image)

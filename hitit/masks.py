@@ -86,7 +86,8 @@ def scan_box(mask: np.ndarray) -> Box | None:
 
 def box_crop(mask: np.ndarray, pad: int = 0) -> tuple[np.ndarray, tuple[int, int, int]] | None:
     """``(crop, lo)``: the sub-array of ``mask`` over its bounding box widened by ``pad`` voxels (clipped to
-    the array), and the (k, j, i) index of its first voxel; None when the mask is empty."""
+    the array), and the (k, j, i) index of its first voxel; None when the mask is empty.
+    """
     box = mask_box(mask)
     if box is None:
         return None

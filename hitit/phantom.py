@@ -42,7 +42,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -766,7 +766,8 @@ def segment_color(name: str) -> tuple[float, float, float]:
 
 def write_teaching_case(teaching_case: TeachingCase, out_dir: str | Path) -> dict[str, Path]:
     """Write ``ct.nrrd``, ``structures.seg.nrrd``, ``lesions.seg.nrrd`` and ``truth.json`` into ``out_dir``
-    as one output set (a previous teaching case there is replaced as a whole, the user's files are kept)."""
+    as one output set (a previous teaching case there is replaced as a whole, the user's files are kept).
+    """
     from hitit.io.outdir import write_output_set
     from hitit.io.segmentations import write_seg_nrrd
     from hitit.io.volumes import write_volume

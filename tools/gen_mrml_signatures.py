@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import re
 import sys
 from pathlib import Path
 

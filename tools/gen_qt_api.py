@@ -120,7 +120,8 @@ _DEPRECATED = re.compile(r"\\deprecated|\bdeprecated\b", re.IGNORECASE)
 
 def _strip_comments(text: str) -> str:
     """Text without comments or preprocessor lines; a deprecation note in a comment becomes a marker
-    ``@DEPRECATED@`` so that the declaration next to it can be flagged."""
+    ``@DEPRECATED@`` so that the declaration next to it can be flagged.
+    """
     def block(match):
         return " @DEPRECATED@ " if _DEPRECATED.search(match.group(0)) else " "
     text = re.sub(r"/\*.*?\*/", block, text, flags=re.DOTALL)
@@ -204,7 +205,8 @@ def _param_type(param: str) -> tuple[str, bool]:
 
 def signatures(name: str, params: str) -> list[str]:
     """Normalized signatures of one declaration; defaulted trailing parameters give shorter ones too,
-    as moc generates them."""
+    as moc generates them.
+    """
     types = [_param_type(p) for p in _split_params(params)]
     types = [t for t in types if t[0]]
     result = [f"{name}({','.join(t for t, _ in types)})"]
@@ -221,7 +223,8 @@ _SECTION = re.compile(r"\b(?:(public|protected|private)\s*(Q_SLOTS|slots)?|(Q_SI
 
 def sections(body: str):
     """(section, statement) for each ';'-terminated statement of a class body; section is one of
-    public, protected, private, public_slots, protected_slots, private_slots, signals."""
+    public, protected, private, public_slots, protected_slots, private_slots, signals.
+    """
     section, position = "private", 0
     for match in list(_SECTION.finditer(body)) + [None]:
         chunk = body[position:match.start() if match else len(body)]
@@ -236,7 +239,8 @@ def sections(body: str):
 
 def parse_class(body: str) -> dict:
     """Properties, signals, public slots and public Q_INVOKABLE methods of a class body (top level only):
-    what PythonQt's class info looks up (PythonQtClassInfo: public slots and methods, and signals)."""
+    what PythonQt's class info looks up (PythonQtClassInfo: public slots and methods, and signals).
+    """
     entry = {"signals": [], "slots": [], "invokables": [], "properties": {}}
     for match in re.finditer(r"(@DEPRECATED@\s*)?Q_PROPERTY\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*(@DEPRECATED@)?", body):
         words = match.group(2).split()
@@ -279,7 +283,8 @@ def header_classes(git: Git, paths: list[str], origin: str) -> dict:
 def decorator_methods(git: Git, paths: list[str]) -> dict[str, set[str]]:
     """``{class: {method names}}`` added by PythonQt decorator classes (a public slot whose first parameter
     is ``Class*`` becomes a method of Class; ``static_Class_name`` a static method; ``new_``/``delete_``
-    are constructors)."""
+    are constructors).
+    """
     added: dict[str, set[str]] = {}
     for path in paths:
         for _, _, body in _class_bodies(_strip_comments(git.read(path))):
@@ -301,7 +306,8 @@ def decorator_methods(git: Git, paths: list[str]) -> dict[str, set[str]]:
 
 def util_returns(util_source: str) -> dict:
     """``{function: {"returns": QtClass, "kwargs_set_if_present": bool}}`` for slicer.util functions that
-    build a Qt object (``x = qt.QClass(...)``) and return it."""
+    build a Qt object (``x = qt.QClass(...)``) and return it.
+    """
     result = {}
     for func in ast.parse(util_source).body:
         if not isinstance(func, ast.FunctionDef):

@@ -154,7 +154,8 @@ def deprecated_in_definitions(text: str, found: dict) -> None:
 
 def deprecated_in_header(text: str, found: dict) -> None:
     r"""A header's inline bodies that warn "deprecated", and the declarations right after a doc comment that
-    starts with "Deprecated" or holds ``\deprecated``."""
+    starts with "Deprecated" or holds ``\deprecated``.
+    """
     code = _blank_comments(text)
     classes = [(m.start(), m.group(1)) for m in re.finditer(r"\bclass\s+(?:\w+_EXPORT\s+)?(vtk\w+)\s*(?::[^{;]*)?\{", code)]
 
@@ -209,7 +210,8 @@ def deprecated_in_header(text: str, found: dict) -> None:
 
 def cxx_deprecations(git: Git) -> dict[str, dict[str, dict]]:
     """``{class: {method: {"note", "arguments"}}}`` over every VTK/MRML source file that mentions 'deprecated';
-    ``arguments`` lists the argument counts of the deprecated overloads (null: all of them)."""
+    ``arguments`` lists the argument counts of the deprecated overloads (null: all of them).
+    """
     found: dict[tuple[str, str], dict] = {}
     for path in git.grep_files("deprecated", "*.h", "*.cxx"):
         name = path.rsplit("/", 1)[-1]

@@ -9,7 +9,7 @@ is LPS mm. Every number is a documented, configurable default stored with the pl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import cc3d
 import fill_voids
@@ -125,7 +125,8 @@ def axial_array_axis(grid: Grid) -> int:
 
 def _fill_holes_per_slice(mask: np.ndarray, axis: int) -> np.ndarray:
     """Fill the holes of every 2D slice of ``mask`` across numpy ``axis`` (background not connected to the
-    slice's edge through face neighbours becomes foreground; fill-voids, slice by slice)."""
+    slice's edge through face neighbours becomes foreground; fill-voids, slice by slice).
+    """
     moved = np.moveaxis(mask, axis, 0)
     filled = np.empty(moved.shape, dtype=bool)
     for n, section in enumerate(moved):
@@ -186,7 +187,8 @@ def body_mask(ct: Volume, threshold_hu: float = BODY_THRESHOLD_HU,
 
 def _opening(mask: np.ndarray, grid: Grid, radius: list[int]) -> np.ndarray:
     """Binary opening of ``mask`` with SimpleITK's ball of ``radius`` voxels (i, j, k), computed on the box of
-    ``mask`` widened by twice the radius (outside it the opening is background anyway)."""
+    ``mask`` widened by twice the radius (outside it the opening is background anyway).
+    """
     nz = [np.flatnonzero(np.any(mask, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
     pad = [2 * r + 1 for r in radius[::-1]]  # k, j, i
     lo = [max(int(n[0]) - p, 0) for n, p in zip(nz, pad)]
@@ -345,7 +347,8 @@ def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radiu
 def _fov_edge(grid: Grid, points_lps: np.ndarray, spacing_mm: float, ct: Volume | None, outside_fov_hu: float,
               known: tuple[tuple, tuple] | None = None) -> np.ndarray:
     """True for points within one voxel plus ``spacing_mm`` of the image boundary or of padding voxels
-    (padding looked for in the array-order box ``known``, default the whole CT)."""
+    (padding looked for in the array-order box ``known``, default the whole CT).
+    """
     ijk = grid.lps_to_index(points_lps)
     reach_voxels = 1.0 + spacing_mm / np.asarray(grid.spacing_mm)
     size = np.asarray(grid.size, dtype=float)
@@ -438,7 +441,8 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
 def skin_halo_mm(params: SkinConfig, body: BodyConfig, grid: Grid) -> float:
     """How far (mm) inside the known box of the body a skin point must lie to be the whole body's point:
     its lattice cell and the merge distance (two spacings), its normal ball and block, the padding
-    look-up, one voxel, and twice the opening radius (the opening reads the CT that far)."""
+    look-up, one voxel, and twice the opening radius (the opening reads the CT that far).
+    """
     voxel = max(grid.spacing_mm)
     local = max(2.0 * params.spacing_mm, params.normal_radius_mm + params.normal_radius_mm / 3.0 + voxel,
                 params.spacing_mm + voxel)

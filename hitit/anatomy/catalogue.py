@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from hitit.errors import InputError
 
@@ -96,7 +96,8 @@ def _check_margin(label: str, margin_mm: float) -> float:
 
 def parse_margin_args(args: Iterable[str]) -> dict[str, float]:
     """Margins (mm) by category or structure name from command-line ``NAME=MM`` strings
-    (``--margin vessel=7 --margin aorta=10``), checked; for :meth:`Catalogue.with_margins`."""
+    (``--margin vessel=7 --margin aorta=10``), checked; for :meth:`Catalogue.with_margins`.
+    """
     margins: dict[str, float] = {}
     for arg in args:
         key, sep, value = arg.partition("=")
@@ -231,7 +232,8 @@ class Catalogue:
 
     def with_margins(self, margins_mm: Mapping[str, float]) -> Catalogue:
         """A copy with margins (mm) by name: a category's default when the name is a category
-        (``{"vessel": 7}``), otherwise that structure's own margin (``{"aorta": 10}``)."""
+        (``{"vessel": 7}``), otherwise that structure's own margin (``{"aorta": 10}``).
+        """
         categories = {name: mm for name, mm in margins_mm.items() if name in self.categories}
         catalogue = self.with_category_margins(categories)
         for name, margin in margins_mm.items():

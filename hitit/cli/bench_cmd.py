@@ -1,5 +1,6 @@
 """``hitit bench``: the whole ``hitit plan`` process on a CT-sized case against a ray-cast planner run as a
-whole process, and the trajectory engine's own figures (prepare, map, check-path) against the ray-cast map."""
+whole process, and the trajectory engine's own figures (prepare, map, check-path) against the ray-cast map.
+"""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
 
 def inspect_files(ct_path: str, structure_paths: list[str], label_map: str | None = None) -> dict:
     """The ``inspect`` result as a JSON-ready dict: CT grid (LPS mm) and each structure's voxel
-    count and volume (mL) once put on the CT grid."""
+    count and volume (mL) once put on the CT grid.
+    """
     ct = read_volume(ct_path)
     structures = []
     for path in structure_paths:

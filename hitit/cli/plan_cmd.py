@@ -80,7 +80,8 @@ def settings_from_args(args) -> PlanConfig:
 
 def plan_from_args(args):
     """Read the inputs named by the arguments and plan them: ``(plan, case, patient)`` (patient None
-    unless ``--include-patient-id``)."""
+    unless ``--include-patient-id``).
+    """
     ct = read_volume(args.ct)
     patient = _patient(ct) if args.include_patient_id else None  # checked before the long part
     structures = {}

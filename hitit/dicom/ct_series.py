@@ -37,7 +37,8 @@ class CtSeries:
 
 def read_ct_series(folder: str | Path) -> CtSeries:
     """Headers of the one CT series in ``folder``; an :class:`InputError` unless it carries every UID
-    a referencing object needs (:data:`REQUIRED_UIDS`)."""
+    a referencing object needs (:data:`REQUIRED_UIDS`).
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 

@@ -87,7 +87,8 @@ def patient_key(ct: CtSeries, seed: str | None) -> str:
 
 def build_seg(ct: CtSeries, masks: dict[str, np.ndarray], records: list[LesionRecord], key: str, seed: str | None):
     """The DICOM SEG of the lesion masks (``[k, j, i]`` on ``ct.grid``), one binary segment per lesion
-    carrying the lesion's tracking identifier and UID (as the SR does)."""
+    carrying the lesion's tracking identifier and UID (as the SR does).
+    """
     import highdicom as hd
 
     pixels = np.stack([masks[r.lesion_id] for r in records], axis=-1).astype(np.uint8)  # (slice, row, column, segment)

@@ -112,7 +112,8 @@ class Allocation:
 
     def summary_dict(self) -> dict:
         """The visit's totals and policy without what a plan stores elsewhere (the protocol with its cap,
-        the visit in the settings, each lesion's share in its own record)."""
+        the visit in the settings, each lesion's share in its own record).
+        """
         return {"policy": self.policy, "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
                 "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
 

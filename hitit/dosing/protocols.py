@@ -24,7 +24,8 @@ class Protocol:
     """A validated protocol: ``kind`` is size_table, per_volume, fraction or fixed; ``parameters`` as in the file;
     ``lesion_rules`` the agent-specific findings on a lesion (as in the file, interpreted by
     :func:`hitit.lesions.injectability.protocol_reasons`); ``schedule`` the visits' timing in days with its
-    source (None when the protocol's source gives none; read by :mod:`hitit.course.schedule`)."""
+    source (None when the protocol's source gives none; read by :mod:`hitit.course.schedule`).
+    """
 
     name: str
     version: str

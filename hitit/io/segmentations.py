@@ -83,7 +83,8 @@ def read_label_map_file(path: str | Path) -> dict[int, str]:
 
 def nifti_label_table(path: str | Path) -> dict[int, str]:
     """The label table a NIfTI file carries in a header extension (``<Label Key="5">liver</Label>``,
-    as TotalSegmentator writes), or ``{}`` when it has none."""
+    as TotalSegmentator writes), or ``{}`` when it has none.
+    """
     path = Path(path)
     if not path.name.endswith((".nii", ".nii.gz")):
         return {}
@@ -275,7 +276,8 @@ def _clip_to_extent(mask_ijk: np.ndarray, extent: list[int] | None) -> np.ndarra
 
 def _read_label_map(path: Path, grid: Grid, label_map, unnamed=None) -> MaskSet:
     """One mask per label of a multi-label image; labels named by :func:`_label_names` (``unnamed``:
-    how to name the labels of a file that carries no names, see :func:`_label_names`)."""
+    how to name the labels of a file that carries no names, see :func:`_label_names`).
+    """
     image = read_image_file(path)
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"Label map {path} is not a single-component 3D image.")
@@ -293,7 +295,8 @@ def _read_label_map(path: Path, grid: Grid, label_map, unnamed=None) -> MaskSet:
 
 def label_boxes(labels: np.ndarray) -> dict[int, Box]:
     """``{label value: bounding box}`` (array order, hi exclusive) of every non-zero value, in one pass over
-    the array (connected-components-3d's statistics), in increasing label order."""
+    the array (connected-components-3d's statistics), in increasing label order.
+    """
     if labels.size == 0:
         return {}
     if labels.min() < 0:
@@ -322,7 +325,8 @@ def _label_mask(labels: np.ndarray, values: list[int], boxes: list[Box]) -> np.n
 
 def _label_names(path: Path, present: list[int], label_map, unnamed=None) -> dict[int, str]:
     """Label -> name for ``path``: the map given, the file's own table, else ``unnamed(path, present)``
-    (lesions: named after the file) or, for structures, the TotalSegmentator v2 map (NIfTI only)."""
+    (lesions: named after the file) or, for structures, the TotalSegmentator v2 map (NIfTI only).
+    """
     if isinstance(label_map, dict):
         names, source = {int(k): str(v) for k, v in label_map.items()}, "the label map given"
     elif label_map is not None:
@@ -451,7 +455,8 @@ def _check_segment(name: str, mask: np.ndarray, grid: Grid, color) -> None:
 
 def _reference_geometry_parameter(grid: Grid) -> str:
     """Slicer's ``Segmentation_ConversionParameters`` value holding the reference image geometry
-    (IJK->RAS row-major, then the extent ``0 ni-1 0 nj-1 0 nk-1``), ``&``-terminated."""
+    (IJK->RAS row-major, then the extent ``0 ni-1 0 nj-1 0 nk-1``), ``&``-terminated.
+    """
     ras = grid.ijk_to_ras_matrix()
     extent = [v for n in grid.size for v in (0, n - 1)]
     value = ";".join(f"{x:.17g}" for x in ras.ravel()) + ";" + ";".join(str(v) for v in extent) + ";"
@@ -476,7 +481,8 @@ def _reference_grid(parameters: str) -> Grid | None:
 
 def seg_nrrd_grid(path: str | Path) -> Grid:
     """The grid (LPS) a Slicer ``.seg.nrrd`` belongs to, read from its header only: its reference image
-    geometry when it stores one (a cropped file), else the grid its voxels are stored on."""
+    geometry when it stores one (a cropped file), else the grid its voxels are stored on.
+    """
     import nrrd
 
     try:

@@ -242,7 +242,8 @@ def _series_files(folder: Path, series_id: str | None) -> list[str]:
 
 def _slice_positions(files: list[str]) -> tuple[np.ndarray, np.ndarray, list[dict[str, str]]]:
     """ImagePositionPatient of each file (N, 3) in LPS mm, the unit slice normal of the series, and
-    each file's identifying UIDs (:data:`_UID_TAGS`, empty strings where missing)."""
+    each file's identifying UIDs (:data:`_UID_TAGS`, empty strings where missing).
+    """
     positions, orientation, tags = [], None, []
     for name in files:
         reader = sitk.ImageFileReader()

@@ -107,7 +107,8 @@ class InjectabilityConfig:
 @dataclass(frozen=True)
 class InjectabilityVerdict:
     """Verdict for one lesion: "yes", "no" or "caution", with every reason, the rules used and the depth
-    limit (mm) they gave with the plan's needle. The rules are stored once per plan (``config.injectability``)."""
+    limit (mm) they gave with the plan's needle. The rules are stored once per plan (``config.injectability``).
+    """
 
     lesion_id: str
     verdict: str

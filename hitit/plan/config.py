@@ -84,7 +84,8 @@ class PlanConfig:
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> PlanConfig:
         """The settings of a stored plan (``plan.json`` ``config``, as :meth:`to_dict` writes it); an
-        :class:`InputError` naming ``where.<field>`` for a setting this HITIT does not know."""
+        :class:`InputError` naming ``where.<field>`` for a setting this HITIT does not know.
+        """
         from hitit.plan.plan_file import settings_from_dict
 
         return settings_from_dict(cls, values, where)

@@ -1,5 +1,6 @@
 """The lesions table of a plan (``lesions.csv``, the report and the Slicer module show the same rows),
-read from the plan's JSON-ready dict (the content of ``plan.json``)."""
+read from the plan's JSON-ready dict (the content of ``plan.json``).
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ injectable), and only injectable lesions compete for the per-visit volume.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 import numpy as np
 import SimpleITK as sitk
@@ -98,7 +99,8 @@ class LesionPlan:
 @dataclass(frozen=True)
 class Plan:
     """A whole plan: settings, per-lesion results, the visit's allocation, warnings, and whether the CT is
-    contrast-enhanced (and how that is known; necrosis rests on it)."""
+    contrast-enhanced (and how that is known; necrosis rests on it).
+    """
 
     settings: PlanConfig
     lesions: tuple[LesionPlan, ...]
@@ -138,7 +140,8 @@ class Plan:
 
     def to_dict(self) -> dict:
         """The content of ``plan.json`` (coordinates LPS mm), each value once: the settings, the protocol and
-        each scene's structure rules are stored once per plan, not per lesion."""
+        each scene's structure rules are stored once per plan, not per lesion.
+        """
         scenes = self.scenes()
         index = {id(scene): n for n, scene in enumerate(scenes)}
         return {
@@ -209,7 +212,8 @@ def _angle_limited(settings: PlanConfig) -> bool:
 def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | None, cancel: Callable[[], bool] | None,
                case_name: str, reach: str, whole: bool) -> Plan:
     """:func:`plan_case` over the entries of ``reach`` (``axial`` or ``needle``, see :class:`_Region`), computed
-    on the region around them, or on the whole CT when ``whole``."""
+    on the region around them, or on the whole CT when ``whole``.
+    """
     settings = settings or PlanConfig()
     protocol = load_protocol(settings.protocol)
     if not case.lesions:
@@ -279,7 +283,8 @@ def _finish(a: _Assessed, share: LesionAllocation | NotInjectable, case: Case, l
 
 def _aims(lesion, centre_lps: np.ndarray, grid, settings: PlanConfig) -> np.ndarray:
     """Aim points (N, 3) LPS of one lesion: its centre, or with ``aim="best"`` the candidates of
-    :func:`aim_candidates` (the planner keeps the one with the best safe trajectory)."""
+    :func:`aim_candidates` (the planner keeps the one with the best safe trajectory).
+    """
     centre = np.asarray(centre_lps, dtype=float)[None]
     if settings.aim == "centre":
         return centre
@@ -313,7 +318,8 @@ class _Region:
     @classmethod
     def around(cls, grid, lesions, aims: dict, settings: PlanConfig, axial: bool, whole: bool = False) -> _Region:
         """The region of the aims of ``lesions`` (and the lesions themselves); ``axial``: with the angle limit;
-        ``whole``: ``known`` is the whole CT (the uncropped reference)."""
+        ``whole``: ``known`` is the whole CT (the uncropped reference).
+        """
         cfg = settings.planning
         reach = axial_reach_mm(cfg, cfg.needle_length_mm) if axial else cfg.needle_length_mm
         lo, hi = reach_crop(grid, np.vstack(list(aims.values())), reach)
@@ -331,7 +337,8 @@ class _Region:
 
 def _body_and_skin(case: Case, lesions, settings: PlanConfig, region: _Region, progress, cancel):
     """The structures (with the CT-derived ones) and the skin entries of the region's ``keep`` box, from the
-    body computed on the region's slab."""
+    body computed on the region's slab.
+    """
     _report(progress, cancel, 0.02, "Body and skin")
     axis = axial_array_axis(case.grid)
     slab = (region.known[0][axis], region.known[1][axis])
@@ -348,7 +355,8 @@ def _body_and_skin(case: Case, lesions, settings: PlanConfig, region: _Region, p
 def aim_candidates(mask: np.ndarray, grid, centre_lps: np.ndarray, inner_margin_mm: float) -> np.ndarray:
     """Candidate aim points (LPS mm) inside a lesion: the centre first, then the deepest interior point
     and the points half-way from the centre to the boundary along the lesion's principal axes, each
-    kept only when it lies at least ``inner_margin_mm`` inside the lesion (so a deposit there stays in)."""
+    kept only when it lies at least ``inner_margin_mm`` inside the lesion (so a deposit there stays in).
+    """
     k, j, i = np.nonzero(mask)
     lo = np.array([i.min(), j.min(), k.min()]) - 1
     crop = np.zeros(tuple((np.array([k.max(), j.max(), i.max()]) - lo[::-1] + 2).tolist()), dtype=np.uint8)
@@ -383,7 +391,8 @@ def _prepare_scenes(case: Case, structures, lesions, measurements, aims: dict, s
     """One prepared scene per host organ: the organ holding a target is allowed for that target only.
 
     Each scene's crop also covers its lesions (the organ-path rule measures them); ``axial_limited``: see
-    :func:`hitit.trajectories.distance.prepare`."""
+    :func:`hitit.trajectories.distance.prepare`.
+    """
     catalogue = settings.catalogue()
     warnings.extend(catalogue.notes)
     scenes = {}

@@ -167,7 +167,8 @@ class ProcedureCard:
 
 def needle_angles_deg(entry_lps, target_lps) -> tuple[float, float]:
     """(in-plane angle from the anterior-posterior axis, + towards the patient's left; craniocaudal tilt,
-    + towards the head) of the needle entry -> target, degrees."""
+    + towards the head) of the needle entry -> target, degrees.
+    """
     d = np.asarray(target_lps, float) - np.asarray(entry_lps, float)
     lateral, vertical, cranial = d @ _LEFT, d @ _POSTERIOR, d @ _SUPERIOR
     in_plane = float(np.degrees(np.arctan2(abs(lateral), abs(vertical))))

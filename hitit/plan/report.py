@@ -173,7 +173,8 @@ def plan_notices(plan: dict, case: Case) -> dict[str, list[str]]:
 def _cut_near_paths(mask: np.ndarray, grid, plan: dict) -> list[tuple[str, float]]:
     """(lesion id, mm) for each lesion whose first path passes within :data:`NEARBY_STRUCTURE_MM` of a face of
     the scan where ``mask`` is cut, with ``mask``'s cut within :data:`OUTLINE_WITHIN_MM` of that path: what lies
-    beyond the face could then be within the nearby distance of the needle."""
+    beyond the face could then be within the nearby distance of the needle.
+    """
     found: dict[str, float] = {}
     box = mask_box(mask)
     for axis, array_axis in ((0, 2), (1, 1), (2, 0)):  # index i, j, k and their array axes

@@ -67,7 +67,8 @@ def tagged(text: str, css_class: str) -> Html:
 
 def format_value(value, digits: int | None = None) -> str:
     """A value as text for a reader (not escaped): yes/no, "—" for missing, numbers at ``digits`` decimals
-    (default: 0 at 100 and above, 1 from 1, 2 below 1)."""
+    (default: 0 at 100 and above, 1 from 1, 2 below 1).
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
     if isinstance(value, bool):
@@ -153,7 +154,8 @@ class HtmlReport:
 
     def image(self, png: bytes, caption: str, size: str = "") -> None:
         """Embed a PNG image with a caption; ``size`` is ``"half"``, ``"quarter"`` or ``"wide"`` of the page width
-        (default: the image's own size)."""
+        (default: the image's own size).
+        """
         data = base64.b64encode(png).decode("ascii")
         css = f' class="{html.escape(size)}"' if size else ""
         self.parts.append(

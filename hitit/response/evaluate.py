@@ -1,5 +1,6 @@
 """Run RECIST 1.1, iRECIST and itRECIST over a study, each criterion assessed apart: :func:`evaluate_study`
-and its result."""
+and its result.
+"""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from hitit.errors import InputError
 from hitit.response.study import Measurement, Study, study_from_dict

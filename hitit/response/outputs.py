@@ -92,7 +92,8 @@ def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONF
 
 def write_outputs(response: StudyResponse, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG) -> dict[str, Path]:
     """Write response.json, response.csv, response.html and the plots into ``out_dir`` as one output set
-    (a previous response there is replaced as a whole, the user's files are never touched); return the paths."""
+    (a previous response there is replaced as a whole, the user's files are never touched); return the paths.
+    """
 
     def write(staging: Path) -> dict[str, Path]:
         paths = {

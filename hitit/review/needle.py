@@ -202,7 +202,8 @@ def _fit_component(flat_indices: np.ndarray, hu: np.ndarray, ct: Volume,
 def _extend_end(ct: Volume, centre: np.ndarray, direction: np.ndarray, reach_mm: float,
                 config: NeedleDetectionConfig) -> np.ndarray:
     """The needle end (LPS mm) along ``direction`` from ``centre``: the last metal voxel at ``reach_mm``,
-    followed on through partially filled voxels (``end_threshold_hu`` within ``end_radius_mm`` of the axis)."""
+    followed on through partially filled voxels (``end_threshold_hu`` within ``end_radius_mm`` of the axis).
+    """
     end = centre + reach_mm * direction
     lo = np.floor(ct.grid.lps_to_index(end) - (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm))
     hi = np.ceil(ct.grid.lps_to_index(end) + (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm))

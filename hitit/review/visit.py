@@ -148,7 +148,8 @@ def _detected_needle(ct: Volume, entry, target, config: NeedleDetectionConfig):
 def review_needles(plan: PlanFile, ct: Volume, structures: dict, needle_markup=None,
                    config: NeedleDetectionConfig | None = None) -> tuple[list[NeedleReview], dict[str, str]]:
     """Needle review of every lesion that has its own actual needle; notes say how each needle was found,
-    or for a lesion without one, "not reviewed: ..." and why (see :func:`assign_lines`)."""
+    or for a lesion without one, "not reviewed: ..." and why (see :func:`assign_lines`).
+    """
     config = config or NeedleDetectionConfig()
     lines = _markup_lines(needle_markup)
     planned, notes = {}, {}
@@ -338,7 +339,8 @@ def _needle_rows(review: Review) -> list[dict]:
 
 def write_review(review: Review, out_dir: str | Path) -> dict[str, Path]:
     """Write ``review.json``, ``review.html`` and its PNG images into ``out_dir`` as one output set (a previous
-    review there is replaced as a whole, the user's files are never touched); return the paths."""
+    review there is replaced as a whole, the user's files are never touched); return the paths.
+    """
     return write_output_set(out_dir, "review", lambda staging: _write_review_files(review, staging))
 
 

@@ -75,7 +75,8 @@ def _extra_shapes() -> dict:
 
 def bench_case_shapes() -> dict:
     """Structure name -> predicate (LPS mm) of the benchmark case: the bench scene's without its single
-    spine tube, plus :func:`_extra_shapes`."""
+    spine tube, plus :func:`_extra_shapes`.
+    """
     shapes = {k: v for k, v in bench_shapes().items() if k != "vertebrae_L1"}
     shapes.update(_extra_shapes())
     return shapes

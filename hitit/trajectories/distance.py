@@ -212,7 +212,8 @@ class PreparedScene:
 # --------------------------------------------------------------------------- crop
 def reach_crop(grid: Grid, targets_lps: np.ndarray, reach_mm) -> tuple[np.ndarray, np.ndarray]:
     """Index box (lo, hi) in (i, j, k), hi exclusive, holding every point within ``reach_mm`` of a target
-    (one distance, or (x, y, z) half-widths in LPS mm: the box of each target +- them)."""
+    (one distance, or (x, y, z) half-widths in LPS mm: the box of each target +- them).
+    """
     targets = np.atleast_2d(np.asarray(targets_lps, dtype=float))
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float) * reach_mm
     ijk = grid.lps_to_index((targets[:, None, :] + corners[None, :, :]).reshape(-1, 3))
@@ -226,7 +227,8 @@ def reach_crop(grid: Grid, targets_lps: np.ndarray, reach_mm) -> tuple[np.ndarra
 def axial_reach_mm(config: TrajectoryConfig, reach_mm: float, beyond_mm: float = 0.0) -> np.ndarray:
     """LPS half-widths (x, y, z) of the region a needle of ``config`` reaches from a target: its length in
     every direction in the axial plane, and ``length x sin(axial limit)`` along the patient's S-I axis (a
-    path at most that angle from the axial plane rises at most that much); ``beyond_mm`` is added to each."""
+    path at most that angle from the axial plane rises at most that much); ``beyond_mm`` is added to each.
+    """
     limit = min(config.axial_limit_deg, 90.0)
     along = config.needle_length_mm * np.sin(np.radians(limit))
     return np.array([reach_mm, reach_mm, min(along, reach_mm)]) + beyond_mm
@@ -269,7 +271,8 @@ def distance_map_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
 
 def _capped_distance_mm(mask: np.ndarray, grid: Grid, cap_mm: float) -> np.ndarray:
     """:func:`distance_map_mm` capped at ``cap_mm``, computed on the mask's box widened by the cap only: every
-    voxel outside that box is farther than the cap from the mask along some axis, so it holds the cap."""
+    voxel outside that box is farther than the cap from the mask along some axis, so it holds the cap.
+    """
     out = np.full(mask.shape, np.float32(cap_mm), dtype=np.float32)
     box = scan_box(mask)
     if box is None:

@@ -255,4 +255,4 @@ def _no_path_message(counts: dict[str, int], blocking: dict[str, int], cfg) -> s
     names = ", ".join(list(blocking)[:5]) or "none"
     parts = [f"{counts[r.description]} {r.description}" for r in PathReason
              if r >= PathReason.HARD_STRUCTURE and counts[r.description]]
-    return f"No safe path: " + "; ".join(parts) + f". Blocking structures (first met from the skin): {names}."
+    return "No safe path: " + "; ".join(parts) + f". Blocking structures (first met from the skin): {names}."

@@ -71,7 +71,8 @@ def _stages(wall: float, lines: list[tuple[float, str]], startup_s: float, plan:
 
 def run_process_bench(small: bool = False, repeats: int = 1) -> dict:
     """Time ``hitit plan`` and the baseline as whole processes on the benchmark case (``repeats`` each,
-    alternating; medians reported). Returns JSON-ready figures (s, MB)."""
+    alternating; medians reported). Returns JSON-ready figures (s, MB).
+    """
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="hitit-bench-") as tmp:
         # made by a child process: a child's peak memory counts from its parent's at the fork, so the

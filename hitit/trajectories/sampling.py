@@ -579,7 +579,8 @@ def _evaluate(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, to
 def _trilinear(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, clear: np.ndarray,
                gclear: np.ndarray) -> np.ndarray:
     """Per-group trilinear lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (-inf outside the
-    crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds."""
+    crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds.
+    """
     per_group, inside = look.trilinear(*rays.points(pid, t))
     for g in range(look.groups):
         _min_into(gclear[g], pid[inside], per_group[g][inside])
