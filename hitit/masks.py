@@ -62,6 +62,18 @@ def boxed_mask(shape: tuple[int, int, int], box: Box, crop: np.ndarray) -> Boxed
     return mask
 
 
+def with_box(mask: np.ndarray) -> BoxedMask:
+    """``mask`` as a :class:`BoxedMask`: itself when it is one, else a read-only view of it whose box is found
+    by scanning it once (the array itself is not copied and stays writable)."""
+    if isinstance(mask, BoxedMask) and mask.box is not None:
+        return mask
+    box = scan_box(np.asarray(mask))
+    view = np.asarray(mask, dtype=bool).view(BoxedMask)
+    view.box = box if box is not None else ((0, 0, 0), (0, 0, 0))
+    view.flags.writeable = False
+    return view
+
+
 def mask_box(mask: np.ndarray) -> Box | None:
     """Bounding box (array order, hi exclusive) of the True voxels of ``mask``; None when it is empty.
 

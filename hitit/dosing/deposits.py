@@ -28,6 +28,7 @@ import SimpleITK as sitk
 
 from hitit.errors import InputError
 from hitit.geometry import Grid
+from hitit.masks import box_crop
 
 #: The drug label whose injection technique the deposit defaults follow.
 TVEC_LABEL = "Imlygic (talimogene laherparepvec) US prescribing information section 2"
@@ -127,17 +128,22 @@ class _LesionField:
     """The lesion's voxel centres (LPS) and an inside-distance map, sampled at LPS points."""
 
     def __init__(self, mask: np.ndarray, grid: Grid):
-        self.grid, self.mask = grid, mask
-        image = grid.image_from_array(mask.astype(np.uint8))
+        # on the lesion's box widened by one voxel: an inside voxel's distance to the boundary depends on
+        # the lesion's voxels and the background around them only
+        self.grid = grid
+        self.mask, lo = box_crop(mask, pad=1)
+        self.lo = np.asarray(lo[::-1])  # (i, j, k) of the box's first voxel
+        image = sitk.GetImageFromArray(self.mask.astype(np.uint8))
+        image.SetSpacing(grid.spacing_mm)
         self.inside = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
             image, insideIsPositive=True, squaredDistance=False, useImageSpacing=True))
-        k, j, i = np.nonzero(mask)
-        self.points = grid.index_to_lps(np.stack([i, j, k], axis=1))
+        k, j, i = np.nonzero(self.mask)
+        self.points = grid.index_to_lps(np.stack([i, j, k], axis=1) + self.lo)
 
     def inside_distance(self, points_lps: np.ndarray) -> np.ndarray:
         """Distance (mm) to the lesion boundary at the nearest voxel; -1 outside the lesion or the image."""
-        ijk = np.rint(self.grid.lps_to_index(points_lps)).astype(int)
-        ok = np.all((ijk >= 0) & (ijk < np.asarray(self.grid.size)), axis=1)
+        ijk = np.rint(self.grid.lps_to_index(points_lps)).astype(int) - self.lo
+        ok = np.all((ijk >= 0) & (ijk < np.asarray(self.mask.shape[::-1])), axis=1)
         out = np.full(len(points_lps), -1.0)
         i, j, k = ijk[ok].T
         out[ok] = np.where(self.mask[k, j, i], self.inside[k, j, i], -1.0)

@@ -272,13 +272,15 @@ def depth_to_points_mm(mask: np.ndarray, grid: Grid, skin_points_lps: np.ndarray
     from_centre = np.linalg.norm(points - centre, axis=1)
     spread = 2.0 * float(np.linalg.norm(lesion - centre, axis=1).max())
     points = points[from_centre <= from_centre.min() + spread]
+    # squared distances as |p|^2 + |q|^2 - 2 p.q (one matrix product per block), about the lesion's centre
+    lesion, points = lesion - centre, points - centre
+    lesion_sq, points_sq = (lesion ** 2).sum(axis=1), (points ** 2).sum(axis=1)
     best = np.inf
     for start in range(0, len(lesion), _PAIR_BLOCK):
-        block = lesion[start:start + _PAIR_BLOCK]
-        for first in range(0, len(points), _PAIR_BLOCK):
-            d2 = ((block[:, None, :] - points[None, first:first + _PAIR_BLOCK, :]) ** 2).sum(axis=2)
-            best = min(best, float(d2.min()))
-    return float(np.sqrt(best))
+        block = slice(start, start + _PAIR_BLOCK)
+        d2 = lesion_sq[block, None] + points_sq[None, :] - 2.0 * (lesion[block] @ points.T)
+        best = min(best, float(d2.min()))
+    return float(np.sqrt(max(best, 0.0)))
 
 
 def _spacing_zyx(grid: Grid) -> np.ndarray:

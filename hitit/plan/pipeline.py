@@ -25,7 +25,7 @@ from hitit.lesions.contrast import Contrast, resolve_contrast
 from hitit.lesions.injectability import InjectabilityVerdict, assess_injectability
 from hitit.lesions.measure import LesionMeasurement, depth_to_points_mm, measure_lesions
 from hitit.lesions.segment import lesions_from_masks
-from hitit.masks import box_crop, mask_box
+from hitit.masks import box_crop, mask_box, with_box
 from hitit.plan.procedure import Landmarks, ProcedureCard, procedure_card
 from hitit.plan.config import PlanConfig
 from hitit.plan.plan_file import PLAN_FORMAT_VERSION
@@ -218,6 +218,9 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
     protocol = load_protocol(settings.protocol)
     if not case.lesions:
         raise InputError("The case has no lesion: give a lesion segmentation (one segment per lesion).")
+    # every mask's box found once: the steps below work on the boxes
+    case = Case(case.ct, {n: with_box(m) for n, m in case.structures.items()},
+                {n: with_box(m) for n, m in case.lesions.items()})
     lesions = lesions_from_masks(case.lesions, set(settings.nodal_lesions), settings.lesion_organs)
     empty = sorted(set(case.lesions) - {lesion.lesion_id for lesion in lesions})
     if empty:

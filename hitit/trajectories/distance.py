@@ -34,7 +34,7 @@ from hitit.anatomy.catalogue import StructureRule, normalise_name, rules_for_tar
 from hitit.case import Case, MaskSet
 from hitit.errors import InputError
 from hitit.geometry import Grid
-from hitit.masks import scan_box
+from hitit.masks import BoxedMask, mask_box, scan_box
 from hitit.trajectories.config import TrajectoryConfig
 
 #: Edge (mm) of the spatial cells that chunk boundary points in :class:`BoundaryIndex`: small enough
@@ -248,15 +248,29 @@ def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
     return Grid(tuple(int(v) for v in hi - lo), grid.spacing_mm, tuple(grid.index_to_lps(lo.astype(float))), grid.direction)
 
 
-def _touches(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
-    """False when ``mask``'s bounding box (known without a scan for a BoxedMask) misses the (i, j, k) box [lo, hi)."""
-    box = getattr(mask, "box", None)
-    return box is None or all(b0 < top and b1 > bottom for b0, b1, bottom, top in zip(box[0], box[1], lo[::-1], hi[::-1]))
-
-
-def _crop(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """The [k, j, i] sub-array of ``mask`` for the (i, j, k) box [lo, hi)."""
-    return mask[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
+def _crops(masks: MaskSet, names, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
+    """The masks of ``names`` that have voxels in the (i, j, k) box [lo, hi), cut to it, each with its box in the
+    crop (:class:`~hitit.masks.BoxedMask`; only the part of a mask's own box inside the crop is scanned)."""
+    out = {}
+    for name in names:
+        if name not in masks:
+            continue
+        mask, own = masks[name], getattr(masks[name], "box", None)
+        a, b = np.asarray(lo[::-1]), np.asarray(hi[::-1])  # array order
+        if own is not None:
+            a_in, b_in = np.maximum(a, own[0]), np.minimum(b, own[1])
+        else:
+            a_in, b_in = a, b
+        if np.any(b_in <= a_in):
+            continue
+        inner = scan_box(np.asarray(mask[a_in[0]:b_in[0], a_in[1]:b_in[1], a_in[2]:b_in[2]]))
+        if inner is None:
+            continue
+        crop = np.asarray(mask[a[0]:b[0], a[1]:b[1], a[2]:b[2]]).view(BoxedMask)
+        crop.box = (tuple(int(v) for v in a_in - a + inner[0]), tuple(int(v) for v in a_in - a + inner[1]))
+        crop.flags.writeable = False
+        out[name] = crop
+    return out
 
 
 # --------------------------------------------------------------------------- distance maps
@@ -300,9 +314,9 @@ def build_index(masks: dict[str, np.ndarray], margins: dict[str, float], grid: G
     """:class:`BoundaryIndex` of ``masks`` (on ``grid``), chunked in cells of :data:`CHUNK_MM`."""
     names, points, keys, owners = [], [], [], []
     for name, mask in masks.items():
-        nz = [np.flatnonzero(np.any(mask, axis=a)) for a in ((1, 2), (0, 2), (0, 1))]
-        lo = np.array([max(int(n[0]) - 1, 0) for n in nz])
-        sub = mask[lo[0]:nz[0][-1] + 2, lo[1]:nz[1][-1] + 2, lo[2]:nz[2][-1] + 2]
+        first, last = mask_box(mask)
+        lo = np.maximum(np.asarray(first) - 1, 0)
+        sub = np.asarray(mask[lo[0]:last[0] + 1, lo[1]:last[1] + 1, lo[2]:last[2] + 1])
         kji = _boundary_voxels(sub) + lo
         lps = grid.index_to_lps(kji[:, ::-1].astype(float))
         names.append(name)
@@ -372,14 +386,11 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     else:
         lo, hi = wide_lo, wide_hi
     cgrid = crop_grid_of(grid, lo, hi)
-    cropped = {n: _crop(masks[n], lo, hi) for n in rules if n in masks and _touches(masks[n], lo, hi)}
-    present = {n: np.asarray(m) for n, m in cropped.items() if m.any()}
+    present = _crops(masks, rules, lo, hi)
     # the exact check measures every hard structure within the needle's reach at any angle, so that its
     # per-structure clearances do not depend on the angle limit
     wide_grid = crop_grid_of(grid, wide_lo, wide_hi)
-    wide = {n: np.asarray(_crop(masks[n], wide_lo, wide_hi)) for n in rules
-            if n in masks and _touches(masks[n], wide_lo, wide_hi)}
-    wide = {n: m for n, m in wide.items() if m.any()}
+    wide = _crops(masks, rules, wide_lo, wide_hi)
     timings["crop"] = time.perf_counter() - start
 
     start = time.perf_counter()
