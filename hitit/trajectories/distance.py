@@ -390,7 +390,7 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     # the exact check measures every hard structure within the needle's reach at any angle, so that its
     # per-structure clearances do not depend on the angle limit
     wide_grid = crop_grid_of(grid, wide_lo, wide_hi)
-    wide = _crops(masks, rules, wide_lo, wide_hi)
+    wide = _crops(masks, rules, wide_lo, wide_hi) if axial_limited else present
     timings["crop"] = time.perf_counter() - start
 
     start = time.perf_counter()
