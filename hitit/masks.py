@@ -64,7 +64,8 @@ def boxed_mask(shape: tuple[int, int, int], box: Box, crop: np.ndarray) -> Boxed
 
 def with_box(mask: np.ndarray) -> BoxedMask:
     """``mask`` as a :class:`BoxedMask`: itself when it is one, else a read-only view of it whose box is found
-    by scanning it once (the array itself is not copied and stays writable)."""
+    by scanning it once (the array itself is not copied and stays writable).
+    """
     if isinstance(mask, BoxedMask) and mask.box is not None:
         return mask
     box = scan_box(np.asarray(mask))

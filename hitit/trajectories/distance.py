@@ -250,7 +250,8 @@ def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
 
 def _crops(masks: MaskSet, names, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
     """The masks of ``names`` that have voxels in the (i, j, k) box [lo, hi), cut to it, each with its box in the
-    crop (:class:`~hitit.masks.BoxedMask`; only the part of a mask's own box inside the crop is scanned)."""
+    crop (:class:`~hitit.masks.BoxedMask`; only the part of a mask's own box inside the crop is scanned).
+    """
     out = {}
     for name in names:
         if name not in masks:
