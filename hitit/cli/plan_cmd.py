@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hitit.anatomy.catalogue import parse_margin_args
 from hitit.case import Case
-from hitit.course.record import load_course
 from hitit.errors import InputError
 from hitit.io.outdir import check_output_set
 from hitit.io.segmentations import read_lesions, read_structures, require_nonempty_masks
@@ -66,7 +65,8 @@ def settings_from_args(args) -> PlanConfig:
     """Plan settings from command-line arguments (and the course's protocol, visit and new lesions with ``--course``)."""
     protocol, visit, new_lesions = args.protocol or "tvec", args.visit or 1, tuple(args.new_lesion)
     if getattr(args, "course", None):
-        from hitit.course.planning import course_visit_settings
+        from hitit.course.planning import course_visit_settings  # imported only for a course: keeps start-up short
+        from hitit.course.record import load_course
         protocol, visit, new_lesions = course_visit_settings(load_course(args.course), args.protocol, args.visit,
                                                              new_lesions)
     settings = PlanConfig(
@@ -93,6 +93,7 @@ def plan_from_args(args):
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
     if getattr(args, "course", None):
         from hitit.course.planning import check_course_lesions
+        from hitit.course.record import load_course
         for line in check_course_lesions(load_course(args.course), list(lesions)):
             print(line, file=sys.stderr)
     check_output_set(args.out, PLAN_OUTPUT_KIND, plan_file_names(list(lesions)))
