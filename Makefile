@@ -20,9 +20,10 @@ demo: $(STAMP)
 test: $(STAMP) offscreen-gl lint
 	$(BIN)/python -m pytest -q Testing
 
-# ruff with the rules in pyproject.toml (pyflakes, pycodestyle, bugbear, pyupgrade, numpy, docstrings).
+# ruff with the rules in pyproject.toml (pyflakes, pycodestyle, bugbear, pyupgrade, numpy, docstrings) and its format.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Mesa's off-screen OpenGL, for the tests that draw plans with Slicer's displayable managers without a
 # display. Installed with apt-get when missing and possible (as root on Debian); otherwise those tests

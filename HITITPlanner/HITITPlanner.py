@@ -148,7 +148,9 @@ class HITITPlannerParameterNode:
     marginSolidOrganMm: Annotated[float, WithinRange(0.0, 50.0)] = 2.0
     marginBullaMm: Annotated[float, WithinRange(0.0, 50.0)] = 5.0
     trajectoriesPerLesion: Annotated[int, WithinRange(1, 10)] = 3
-    accessibilityScalar: Annotated[str, Choice(["margin_slack_mm", "score", "length_mm", "feasible"])] = "margin_slack_mm"
+    accessibilityScalar: Annotated[str, Choice(["margin_slack_mm", "score", "length_mm", "feasible"])] = (
+        "margin_slack_mm"
+    )
     lesionTable: slicer.vtkMRMLTableNode
     checkLine: slicer.vtkMRMLMarkupsLineNode
     depositTrajectory: slicer.vtkMRMLMarkupsLineNode
@@ -229,9 +231,14 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
         node = self._parameterNode
         if not node:
             return
-        self.ui.planButton.enabled = not self._planning and bool(node.inputVolume and node.structuresSegmentation and node.lesionsSegmentation)
-        self.ui.planButton.toolTip = (_("Plan trajectories for every lesion") if self.ui.planButton.enabled
-                                      else _("Select the CT, the critical structures and the lesions"))
+        self.ui.planButton.enabled = not self._planning and bool(
+            node.inputVolume and node.structuresSegmentation and node.lesionsSegmentation
+        )
+        self.ui.planButton.toolTip = (
+            _("Plan trajectories for every lesion")
+            if self.ui.planButton.enabled
+            else _("Select the CT, the critical structures and the lesions")
+        )
         self.ui.growLesionsButton.enabled = bool(node.inputVolume and node.lesionSeeds)
         self.ui.placeDepositsButton.enabled = bool(node.planJson and node.depositTrajectory)
         self.ui.exportButton.enabled = bool(node.planJson)
@@ -323,7 +330,9 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
 
     def onGrowLesionsButton(self) -> None:
         """Grow one lesion segment per click point (growing again replaces them)."""
-        with slicer.util.tryWithErrorDisplay(_("Failed to segment the lesions from the click points."), waitCursor=True):
+        with slicer.util.tryWithErrorDisplay(
+            _("Failed to segment the lesions from the click points."), waitCursor=True
+        ):
             node = self._parameterNode
             node.lesionsSegmentation = self.logic.growLesionsFromSeeds(node)
 
@@ -413,13 +422,22 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
 
     def growLesionsFromSeeds(self, parameterNode):
         """One lesion segment per click point of ``lesionSeeds``; returns the lesion segmentation."""
-        return self.hitit.core().growLesionsFromSeeds(self.hitit.context(), parameterNode.inputVolume, parameterNode.lesionSeeds,
-                                                      parameterNode.lesionsSegmentation)
+        return self.hitit.core().growLesionsFromSeeds(
+            self.hitit.context(),
+            parameterNode.inputVolume,
+            parameterNode.lesionSeeds,
+            parameterNode.lesionsSegmentation,
+        )
 
     def plan(self, parameterNode=None, progressCallback=None, cancelCallback=None) -> dict:
         """Plan every lesion and show the result in the scene; returns the plan dict (plan.json, LPS)."""
-        return self.hitit.core().plan(self.hitit.context(), parameterNode or self.getParameterNode(), self.hitit.session(),
-                                   progressCallback, cancelCallback)
+        return self.hitit.core().plan(
+            self.hitit.context(),
+            parameterNode or self.getParameterNode(),
+            self.hitit.session(),
+            progressCallback,
+            cancelCallback,
+        )
 
     def colorAccessibilityMap(self, parameterNode) -> None:
         """Colour the accessibility map by the chosen array."""
@@ -467,8 +485,13 @@ class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     libraries), here on Slicer's own scene. Each test_* works alone (ctest runs them one by one); no network.
     """
 
-    TESTS = ("test_PlannedTeachingCase", "test_ReplanAndCloseScene", "test_StatedContrast", "test_TransformedCT",
-             "test_SeedGrownLesions")
+    TESTS = (
+        "test_PlannedTeachingCase",
+        "test_ReplanAndCloseScene",
+        "test_StatedContrast",
+        "test_TransformedCT",
+        "test_SeedGrownLesions",
+    )
 
     @staticmethod
     def _setUpCase():

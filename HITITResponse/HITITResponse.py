@@ -178,7 +178,10 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         for widget, name in self._pathFields():
             widget.connect("currentPathChanged(QString)", lambda path, name=name: self._setPathParameter(name, path))
             # a cleared field is not acceptable input, so it emits validInputChanged(False) instead
-            widget.connect("validInputChanged(bool)", lambda valid, widget=widget, name=name: self._onPathValidityChanged(widget, name))
+            widget.connect(
+                "validInputChanged(bool)",
+                lambda valid, widget=widget, name=name: self._onPathValidityChanged(widget, name),
+            )
 
         self.ui.timepointsFromVolumesButton.connect("clicked(bool)", self.onTimepointsFromVolumesButton)
         self.ui.addLesionButton.connect("clicked(bool)", self.onAddLesionButton)
@@ -232,8 +235,11 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
 
     def _pathFields(self):
         """The file fields bound by hand and their parameters."""
-        return ((self.ui.injectionLogPathLineEdit, "injectionLog"), (self.ui.samplingLogPathLineEdit, "samplingLog"),
-                (self.ui.studyFilePathLineEdit, "studyFile"))
+        return (
+            (self.ui.injectionLogPathLineEdit, "injectionLog"),
+            (self.ui.samplingLogPathLineEdit, "samplingLog"),
+            (self.ui.studyFilePathLineEdit, "studyFile"),
+        )
 
     def _setPathParameter(self, name, path) -> None:
         """Store a file field's path ("" when cleared)."""
@@ -274,7 +280,9 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         self.ui.showWaterfallButton.enabled = bool(node.waterfallChart)
         self.ui.showSpiderButton.enabled = bool(node.spiderChart)
         self.ui.runReviewButton.enabled = bool(node.reviewVolume and str(node.planDirectory) not in ("", "."))
-        self.ui.exportResponseButton.enabled = bool((node.studyTable or node.reviewJson) and str(node.outputDirectory) not in ("", "."))
+        self.ui.exportResponseButton.enabled = bool(
+            (node.studyTable or node.reviewJson) and str(node.outputDirectory) not in ("", ".")
+        )
         self.ui.importStudyButton.enabled = self.ui.exportStudyButton.enabled = bool(node.studyFile.strip())
         for widget, name in self._pathFields():
             if widget.currentPath != getattr(node, name):  # an unset path shows an empty field, never "."
@@ -306,7 +314,9 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         if choices == self._choices:
             return
         self._choices = choices
-        self.ui.timepointsLabel.text = ", ".join(f"{t['id']} ({t['date']})" for t in self.logic.timepoints(node)) or _("none yet")
+        self.ui.timepointsLabel.text = ", ".join(f"{t['id']} ({t['date']})" for t in self.logic.timepoints(node)) or _(
+            "none yet"
+        )
         self._fillCombo(self.ui.injectedFromComboBox, [""] + timepointIds, node.lesionInjectedFrom, _("never"))
         self._fillCombo(self.ui.appearsAtComboBox, timepointIds, node.lesionAppearsAt)
         self._fillCombo(self.ui.measureTimepointComboBox, timepointIds, node.selectedTimepoint)
@@ -347,11 +357,17 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
     def _observeLines(self, lineNodes) -> None:
         """Observe the measurement lines so that the study table follows them as they move."""
         for lineNode in self._observedLines:
-            for event in (slicer.vtkMRMLMarkupsNode.PointModifiedEvent, slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent):
+            for event in (
+                slicer.vtkMRMLMarkupsNode.PointModifiedEvent,
+                slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent,
+            ):
                 self.removeObserver(lineNode, event, self.onMeasurementLineModified)
         self._observedLines = list(lineNodes)
         for lineNode in self._observedLines:
-            for event in (slicer.vtkMRMLMarkupsNode.PointModifiedEvent, slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent):
+            for event in (
+                slicer.vtkMRMLMarkupsNode.PointModifiedEvent,
+                slicer.vtkMRMLMarkupsNode.PointEndInteractionEvent,
+            ):
                 self.addObserver(lineNode, event, self.onMeasurementLineModified)
 
     def onMeasurementLineModified(self, caller=None, event=None) -> None:
@@ -383,9 +399,15 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
     def _lesionFromGui(self) -> dict:
         """The lesion being edited, as hitit_slicer.study_table.lesionRowsFor expects it."""
         node = self._parameterNode
-        return {"id": node.lesionId.strip(), "role": node.lesionRole, "organ": node.lesionOrgan.strip(),
-                "nodal": node.lesionNodal, "injected_from": node.lesionInjectedFrom or None,
-                "appears_at": node.lesionAppearsAt, "measurable": node.lesionMeasurable}
+        return {
+            "id": node.lesionId.strip(),
+            "role": node.lesionRole,
+            "organ": node.lesionOrgan.strip(),
+            "nodal": node.lesionNodal,
+            "injected_from": node.lesionInjectedFrom or None,
+            "appears_at": node.lesionAppearsAt,
+            "measurable": node.lesionMeasurable,
+        }
 
     def onAddLesionButton(self) -> None:
         """Add the lesion to the study, or update its description if it is there already."""
@@ -411,7 +433,8 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
             node = self._parameterNode
             result = self.logic.measureFromSegment(node, node.selectedLesion, node.selectedTimepoint)
             self.ui.measureStatusLabel.text = _("{lesion} at {timepoint}: {value:.1f} mm").format(
-                lesion=node.selectedLesion, timepoint=node.selectedTimepoint, value=result["diameterMm"])
+                lesion=node.selectedLesion, timepoint=node.selectedTimepoint, value=result["diameterMm"]
+            )
 
     def onUpdateFromLinesButton(self) -> None:
         """Copy every measurement line's length into the study now."""
@@ -440,7 +463,9 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         """Review the injection sites of the plan folder on the selected CT."""
         with slicer.util.tryWithErrorDisplay(_("Injection-site review failed."), waitCursor=True):
             review = self.logic.reviewInjection(self._parameterNode)
-            self.ui.reviewStatusLabel.text = _("{count} needle(s) reviewed.").format(count=len(review.get("needles", [])))
+            self.ui.reviewStatusLabel.text = _("{count} needle(s) reviewed.").format(
+                count=len(review.get("needles", []))
+            )
             self.onParameterNodeModified()
 
     def onImportStudyButton(self) -> None:
@@ -448,7 +473,8 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         with slicer.util.tryWithErrorDisplay(_("Study import failed."), waitCursor=True):
             study = self.logic.importStudy(self._parameterNode, self._parameterNode.studyFile)
             self.ui.exportStatusLabel.text = _("Imported {count} lesions.").format(
-                count=len(study["lesions"]) + len(study["new_lesions"]))
+                count=len(study["lesions"]) + len(study["new_lesions"])
+            )
 
     def onExportStudyButton(self) -> None:
         """Write the study to the study file (.json engine format, or .csv study table)."""
@@ -460,7 +486,9 @@ class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKOb
         """Write response.json, response.csv, the plots and the HTML report (and the review, if any)."""
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             paths = self.logic.exportResponse(self._parameterNode, self._parameterNode.outputDirectory)
-            self.ui.exportStatusLabel.text = _("Written: {files}").format(files=", ".join(sorted(os.path.basename(p) for p in paths.values())))
+            self.ui.exportStatusLabel.text = _("Written: {files}").format(
+                files=", ".join(sorted(os.path.basename(p) for p in paths.values()))
+            )
 
 
 #
@@ -499,7 +527,9 @@ class HITITResponseLogic(ScriptedLoadableModuleLogic):
 
     def timepointsFromVolumes(self, parameterNode) -> list:
         """Time points from the loaded volumes (DICOM study date, the date attribute, or a date in the name)."""
-        return self.hitit.library().timepointsFromVolumes(self.hitit.context(), parameterNode, dicomDatabase=getattr(slicer, "dicomDatabase", None))
+        return self.hitit.library().timepointsFromVolumes(
+            self.hitit.context(), parameterNode, dicomDatabase=getattr(slicer, "dicomDatabase", None)
+        )
 
     def addOrUpdateLesion(self, parameterNode, lesion) -> None:
         """Add a lesion to the study or update its description."""
@@ -582,7 +612,12 @@ class HITITResponseTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     libraries), here on Slicer's own scene. Each test_* builds its own inputs (no network) and works alone.
     """
 
-    TESTS = ("test_StudyFromLinesAndResponse", "test_ImportExportStudy", "test_MeasureFromSegment", "test_ReviewOfARealPlan")
+    TESTS = (
+        "test_StudyFromLinesAndResponse",
+        "test_ImportExportStudy",
+        "test_MeasureFromSegment",
+        "test_ReviewOfARealPlan",
+    )
 
     def test_StudyFromLinesAndResponse(self):
         """Lines of known length -> study table -> RECIST/iRECIST/itRECIST tables and charts; a growing line gives PD."""

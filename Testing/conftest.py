@@ -26,7 +26,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", f"{slicer_core_tier.MARKER}: runs hitit_slicer on Slicer's real core libraries")
     version, reason = slicer_core_tier.status()
     if version is None and slicer_core_tier.required():
-        raise pytest.UsageError(f"{slicer_core_tier.REQUIRED_VARIABLE}=1 but the real Slicer core tier cannot run: {reason}")
+        raise pytest.UsageError(
+            f"{slicer_core_tier.REQUIRED_VARIABLE}=1 but the real Slicer core tier cannot run: {reason}"
+        )
 
 
 def pytest_report_header(config):
@@ -38,8 +40,11 @@ def pytest_terminal_summary(terminalreporter):
     version, reason = slicer_core_tier.status()
     counts = {}
     for outcome in ("passed", "failed", "error", "skipped"):
-        counts[outcome] = sum(1 for report in terminalreporter.stats.get(outcome, [])
-                              if slicer_core_tier.MARKER in getattr(report, "keywords", {}) and report.when in ("call", "setup"))
+        counts[outcome] = sum(
+            1
+            for report in terminalreporter.stats.get(outcome, [])
+            if slicer_core_tier.MARKER in getattr(report, "keywords", {}) and report.when in ("call", "setup")
+        )
     if not any(counts.values()):
         return
     ran = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
@@ -63,6 +68,7 @@ def teaching_case_files(tmp_path_factory) -> dict:
     from hitit_slicer.teaching_case import writeTeachingCase
 
     return writeTeachingCase(tmp_path_factory.mktemp("teaching-case"))
+
 
 # --------------------------------------------------------------------- DICOM made at test time
 @pytest.fixture(scope="session")
@@ -103,7 +109,9 @@ def ts_rtstruct(tmp_path_factory, ts_dicom_dir, ts_dicom_truth) -> Path:
     from dicom_data import rtutils_rtstruct
 
     ct, truth = ts_dicom_truth
-    return rtutils_rtstruct(ts_dicom_dir, {**truth, "ring": ring_mask(ct.grid)}, tmp_path_factory.mktemp("rtutils") / "ts.rtstruct.dcm")
+    return rtutils_rtstruct(
+        ts_dicom_dir, {**truth, "ring": ring_mask(ct.grid)}, tmp_path_factory.mktemp("rtutils") / "ts.rtstruct.dcm"
+    )
 
 
 def ring_mask(grid):
@@ -115,6 +123,6 @@ def ring_mask(grid):
     k, j, i = np.indices(grid.shape)
     ci, cj = grid.size[0] / 2, grid.size[1] / 2
     r2 = (i - ci) ** 2 + (j - cj) ** 2
-    ring = (r2 >= 20 ** 2) & (r2 <= 40 ** 2)
+    ring = (r2 >= 20**2) & (r2 <= 40**2)
     spoke = (j == int(cj)) & (i >= ci) & (i <= ci + 30)
     return (ring | spoke) & (k >= 5) & (k < 15)

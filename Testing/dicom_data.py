@@ -33,8 +33,14 @@ def tool(name: str) -> Path:
     return path
 
 
-def ct_series_with_uids(source: Path, out: Path, study_uid: str = TEST_STUDY_UID, series_uid: str = TEST_SERIES_UID,
-                        patient_id: str = TEST_PATIENT_ID, step: int = 2) -> Path:
+def ct_series_with_uids(
+    source: Path,
+    out: Path,
+    study_uid: str = TEST_STUDY_UID,
+    series_uid: str = TEST_SERIES_UID,
+    patient_id: str = TEST_PATIENT_ID,
+    step: int = 2,
+) -> Path:
     """Copy of the DICOM series in ``source`` with UIDs, patient id and uncompressed HU pixels; returns ``out``.
 
     Every ``step``-th row and column is kept (pixel spacing x ``step``, same first voxel centre) to keep
@@ -46,7 +52,9 @@ def ct_series_with_uids(source: Path, out: Path, study_uid: str = TEST_STUDY_UID
     out.mkdir(parents=True, exist_ok=True)
     for index, file in enumerate(sorted(p for p in source.iterdir() if p.is_file())):
         dataset = pydicom.dcmread(file)
-        hu = sitk.GetArrayFromImage(sitk.ReadImage(str(file)))[0].astype(np.int16)[::step, ::step]  # GDCM decodes JPEG 2000
+        hu = sitk.GetArrayFromImage(sitk.ReadImage(str(file)))[0].astype(np.int16)[
+            ::step, ::step
+        ]  # GDCM decodes JPEG 2000
         dataset.Rows, dataset.Columns = hu.shape
         dataset.PixelSpacing = [f"{float(v) * step:g}" for v in dataset.PixelSpacing]
         dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -80,7 +88,9 @@ def flipped_label_image(label_map: Path, ct_folder: Path, out: Path) -> Path:
     flipped.SetSpacing(ct.GetSpacing())
     flipped.SetOrigin(ct.TransformIndexToPhysicalPoint((0, ct.GetSize()[1] - 1, 0)))
     flipped.SetDirection((direction * [1, -1, 1]).ravel().tolist())
-    labels = sitk.Resample(sitk.ReadImage(str(label_map)), flipped, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    labels = sitk.Resample(
+        sitk.ReadImage(str(label_map)), flipped, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8
+    )
     sitk.WriteImage(labels, str(out), True)
     return out
 
@@ -88,21 +98,55 @@ def flipped_label_image(label_map: Path, ct_folder: Path, out: Path) -> Path:
 def dcmqi_seg(label_image: Path, names: dict[int, str], ct_folder: Path, out: Path, tmp: Path) -> Path:
     """A binary DICOM SEG of every label present in ``label_image``, written by dcmqi; returns ``out``."""
     values = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(label_image))))
-    segments = [{
-        "labelID": int(v), "SegmentLabel": names[int(v)], "SegmentDescription": names[int(v)],
-        "SegmentAlgorithmType": "AUTOMATIC", "SegmentAlgorithmName": "TotalSegmentator",
-        "SegmentedPropertyCategoryCodeSequence": {"CodeValue": "123037004", "CodingSchemeDesignator": "SCT",
-                                                  "CodeMeaning": "Anatomical Structure"},
-        "SegmentedPropertyTypeCodeSequence": {"CodeValue": "85756007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Tissue"},
-    } for v in values if v]
-    metadata = {"ContentCreatorName": "Test", "ClinicalTrialSeriesID": "1", "ClinicalTrialTimePointID": "1",
-                "SeriesDescription": "TotalSegmentator", "SeriesNumber": "300", "InstanceNumber": "1",
-                "ContentLabel": "SEGMENTATION", "ContentDescription": "test", "segmentAttributes": [segments]}
+    segments = [
+        {
+            "labelID": int(v),
+            "SegmentLabel": names[int(v)],
+            "SegmentDescription": names[int(v)],
+            "SegmentAlgorithmType": "AUTOMATIC",
+            "SegmentAlgorithmName": "TotalSegmentator",
+            "SegmentedPropertyCategoryCodeSequence": {
+                "CodeValue": "123037004",
+                "CodingSchemeDesignator": "SCT",
+                "CodeMeaning": "Anatomical Structure",
+            },
+            "SegmentedPropertyTypeCodeSequence": {
+                "CodeValue": "85756007",
+                "CodingSchemeDesignator": "SCT",
+                "CodeMeaning": "Tissue",
+            },
+        }
+        for v in values
+        if v
+    ]
+    metadata = {
+        "ContentCreatorName": "Test",
+        "ClinicalTrialSeriesID": "1",
+        "ClinicalTrialTimePointID": "1",
+        "SeriesDescription": "TotalSegmentator",
+        "SeriesNumber": "300",
+        "InstanceNumber": "1",
+        "ContentLabel": "SEGMENTATION",
+        "ContentDescription": "test",
+        "segmentAttributes": [segments],
+    }
     meta_path = tmp / "dcmqi-metadata.json"
     meta_path.write_text(json.dumps(metadata), encoding="utf-8")
-    subprocess.run([str(tool("itkimage2segimage")), "--inputImageList", str(label_image), "--inputDICOMDirectory",
-                    str(ct_folder), "--outputDICOM", str(out), "--inputMetadata", str(meta_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(tool("itkimage2segimage")),
+            "--inputImageList",
+            str(label_image),
+            "--inputDICOMDirectory",
+            str(ct_folder),
+            "--outputDICOM",
+            str(out),
+            "--inputMetadata",
+            str(meta_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -111,6 +155,8 @@ def rtutils_rtstruct(ct_folder: Path, masks: dict[str, np.ndarray], out: Path) -
     rt_utils = pytest.importorskip("rt_utils", reason="rt-utils is a test dependency (pip install -e '.[test]')")
     structure_set = rt_utils.RTStructBuilder.create_new(dicom_series_path=str(ct_folder))
     for name, mask in masks.items():
-        structure_set.add_roi(mask=np.ascontiguousarray(mask.transpose(1, 2, 0)), name=name)  # rt-utils: (row, column, slice)
+        structure_set.add_roi(
+            mask=np.ascontiguousarray(mask.transpose(1, 2, 0)), name=name
+        )  # rt-utils: (row, column, slice)
     structure_set.save(str(out))
     return out

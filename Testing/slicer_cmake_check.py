@@ -85,8 +85,12 @@ def _destination_prefix(destination_dir: str) -> str | None:
     return destination_dir.split(SCRIPTED_MODULES_DIR, 1)[1].strip("/")
 
 
-def installed_files(folder: Path, repo: Path | None = None, variables: dict[str, list[str]] | None = None,
-                    functions: dict[str, tuple[list[str], str]] | None = None) -> list[Installed]:
+def installed_files(
+    folder: Path,
+    repo: Path | None = None,
+    variables: dict[str, list[str]] | None = None,
+    functions: dict[str, tuple[list[str], str]] | None = None,
+) -> list[Installed]:
     """Every Python script and resource the CMakeLists.txt of ``folder`` (and its subdirectories) installs.
 
     A ``function(name params...)`` defined there is run where it is called, with its parameters set to
@@ -103,8 +107,14 @@ def installed_files(folder: Path, repo: Path | None = None, variables: dict[str,
     return _run(text, folder, repo, variables, functions, (folder / "CMakeLists.txt").relative_to(repo).as_posix())
 
 
-def _run(text: str, folder: Path, repo: Path, variables: dict[str, list[str]],
-         functions: dict[str, tuple[list[str], str]], where: str) -> list[Installed]:
+def _run(
+    text: str,
+    folder: Path,
+    repo: Path,
+    variables: dict[str, list[str]],
+    functions: dict[str, tuple[list[str], str]],
+    where: str,
+) -> list[Installed]:
     """The files the commands of ``text`` install, run in ``folder``."""
     variables["CMAKE_CURRENT_SOURCE_DIR"] = [str(folder)]
     result: list[Installed] = []
@@ -121,13 +131,26 @@ def _run(text: str, folder: Path, repo: Path, variables: dict[str, list[str]],
         elif name == "add_subdirectory" and arguments and (folder / arguments[0] / "CMakeLists.txt").is_file():
             result += installed_files(folder / arguments[0], repo, variables, functions)
         elif name == "slicerMacroBuildScriptedModule":
-            values = _keywords(arguments, {"NAME", "SCRIPTS", "RESOURCES", "WITH_SUBDIR", "WITH_GENERIC_TESTS", "VERBOSE"})
+            values = _keywords(
+                arguments, {"NAME", "SCRIPTS", "RESOURCES", "WITH_SUBDIR", "WITH_GENERIC_TESTS", "VERBOSE"}
+            )
             prefix = folder.name if "WITH_SUBDIR" in values else ""
             rule = f"{where}: slicerMacroBuildScriptedModule({' '.join(values.get('NAME', []))})"
             result += _copied(values, folder, prefix, rule, repo)
         elif name == "ctkMacroCompilePythonScript":
-            values = _keywords(arguments, {"TARGET_NAME", "SCRIPTS", "RESOURCES", "SOURCE_DIR", "DESTINATION_DIR",
-                                           "INSTALL_DIR", "NO_INSTALL_SUBDIR", "GLOBAL_TARGET"})
+            values = _keywords(
+                arguments,
+                {
+                    "TARGET_NAME",
+                    "SCRIPTS",
+                    "RESOURCES",
+                    "SOURCE_DIR",
+                    "DESTINATION_DIR",
+                    "INSTALL_DIR",
+                    "NO_INSTALL_SUBDIR",
+                    "GLOBAL_TARGET",
+                },
+            )
             prefix = _destination_prefix(" ".join(values.get("DESTINATION_DIR", [])))
             if prefix is not None:
                 source = Path(values["SOURCE_DIR"][0]) if values.get("SOURCE_DIR") else folder
@@ -153,5 +176,8 @@ def install_collisions(repo: Path) -> list[str]:
     by_destination: dict[str, list[Installed]] = {}
     for item in installed_files(repo):
         by_destination.setdefault(item.destination, []).append(item)
-    return [f"{destination} is installed {len(items)} times: " + "; ".join(f"{i.source} by {i.rule}" for i in items)
-            for destination, items in sorted(by_destination.items()) if len(items) > 1]
+    return [
+        f"{destination} is installed {len(items)} times: " + "; ".join(f"{i.source} by {i.rule}" for i in items)
+        for destination, items in sorted(by_destination.items())
+        if len(items) > 1
+    ]

@@ -51,11 +51,15 @@ class Finding:
 class Contract:
     """The API contract JSON with the lookups the checker needs."""
 
-    def __init__(self, data: dict, oldest: str = OLDEST_SUPPORTED, rules: dict | None = None,
-                 signatures: dict | None = None):
+    def __init__(
+        self, data: dict, oldest: str = OLDEST_SUPPORTED, rules: dict | None = None, signatures: dict | None = None
+    ):
         self.data = data
-        self.rules = rules or {"deprecated": {"methods": {}, "python": {}, "python_parameters": {}},
-                               "required_arguments": {}, "kwargs_forwarded_to": {}}
+        self.rules = rules or {
+            "deprecated": {"methods": {}, "python": {}, "python_parameters": {}},
+            "required_arguments": {},
+            "kwargs_forwarded_to": {},
+        }
         self.signatures = (signatures or {"classes": {}})["classes"]
         self.python = data["python"]
         self.classes = data["classes"]
@@ -66,11 +70,18 @@ class Contract:
         self.oldest = oldest
 
     @classmethod
-    def load(cls, path: Path | str = DEFAULT_CONTRACT, oldest: str = OLDEST_SUPPORTED,
-             rules: Path | str | None = DEFAULT_RULES, signatures: Path | str | None = DEFAULT_SIGNATURES) -> Contract:
+    def load(
+        cls,
+        path: Path | str = DEFAULT_CONTRACT,
+        oldest: str = OLDEST_SUPPORTED,
+        rules: Path | str | None = DEFAULT_RULES,
+        signatures: Path | str | None = DEFAULT_SIGNATURES,
+    ) -> Contract:
         """Read the contract JSON file (and the rules and signature files beside it)."""
+
         def read(file):
             return json.loads(Path(file).read_text(encoding="utf-8")) if file else None
+
         return cls(read(path), oldest, read(rules), read(signatures))
 
     def overloads(self, cls: str, method: str) -> list[list[int]] | None:
@@ -100,7 +111,7 @@ class Contract:
         for module in CHECKED_CALL_MODULES:
             if not dotted.startswith(module + "."):
                 continue
-            entry, rest = self.python.get(module), dotted[len(module) + 1:].split(".")
+            entry, rest = self.python.get(module), dotted[len(module) + 1 :].split(".")
             if entry is None:
                 return None
             if len(rest) == 1 and rest[0] in entry.get("functions", {}):
@@ -152,8 +163,14 @@ def _dotted(node: ast.AST) -> str | None:
 def _hasattr_names(test: ast.AST) -> set[str]:
     names = set()
     for node in ast.walk(test):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"
-                and len(node.args) == 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "hasattr"
+            and len(node.args) == 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             names.add(node.args[1].value)
     return names
 
@@ -195,7 +212,9 @@ class _Checker(ast.NodeVisitor):
         name = _dotted(annotation)
         if name:
             last = name.split(".")[-1]
-            if last in self.c.classes and (name == last and last in self.imported_slicer_classes or name == f"slicer.{last}"):
+            if last in self.c.classes and (
+                name == last and last in self.imported_slicer_classes or name == f"slicer.{last}"
+            ):
                 return last
         return None
 
@@ -216,7 +235,11 @@ class _Checker(ast.NodeVisitor):
         if isinstance(node, ast.Call):
             func = node.func
             fname = _dotted(func) or ""
-            if isinstance(func, ast.Attribute) and func.attr in ("AddNewNodeByClass", "CreateNodeByClass", "GetFirstNodeByClass"):
+            if isinstance(func, ast.Attribute) and func.attr in (
+                "AddNewNodeByClass",
+                "CreateNodeByClass",
+                "GetFirstNodeByClass",
+            ):
                 if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in self.c.classes:
                     return node.args[0].value
             if fname.startswith("slicer.") and fname.split(".")[-1] in self.c.classes and fname.count(".") == 1:
@@ -282,20 +305,29 @@ class _Checker(ast.NodeVisitor):
     visit_AsyncFunctionDef = _visit_function
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        decorators = {(_dotted(d.func if isinstance(d, ast.Call) else d) or "").split(".")[-1] for d in node.decorator_list}
+        decorators = {
+            (_dotted(d.func if isinstance(d, ast.Call) else d) or "").split(".")[-1] for d in node.decorator_list
+        }
         if "parameterNodeWrapper" in decorators:
             for item in node.body:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     annotation = item.annotation
-                    if isinstance(annotation, ast.Subscript) and (_dotted(annotation.value) or "").endswith("Annotated"):
-                        elements = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+                    if isinstance(annotation, ast.Subscript) and (_dotted(annotation.value) or "").endswith(
+                        "Annotated"
+                    ):
+                        elements = (
+                            annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+                        )
                         annotation = elements[0]
                     cls = self.class_name(annotation)
                     if cls:
                         self.parameter_fields[item.target.id] = cls
                     elif _dotted(annotation) and _dotted(annotation).split(".")[-1].startswith("vtkMRML"):
-                        self.report(item, f"parameter node field type {_dotted(annotation)} is not a Slicer class "
-                                          "imported with 'from slicer import ...'")
+                        self.report(
+                            item,
+                            f"parameter node field type {_dotted(annotation)} is not a Slicer class "
+                            "imported with 'from slicer import ...'",
+                        )
         self.generic_visit(node)
 
     # ------------------------------------------------------------ imports
@@ -331,7 +363,11 @@ class _Checker(ast.NodeVisitor):
         name = _dotted(node)
         if name:
             parts = name.split(".")
-            if parts[0] == "slicer" and len(parts) >= 2 and parts[1].startswith(("vtkMRML", "vtkSlicer", "vtkSegment", "vtkOrientedImageData")):
+            if (
+                parts[0] == "slicer"
+                and len(parts) >= 2
+                and parts[1].startswith(("vtkMRML", "vtkSlicer", "vtkSegment", "vtkOrientedImageData"))
+            ):
                 cls = parts[1]
                 if cls not in self.c.all_class_names:
                     self.report(node, f"slicer.{cls} is not a Slicer class")
@@ -340,9 +376,16 @@ class _Checker(ast.NodeVisitor):
                 elif len(parts) == 3:
                     self.check_available(node, f"{self.c.declaring_class(cls, parts[2])}.{parts[2]}")
                 return  # do not descend: the chain is handled
-            for module in ("slicer.util", "slicer.packaging", "slicer.testing", "slicer.cli", "sitkUtils", "SampleData"):
+            for module in (
+                "slicer.util",
+                "slicer.packaging",
+                "slicer.testing",
+                "slicer.cli",
+                "sitkUtils",
+                "SampleData",
+            ):
                 mparts = module.split(".")
-                if parts[:len(mparts)] == mparts and len(parts) > len(mparts) and self.c.python_module(module):
+                if parts[: len(mparts)] == mparts and len(parts) > len(mparts) and self.c.python_module(module):
                     member = parts[len(mparts)]
                     info = self.check_python_name(node, module, member)
                     if info is not None and len(parts) > len(mparts) + 1 and "methods" in info:
@@ -393,12 +436,15 @@ class _Checker(ast.NodeVisitor):
         rules = self.c.rules
         given = {k.arg for k in node.keywords}
         params = [p for p in info.get("params", []) if p not in ("self", "cls")]
-        given |= set(params[:len(node.args)])
+        given |= set(params[: len(node.args)])
         if not any(k.arg is None for k in node.keywords) and not any(isinstance(a, ast.Starred) for a in node.args):
             needed = [p for p in rules["required_arguments"].get(module, {}).get(qualified, []) if p not in given]
             if needed:
-                self.report(node, f"{name}() needs {', '.join(needed)}: Slicer uses them as lists without a None "
-                                  "check, so leaving them out raises TypeError")
+                self.report(
+                    node,
+                    f"{name}() needs {', '.join(needed)}: Slicer uses them as lists without a None "
+                    "check, so leaving them out raises TypeError",
+                )
         target = rules["kwargs_forwarded_to"].get(module, {}).get(qualified)
         forwarded = self.c.python_callable(target) if target else None
         if forwarded is not None:
@@ -423,7 +469,7 @@ class _Checker(ast.NodeVisitor):
             return
         if len(node.args) > len(params) and not info.get("vararg"):
             self.report(node, f"{name}() takes at most {len(params)} positional arguments, {len(node.args)} given")
-        given = set(params[:len(node.args)])
+        given = set(params[: len(node.args)])
         for keyword in node.keywords:
             if keyword.arg not in params and keyword.arg not in kwonly and not info.get("kwarg"):
                 self.report(node, f"{name}() has no keyword argument {keyword.arg!r}")
@@ -433,8 +479,9 @@ class _Checker(ast.NodeVisitor):
             self.report(node, f"{name}() misses required argument(s) {', '.join(missing)}")
 
 
-def check_source(source: str, contract: Contract, ui_types: dict[str, list[str]] | None = None,
-                 filename: str = "<module>") -> list[Finding]:
+def check_source(
+    source: str, contract: Contract, ui_types: dict[str, list[str]] | None = None, filename: str = "<module>"
+) -> list[Finding]:
     """Every use of a Slicer name in ``source`` that the contract does not have."""
     tree = ast.parse(source, filename=filename)
     checker = _Checker(contract, ui_types or {})
@@ -444,9 +491,16 @@ def check_source(source: str, contract: Contract, ui_types: dict[str, list[str]]
             checker.imported_slicer_classes |= {a.asname or a.name for a in node.names}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            checker.visit_ClassDef(ast.ClassDef(name=node.name, bases=[], keywords=[], body=[
-                item for item in node.body if isinstance(item, ast.AnnAssign)], decorator_list=node.decorator_list,
-                type_params=[]))
+            checker.visit_ClassDef(
+                ast.ClassDef(
+                    name=node.name,
+                    bases=[],
+                    keywords=[],
+                    body=[item for item in node.body if isinstance(item, ast.AnnAssign)],
+                    decorator_list=node.decorator_list,
+                    type_params=[],
+                )
+            )
     checker.findings.clear()
     checker.visit(tree)
     return sorted(set(checker.findings), key=lambda f: (f.line, f.message))

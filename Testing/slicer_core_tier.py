@@ -40,8 +40,10 @@ def status() -> tuple[str | None, str | None]:
         slicer.vtkSlicerApplicationLogic()
         version = importlib.metadata.version("slicer-core")
     except Exception as error:  # any failure to load the compiled libraries means the tier cannot run here
-        return None, (f"Slicer's core libraries do not import here ({type(error).__name__}: {error}); "
-                      "they come from the slicer-core wheel (CPython 3.11), installed by make test")
+        return None, (
+            f"Slicer's core libraries do not import here ({type(error).__name__}: {error}); "
+            "they come from the slicer-core wheel (CPython 3.11), installed by make test"
+        )
     import vtk
 
     return f"slicer-core {version} (VTK {vtk.vtkVersion.GetVTKVersion()})", None

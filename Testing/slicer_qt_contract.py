@@ -55,9 +55,9 @@ def normalize_signature(text: str) -> str:
     for param in filter(None, (p.strip() for p in match.group(2).split(","))):
         param = " ".join(param.split())
         if param.startswith("const ") and param.endswith("&"):
-            param = param[len("const "):-1].strip()
+            param = param[len("const ") : -1].strip()
         elif param.startswith("const ") and not param.endswith("*"):
-            param = param[len("const "):]
+            param = param[len("const ") :]
         params.append(re.sub(r"\s*([*&<>,])\s*", r"\1", param))
     return f"{match.group(1)}({','.join(params)})"
 
@@ -244,7 +244,9 @@ class _QtChecker(ast.NodeVisitor):
             return
         signature = normalize_signature(arg.value)
         if "(" not in signature:
-            self.report(node, f"{cls}.connect({arg.value!r}): give the signal with its argument types, e.g. 'clicked(bool)'")
+            self.report(
+                node, f"{cls}.connect({arg.value!r}): give the signal with its argument types, e.g. 'clicked(bool)'"
+            )
             return
         missing = self.api.lacking(cls, lambda m: signature in m.signals)
         if missing:
@@ -273,8 +275,11 @@ class _QtChecker(ast.NodeVisitor):
                 continue
             missing = self.api.lacking(cls, lambda m, k=keyword.arg: m.properties.get(k, {}).get("writable"))
             if missing:
-                self.report(node, f"{name}() silently ignores {keyword.arg}=: {cls} has no writable property "
-                                  f"{keyword.arg}{_in(missing)}")
+                self.report(
+                    node,
+                    f"{name}() silently ignores {keyword.arg}=: {cls} has no writable property "
+                    f"{keyword.arg}{_in(missing)}",
+                )
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
@@ -301,15 +306,21 @@ class _QtChecker(ast.NodeVisitor):
             cls = self.class_of(node.value)
             name = member_name(node.attr)
             if cls and name not in PYTHONQT_MEMBERS:
-                missing = self.api.lacking(cls, lambda m: name in m.properties or name in m.callables
-                                           or name in m.signal_names)
+                missing = self.api.lacking(
+                    cls, lambda m: name in m.properties or name in m.callables or name in m.signal_names
+                )
                 if missing:
                     self.report(node, f"{cls} has no property, signal or method {name}{_in(missing)}")
         self.generic_visit(node)
 
 
-def check_qt_source(source: str, api: QtApi, ui_classes: dict[str, str] | None = None,
-                    util_params: dict[str, list[str]] | None = None, filename: str = "<module>") -> list[Finding]:
+def check_qt_source(
+    source: str,
+    api: QtApi,
+    ui_classes: dict[str, str] | None = None,
+    util_params: dict[str, list[str]] | None = None,
+    filename: str = "<module>",
+) -> list[Finding]:
     """Every Qt use in ``source`` that the widget classes do not have."""
     checker = _QtChecker(api, ui_classes or {}, util_params or {})
     checker.visit(ast.parse(source, filename=filename))

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from hitit.anatomy.body import (BodyConfig, SkinConfig, auto_structures, body_mask, skin_surface)
+from hitit.anatomy.body import BodyConfig, SkinConfig, auto_structures, body_mask, skin_surface
 from hitit.case import Volume
 from hitit.errors import InputError
 from hitit.geometry import Grid
@@ -69,9 +69,9 @@ def nearest_neighbour_mm(points: np.ndarray) -> np.ndarray:
     """Distance from each point to its nearest other point (brute force in chunks, small sets)."""
     nearest = np.empty(len(points))
     for start in range(0, len(points), 256):
-        d = np.linalg.norm(points[start:start + 256, None, :] - points[None, :, :], axis=2)
+        d = np.linalg.norm(points[start : start + 256, None, :] - points[None, :, :], axis=2)
         d[np.arange(len(d)), np.arange(start, start + len(d))] = np.inf
-        nearest[start:start + 256] = d.min(axis=1)
+        nearest[start : start + 256] = d.min(axis=1)
     return nearest
 
 
@@ -217,7 +217,9 @@ def teaching():
     start = time.perf_counter()
     body = body_mask(tc.case.ct)
     skin = skin_surface(tc.case.ct, body=body)
-    print(f"teaching case {tc.case.grid.size}: body + skin {time.perf_counter() - start:.2f} s, {skin.valid.sum()} entries")
+    print(
+        f"teaching case {tc.case.grid.size}: body + skin {time.perf_counter() - start:.2f} s, {skin.valid.sum()} entries"
+    )
     return tc, body, skin
 
 

@@ -29,27 +29,72 @@ def test_every_totalsegmentator_total_name_has_a_category(cat):
     assert cat.warnings_for(names) == []
 
 
-@pytest.mark.parametrize("name, category", [
-    ("aorta", "vessel"), ("iliac_vena_left", "vessel"), ("portal_vein_and_splenic_vein", "vessel"), ("heart", "heart"),
-    ("atrial_appendage_left", "heart"), ("stomach", "hollow_organ"), ("duodenum", "hollow_organ"), ("colon", "hollow_organ"),
-    ("small_bowel", "hollow_organ"), ("gallbladder", "hollow_organ"), ("urinary_bladder", "hollow_organ"),
-    ("esophagus", "hollow_organ"), ("trachea", "airway"), ("spinal_cord", "nerve"), ("brain", "nerve"),
-    ("rib_left_7", "bone"), ("vertebrae_L1", "bone"), ("sternum", "bone"), ("costal_cartilages", "bone"),
-    ("spleen", "solid_organ"), ("kidney_left", "solid_organ"), ("pancreas", "solid_organ"), ("adrenal_gland_right", "solid_organ"),
-    ("liver", "solid_organ"), ("prostate", "solid_organ"), ("thyroid_gland", "solid_organ"), ("lung_middle_lobe_right", "lung"),
-    ("autochthon_left", "soft_tissue"), ("gluteus_maximus_right", "soft_tissue"), ("iliopsoas_left", "soft_tissue"),
-    # synonyms, other TotalSegmentator tasks, patterns and spelling variants
-    ("IVC", "vessel"), ("Small Bowel", "hollow_organ"), ("gall-bladder", "hollow_organ"), ("lung_arteries", "vessel"),
-    ("lung_airways", "airway"), ("liver_segment_4", "solid_organ"), ("heart_ventricle_left", "heart"), ("rib_3", "bone"),
-    ("auto_bone", "bone"), ("auto_lung", "lung"), ("skeletal_muscle", "soft_tissue"), ("subcutaneous_fat", "soft_tissue"),
-])
+@pytest.mark.parametrize(
+    "name, category",
+    [
+        ("aorta", "vessel"),
+        ("iliac_vena_left", "vessel"),
+        ("portal_vein_and_splenic_vein", "vessel"),
+        ("heart", "heart"),
+        ("atrial_appendage_left", "heart"),
+        ("stomach", "hollow_organ"),
+        ("duodenum", "hollow_organ"),
+        ("colon", "hollow_organ"),
+        ("small_bowel", "hollow_organ"),
+        ("gallbladder", "hollow_organ"),
+        ("urinary_bladder", "hollow_organ"),
+        ("esophagus", "hollow_organ"),
+        ("trachea", "airway"),
+        ("spinal_cord", "nerve"),
+        ("brain", "nerve"),
+        ("rib_left_7", "bone"),
+        ("vertebrae_L1", "bone"),
+        ("sternum", "bone"),
+        ("costal_cartilages", "bone"),
+        ("spleen", "solid_organ"),
+        ("kidney_left", "solid_organ"),
+        ("pancreas", "solid_organ"),
+        ("adrenal_gland_right", "solid_organ"),
+        ("liver", "solid_organ"),
+        ("prostate", "solid_organ"),
+        ("thyroid_gland", "solid_organ"),
+        ("lung_middle_lobe_right", "lung"),
+        ("autochthon_left", "soft_tissue"),
+        ("gluteus_maximus_right", "soft_tissue"),
+        ("iliopsoas_left", "soft_tissue"),
+        # synonyms, other TotalSegmentator tasks, patterns and spelling variants
+        ("IVC", "vessel"),
+        ("Small Bowel", "hollow_organ"),
+        ("gall-bladder", "hollow_organ"),
+        ("lung_arteries", "vessel"),
+        ("lung_airways", "airway"),
+        ("liver_segment_4", "solid_organ"),
+        ("heart_ventricle_left", "heart"),
+        ("rib_3", "bone"),
+        ("auto_bone", "bone"),
+        ("auto_lung", "lung"),
+        ("skeletal_muscle", "soft_tissue"),
+        ("subcutaneous_fat", "soft_tissue"),
+    ],
+)
 def test_names_resolve_to_their_category(cat, name, category):
     assert cat.category_of(name) == category
 
 
 def test_default_margins_and_kinds_meet_the_minimums(cat):
-    for name in ("aorta", "heart", "colon", "stomach", "duodenum", "gallbladder", "urinary_bladder", "esophagus",
-                 "trachea", "spinal_cord", "small_bowel"):
+    for name in (
+        "aorta",
+        "heart",
+        "colon",
+        "stomach",
+        "duodenum",
+        "gallbladder",
+        "urinary_bladder",
+        "esophagus",
+        "trachea",
+        "spinal_cord",
+        "small_bowel",
+    ):
         rule = cat.rule(name)
         assert rule.kind == "hard" and rule.margin_mm >= 5.0, rule
     for name in ("rib_left_10", "vertebrae_T12", "hip_left", "auto_bone"):
@@ -59,7 +104,10 @@ def test_default_margins_and_kinds_meet_the_minimums(cat):
         rule = cat.rule(name)
         assert rule.kind == "hard" and rule.margin_mm >= 0.0, rule
     lung = cat.rule("lung_lower_lobe_left")
-    assert lung.kind == "traversable" and lung.penalties["per_fissure_crossing"] > lung.penalties["per_extra_pleural_puncture"] > 0
+    assert (
+        lung.kind == "traversable"
+        and lung.penalties["per_fissure_crossing"] > lung.penalties["per_extra_pleural_puncture"] > 0
+    )
     assert cat.rule("autochthon_right").kind == "allowed"
     for rule in cat.categories.values():
         # every default carries its evidence tag and a published identifier unless it is our own derivation
@@ -77,8 +125,12 @@ def test_target_organ_becomes_allowed_only_for_its_target(cat):
     # a lung lesion: the lobe keeps its pleura and fissure penalties
     assert cat.rules_for_target(names, "lung_lower_lobe_right")["lung_lower_lobe_right"].kind == "traversable"
     # several names may hold the target (liver segments), and the module-level helper uses the built-in catalogue
-    seg = rules_for_target(["liver_segment_7", "liver_segment_8", "kidney_right"], ["liver_segment_7", "liver_segment_8"])
-    assert seg["liver_segment_7"].kind == seg["liver_segment_8"].kind == "allowed" and seg["kidney_right"].kind == "hard"
+    seg = rules_for_target(
+        ["liver_segment_7", "liver_segment_8", "kidney_right"], ["liver_segment_7", "liver_segment_8"]
+    )
+    assert (
+        seg["liver_segment_7"].kind == seg["liver_segment_8"].kind == "allowed" and seg["kidney_right"].kind == "hard"
+    )
 
 
 def test_a_target_organ_that_is_not_a_solid_organ_is_flagged(cat):
@@ -108,7 +160,10 @@ def test_category_and_structure_overrides(cat):
     assert mapped.rule("mystery_blob").kind == "allowed" and mapped.warnings_for(["mystery_blob"]) == []
     assert any("weakened" in n for n in mapped.notes)
     stored = json.loads(json.dumps(new.to_dict()))
-    assert stored["categories"]["vessel"]["margin_mm"] == 7.0 and stored["structure_overrides"]["aorta"]["margin_mm"] == 10.0
+    assert (
+        stored["categories"]["vessel"]["margin_mm"] == 7.0
+        and stored["structure_overrides"]["aorta"]["margin_mm"] == 10.0
+    )
     assert stored["notes"]
 
 

@@ -8,7 +8,16 @@ from hitit.cli.main import main
 def test_bench_small_fields_and_agreement(capsys):
     assert main(["bench", "--small", "--json", "--engine-only"]) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("prepare_s", "map_s", "entries", "check_path_ms", "peak_memory_mb", "baseline_map_s", "speedup", "agreement"):
+    for key in (
+        "prepare_s",
+        "map_s",
+        "entries",
+        "check_path_ms",
+        "peak_memory_mb",
+        "baseline_map_s",
+        "speedup",
+        "agreement",
+    ):
         assert key in result
     assert result["agreement"] > 0.95
     assert result["disagreements_within_half_voxel"] == result["disagreements"]
@@ -22,8 +31,16 @@ def test_bench_small_whole_process_figures(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["process_s"] > 0 and result["baseline_process_s"] > 0
     assert result["process_speedup"] == round(result["baseline_process_s"] / result["process_s"], 2)
-    for stage in ("start_up", "read", "body_and_skin", "lesion_measurement", "distance_maps", "map", "exact_checks",
-                  "report_and_write"):
+    for stage in (
+        "start_up",
+        "read",
+        "body_and_skin",
+        "lesion_measurement",
+        "distance_maps",
+        "map",
+        "exact_checks",
+        "report_and_write",
+    ):
         assert stage in result["stages_s"]
     assert result["proposed_paths"] >= 1 and result["proposed_paths_exactly_safe"] == result["proposed_paths"]
     assert result["baseline_clear_entries"] > 0 and result["process_peak_memory_mb"] > 0

@@ -12,8 +12,16 @@ from hitit.io.segmentations import write_seg_nrrd
 
 
 def test_inspect_json(ts_dir, capsys):
-    code = main(["inspect", "--ct", str(ts_dir / "example_ct.nii.gz"),
-                 "--structures", str(ts_dir / "example_seg_fast_force_split.nii.gz"), "--json"])
+    code = main(
+        [
+            "inspect",
+            "--ct",
+            str(ts_dir / "example_ct.nii.gz"),
+            "--structures",
+            str(ts_dir / "example_seg_fast_force_split.nii.gz"),
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["frame"] == "LPS"
@@ -39,8 +47,19 @@ def test_inspect_text_with_several_sources_and_label_map(tmp_path, capsys):
     write_seg_nrrd(tmp_path / "lesions.seg.nrrd", grid, {"L1": lesion, "L2": np.zeros(grid.shape, bool)})
     sitk.WriteImage(grid.image_from_array(lesion.astype(np.uint8) * 4), str(tmp_path / "labels.nrrd"))
     (tmp_path / "map.csv").write_text("label,name\n4,tumour\n")
-    code = main(["inspect", "--ct", str(tmp_path / "ct.nrrd"), "--structures", str(tmp_path / "lesions.seg.nrrd"),
-                 "--structures", str(tmp_path / "labels.nrrd"), "--label-map", str(tmp_path / "map.csv")])
+    code = main(
+        [
+            "inspect",
+            "--ct",
+            str(tmp_path / "ct.nrrd"),
+            "--structures",
+            str(tmp_path / "lesions.seg.nrrd"),
+            "--structures",
+            str(tmp_path / "labels.nrrd"),
+            "--label-map",
+            str(tmp_path / "map.csv"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "size [20, 20, 10]" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and "voxels" in line}

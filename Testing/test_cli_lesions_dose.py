@@ -27,8 +27,9 @@ def test_teaching_case_lesions_match_truth(teaching):
     case = teaching.case
     contrast, _ = resolve_contrast(None, case.ct.metadata)  # the teaching CT's header says contrast-enhanced
     assert contrast.enhanced is True and "ContrastBolusAgent" in contrast.source
-    results = measure_lesions(lesions_from_masks(case.lesions), case.grid, case.ct.array, teaching.body, case.structures,
-                              contrast=contrast)
+    results = measure_lesions(
+        lesions_from_masks(case.lesions), case.grid, case.ct.array, teaching.body, case.structures, contrast=contrast
+    )
     assert {m.lesion_id for m in results} == set(teaching.truth)
     # the truth has one lesion abutting a structure (L2, 1 mm from the IVC): its distance must be measured
     assert {lesion_id: t.abuts for lesion_id, t in teaching.truth.items() if t.abuts} == {"L2": "inferior_vena_cava"}
@@ -53,15 +54,27 @@ def test_cli_lesions_json(teaching, tmp_path, capsys):
     case = teaching.case
     ct = write_volume(case.ct, tmp_path / "ct.nrrd")
     lesions = write_seg_nrrd(tmp_path / "lesions.seg.nrrd", case.grid, case.lesions)
-    structures = write_seg_nrrd(tmp_path / "structures.seg.nrrd", case.grid,
-                                {k: v for k, v in case.structures.items() if k in ("liver", "inferior_vena_cava")})
+    structures = write_seg_nrrd(
+        tmp_path / "structures.seg.nrrd",
+        case.grid,
+        {k: v for k, v in case.structures.items() if k in ("liver", "inferior_vena_cava")},
+    )
     assert main(["lesions", "--ct", str(ct), "--lesions", str(lesions), "--structures", str(structures), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["frame"] == "LPS"
     rows = {r["id"]: r for r in out["lesions"]}
     assert set(rows) == set(teaching.truth)
-    for key in ("volume_ml", "longest_diameter_mm", "short_axis_mm", "max_3d_diameter_mm", "centroid_lps", "depth_mm",
-                "organ", "necrosis_fraction", "measurable"):
+    for key in (
+        "volume_ml",
+        "longest_diameter_mm",
+        "short_axis_mm",
+        "max_3d_diameter_mm",
+        "centroid_lps",
+        "depth_mm",
+        "organ",
+        "necrosis_fraction",
+        "measurable",
+    ):
         assert key in rows["L1"]
     assert rows["L1"]["organ"] == "liver"
     assert out["contrast"]["enhanced"] is True and "ContrastBolusAgent" in out["contrast"]["source"]  # from ct.nrrd
@@ -76,7 +89,10 @@ def test_cli_dose_ld_and_table(tmp_path, capsys):
     assert main(["dose", "--protocol", "tvec", "--ld", "60", "30", "20", "10", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["protocol"]["name"] == "tvec" and out["total_injectate_ml"] == 4.0
-    assert [(r["id"], r["inject"], r["injectate_ml"]) for r in out["lesions"]][:2] == [("L1", True, 4.0), ("L2", False, 0.0)]
+    assert [(r["id"], r["inject"], r["injectate_ml"]) for r in out["lesions"]][:2] == [
+        ("L1", True, 4.0),
+        ("L2", False, 0.0),
+    ]
     assert all("reason" in r and "longest_diameter_mm" in r for r in out["lesions"])
     table = tmp_path / "lesions.csv"
     table.write_text("id,longest_diameter_mm,volume_ml,new\nA,40,20,false\nB,12,0.8,true\n")

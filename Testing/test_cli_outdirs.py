@@ -30,8 +30,19 @@ def case_files(tmp_path_factory):
 
 
 def _plan_args(paths, out, lesions="lesions"):
-    return ["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]), "--lesions", str(paths[lesions]),
-            "--protocol", "pv10", "--out", str(out)]
+    return [
+        "plan",
+        "--ct",
+        str(paths["ct"]),
+        "--structures",
+        str(paths["structures"]),
+        "--lesions",
+        str(paths[lesions]),
+        "--protocol",
+        "pv10",
+        "--out",
+        str(out),
+    ]
 
 
 def _snapshot(folder):
@@ -93,7 +104,9 @@ def test_demo_folders_get_the_usual_permissions_and_keep_user_files(tmp_path):
         os.umask(old_umask)
     for folder in (out, out / "case", out / "plan"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
-    assert (out / "plan" / "my-notes.txt").read_text() == "mine" and (out / "case" / "my-notes.txt").read_text() == "mine"
+    assert (out / "plan" / "my-notes.txt").read_text() == "mine" and (
+        out / "case" / "my-notes.txt"
+    ).read_text() == "mine"
     assert read_marker(out / "plan")["kind"] == "plan" and read_marker(out / "case")["kind"] == "teaching-case"
 
 

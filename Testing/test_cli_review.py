@@ -36,32 +36,73 @@ def files(tmp_path_factory):
     write_volume(needle_ct, root / "needle_ct.nrrd")
     write_volume(add_injection(needle_ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM), root / "post_ct.nrrd")
     l4 = teaching.truth["L4"].example_paths[0]
-    plan = plan_document([
-        lesion_record("L1", [trajectory_record(entry, target, min_clearance_mm=9.0, score=1.0)],
-                      deposits_record((INJECTION_CENTRE_LPS, 40.0, 1.5))),
-        lesion_record("L4", [trajectory_record(l4.entry_lps, l4.target_lps, min_clearance_mm=20.0, score=1.0)],
-                      deposits_record((l4.target_lps, 15.0, 0.5))),
-    ], structures=teaching.case.structures, host_organ="liver")
+    plan = plan_document(
+        [
+            lesion_record(
+                "L1",
+                [trajectory_record(entry, target, min_clearance_mm=9.0, score=1.0)],
+                deposits_record((INJECTION_CENTRE_LPS, 40.0, 1.5)),
+            ),
+            lesion_record(
+                "L4",
+                [trajectory_record(l4.entry_lps, l4.target_lps, min_clearance_mm=20.0, score=1.0)],
+                deposits_record((l4.target_lps, 15.0, 0.5)),
+            ),
+        ],
+        structures=teaching.case.structures,
+        host_organ="liver",
+    )
     (root / "plan").mkdir()
     (root / "plan" / "plan.json").write_text(json.dumps(plan))
-    (root / "log.csv").write_text("lesion_id,delivered_ml,needle,passes,leakage_seen\nL1,1.5,22G,2,yes\nL4,0.2,22G,1,no\n")
-    (root / "samples.json").write_text(json.dumps({"frame": "LPS", "samples": [
-        {"id": "B1", "lesion_id": "L1", "timepoint": "C1D1", "point": list(target + [0.0, 0.0, 4.0])}]}))
+    (root / "log.csv").write_text(
+        "lesion_id,delivered_ml,needle,passes,leakage_seen\nL1,1.5,22G,2,yes\nL4,0.2,22G,1,no\n"
+    )
+    (root / "samples.json").write_text(
+        json.dumps(
+            {
+                "frame": "LPS",
+                "samples": [
+                    {"id": "B1", "lesion_id": "L1", "timepoint": "C1D1", "point": list(target + [0.0, 0.0, 4.0])}
+                ],
+            }
+        )
+    )
     return {"root": root, "paths": paths, "tip": tip, "hub": hub, "target": target}
 
 
 def _args(files, out, *extra):
     root, paths = files["root"], files["paths"]
-    return ["review", "--plan", str(root / "plan"), "--ct", str(root / "needle_ct.nrrd"),
-            "--structures", str(paths["structures"]), "--structures", str(paths["lesions"]),
-            "--out", str(out), *extra]
+    return [
+        "review",
+        "--plan",
+        str(root / "plan"),
+        "--ct",
+        str(root / "needle_ct.nrrd"),
+        "--structures",
+        str(paths["structures"]),
+        "--structures",
+        str(paths["lesions"]),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def test_review_end_to_end(files, capsys):
     root = files["root"]
     out = root / "out"
-    code = main(_args(files, out, "--post-ct", str(root / "post_ct.nrrd"), "--injection-log", str(root / "log.csv"),
-                      "--sampling-log", str(root / "samples.json")))
+    code = main(
+        _args(
+            files,
+            out,
+            "--post-ct",
+            str(root / "post_ct.nrrd"),
+            "--injection-log",
+            str(root / "log.csv"),
+            "--sampling-log",
+            str(root / "samples.json"),
+        )
+    )
     assert code == 0, capsys.readouterr().err
     review = json.loads((out / "review.json").read_text(encoding="utf-8"))
     assert review["frame"] == "LPS"
@@ -76,10 +117,13 @@ def test_review_end_to_end(files, capsys):
     assert volumes["L1"]["technical_success"] is True and volumes["L4"]["technical_success"] is False
     injectate = {r["lesion_id"]: r for r in review["injectate"]}
     assert injectate["L1"]["baseline_used"] is True
-    assert injectate["L1"]["injectate_ml"] == pytest.approx(4 / 3 * np.pi * np.prod(INJECTION_SEMI_AXES_MM) / 1000, rel=0.05)
+    assert injectate["L1"]["injectate_ml"] == pytest.approx(
+        4 / 3 * np.pi * np.prod(INJECTION_SEMI_AXES_MM) / 1000, rel=0.05
+    )
     assert injectate["L1"]["leaked_by_structure_ml"]["liver"] > 0
     assert review["samples"][0]["nearest_planned_deposit_mm"] == pytest.approx(
-        np.linalg.norm(files["target"] + [0, 0, 4.0] - INJECTION_CENTRE_LPS), abs=1e-3)
+        np.linalg.norm(files["target"] + [0, 0, 4.0] - INJECTION_CENTRE_LPS), abs=1e-3
+    )
     page = (out / "review.html").read_text(encoding="utf-8")
     for image in ("needle_L1.png", "injectate_L1.png"):
         assert f'src="{image}"' in page and (out / image).stat().st_size > 1000
@@ -87,7 +131,9 @@ def test_review_end_to_end(files, capsys):
 
 def test_review_with_a_reviewer_line(files):
     root = files["root"]
-    line = write_markups(root / "needle.mrk.json", [Markup("line", "L1", np.vstack([files["hub"], files["tip"]]))], "RAS")
+    line = write_markups(
+        root / "needle.mrk.json", [Markup("line", "L1", np.vstack([files["hub"], files["tip"]]))], "RAS"
+    )
     out = root / "out_markup"
     assert main(_args(files, out, "--needle", str(line))) == 0
     review = json.loads((out / "review.json").read_text(encoding="utf-8"))
@@ -104,8 +150,11 @@ def test_lines_for_some_lesions_only(files, capsys):
     """
     root = files["root"]
     stray = np.array([[150.0, -60.0, -90.0], [120.0, -40.0, -90.0]])
-    line = write_markups(root / "unnamed.mrk.json", [Markup("line", "L_1", np.vstack([files["hub"], files["tip"]])),
-                                                     Markup("line", "needle", stray)], "LPS")
+    line = write_markups(
+        root / "unnamed.mrk.json",
+        [Markup("line", "L_1", np.vstack([files["hub"], files["tip"]])), Markup("line", "needle", stray)],
+        "LPS",
+    )
     out = root / "out_unnamed"
     assert main(_args(files, out, "--needle", str(line))) == 0
     printed = capsys.readouterr().out
@@ -129,8 +178,10 @@ def test_missing_plan_is_a_clear_error(files, tmp_path, capsys):
 
 
 def _valid():
-    return plan_document([lesion_record("L1", [trajectory_record([0, 0, 0], [0, 50, 0])], deposits_record(([0, 50, 0], 50, 1.0)))],
-                         structures=["aorta"])
+    return plan_document(
+        [lesion_record("L1", [trajectory_record([0, 0, 0], [0, 50, 0])], deposits_record(([0, 50, 0], 50, 1.0)))],
+        structures=["aorta"],
+    )
 
 
 def _broken(change):
@@ -140,23 +191,29 @@ def _broken(change):
     return replaced if isinstance(replaced, list) else document
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    (lambda d: [{"id": "L1"}], "top level"),
-    (lambda d: d.update(lesions={"L1": {}}), "lesions"),
-    (lambda d: d.update(lesions=["L1"]), "lesions[0]"),
-    (lambda d: d["lesions"][0].pop("id"), "lesions[0].id"),
-    (lambda d: d["lesions"][0]["trajectories"][0].update(entry_lps=[0, 0]), "lesions[0].trajectories[0].entry_lps"),
-    (lambda d: d["lesions"][0]["deposits"]["paths"][0]["deposits"][0].update(point=d["lesions"][0]["deposits"]["paths"][0]
-                                                                                ["deposits"][0].pop("point_lps")),
-     "lesions[0].deposits.paths[0].deposits[0].point_lps"),
-    (lambda d: d["scenes"][0].update(rules={"aorta": {"margin": 5}}), "scenes[0].rules.aorta"),
-    (lambda d: d.update(scenes=[]), "lesions[0].scene_index"),
-    (lambda d: d["config"].update(planning=[]), "config.planning"),
-    (lambda d: d.update(frame="RAS"), "frame"),
-    (lambda d: d.pop("format_version"), "format_version"),
-    (lambda d: d.update(format_version=2), "format_version 2"),
-    (lambda d: d["config"]["planning"].update(margin_mm=5.0), "config.planning.margin_mm"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: [{"id": "L1"}], "top level"),
+        (lambda d: d.update(lesions={"L1": {}}), "lesions"),
+        (lambda d: d.update(lesions=["L1"]), "lesions[0]"),
+        (lambda d: d["lesions"][0].pop("id"), "lesions[0].id"),
+        (lambda d: d["lesions"][0]["trajectories"][0].update(entry_lps=[0, 0]), "lesions[0].trajectories[0].entry_lps"),
+        (
+            lambda d: d["lesions"][0]["deposits"]["paths"][0]["deposits"][0].update(
+                point=d["lesions"][0]["deposits"]["paths"][0]["deposits"][0].pop("point_lps")
+            ),
+            "lesions[0].deposits.paths[0].deposits[0].point_lps",
+        ),
+        (lambda d: d["scenes"][0].update(rules={"aorta": {"margin": 5}}), "scenes[0].rules.aorta"),
+        (lambda d: d.update(scenes=[]), "lesions[0].scene_index"),
+        (lambda d: d["config"].update(planning=[]), "config.planning"),
+        (lambda d: d.update(frame="RAS"), "frame"),
+        (lambda d: d.pop("format_version"), "format_version"),
+        (lambda d: d.update(format_version=2), "format_version 2"),
+        (lambda d: d["config"]["planning"].update(margin_mm=5.0), "config.planning.margin_mm"),
+    ],
+)
 def test_a_plan_json_of_another_shape_is_a_one_line_error(files, tmp_path, capsys, change, field):
     (tmp_path / "plan.json").write_text(json.dumps(_broken(change)))
     args = _args(files, tmp_path / "o")

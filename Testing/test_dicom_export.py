@@ -39,12 +39,36 @@ def exported(tmp_path_factory, ts_dicom_dir, ts_dicom_truth, ts_dcmqi_seg):
     lesions = {"L1": _ball(ct.grid, truth["liver"], 12.0), "L2": _ball(ct.grid, truth["spleen"], 10.0)}
     lesion_file = rtutils_rtstruct(ts_dicom_dir, lesions, root / "lesions.rtstruct.dcm")
     plan_dir, out = root / "plan", root / "dicom"
-    assert main(["plan", "--ct", str(ts_dicom_dir), "--structures", str(ts_dcmqi_seg), "--lesions", str(lesion_file),
-                 "--protocol", "pv10", "--out", str(plan_dir)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--ct",
+                str(ts_dicom_dir),
+                "--structures",
+                str(ts_dcmqi_seg),
+                "--lesions",
+                str(lesion_file),
+                "--protocol",
+                "pv10",
+                "--out",
+                str(plan_dir),
+            ]
+        )
+        == 0
+    )
     assert main(["export-dicom", "--plan", str(plan_dir), "--ct", str(ts_dicom_dir), "--out", str(out)]) == 0
     plan = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
-    return {"ct": ct, "lesions": lesions, "plan_dir": plan_dir, "plan": plan, "out": out, "root": root,
-            "seg": out / "lesions.seg.dcm", "sr": out / "measurements.sr.dcm"}
+    return {
+        "ct": ct,
+        "lesions": lesions,
+        "plan_dir": plan_dir,
+        "plan": plan,
+        "out": out,
+        "root": root,
+        "seg": out / "lesions.seg.dcm",
+        "sr": out / "measurements.sr.dcm",
+    }
 
 
 def test_plan_folder_keeps_the_lesion_masks_and_no_patient(exported):
@@ -64,8 +88,19 @@ def test_dciodvfy_finds_no_error(exported):
 
 
 def test_dcmqi_reads_the_seg_voxel_for_voxel(exported, tmp_path):
-    run = subprocess.run([str(tool("segimage2itkimage")), "--inputDICOM", str(exported["seg"]), "--outputDirectory",
-                          str(tmp_path), "-t", "nrrd"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            str(tool("segimage2itkimage")),
+            "--inputDICOM",
+            str(exported["seg"]),
+            "--outputDirectory",
+            str(tmp_path),
+            "-t",
+            "nrrd",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     attributes = json.loads((tmp_path / "meta.json").read_text(encoding="utf-8"))["segmentAttributes"]
     read = {}
@@ -82,8 +117,11 @@ def test_dcmqi_reads_the_seg_voxel_for_voxel(exported, tmp_path):
 
 def _tid1500(path: Path, tmp_path: Path) -> dict:
     out = tmp_path / f"{path.stem}.json"
-    run = subprocess.run([str(tool("tid1500reader")), "--inputDICOM", str(path), "--outputMetadata", str(out)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [str(tool("tid1500reader")), "--inputDICOM", str(path), "--outputMetadata", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -103,12 +141,20 @@ def test_dcmqi_reads_the_measurements_of_the_plan(exported, ts_dicom_dir, tmp_pa
     labels = {int(s.SegmentNumber): s.SegmentLabel for s in seg.SegmentSequence}
     for lesion_id, group in by_id.items():
         lesion = plan_lesions[lesion_id]
-        values = {item["quantity"]["CodeMeaning"]: (float(item["value"]), item["units"]["CodeValue"]) for item in group["measurementItems"]}
-        assert values["Volume"][0] == pytest.approx(lesion["measurement"]["volume_ml"], abs=0.1) and values["Volume"][1] == "ml"
+        values = {
+            item["quantity"]["CodeMeaning"]: (float(item["value"]), item["units"]["CodeValue"])
+            for item in group["measurementItems"]
+        }
+        assert (
+            values["Volume"][0] == pytest.approx(lesion["measurement"]["volume_ml"], abs=0.1)
+            and values["Volume"][1] == "ml"
+        )
         assert values["Long axis"][0] == pytest.approx(lesion["measurement"]["longest_diameter_mm"], abs=0.1)
         assert values["Short axis"][0] == pytest.approx(lesion["measurement"]["short_axis_mm"], abs=0.1)
         assert values["Long axis"][1] == values["Short axis"][1] == "mm"
-        assert values["Planned intratumoral injectate volume"][0] == pytest.approx(lesion["allocation"]["injectate_ml"], abs=0.1)
+        assert values["Planned intratumoral injectate volume"][0] == pytest.approx(
+            lesion["allocation"]["injectate_ml"], abs=0.1
+        )
         assert labels[group["ReferencedSegment"]] == lesion_id
         assert group["segmentationSOPInstanceUID"] == seg.SOPInstanceUID
         assert group["FindingSite"]["CodeMeaning"].lower() == lesion["measurement"]["organ"]
@@ -128,7 +174,10 @@ def test_objects_join_the_ct_study_in_new_series(exported, ts_dicom_dir):
     assert {seg.get_segment_description(n).segment_label for n in seg.get_segment_numbers()} == set(exported["lesions"])
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == ct.SeriesInstanceUID
     # highdicom reads the segments back on the CT grid as the plan has them
-    assert read_structures(exported["seg"], exported["ct"].grid, reference=exported["ct"].dicom).keys() == exported["lesions"].keys()
+    assert (
+        read_structures(exported["seg"], exported["ct"].grid, reference=exported["ct"].dicom).keys()
+        == exported["lesions"].keys()
+    )
 
 
 def _with_changes(sr_path: Path, out: Path, study_date: str, scale: float) -> Path:
@@ -160,11 +209,15 @@ def test_study_from_reports_round_trip(exported, tmp_path, capsys):
     for lesion in study.lesions:
         assert lesion.role == "target" and lesion.injected_from is None
         assert lesion.measurements["2022-12-08"] == pytest.approx(plan[lesion.id]["longest_diameter_mm"], abs=0.01)
-        assert lesion.measurements["2023-02-01"] == pytest.approx(plan[lesion.id]["longest_diameter_mm"] * 0.5, abs=0.01)
+        assert lesion.measurements["2023-02-01"] == pytest.approx(
+            plan[lesion.id]["longest_diameter_mm"] * 0.5, abs=0.01
+        )
     roles = tmp_path / "roles.csv"
     roles.write_text("lesion_id,role,nodal,injected_from\nL1,target,no,2022-12-08\n", encoding="utf-8")
     study_path = tmp_path / "study.json"
-    assert main(["study-from-sr", str(exported["sr"]), str(later), "--roles", str(roles), "--out", str(study_path)]) == 0
+    assert (
+        main(["study-from-sr", str(exported["sr"]), str(later), "--roles", str(roles), "--out", str(study_path)]) == 0
+    )
     lesions = {lesion.id: lesion for lesion in load_study(study_path).lesions}
     assert lesions["L1"].injected_from == "2022-12-08" and lesions["L2"].injected_from is None
     assert main(["response", str(study_path), "--out", str(tmp_path / "response")]) == 0
@@ -172,8 +225,24 @@ def test_study_from_reports_round_trip(exported, tmp_path, capsys):
     assert '"PR"' in json.dumps(response)  # both targets halved: partial response
     roles.write_text("lesion_id,role,nodal,injected_from\nL2,non-target,no,\n", encoding="utf-8")
     # labels name the time points of the reports they go with
-    assert main(["study-from-sr", str(later), str(exported["sr"]), "--label", "week8", "--label", "baseline",
-                 "--roles", str(roles), "--out", str(tmp_path / "labelled.json")]) == 0
+    assert (
+        main(
+            [
+                "study-from-sr",
+                str(later),
+                str(exported["sr"]),
+                "--label",
+                "week8",
+                "--label",
+                "baseline",
+                "--roles",
+                str(roles),
+                "--out",
+                str(tmp_path / "labelled.json"),
+            ]
+        )
+        == 0
+    )
     labelled = load_study(tmp_path / "labelled.json")
     assert [tp.id for tp in labelled.timepoints] == ["baseline", "week8"]
     non_target = next(lesion for lesion in labelled.lesions if lesion.id == "L2")
@@ -183,8 +252,12 @@ def test_study_from_reports_round_trip(exported, tmp_path, capsys):
 
 def test_study_from_sr_bad_input(exported, tmp_path, capsys):
     out = tmp_path / "study.json"
-    assert "not a DICOM structured report" in _refused(["study-from-sr", str(exported["seg"]), "--out", str(out)], out, capsys)
-    assert "same time point" in _refused(["study-from-sr", str(exported["sr"]), str(exported["sr"]), "--out", str(out)], out, capsys)
+    assert "not a DICOM structured report" in _refused(
+        ["study-from-sr", str(exported["seg"]), "--out", str(out)], out, capsys
+    )
+    assert "same time point" in _refused(
+        ["study-from-sr", str(exported["sr"]), str(exported["sr"]), "--out", str(out)], out, capsys
+    )
 
 
 # --------------------------------------------------------------------- bad input: one line, exit 2, nothing written
@@ -198,23 +271,70 @@ def _refused(argv: list[str], out: Path, capsys) -> str:
 
 def test_ct_without_uids_is_refused(exported, ts_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    err = _refused(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(ts_dir / "dicom_20slices"),
-                    "--out", str(out)], out, capsys)
+    err = _refused(
+        [
+            "export-dicom",
+            "--plan",
+            str(exported["plan_dir"]),
+            "--ct",
+            str(ts_dir / "dicom_20slices"),
+            "--out",
+            str(out),
+        ],
+        out,
+        capsys,
+    )
     assert "Study Instance UID" in err and "SOP Instance UID" in err
 
 
 def test_patient_id_or_seed_keeps_tracking_uids(exported, ts_dir, ts_dicom_dir, tmp_path, capsys):
-    anonymous = ct_series_with_uids(ts_dir / "dicom_20slices", tmp_path / "anonymous", study_uid="2.25.42",
-                                    series_uid="2.25.43", patient_id="")
+    anonymous = ct_series_with_uids(
+        ts_dir / "dicom_20slices", tmp_path / "anonymous", study_uid="2.25.42", series_uid="2.25.43", patient_id=""
+    )
     out = tmp_path / "out"
-    assert "--tracking-seed" in _refused(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(anonymous),
-                                          "--out", str(out)], out, capsys)
-    assert main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(anonymous), "--out", str(out),
-                 "--tracking-seed", "patient 17"]) == 0
-    first = {m["TrackingIdentifier"]: m["TrackingUniqueIdentifier"] for m in _tid1500(out / "measurements.sr.dcm", tmp_path)["Measurements"]}
-    assert main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(anonymous), "--out", str(tmp_path / "again"),
-                 "--tracking-seed", "patient 17"]) == 0
-    again = {m["TrackingIdentifier"]: m["TrackingUniqueIdentifier"] for m in _tid1500(tmp_path / "again" / "measurements.sr.dcm", tmp_path)["Measurements"]}
+    assert "--tracking-seed" in _refused(
+        ["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(anonymous), "--out", str(out)], out, capsys
+    )
+    assert (
+        main(
+            [
+                "export-dicom",
+                "--plan",
+                str(exported["plan_dir"]),
+                "--ct",
+                str(anonymous),
+                "--out",
+                str(out),
+                "--tracking-seed",
+                "patient 17",
+            ]
+        )
+        == 0
+    )
+    first = {
+        m["TrackingIdentifier"]: m["TrackingUniqueIdentifier"]
+        for m in _tid1500(out / "measurements.sr.dcm", tmp_path)["Measurements"]
+    }
+    assert (
+        main(
+            [
+                "export-dicom",
+                "--plan",
+                str(exported["plan_dir"]),
+                "--ct",
+                str(anonymous),
+                "--out",
+                str(tmp_path / "again"),
+                "--tracking-seed",
+                "patient 17",
+            ]
+        )
+        == 0
+    )
+    again = {
+        m["TrackingIdentifier"]: m["TrackingUniqueIdentifier"]
+        for m in _tid1500(tmp_path / "again" / "measurements.sr.dcm", tmp_path)["Measurements"]
+    }
     assert first == again and len(set(first.values())) == 2
     assert set(first.values()).isdisjoint(tracking_uid(_patient_key(ts_dicom_dir), lesion) for lesion in first)
 
@@ -229,15 +349,34 @@ def test_plan_of_another_grid_is_refused(exported, ts_dicom_dir, tmp_path, capsy
 
     teaching = read_volume(teaching_case_files["ct"])
     write_seg_nrrd(other_plan / "lesions.seg.nrrd", teaching.grid, {"L1": np.ones(teaching.grid.shape, bool)})
-    err = _refused(["export-dicom", "--plan", str(other_plan), "--ct", str(ts_dicom_dir), "--out", str(out)], out, capsys)
+    err = _refused(
+        ["export-dicom", "--plan", str(other_plan), "--ct", str(ts_dicom_dir), "--out", str(out)], out, capsys
+    )
     assert "another CT grid" in err
 
 
 def test_include_patient_id_is_opt_in(ts_dicom_dir, ts_dcmqi_seg, exported, tmp_path, capsys, teaching_case_files):
     plan_dir = tmp_path / "plan"
     lesion_file = exported["root"] / "lesions.rtstruct.dcm"
-    assert main(["plan", "--ct", str(ts_dicom_dir), "--structures", str(ts_dcmqi_seg), "--lesions", str(lesion_file), "--protocol", "pv10",
-                 "--include-patient-id", "--out", str(plan_dir)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--ct",
+                str(ts_dicom_dir),
+                "--structures",
+                str(ts_dcmqi_seg),
+                "--lesions",
+                str(lesion_file),
+                "--protocol",
+                "pv10",
+                "--include-patient-id",
+                "--out",
+                str(plan_dir),
+            ]
+        )
+        == 0
+    )
     plan = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
     assert plan["patient"] == {"id": TEST_PATIENT_ID, "name": TEST_PATIENT_NAME}
     with (plan_dir / "lesions.csv").open(encoding="utf-8") as handle:
@@ -246,8 +385,19 @@ def test_include_patient_id_is_opt_in(ts_dicom_dir, ts_dcmqi_seg, exported, tmp_
     capsys.readouterr()
     out = tmp_path / "nrrd-plan"
     assert "--include-patient-id" in _refused(
-        ["plan", "--ct", str(teaching_case_files["ct"]), "--lesions", str(teaching_case_files["lesions"]),
-         "--include-patient-id", "--out", str(out)], out, capsys)
+        [
+            "plan",
+            "--ct",
+            str(teaching_case_files["ct"]),
+            "--lesions",
+            str(teaching_case_files["lesions"]),
+            "--include-patient-id",
+            "--out",
+            str(out),
+        ],
+        out,
+        capsys,
+    )
 
 
 def test_export_never_overwrites_a_users_file(exported, ts_dicom_dir, tmp_path, capsys):
@@ -265,6 +415,9 @@ def test_export_never_overwrites_a_users_file(exported, ts_dicom_dir, tmp_path, 
     (out / "lesions.seg.dcm").unlink()
     (out / "notes.txt").write_text("keep me", encoding="utf-8")
     for _ in range(2):  # the second run replaces the set the first wrote
-        assert main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(ts_dicom_dir), "--out", str(out)]) == 0
+        assert (
+            main(["export-dicom", "--plan", str(exported["plan_dir"]), "--ct", str(ts_dicom_dir), "--out", str(out)])
+            == 0
+        )
     assert pydicom.dcmread(out / "lesions.seg.dcm").Modality == "SEG"
     assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"

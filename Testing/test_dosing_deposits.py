@@ -36,8 +36,9 @@ def test_single_line_deposits_keep_margin_and_max_volume():
 
 def test_coverage_matches_analytic_sphere():
     """One 4 mL deposit at the centre of a 30 mm sphere (14.1 mL) covers a sphere of r = 9.85 mm."""
-    plan = plan_deposits(sphere(30), GRID, (0.0, -55.0, 0.0), (0.0, 0.0, 0.0), 4.0,
-                         DepositConfig(max_deposit_ml=4.0, margin_mm=14.0))
+    plan = plan_deposits(
+        sphere(30), GRID, (0.0, -55.0, 0.0), (0.0, 0.0, 0.0), 4.0, DepositConfig(max_deposit_ml=4.0, margin_mm=14.0)
+    )
     r = (3 * 4000 / (4 * math.pi)) ** (1 / 3)
     assert plan.deposit_radius_mm == pytest.approx(r)
     assert plan.coverage_fraction == pytest.approx((2 * r / 30) ** 3, abs=0.03)
@@ -45,8 +46,14 @@ def test_coverage_matches_analytic_sphere():
 
 def test_large_lesion_gets_fanned_paths_from_same_entry():
     entry = (0.0, -58.0, 0.0)
-    plan = plan_deposits(sphere(60), GRID, entry, (0.0, 0.0, 0.0), 4.0,
-                         DepositConfig(radial_reach_mm=12.0, max_fan_angle_deg=15.0, max_paths=3))
+    plan = plan_deposits(
+        sphere(60),
+        GRID,
+        entry,
+        (0.0, 0.0, 0.0),
+        4.0,
+        DepositConfig(radial_reach_mm=12.0, max_fan_angle_deg=15.0, max_paths=3),
+    )
     assert len(plan.paths) == 3
     assert all(p.entry_lps == entry for p in plan.paths)
     assert all(0 < p.tilt_deg <= 15.0 + 1e-9 for p in plan.paths[1:])

@@ -20,8 +20,21 @@ def test_shipped_protocols():
     assert set(available_protocols()) >= {"tvec", "pv10", "fraction", "fixed"}
 
 
-@pytest.mark.parametrize("ld_mm, ml", [(0, 0.1), (5.0, 0.1), (5.01, 0.5), (15.0, 0.5), (15.01, 1.0), (25.0, 1.0),
-                                       (25.01, 2.0), (50.0, 2.0), (50.01, 4.0), (120, 4.0)])
+@pytest.mark.parametrize(
+    "ld_mm, ml",
+    [
+        (0, 0.1),
+        (5.0, 0.1),
+        (5.01, 0.5),
+        (15.0, 0.5),
+        (15.01, 1.0),
+        (25.0, 1.0),
+        (25.01, 2.0),
+        (50.0, 2.0),
+        (50.01, 4.0),
+        (120, 4.0),
+    ],
+)
 def test_tvec_table_boundaries(ld_mm, ml):
     assert injectate_ml(load_protocol("tvec"), ld_mm) == ml
 
@@ -67,9 +80,17 @@ def test_pv10_fraction_fixed():
 
 
 def test_user_protocol_file(tmp_path):
-    data = {"name": "rp1-like", "version": "0.1", "source": "site SOP", "description": "test", "kind": "size_table",
-            "parameters": {"table": [{"above_mm": 0, "volume_ml": 0.5}, {"above_mm": 20, "volume_ml": 3}],
-                           "per_visit_cap_ml": 10}}
+    data = {
+        "name": "rp1-like",
+        "version": "0.1",
+        "source": "site SOP",
+        "description": "test",
+        "kind": "size_table",
+        "parameters": {
+            "table": [{"above_mm": 0, "volume_ml": 0.5}, {"above_mm": 20, "volume_ml": 3}],
+            "per_visit_cap_ml": 10,
+        },
+    }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(data))
     protocol = load_protocol(str(path))
@@ -77,15 +98,18 @@ def test_user_protocol_file(tmp_path):
     assert [a.inject for a in result.lesions] == [True, True, True, False] and result.total_injectate_ml == 9
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.pop("version"), "version"),
-    (lambda d: d.update(kind="magic"), "kind"),
-    (lambda d: d["parameters"]["table"][1].update(volume_ml=-1), "parameters/table/1/volume_ml"),
-    (lambda d: d["parameters"].update(per_visit_cap_ml="four"), "parameters/per_visit_cap_ml"),
-    (lambda d: d["parameters"]["table"].reverse(), "parameters/table"),
-    (lambda d: d.update(extra=1), "(top level)".replace("(", "\\(").replace(")", "\\)")),
-    (lambda d: d["parameters"].pop("table"), "parameters/table"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.pop("version"), "version"),
+        (lambda d: d.update(kind="magic"), "kind"),
+        (lambda d: d["parameters"]["table"][1].update(volume_ml=-1), "parameters/table/1/volume_ml"),
+        (lambda d: d["parameters"].update(per_visit_cap_ml="four"), "parameters/per_visit_cap_ml"),
+        (lambda d: d["parameters"]["table"].reverse(), "parameters/table"),
+        (lambda d: d.update(extra=1), "(top level)".replace("(", "\\(").replace(")", "\\)")),
+        (lambda d: d["parameters"].pop("table"), "parameters/table"),
+    ],
+)
 def test_bad_protocol_names_the_field(tmp_path, change, field):
     data = json.loads(json.dumps(load_protocol("tvec").to_dict()))
     data.pop("path")
@@ -106,6 +130,7 @@ def test_unknown_protocol_and_bad_json(tmp_path):
 
 
 def test_every_declared_protocol_kind_has_a_dose_rule():
-    schema = json.loads((Path(__file__).resolve().parents[1] / "hitit" / "dosing" / "protocol.schema.json")
-                        .read_text(encoding="utf-8"))
+    schema = json.loads(
+        (Path(__file__).resolve().parents[1] / "hitit" / "dosing" / "protocol.schema.json").read_text(encoding="utf-8")
+    )
     assert sorted(schema["properties"]["kind"]["enum"]) == sorted(DOSE_KINDS)

@@ -113,7 +113,9 @@ def test_mask_on_reoriented_grid_lands_on_exactly_the_same_physical_voxels(kind)
     size = np.abs(axes) @ np.array(ct.size)
     spacing = np.abs(axes).T @ np.array(ct.spacing_mm)
     direction = ct.direction_matrix @ axes
-    mask_grid = Grid(tuple(int(v) for v in size), tuple(spacing), tuple(ct.index_to_lps(start.astype(float))), direction.ravel())
+    mask_grid = Grid(
+        tuple(int(v) for v in size), tuple(spacing), tuple(ct.index_to_lps(start.astype(float))), direction.ravel()
+    )
     rng = np.random.default_rng(3)
     mask = rng.random(mask_grid.shape) < 0.2
     placed = mask_onto_grid(mask_grid.image_from_array(mask), ct)

@@ -25,7 +25,9 @@ def _assert_same_masks(expected: dict, got: dict) -> None:
     assert set(got) == set(expected)
     for name, mask in expected.items():
         assert got[name].shape == mask.shape
-        assert np.array_equal(got[name], mask), f"{name}: {int(mask.sum())} voxels expected, {int(got[name].sum())} read"
+        assert np.array_equal(got[name], mask), (
+            f"{name}: {int(mask.sum())} voxels expected, {int(got[name].sum())} read"
+        )
 
 
 # --------------------------------------------------------------------- SEG
@@ -34,8 +36,13 @@ def test_dcmqi_seg_reads_voxel_for_voxel(ts_dicom_truth, ts_dcmqi_seg):
     masks = read_structures(ts_dcmqi_seg, ct.grid, reference=ct.dicom)
     _assert_same_masks(truth, masks)
     # dcmqi writes the label map's flipped rows as they are: the frames are placed by position
-    assert pydicom.dcmread(ts_dcmqi_seg).SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0] \
-        .ImageOrientationPatient[4] == -1
+    assert (
+        pydicom.dcmread(ts_dcmqi_seg)
+        .SharedFunctionalGroupsSequence[0]
+        .PlaneOrientationSequence[0]
+        .ImageOrientationPatient[4]
+        == -1
+    )
     catalogue = Catalogue.default()
     assert all(catalogue.category_of(name) for name in masks), "TotalSegmentator labels map through the catalogue"
 
@@ -45,7 +52,9 @@ def test_seg_frames_in_any_order(tmp_path, ts_dicom_truth, ts_dcmqi_seg):
     dataset = pydicom.dcmread(ts_dcmqi_seg)
     frames = dataset.pixel_array  # (frames, rows, columns)
     order = np.random.default_rng(7).permutation(len(frames))
-    dataset.PerFrameFunctionalGroupsSequence = pydicom.Sequence([dataset.PerFrameFunctionalGroupsSequence[i] for i in order])
+    dataset.PerFrameFunctionalGroupsSequence = pydicom.Sequence(
+        [dataset.PerFrameFunctionalGroupsSequence[i] for i in order]
+    )
     dataset.PixelData = pydicom.pixels.pack_bits(frames[order])
     shuffled = tmp_path / "shuffled.dcm"
     dataset.save_as(shuffled)
@@ -62,11 +71,30 @@ def test_fractional_seg_thresholded_at_half(tmp_path, ts_dicom_dir, ts_dicom_tru
     for n, name in enumerate(names):
         fractions[..., n] = np.where(truth[name], 0.8, 0.0)
         fractions[..., n][np.roll(truth[name], 3, axis=2) & ~truth[name]] = 0.3  # below the threshold: outside
-    sources = sorted((pydicom.dcmread(p) for p in ts_dicom_dir.iterdir()), key=lambda d: float(d.ImagePositionPatient[2]))
-    descriptions = [hd.seg.SegmentDescription(n + 1, name, codes.SCT.Organ, codes.SCT.Organ, hd.seg.SegmentAlgorithmTypeValues.MANUAL)
-                    for n, name in enumerate(names)]
-    seg = hd.seg.Segmentation(sources, fractions, hd.seg.SegmentationTypeValues.FRACTIONAL, descriptions, hd.UID(), 5, hd.UID(), 1,
-                              "test", "test", "1", "1", fractional_type="PROBABILITY")
+    sources = sorted(
+        (pydicom.dcmread(p) for p in ts_dicom_dir.iterdir()), key=lambda d: float(d.ImagePositionPatient[2])
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            n + 1, name, codes.SCT.Organ, codes.SCT.Organ, hd.seg.SegmentAlgorithmTypeValues.MANUAL
+        )
+        for n, name in enumerate(names)
+    ]
+    seg = hd.seg.Segmentation(
+        sources,
+        fractions,
+        hd.seg.SegmentationTypeValues.FRACTIONAL,
+        descriptions,
+        hd.UID(),
+        5,
+        hd.UID(),
+        1,
+        "test",
+        "test",
+        "1",
+        "1",
+        fractional_type="PROBABILITY",
+    )
     seg.save_as(tmp_path / "fractional.dcm")
     _assert_same_masks({name: truth[name] for name in names}, read_structures(tmp_path / "fractional.dcm", ct.grid))
 
@@ -78,15 +106,35 @@ def test_label_map_seg(tmp_path, ts_dicom_dir, ts_dicom_truth):
     ct, truth = ts_dicom_truth
     labels = np.zeros(ct.grid.shape, dtype=np.uint8)
     labels[truth["liver"]], labels[truth["spleen"]] = 1, 2
-    sources = sorted((pydicom.dcmread(p) for p in ts_dicom_dir.iterdir()), key=lambda d: float(d.ImagePositionPatient[2]))
-    descriptions = [hd.seg.SegmentDescription(n + 1, name, codes.SCT.Organ, codes.SCT.Organ, hd.seg.SegmentAlgorithmTypeValues.MANUAL)
-                    for n, name in enumerate(["liver", "spleen"])]
-    seg = hd.seg.Segmentation(sources, labels, hd.seg.SegmentationTypeValues.LABELMAP, descriptions, hd.UID(), 5, hd.UID(), 1,
-                              "test", "test", "1", "1")
+    sources = sorted(
+        (pydicom.dcmread(p) for p in ts_dicom_dir.iterdir()), key=lambda d: float(d.ImagePositionPatient[2])
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            n + 1, name, codes.SCT.Organ, codes.SCT.Organ, hd.seg.SegmentAlgorithmTypeValues.MANUAL
+        )
+        for n, name in enumerate(["liver", "spleen"])
+    ]
+    seg = hd.seg.Segmentation(
+        sources,
+        labels,
+        hd.seg.SegmentationTypeValues.LABELMAP,
+        descriptions,
+        hd.UID(),
+        5,
+        hd.UID(),
+        1,
+        "test",
+        "test",
+        "1",
+        "1",
+    )
     assert seg.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.7"
     seg.save_as(tmp_path / "labelmap.dcm")
-    _assert_same_masks({n: truth[n] for n in ("liver", "spleen")},
-                       read_structures(tmp_path / "labelmap.dcm", ct.grid, reference=ct.dicom))
+    _assert_same_masks(
+        {n: truth[n] for n in ("liver", "spleen")},
+        read_structures(tmp_path / "labelmap.dcm", ct.grid, reference=ct.dicom),
+    )
 
 
 # --------------------------------------------------------------------- RTSTRUCT
@@ -112,8 +160,12 @@ def test_real_rt_structure_set(data_dir):
     rtss = pydicom.dcmread(DICOMPYLER / "rtss.dcm")
     z = sorted({float(c.ContourData[2]) for r in rtss.ROIContourSequence for c in r.get("ContourSequence", [])})
     spacing = [float(v) for v in ct.PixelSpacing]  # (row spacing, column spacing)
-    grid = Grid((ct.Columns, ct.Rows, len(z)), (spacing[1], spacing[0], 3.0),
-                (float(ct.ImagePositionPatient[0]), float(ct.ImagePositionPatient[1]), z[0]), np.eye(3).ravel())
+    grid = Grid(
+        (ct.Columns, ct.Rows, len(z)),
+        (spacing[1], spacing[0], 3.0),
+        (float(ct.ImagePositionPatient[0]), float(ct.ImagePositionPatient[1]), z[0]),
+        np.eye(3).ravel(),
+    )
     reference = DicomSeriesRef(ct.StudyInstanceUID, ct.SeriesInstanceUID, ct.FrameOfReferenceUID)
     masks = read_structures(DICOMPYLER / "rtss.dcm", grid, reference=reference)
     assert list(masks) == [str(r.ROIName) for r in rtss.StructureSetROISequence]
@@ -140,7 +192,9 @@ def test_real_rt_structure_set(data_dir):
 # --------------------------------------------------------------------- bad input: one line, exit 2, nothing written
 def _run_plan(tmp_path, ct, structures, lesions, capsys) -> str:
     out = tmp_path / "plan"
-    code = main(["plan", "--ct", str(ct), "--structures", str(structures), "--lesions", str(lesions), "--out", str(out)])
+    code = main(
+        ["plan", "--ct", str(ct), "--structures", str(structures), "--lesions", str(lesions), "--out", str(out)]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
     assert not out.exists()
@@ -197,7 +251,9 @@ def test_empty_roi_is_refused_as_a_lesion(tmp_path, ts_dicom_dir, ts_rtstruct, c
     del dataset.ROIContourSequence[0].ContourSequence
     dataset.save_as(tmp_path / "empty-roi.dcm")
     name = str(dataset.StructureSetROISequence[0].ROIName)
-    code = main(["plan", "--ct", str(ts_dicom_dir), "--lesions", str(tmp_path / "empty-roi.dcm"), "--out", str(tmp_path / "p")])
+    code = main(
+        ["plan", "--ct", str(ts_dicom_dir), "--lesions", str(tmp_path / "empty-roi.dcm"), "--out", str(tmp_path / "p")]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and f"'{name}'" in err and "empty" in err
     assert not (tmp_path / "p").exists()
@@ -207,10 +263,25 @@ def test_inspect_and_lesions_take_dicom(tmp_path, ts_dicom_dir, ts_dicom_truth, 
     import json
 
     ct, truth = ts_dicom_truth
-    assert main(["inspect", "--ct", str(ts_dicom_dir), "--structures", str(ts_dcmqi_seg), "--structures", str(ts_rtstruct),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                "--ct",
+                str(ts_dicom_dir),
+                "--structures",
+                str(ts_dcmqi_seg),
+                "--structures",
+                str(ts_rtstruct),
+                "--json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)["structures"]
-    assert {r["name"]: r["voxels"] for r in rows if r["source"] == str(ts_dcmqi_seg)} == {n: int(m.sum()) for n, m in truth.items()}
+    assert {r["name"]: r["voxels"] for r in rows if r["source"] == str(ts_dcmqi_seg)} == {
+        n: int(m.sum()) for n, m in truth.items()
+    }
     only_ring = pydicom.dcmread(ts_rtstruct)
     keep = [n for n, roi in enumerate(only_ring.StructureSetROISequence) if roi.ROIName == "ring"]
     for sequence in ("StructureSetROISequence", "ROIContourSequence", "RTROIObservationsSequence"):

@@ -73,13 +73,19 @@ def test_several_label_values_give_one_lesion_each_or_names_from_a_table(lung, t
 
 def test_cli_lesions_measures_a_binary_nrrd_mask(lung, data_dir, capsys):
     ct, label_path, raw = lung
-    assert main(["lesions", "--ct", str(data_dir / LUNG / "lung1_image_crop.nrrd"), "--lesions", str(label_path),
-                 "--json"]) == 0
+    assert (
+        main(
+            ["lesions", "--ct", str(data_dir / LUNG / "lung1_image_crop.nrrd"), "--lesions", str(label_path), "--json"]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     [lesion] = result["lesions"]
     assert lesion["id"] == "lung1_label_crop"
     spacing = sitk.ReadImage(str(label_path)).GetSpacing()
-    assert lesion["volume_ml"] == pytest.approx((raw == 1).sum() * np.prod(spacing) / 1000, abs=0.001)  # JSON rounds to 1 µL
+    assert lesion["volume_ml"] == pytest.approx(
+        (raw == 1).sum() * np.prod(spacing) / 1000, abs=0.001
+    )  # JSON rounds to 1 µL
 
 
 def test_a_slicer_segmentation_saved_as_plain_nrrd_keeps_its_segment_names(lung, tmp_path):

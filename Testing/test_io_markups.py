@@ -19,7 +19,9 @@ from hitit.io.markups import (
     write_points,
 )
 
-SCHEMA_PATTERN = r".*markups-schema-v1\.[0-9]+\.[0-9]+\.json#*$"  # the check Slicer's markups reader applies to the schema URL
+SCHEMA_PATTERN = (
+    r".*markups-schema-v1\.[0-9]+\.[0-9]+\.json#*$"  # the check Slicer's markups reader applies to the schema URL
+)
 
 
 def test_schema_is_slicers_file_and_url_is_what_slicer_writes():
@@ -33,8 +35,13 @@ def test_schema_is_slicers_file_and_url_is_what_slicer_writes():
 @pytest.mark.parametrize("frame", ["LPS", "RAS"])
 def test_points_and_lines_round_trip_and_validate(tmp_path, frame):
     line = Markup("line", "L1-T1", [[10.0, -20.0, 30.0], [1.5, 2.5, -3.5]], color=(0.1, 0.8, 0.1))
-    points = Markup("points", "deposits", [[0, 0, 0], [1, 2, 3], [-4, 5, -6]], labels=["d1", "d2", "d3"],
-                    descriptions=["", "second", ""])
+    points = Markup(
+        "points",
+        "deposits",
+        [[0, 0, 0], [1, 2, 3], [-4, 5, -6]],
+        labels=["d1", "d2", "d3"],
+        descriptions=["", "second", ""],
+    )
     path = write_markups(tmp_path / "plan.mrk.json", [line, points], frame=frame)
     document = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(document, markups_schema())
@@ -69,15 +76,28 @@ def test_convenience_writers(tmp_path):
 
 def test_slicer_quirks_are_read(tmp_path):
     path = tmp_path / "Needle.mrk.json"
-    path.write_text(json.dumps({
-        "@schema": MARKUPS_SCHEMA_URL,
-        "markups": [{"type": "Fiducial", "controlPoints": [
-            {"label": "F-1", "position": [1, 2, 3]},
-            {"label": "F-2", "position": ""},  # Slicer writes "" for an undefined point
-            {"label": "F-3", "position": [7, 8, 9], "positionStatus": "undefined"},
-        ]}, {"type": "Line", "coordinateSystem": "RAS", "controlPoints": [
-            {"label": "a", "position": [1, 2, 3]}, {"label": "b", "position": [4, 5, 6]}]}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "@schema": MARKUPS_SCHEMA_URL,
+                "markups": [
+                    {
+                        "type": "Fiducial",
+                        "controlPoints": [
+                            {"label": "F-1", "position": [1, 2, 3]},
+                            {"label": "F-2", "position": ""},  # Slicer writes "" for an undefined point
+                            {"label": "F-3", "position": [7, 8, 9], "positionStatus": "undefined"},
+                        ],
+                    },
+                    {
+                        "type": "Line",
+                        "coordinateSystem": "RAS",
+                        "controlPoints": [{"label": "a", "position": [1, 2, 3]}, {"label": "b", "position": [4, 5, 6]}],
+                    },
+                ],
+            }
+        )
+    )
     markup, line = read_markups(path)
     assert markup.name == "Needle" and markup.labels == ["F-1"]  # Slicer names a node after its file
     np.testing.assert_allclose(markup.points_lps, [[1, 2, 3]])  # missing coordinateSystem means LPS
@@ -100,7 +120,9 @@ def test_bad_markups_are_refused(tmp_path):
     bad.write_text(json.dumps({"markups": [{"type": "Plane", "controlPoints": []}]}))
     with pytest.raises(InputError, match="not supported"):
         read_markups(bad)
-    bad.write_text(json.dumps({"markups": [{"type": "Line", "controlPoints": [{"position": [0, 0, 0]}, {"position": ""}]}]}))
+    bad.write_text(
+        json.dumps({"markups": [{"type": "Line", "controlPoints": [{"position": [0, 0, 0]}, {"position": ""}]}]})
+    )
     with pytest.raises(InputError, match="1 defined points; a line needs exactly 2"):
         read_markups(bad)
     # the writer validates against the schema before writing: a colour outside 0-1 never reaches the disk

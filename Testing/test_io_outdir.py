@@ -14,6 +14,7 @@ from hitit.io.outdir import MARKER_NAME, read_marker, write_output_set
 
 def _writer(files: dict[str, str]):
     """A writer that writes ``files`` (relative name -> text) into the staging folder."""
+
     def write(staging):
         paths = {}
         for name, text in files.items():
@@ -22,6 +23,7 @@ def _writer(files: dict[str, str]):
             path.write_text(text)
             paths[name] = path
         return paths
+
     return write
 
 

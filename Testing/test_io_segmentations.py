@@ -171,7 +171,9 @@ def test_seg_nrrd_round_trip_with_overlaps_in_layers(tmp_path):
     np.testing.assert_allclose(header["space directions"][1:], grid.ijk_to_lps_matrix()[:3, :3].T, atol=1e-9)
     # the header keys Slicer's segmentation storage node writes
     parameters = header["Segmentation_ConversionParameters"]
-    assert parameters.startswith("Reference image geometry|") and parameters.endswith("&")  # Slicer parses "&"-ended items
+    assert parameters.startswith("Reference image geometry|") and parameters.endswith(
+        "&"
+    )  # Slicer parses "&"-ended items
     reference = parameters.split("|")[1].split(";")
     np.testing.assert_allclose(np.array(reference[:16], float).reshape(4, 4), grid.ijk_to_ras_matrix(), atol=1e-9)
     assert [int(v) for v in reference[16:22]] == [0, 29, 0, 24, 0, 11]
@@ -195,15 +197,28 @@ def test_seg_nrrd_extent_offset_and_segment_extents_as_slicer_reads_them(tmp_pat
     voxels[9, 7, 4] = 2  # a stray voxel of label 2 outside the extent of segment "vessel"
     voxels[5:7, 0:2, 0:2] = 2
     header = {
-        "type": "uint8", "dimension": 3, "space": "left-posterior-superior", "kinds": ["domain"] * 3,
-        "space directions": ct.ijk_to_lps_matrix()[:3, :3].T, "space origin": ct.index_to_lps(offset.astype(float)),
+        "type": "uint8",
+        "dimension": 3,
+        "space": "left-posterior-superior",
+        "kinds": ["domain"] * 3,
+        "space directions": ct.ijk_to_lps_matrix()[:3, :3].T,
+        "space origin": ct.index_to_lps(offset.astype(float)),
         "encoding": "gzip",
         "Segmentation_ReferenceImageExtentOffset": " ".join(str(v) for v in offset),
-        "Segment0_ID": "Segment_1", "Segment0_Name": "tumor", "Segment0_LabelValue": "1", "Segment0_Layer": "0",
+        "Segment0_ID": "Segment_1",
+        "Segment0_Name": "tumor",
+        "Segment0_LabelValue": "1",
+        "Segment0_Layer": "0",
         "Segment0_Extent": "1 3 2 4 1 2",
-        "Segment1_ID": "Segment_2", "Segment1_Name": "vessel", "Segment1_LabelValue": "2", "Segment1_Layer": "0",
+        "Segment1_ID": "Segment_2",
+        "Segment1_Name": "vessel",
+        "Segment1_LabelValue": "2",
+        "Segment1_Layer": "0",
         "Segment1_Extent": "5 6 0 1 0 1",
-        "Segment2_ID": "Segment_3", "Segment2_Name": "empty", "Segment2_LabelValue": "3", "Segment2_Layer": "0",
+        "Segment2_ID": "Segment_3",
+        "Segment2_Name": "empty",
+        "Segment2_LabelValue": "3",
+        "Segment2_Layer": "0",
         "Segment2_Extent": "0 -1 0 -1 0 -1",
     }
     nrrd.write(str(tmp_path / "slicer.seg.nrrd"), voxels, header)
@@ -235,9 +250,13 @@ def test_bad_segmentations_are_clear_errors(tmp_path):
             read_structures(tmp_path / f"cut{suffix}", grid, {1: "liver"})
     far = Grid((5, 5, 5), (1, 1, 1), (900, 900, 900), np.eye(3).ravel())
     write_seg_nrrd(tmp_path / "far.seg.nrrd", far, {"liver": np.ones(far.shape, bool)})
-    with pytest.raises(GeometryError, match="far.seg.nrrd:liver' does not overlap the CT.*size \\(5, 5, 5\\).*size \\(30, 25, 12\\)"):
+    with pytest.raises(
+        GeometryError, match="far.seg.nrrd:liver' does not overlap the CT.*size \\(5, 5, 5\\).*size \\(30, 25, 12\\)"
+    ):
         read_structures(tmp_path / "far.seg.nrrd", grid)
-    empty = write_seg_nrrd(tmp_path / "empty.seg.nrrd", grid, {"L1": np.zeros(grid.shape, bool), "L2": np.ones(grid.shape, bool)})
+    empty = write_seg_nrrd(
+        tmp_path / "empty.seg.nrrd", grid, {"L1": np.zeros(grid.shape, bool), "L2": np.ones(grid.shape, bool)}
+    )
     masks = read_structures(empty, grid)  # empty segments are kept, the caller decides
     assert empty_masks(masks) == ["L1"] and masks["L2"].all()
     with pytest.raises(InputError, match="segment 'L1' is empty"):

@@ -47,7 +47,9 @@ def test_dicom_series_spacing_comes_from_positions_not_slice_thickness(ts_dir):
 
 def test_dicom_series_with_a_missing_slice_is_refused(ts_dir, tmp_path):
     folder = _dicom_copy(ts_dir, tmp_path)
-    by_z = sorted(folder.iterdir(), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2]))
+    by_z = sorted(
+        folder.iterdir(), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
+    )
     by_z[9].unlink()
     with pytest.raises(InputError, match=r"unequal slice gaps \(2\.000 to 4\.000 mm"):
         read_volume(folder)
@@ -55,7 +57,9 @@ def test_dicom_series_with_a_missing_slice_is_refused(ts_dir, tmp_path):
 
 def test_folder_with_two_series_names_them_and_one_can_be_chosen(ts_dir, tmp_path):
     folder = _dicom_copy(ts_dir, tmp_path)
-    files = sorted(folder.iterdir(), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2]))
+    files = sorted(
+        folder.iterdir(), key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
+    )
     for index, file in enumerate(files):
         ds = pydicom.dcmread(file)
         ds.SeriesInstanceUID = "1.2.826.0.1.3680043.2.1125.1" if index < 12 else "1.2.826.0.1.3680043.2.1125.2"

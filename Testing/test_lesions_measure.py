@@ -28,8 +28,17 @@ GRIDS = {
     "anisotropic": ((0.7, 0.7, 5.0), np.eye(3)),
     "oblique": ((0.75, 0.75, 1.5), rotation(0, 20) @ rotation(1, 12) @ rotation(2, 7)),
 }
-SHAPES = [(5, 5, 5), (10, 10, 10), (20, 20, 20), (40, 40, 40), (60, 60, 60),
-          (60, 40, 30), (30, 18, 12), (12, 10, 8), (20, 14, 10)]
+SHAPES = [
+    (5, 5, 5),
+    (10, 10, 10),
+    (20, 20, 20),
+    (40, 40, 40),
+    (60, 60, 60),
+    (60, 40, 30),
+    (30, 18, 12),
+    (12, 10, 8),
+    (20, 14, 10),
+]
 
 
 def analytic_in_plane(grid: Grid, centre, diameters, axes) -> tuple[float, float]:
@@ -58,7 +67,9 @@ def cases(grid_name: str, repeats: int = 2):
     for diameters in SHAPES:
         for _ in range(repeats):
             centre = grid.index_to_lps((size - 1) / 2 + rng.uniform(-0.5, 0.5, 3))
-            axes = rotation(0, rng.uniform(0, 180)) @ rotation(1, rng.uniform(0, 180)) @ rotation(2, rng.uniform(0, 180))
+            axes = (
+                rotation(0, rng.uniform(0, 180)) @ rotation(1, rng.uniform(0, 180)) @ rotation(2, rng.uniform(0, 180))
+            )
             yield grid, centre, diameters, axes, lesion_from_diameters(grid, centre, diameters, axes)
 
 
@@ -99,9 +110,11 @@ def test_volume_on_5_mm_slices():
     grid = Grid((110, 110, 20), spacing, (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
     centre0 = grid.index_to_lps((54.5, 54.5, 9.5))
     for diameter in (10.0, 20.0, 40.0, 60.0):
-        truth = math.pi / 6 * diameter ** 3 / 1000
-        volumes = [measure_lesion(lesion_from_diameters(grid, centre0 + [0, 0, dz], [diameter] * 3), grid).volume_ml
-                   for dz in np.linspace(0, 5, 10, endpoint=False)]
+        truth = math.pi / 6 * diameter**3 / 1000
+        volumes = [
+            measure_lesion(lesion_from_diameters(grid, centre0 + [0, 0, dz], [diameter] * 3), grid).volume_ml
+            for dz in np.linspace(0, 5, 10, endpoint=False)
+        ]
         assert np.mean(volumes) == pytest.approx(truth, rel=0.03)
         if diameter >= 40:
             assert max(abs(v / truth - 1) for v in volumes) < 0.03
@@ -138,8 +151,15 @@ def test_depth_organ_distances_necrosis():
     hu = np.where(lesion.mask, 40.0, 60.0)
     core = lesion_from_diameters(grid, (50.0, 50.0, 40.0), (12, 12, 12)).mask
     hu[core] = 0.0
-    m = measure_lesion(lesion, grid, hu, body, {"liver": organ, "aorta": vessel, "far": i < 2},
-                       MeasurementConfig(structure_reach_mm=30), contrast=Contrast(True, "stated"))
+    m = measure_lesion(
+        lesion,
+        grid,
+        hu,
+        body,
+        {"liver": organ, "aorta": vessel, "far": i < 2},
+        MeasurementConfig(structure_reach_mm=30),
+        contrast=Contrast(True, "stated"),
+    )
     assert m.depth_mm == pytest.approx(40 - 10, abs=1e-6)  # lesion edge voxel x=40, skin voxel x=10
     assert m.organ == "liver" and m.organ_fraction == pytest.approx(1.0)
     assert m.distance_to_structures_mm["aorta"] == pytest.approx(6.0)

@@ -132,7 +132,9 @@ def test_contrast_from_the_real_dicom_header_and_without_it(ts_dir, tmp_path):
 
 def test_contrast_keywords_survive_a_nrrd_round_trip(tmp_path):
     grid = Grid((4, 4, 4), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), tuple(np.eye(3).ravel()))
-    path = write_volume(Volume(grid, np.zeros(grid.shape, np.int16), metadata={"ContrastBolusAgent": "NONE"}), tmp_path / "ct.nrrd")
+    path = write_volume(
+        Volume(grid, np.zeros(grid.shape, np.int16), metadata={"ContrastBolusAgent": "NONE"}), tmp_path / "ct.nrrd"
+    )
     read = read_volume(path)
     assert read.metadata == {"HeaderFormat": "NRRD", "ContrastBolusAgent": "NONE"}
     assert contrast_from_header(read.metadata).enhanced is False

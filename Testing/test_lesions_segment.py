@@ -20,8 +20,8 @@ def synthetic_ct(seed: int = 0):
     grid = Grid((80, 80, 40), (1.0, 1.0, 2.0), (-40.0, -40.0, -40.0), tuple(np.eye(3).ravel()))
     k, j, i = np.indices(grid.shape)
     x, y, z = np.moveaxis(grid.index_to_lps(np.stack([i, j, k], axis=-1)), -1, 0)
-    lesion = x ** 2 + y ** 2 + z ** 2 <= 12 ** 2
-    vessel = (x - 22.5) ** 2 + y ** 2 <= 10 ** 2  # gap 0.5 mm: touches the lesion at voxel scale
+    lesion = x**2 + y**2 + z**2 <= 12**2
+    vessel = (x - 22.5) ** 2 + y**2 <= 10**2  # gap 0.5 mm: touches the lesion at voxel scale
     hu = np.full(grid.shape, 60.0)
     hu[lesion] = 30.0
     hu[vessel] = 180.0
@@ -32,7 +32,7 @@ def synthetic_ct(seed: int = 0):
 def test_grow_recovers_lesion_and_does_not_leak_into_vessel():
     ct, lesion, vessel = synthetic_ct()
     grown = grow_lesion_from_seed(ct, (-3.0, 2.0, 0.0), "L1")
-    truth_ml = 4 / 3 * math.pi * 12 ** 3 / 1000
+    truth_ml = 4 / 3 * math.pi * 12**3 / 1000
     volume = grown.mask.sum() * ct.grid.voxel_volume_ml
     assert volume == pytest.approx(truth_ml, rel=0.06)
     assert not (grown.mask & vessel).any()
@@ -46,7 +46,7 @@ def test_grow_respects_max_radius():
     k, j, i = np.nonzero(grown.mask)
     pts = ct.grid.index_to_lps(np.stack([i, j, k], axis=1))
     assert np.linalg.norm(pts, axis=1).max() <= 8.0 + 1e-9
-    assert grown.mask.sum() > 0.8 * (4 / 3 * math.pi * 8 ** 3) / 2.0  # ball of 8 mm, 2 mm^3 voxels
+    assert grown.mask.sum() > 0.8 * (4 / 3 * math.pi * 8**3) / 2.0  # ball of 8 mm, 2 mm^3 voxels
 
 
 def test_click_outside_ct_is_an_input_error():
@@ -93,7 +93,7 @@ def test_necrotic_lesion_next_to_a_vessel_takes_its_rim_but_not_the_vessel():
     k, j, i = np.indices(grid.shape)
     x, y, z = np.moveaxis(grid.index_to_lps(np.stack([i, j, k], axis=-1)), -1, 0)
     hu = ct.array.astype(np.float32)
-    core = x ** 2 + y ** 2 + z ** 2 <= 7 ** 2
+    core = x**2 + y**2 + z**2 <= 7**2
     hu[core] += 5.0 - 30.0  # a 5 HU necrotic core of radius 7 mm inside the 30 HU lesion
     grown = grow_lesion_from_seed(Volume(grid, hu.astype(np.int16)), (0.0, 0.0, 0.0), "N1").mask
     dice = 2 * (grown & lesion).sum() / (grown.sum() + lesion.sum())

@@ -12,7 +12,12 @@ from hitit.anatomy.body import body_mask, skin_surface
 from hitit.lesions.measure import measure_lesion
 from hitit.lesions.segment import lesions_from_masks
 from hitit.phantom import (
-    DEFAULT_SPACING_MM, FAT_HU, NOISE_SD_HU, SAFE_PATH_CLEARANCE_MM, make_teaching_case, write_teaching_case,
+    DEFAULT_SPACING_MM,
+    FAT_HU,
+    NOISE_SD_HU,
+    SAFE_PATH_CLEARANCE_MM,
+    make_teaching_case,
+    write_teaching_case,
 )
 from hitit.plan import PlanConfig
 from hitit.trajectories import check_path, prepare
@@ -52,8 +57,9 @@ def centroid_lps(grid, mask):
 def distance_to(grid, mask):
     """Distance (mm) of every voxel centre outside ``mask`` to the mask (SimpleITK, image spacing)."""
     image = grid.image_from_array(mask)
-    return sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False,
-                                                               useImageSpacing=True))
+    return sitk.GetArrayFromImage(
+        sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    )
 
 
 def test_default_grid_is_modest_and_fast(timed_case):
@@ -108,9 +114,24 @@ def test_structures_are_disjoint_and_named_like_totalsegmentator(tc):
 
     names = set(totalsegmentator_total_map().values())
     assert set(tc.case.structures) <= names
-    for required in ("liver", "aorta", "inferior_vena_cava", "portal_vein_and_splenic_vein", "kidney_left",
-                     "kidney_right", "spleen", "stomach", "colon", "small_bowel", "lung_lower_lobe_left",
-                     "lung_lower_lobe_right", "spinal_cord", "vertebrae_L1", "rib_right_10", "rib_left_11"):
+    for required in (
+        "liver",
+        "aorta",
+        "inferior_vena_cava",
+        "portal_vein_and_splenic_vein",
+        "kidney_left",
+        "kidney_right",
+        "spleen",
+        "stomach",
+        "colon",
+        "small_bowel",
+        "lung_lower_lobe_left",
+        "lung_lower_lobe_right",
+        "spinal_cord",
+        "vertebrae_L1",
+        "rib_right_10",
+        "rib_left_11",
+    ):
         assert tc.case.structures[required].any(), required
     count = np.zeros(tc.case.grid.shape, np.uint8)
     for mask in tc.case.structures.values():
@@ -206,14 +227,19 @@ def test_example_paths_safe_and_unsafe(tc):
             crossed = _structures_near_path(tc.case, names, labels, path.entry_lps, path.target_lps, 0.0) - host
             if path.safe:
                 safe_count += 1
-                near = _structures_near_path(tc.case, names, labels, path.entry_lps, path.target_lps,
-                                             SAFE_PATH_CLEARANCE_MM) - host
+                near = (
+                    _structures_near_path(
+                        tc.case, names, labels, path.entry_lps, path.target_lps, SAFE_PATH_CLEARANCE_MM
+                    )
+                    - host
+                )
                 assert not crossed and not near, (lesion_id, path.note, near)
             else:
                 assert crossed == set(path.crosses), (lesion_id, path.note, crossed)
     assert safe_count == len(tc.truth)
     assert {"aorta", "stomach", "rib_right_11", "lung_lower_lobe_right"} <= {
-        name for t in tc.truth.values() for p in t.example_paths for name in p.crosses}
+        name for t in tc.truth.values() for p in t.example_paths for name in p.crosses
+    }
 
 
 def test_example_paths_are_what_the_planner_says(tc):
@@ -227,10 +253,15 @@ def test_example_paths_are_what_the_planner_says(tc):
     checked, refused_by = 0, {"a hard structure": 0, "another rule": 0}
     for truth in tc.truth.values():
         mask = case.lesions[truth.lesion_id]
-        organ = measure_lesion(lesions_from_masks({truth.lesion_id: mask})[0], case.grid, None, None,
-                               case.structures).organ
-        scene = prepare((case.grid, case.structures), catalogue.rules_for_target(list(case.structures), organ),
-                        settings.planning, np.asarray([truth.centre_lps]))
+        organ = measure_lesion(
+            lesions_from_masks({truth.lesion_id: mask})[0], case.grid, None, None, case.structures
+        ).organ
+        scene = prepare(
+            (case.grid, case.structures),
+            catalogue.rules_for_target(list(case.structures), organ),
+            settings.planning,
+            np.asarray([truth.centre_lps]),
+        )
         for path in truth.example_paths:
             entry = np.asarray(path.entry_lps)
             nearest = int(np.argmin(np.linalg.norm(skin.points_lps - entry, axis=1)))
@@ -281,7 +312,7 @@ def test_same_anatomy_on_an_oblique_flipped_grid():
         assert np.linalg.norm(a - b) < voxel, name
     # the CT itself agrees: at the L3 core the oblique image reads necrosis too
     core = np.rint(oblique.case.grid.lps_to_index(oblique.truth["L3"].centre_lps)).astype(int)
-    patch = oblique.case.ct.array[core[2], core[1] - 2:core[1] + 3, core[0] - 2:core[0] + 3]
+    patch = oblique.case.ct.array[core[2], core[1] - 2 : core[1] + 3, core[0] - 2 : core[0] + 3]
     assert np.median(patch) < NECROSIS_THRESHOLD_HU
 
 

@@ -12,10 +12,16 @@ from hitit.plan import PlanConfig
 
 def test_overrides_set_the_engine_and_leave_the_original_alone():
     base = PlanConfig(protocol="pv10", visit=2)
-    new = base.with_overrides(needle_length_mm=90.0, gauge=19, max_axial_angle_deg=20.0, top_k=2,
-                              margins_mm={"vessel": 7.0, "aorta": 10.0})
+    new = base.with_overrides(
+        needle_length_mm=90.0, gauge=19, max_axial_angle_deg=20.0, top_k=2, margins_mm={"vessel": 7.0, "aorta": 10.0}
+    )
     planning = new.planning
-    assert (planning.needle_length_mm, planning.gauge, planning.max_axial_angle_deg, planning.top_k) == (90.0, 19, 20.0, 2)
+    assert (planning.needle_length_mm, planning.gauge, planning.max_axial_angle_deg, planning.top_k) == (
+        90.0,
+        19,
+        20.0,
+        2,
+    )
     assert (new.protocol, new.visit) == ("pv10", 2)
     assert base.planning.needle_length_mm == 150.0 and base.margins_mm == {}
     catalogue = new.catalogue()
@@ -42,4 +48,7 @@ def test_the_needle_is_stored_once_and_the_depth_rule_reads_it():
     settings = PlanConfig().with_overrides(needle_length_mm=80.0)
     stored = settings.to_dict()
     assert stored["planning"]["needle_length_mm"] == 80.0 and "needle_length_mm" not in stored["injectability"]
-    assert settings.injectability.max_depth_mm(settings.planning.needle_length_mm) == 80.0 - settings.injectability.needle_reserve_mm
+    assert (
+        settings.injectability.max_depth_mm(settings.planning.needle_length_mm)
+        == 80.0 - settings.injectability.needle_reserve_mm
+    )

@@ -16,14 +16,22 @@ def _feasible(lesion) -> dict:
     """Feasible entry point (rounded LPS) -> (normal, clearance, score) of one lesion's map."""
     skin, arrays = lesion.target.skin, lesion.target.arrays
     rows = np.flatnonzero(arrays["feasible"])
-    return {tuple(np.round(skin.points_lps[n], 6)): (np.round(skin.normals_lps[n], 6), arrays["margin_slack_mm"][n],
-                                                     arrays["score"][n]) for n in rows}
+    return {
+        tuple(np.round(skin.points_lps[n], 6)): (
+            np.round(skin.normals_lps[n], 6),
+            arrays["margin_slack_mm"][n],
+            arrays["score"][n],
+        )
+        for n in rows
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("settings", [PlanConfig(protocol="pv10"),
-                                      PlanConfig(protocol="pv10").with_overrides(max_axial_angle_deg=20.0)],
-                         ids=["in-plane", "tilt-20deg"])
+@pytest.mark.parametrize(
+    "settings",
+    [PlanConfig(protocol="pv10"), PlanConfig(protocol="pv10").with_overrides(max_axial_angle_deg=20.0)],
+    ids=["in-plane", "tilt-20deg"],
+)
 def test_cropped_plan_equals_the_whole_ct_plan(settings):
     case = make_teaching_case().case
     cropped, whole = plan_case(case, settings), plan_case(case, settings, crop=False)
@@ -48,8 +56,9 @@ def test_cropped_plan_equals_the_whole_ct_plan(settings):
         np.testing.assert_array_equal(a.target.skin.normals_lps, b.target.skin.normals_lps)
     if settings.planning.max_axial_angle_deg == 0.0:
         # the lesions' levels, widened by the rise of a 150 mm needle at the 3 deg in-plane tolerance, and a slice
-        levels = np.concatenate([case.grid.index_to_lps(np.argwhere(m)[:, ::-1].astype(float))[:, 2]
-                                 for m in case.lesions.values()])
+        levels = np.concatenate(
+            [case.grid.index_to_lps(np.argwhere(m)[:, ::-1].astype(float))[:, 2] for m in case.lesions.values()]
+        )
         rise = settings.planning.needle_length_mm * np.sin(np.radians(settings.planning.axial_limit_deg))
         z = cropped.lesions[0].target.skin.points_lps[:, 2]
         assert levels.min() - rise - 2.0 <= z.min() and z.max() <= levels.max() + rise + 2.0
@@ -81,5 +90,7 @@ def test_axial_limited_distance_maps_equal_the_needle_reach_ones_along_every_all
         offset = np.subtract(thin.crop_lo, wide.crop_lo)  # (i, j, k) of the thin crop in the wide one
         ks = slice(k_lo - thin.crop_lo[2], k_hi + 2 - thin.crop_lo[2])
         ni, nj = thin.crop_grid.size[:2]
-        inner = b.distance_mm[ks.start + offset[2]:ks.stop + offset[2], offset[1]:offset[1] + nj, offset[0]:offset[0] + ni]
+        inner = b.distance_mm[
+            ks.start + offset[2] : ks.stop + offset[2], offset[1] : offset[1] + nj, offset[0] : offset[0] + ni
+        ]
         np.testing.assert_allclose(a.distance_mm[ks], inner, atol=1e-4)

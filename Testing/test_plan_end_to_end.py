@@ -88,7 +88,11 @@ def test_plan_finds_safe_paths_and_follows_the_protocol(teaching, plan):
         assert lesion.measurement.volume_ml == pytest.approx(truth.volume_ml, rel=0.1)
     # pv10: 0.5 mL per mL of lesion, no cap; no teaching lesion is refused (L2 abutting the IVC is a caution)
     assert {lesion.lesion_id: lesion.injectability.verdict for lesion in plan.lesions} == {
-        "L1": "yes", "L2": "caution", "L3": "yes", "L4": "yes"}
+        "L1": "yes",
+        "L2": "caution",
+        "L3": "yes",
+        "L4": "yes",
+    }
     max_deposit_ml = plan.settings.deposits.max_deposit_ml
     for lesion in plan.lesions:
         assert lesion.injectate_ml == pytest.approx(0.5 * lesion.measurement.volume_ml, rel=0.02)
@@ -136,8 +140,16 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
         assert "injectate_ml" in lesion["allocation"] and "injectate_ml" not in lesion  # each value once
         assert {"centroid_lps", "ld_endpoints_lps"} <= set(lesion["measurement"])
         for t in lesion["trajectories"]:
-            assert {"rank", "entry_lps", "target_lps", "length_mm", "min_clearance_mm", "clearance_by_structure_mm",
-                    "feasible", "score"} <= set(t)
+            assert {
+                "rank",
+                "entry_lps",
+                "target_lps",
+                "length_mm",
+                "min_clearance_mm",
+                "clearance_by_structure_mm",
+                "feasible",
+                "score",
+            } <= set(t)
         assert None not in lesion["measurement"]["distance_to_structures_mm"].values()
         # the chosen path carries its procedure card, consistent with the path it describes
         card = lesion["trajectories"][0]["procedure"]
@@ -170,7 +182,9 @@ def test_report_embeds_key_images_of_another_renderer(tmp_path, teaching, plan):
     rank = lesion["trajectories"][0]["rank"]
     pictures = {view: base64.b64decode(PNG_1X1) for view in ("axial", "3d")}
     key_images = KeyImages("a test renderer", {(lesion["id"], rank, view): png for view, png in pictures.items()})
-    html = write_plan(plan, teaching.case, tmp_path / "plan", key_images=key_images)["report"].read_text(encoding="utf-8")
+    html = write_plan(plan, teaching.case, tmp_path / "plan", key_images=key_images)["report"].read_text(
+        encoding="utf-8"
+    )
     assert "Chosen-path figures drawn by a test renderer." in html
     assert html.count(PNG_1X1) == 2
     assert html.count(f"chosen path: 3D view (drawn by {KEY_IMAGE_LEGEND})</figcaption>") == 1  # the core draws none
@@ -188,8 +202,19 @@ PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABS
 def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsys):
     paths = write_teaching_case(teaching, tmp_path / "case")
     out = tmp_path / "plan"
-    args = ["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]), "--lesions", str(paths["lesions"]),
-            "--protocol", "pv10", "--out", str(out)]
+    args = [
+        "plan",
+        "--ct",
+        str(paths["ct"]),
+        "--structures",
+        str(paths["structures"]),
+        "--lesions",
+        str(paths["lesions"]),
+        "--protocol",
+        "pv10",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     before = (out / "plan.json").read_bytes()
     # the teaching CT's header says it is contrast-enhanced, so the plan assesses necrosis (L3's known 0.25)
@@ -277,13 +302,21 @@ def test_report_leads_with_the_decision_and_has_a_card_per_lesion(teaching, plan
     assert decision < html.index('<section id="lesion-L1"')
     for lesion in document["lesions"]:
         start = html.index(f'<section id="lesion-{lesion["id"]}" class="page">')
-        section = html[start:html.index("</section>", start)]
+        section = html[start : html.index("</section>", start)]
         assert f'href="#lesion-{lesion["id"]}"' in html[decision:start]
         assert "Procedure card" in section and "Patient position" in section and "Depth marks" in section
         assert section.count("<img") >= 3  # two reformats of the chosen path and the thumbnails
     assert "Longest diameter (mm)" in html and "Injectate this visit (mL)" in html
-    for leftover in (">True<", ">False<", ">None<", "nan", "cap None", "longest_diameter_mm", "recist_category",
-                     "outside the needle's reach"):
+    for leftover in (
+        ">True<",
+        ">False<",
+        ">None<",
+        "nan",
+        "cap None",
+        "longest_diameter_mm",
+        "recist_category",
+        "outside the needle's reach",
+    ):
         assert leftover not in html, leftover
 
 
@@ -312,4 +345,6 @@ def test_report_warns_only_about_what_matters(teaching, plan):
         point = grid.lps_to_index(np.array(lesion["trajectories"][0][key]))
         point[2] = 10
         lesion["trajectories"][0][key] = grid.index_to_lps(point).tolist()
-    assert "Cut by the field of view" not in plan_notices(near, Case(teaching.case.ct, structures, teaching.case.lesions))
+    assert "Cut by the field of view" not in plan_notices(
+        near, Case(teaching.case.ct, structures, teaching.case.lesions)
+    )

@@ -17,7 +17,9 @@ from hitit.plan.plan_file import PLAN_FORMAT_VERSION, load_plan, plan_from_dict,
 @pytest.fixture(scope="module")
 def planned():
     teaching = make_teaching_case(spacing_mm=(2.0, 2.0, 3.0))
-    settings = PlanConfig(protocol="tvec", visit=2, new_lesions=("L4",), margins_mm={"vessel": 7.0}).with_overrides(gauge=19)
+    settings = PlanConfig(protocol="tvec", visit=2, new_lesions=("L4",), margins_mm={"vessel": 7.0}).with_overrides(
+        gauge=19
+    )
     plan = plan_case(teaching.case, settings)
     return plan, json.loads(json.dumps(plan.to_dict(), default=float))
 
@@ -43,12 +45,16 @@ def test_a_written_plan_reads_back_as_typed_objects(planned, tmp_path):
         if original.target.trajectories:
             best = original.target.trajectories[0]
             np.testing.assert_allclose(lesion.chosen.entry_lps, best.entry_lps)
-            assert lesion.chosen.check.clearance_by_structure_mm == pytest.approx(best.clearance_by_structure_mm, abs=0.01)
+            assert lesion.chosen.check.clearance_by_structure_mm == pytest.approx(
+                best.clearance_by_structure_mm, abs=0.01
+            )
         else:
             assert lesion.chosen is None
         assert lesion.rules == original.scene.rules  # the rules the paths were judged with
         deposits = [] if original.deposits is None else [d for p in original.deposits.paths for d in p.deposits]
-        np.testing.assert_allclose(lesion.deposit_points_lps, np.reshape([d.point_lps for d in deposits], (-1, 3)), atol=0.01)
+        np.testing.assert_allclose(
+            lesion.deposit_points_lps, np.reshape([d.point_lps for d in deposits], (-1, 3)), atol=0.01
+        )
 
 
 def test_the_writer_refuses_a_plan_its_readers_would_refuse(planned, tmp_path):

@@ -20,10 +20,15 @@ def _mesh(n=4000, seed=3):
     vtk_points.SetData(numpy_support.numpy_to_vtk(points, deep=True))
     poly.SetPoints(vtk_points)
     cells = vtkCellArray()
-    cells.SetData(numpy_support.numpy_to_vtkIdTypeArray(np.arange(0, 3 * len(triangles) + 1, 3, dtype=np.int64), deep=True),
-                  numpy_support.numpy_to_vtkIdTypeArray(triangles.ravel(), deep=True))
+    cells.SetData(
+        numpy_support.numpy_to_vtkIdTypeArray(np.arange(0, 3 * len(triangles) + 1, 3, dtype=np.int64), deep=True),
+        numpy_support.numpy_to_vtkIdTypeArray(triangles.ravel(), deep=True),
+    )
     poly.SetPolys(cells)
-    for name, values in (("margin_slack_mm", rng.uniform(0, 20, n).astype(np.float32)), ("reason", rng.integers(0, len(PathReason), n).astype(np.uint8))):
+    for name, values in (
+        ("margin_slack_mm", rng.uniform(0, 20, n).astype(np.float32)),
+        ("reason", rng.integers(0, len(PathReason), n).astype(np.uint8)),
+    ):
         array = numpy_support.numpy_to_vtk(values, deep=True)
         array.SetName(name)
         poly.GetPointData().AddArray(array)
@@ -42,10 +47,14 @@ def test_model_file_round_trip_is_compressed_and_marked_lps(tmp_path):
     # Slicer's model storage node reads the coordinate system from this field-data string array
     assert back.GetFieldData().GetAbstractArray("SPACE").GetValue(0) == "LPS"
     np.testing.assert_allclose(numpy_support.vtk_to_numpy(back.GetPoints().GetData()), points, atol=1e-4)
-    np.testing.assert_array_equal(numpy_support.vtk_to_numpy(back.GetPolys().GetConnectivityArray()).reshape(-1, 3), triangles)
+    np.testing.assert_array_equal(
+        numpy_support.vtk_to_numpy(back.GetPolys().GetConnectivityArray()).reshape(-1, 3), triangles
+    )
     for name in ("margin_slack_mm", "reason"):
-        np.testing.assert_array_equal(numpy_support.vtk_to_numpy(back.GetPointData().GetArray(name)),
-                                      numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)))
+        np.testing.assert_array_equal(
+            numpy_support.vtk_to_numpy(back.GetPointData().GetArray(name)),
+            numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)),
+        )
     # the caller's polydata is left as it was (double points, no SPACE field)
     assert poly.GetPoints().GetData().GetDataTypeAsString() == "double"
     assert poly.GetFieldData().GetAbstractArray("SPACE") is None
@@ -56,7 +65,12 @@ def test_plan_json_keeps_each_list_of_numbers_on_one_line():
 
     from hitit.plan.folder import plan_json_text
 
-    plan = {"entry": [-165.0, -29.5, 1e-05], "points": [[1, 2], [3, 4]], "name": "a [1,\n 2] b", "mixed": [1, "x", None]}
+    plan = {
+        "entry": [-165.0, -29.5, 1e-05],
+        "points": [[1, 2], [3, 4]],
+        "name": "a [1,\n 2] b",
+        "mixed": [1, "x", None],
+    }
     text = plan_json_text(plan)
     assert json.loads(text) == plan
     assert '"entry": [-165.0, -29.5, 1e-05]' in text and "  [1, 2]," in text

@@ -45,7 +45,7 @@ def _case(direction):
     x, y, z = lps[..., 0], lps[..., 1], lps[..., 2]
     body = ((x - BODY_CENTRE[0]) / BODY_RADII[0]) ** 2 + ((y - BODY_CENTRE[1]) / BODY_RADII[1]) ** 2 <= 1.0
     body &= np.abs(z) <= 55.0
-    vertebra = ((x - VERTEBRA_CENTRE[0]) ** 2 + (y - VERTEBRA_CENTRE[1]) ** 2 <= VERTEBRA_RADIUS ** 2)
+    vertebra = (x - VERTEBRA_CENTRE[0]) ** 2 + (y - VERTEBRA_CENTRE[1]) ** 2 <= VERTEBRA_RADIUS**2
     vertebra &= (z >= VERTEBRA_Z[0]) & (z <= VERTEBRA_Z[1])
     lesion = np.linalg.norm(lps - LESION_CENTRE, axis=-1) <= LESION_RADIUS
     return grid, body, vertebra, lesion
@@ -83,11 +83,18 @@ def _expected_slice(grid, point):
 def test_anterior_entry_supine(scene):
     grid, lesion, landmarks = scene
     entry, target = _on_skin(-60.0, 12.0), LESION_CENTRE
-    paths = [{"tilt_deg": 0.0, "deposits": [{"needle_depth_mm": 80.0, "volume_ml": 0.5},
-                                            {"needle_depth_mm": 88.5, "volume_ml": 0.5}]},
-             {"tilt_deg": 9.0, "deposits": [{"needle_depth_mm": 84.0, "volume_ml": 0.25}]}]
-    trajectory = {"entry_lps": entry.tolist(), "target_lps": target.tolist(),
-                  "clearance_by_structure_mm": {"aorta": 6.2, "colon": 14.0, "rib_left_10": 9.99, "far": None}}
+    paths = [
+        {
+            "tilt_deg": 0.0,
+            "deposits": [{"needle_depth_mm": 80.0, "volume_ml": 0.5}, {"needle_depth_mm": 88.5, "volume_ml": 0.5}],
+        },
+        {"tilt_deg": 9.0, "deposits": [{"needle_depth_mm": 84.0, "volume_ml": 0.25}]},
+    ]
+    trajectory = {
+        "entry_lps": entry.tolist(),
+        "target_lps": target.tolist(),
+        "clearance_by_structure_mm": {"aorta": 6.2, "colon": 14.0, "rib_left_10": 9.99, "far": None},
+    }
     card = procedure_card(trajectory, paths, grid, lesion, landmarks, 150.0, 18)
 
     angle, tilt = _expected_angles(entry, target)
@@ -100,7 +107,9 @@ def test_anterior_entry_supine(scene):
     assert card.entry_side == "anterior" and card.patient_position == "supine"
     # midline: the vertebra segmented at this level (x = -3), not the body's centre (x = 7)
     assert card.midline_reference == "spinous process of vertebrae_L1"
-    assert card.midline_offset_mm == pytest.approx(entry[0] - VERTEBRA_CENTRE[0], abs=1.5) and card.midline_side == "left"
+    assert (
+        card.midline_offset_mm == pytest.approx(entry[0] - VERTEBRA_CENTRE[0], abs=1.5) and card.midline_side == "left"
+    )
     # supine: the table top is the body's posterior surface
     assert card.height_above_table_mm == pytest.approx(BODY_CENTRE[1] + BODY_RADII[1] - entry[1], abs=2.0)
     depth = float(np.linalg.norm(target - entry))
@@ -113,9 +122,19 @@ def test_anterior_entry_supine(scene):
     assert card.total_injectate_ml == pytest.approx(1.25)
     assert [s["name"] for s in card.nearby_structures] == ["aorta", "rib_left_10"]
     record = card.to_dict()
-    for key in ("table_position_mm", "slice_index", "angle_from_vertical_deg", "craniocaudal_angle_deg",
-                "midline_offset_mm", "height_above_table_mm", "depth_to_target_mm", "depth_to_lesion_edge_mm",
-                "depth_mark_mm", "needle_length_mm", "total_injectate_ml"):
+    for key in (
+        "table_position_mm",
+        "slice_index",
+        "angle_from_vertical_deg",
+        "craniocaudal_angle_deg",
+        "midline_offset_mm",
+        "height_above_table_mm",
+        "depth_to_target_mm",
+        "depth_to_lesion_edge_mm",
+        "depth_mark_mm",
+        "needle_length_mm",
+        "total_injectate_ml",
+    ):
         assert record[key] is not None
 
 
@@ -124,7 +143,9 @@ def test_posterior_entry_prone_and_body_midline(scene):
     # above the vertebra's top: no vertebra at this level, so the midline is the body's
     entry = _on_skin(100.0, 32.0)
     target = LESION_CENTRE
-    card = procedure_card({"entry_lps": entry.tolist(), "target_lps": target.tolist()}, [], grid, lesion, landmarks, 200.0, 17)
+    card = procedure_card(
+        {"entry_lps": entry.tolist(), "target_lps": target.tolist()}, [], grid, lesion, landmarks, 200.0, 17
+    )
     angle, tilt = _expected_angles(entry, target)
     assert card.angle_from_vertical_deg == pytest.approx(angle, abs=1e-6) and card.angle_towards == "patient left"
     assert card.craniocaudal_angle_deg == pytest.approx(tilt, abs=1e-6)
@@ -141,6 +162,7 @@ def test_posterior_entry_prone_and_body_midline(scene):
 
 def test_lateral_entry_words():
     from hitit.plan.procedure import entry_side, needle_angles_deg
+
     target = np.zeros(3)
     assert entry_side([-100.0, 5.0, 0.0], target) == "right lateral"
     assert entry_side([60.0, -60.0, 0.0], target) == "left anterolateral"

@@ -15,8 +15,15 @@ from plan_documents import lesion_record, plan_document, trajectory_record
 def test_the_file_names_and_colours_every_path_by_its_safety(tmp_path):
     roomy = trajectory_record([0, -60, 0], [0, 0, 0], rank=1, margin_slack_mm=12.0)
     tight = trajectory_record([10, -60, 0], [0, 0, 0], rank=2, margin_slack_mm=1.0)
-    unsafe = trajectory_record([50, 0, 0], [40, 40, 0], rank=1, feasible=False, margin_slack_mm=-3.0,
-                               blocking=["aorta"], violations=["aorta: 2.0 mm from the needle, margin 5 mm"])
+    unsafe = trajectory_record(
+        [50, 0, 0],
+        [40, 40, 0],
+        rank=1,
+        feasible=False,
+        margin_slack_mm=-3.0,
+        blocking=["aorta"],
+        violations=["aorta: 2.0 mm from the needle, margin 5 mm"],
+    )
     blocked = lesion_record("L2", target_lps=[40.0, 40.0, 0.0], least_bad=[unsafe])
     document = plan_document([lesion_record("L1", [roomy, tight]), blocked], structures=["aorta"])
     reference = document["config"]["planning"]["margin_slack_reference_mm"]

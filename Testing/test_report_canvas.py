@@ -24,7 +24,13 @@ def test_core_figures_leave_the_process_backend_alone(tmp_path):
         assert png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", png[:8]
         print(matplotlib.get_backend())
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={"MPLBACKEND": "", "PATH": ""},
-                            cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"MPLBACKEND": "", "PATH": ""},
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "svg"

@@ -9,8 +9,18 @@ import math
 import pytest
 import SimpleITK as sitk
 
-from hitit.report.figures import (edge_letters, orientation_letters, outline, render_skin_map, render_trajectory,
-                                  sample_mask, sample_plane, surface_view, to_plane_pixels, trajectory_plane)
+from hitit.report.figures import (
+    edge_letters,
+    orientation_letters,
+    outline,
+    render_skin_map,
+    render_trajectory,
+    sample_mask,
+    sample_plane,
+    surface_view,
+    to_plane_pixels,
+    trajectory_plane,
+)
 from hitit.report.html import MISSING, Column, HtmlReport, format_value
 
 
@@ -22,7 +32,9 @@ def _marker_volume(direction=(1, 0, 0, 0, 1, 0, 0, 0, 1)):
     lps = grid.index_to_lps(ijk.reshape(-1, 3)).reshape(60, 60, 30, 3).transpose(2, 1, 0, 3)
     hu = np.full(grid.shape, -1000.0)
     # a bright block on the patient's left (x > 0), anterior (y < 0), at z = 0
-    hu[(lps[..., 0] > 10) & (lps[..., 0] < 20) & (lps[..., 1] < -5) & (lps[..., 1] > -15) & (np.abs(lps[..., 2]) < 3)] = 500.0
+    hu[
+        (lps[..., 0] > 10) & (lps[..., 0] < 20) & (lps[..., 1] < -5) & (lps[..., 1] > -15) & (np.abs(lps[..., 2]) < 3)
+    ] = 500.0
     return Volume(grid, hu)
 
 
@@ -45,7 +57,11 @@ def test_oblique_plane_contains_the_whole_needle():
     pixels = to_plane_pixels(plane, np.vstack([entry, target]))
     assert np.all(pixels >= 0) and np.all(pixels[:, 0] < plane.size[0]) and np.all(pixels[:, 1] < plane.size[1])
     # the needle lies in the plane: projecting back reproduces the 3D points
-    back = plane.origin_lps + np.outer(pixels[:, 0], plane.u) * plane.pixel_mm + np.outer(pixels[:, 1], plane.v) * plane.pixel_mm
+    back = (
+        plane.origin_lps
+        + np.outer(pixels[:, 0], plane.u) * plane.pixel_mm
+        + np.outer(pixels[:, 1], plane.v) * plane.pixel_mm
+    )
     np.testing.assert_allclose(back, np.vstack([entry, target]), atol=1e-6)
 
 
@@ -55,8 +71,15 @@ def test_render_and_html_page(tmp_path):
     png = render_trajectory(volume, {"block": mask}, None, [0, -25, 0], [15, -10, 0], "axial", [[10.0, -13.0, 0.0]])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     report = HtmlReport("Plan")
-    report.table([{"id": "L1", "volume_ml": 1.234, "inject": True, "dose": None}],
-                 [Column("id", "Lesion"), Column("volume_ml", "Volume (mL)", 2), Column("inject", "Inject"), Column("dose", "Dose")])
+    report.table(
+        [{"id": "L1", "volume_ml": 1.234, "inject": True, "dose": None}],
+        [
+            Column("id", "Lesion"),
+            Column("volume_ml", "Volume (mL)", 2),
+            Column("inject", "Inject"),
+            Column("dose", "Dose"),
+        ],
+    )
     report.image(png, "axial")
     path = report.write(tmp_path / "report.html")
     text = path.read_text(encoding="utf-8")
@@ -75,7 +98,9 @@ def test_values_are_written_for_a_reader():
 def _oblique_volume():
     rotation = sitk.VersorTransform((0.3, 1.0, 0.2), math.radians(25)).GetMatrix()
     direction = np.array(rotation).reshape(3, 3) @ np.diag([-1.0, 1.0, 1.0])  # oblique and flipped
-    grid = Grid((70, 64, 40), (1.1, 0.9, 2.5), tuple(-direction @ np.array([38.0, 29.0, 48.0])), tuple(direction.ravel()))
+    grid = Grid(
+        (70, 64, 40), (1.1, 0.9, 2.5), tuple(-direction @ np.array([38.0, 29.0, 48.0])), tuple(direction.ravel())
+    )
     rng = np.random.default_rng(1)
     return Volume(grid, rng.normal(0, 300, grid.shape).astype(np.float32))
 
@@ -90,12 +115,24 @@ def test_reformat_from_the_cut_volume_equals_the_whole_volume():
         reference.SetSpacing((plane.pixel_mm, plane.pixel_mm, 1.0))
         reference.SetOrigin(tuple(plane.origin_lps))
         reference.SetDirection(tuple(np.column_stack([plane.u, plane.v, w]).ravel()))
-        whole = sitk.GetArrayFromImage(sitk.Resample(volume.to_sitk(), reference, sitk.Transform(), sitk.sitkLinear,
-                                                     -1000.0, sitk.sitkFloat32))[0]
+        whole = sitk.GetArrayFromImage(
+            sitk.Resample(volume.to_sitk(), reference, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
+        )[0]
         np.testing.assert_allclose(sample_plane(volume, plane), whole, atol=1e-3)
         mask = volume.array > 250
-        whole_mask = sitk.GetArrayFromImage(sitk.Resample(volume.grid.image_from_array(mask), reference, sitk.Transform(),
-                                                          sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))[0] > 0
+        whole_mask = (
+            sitk.GetArrayFromImage(
+                sitk.Resample(
+                    volume.grid.image_from_array(mask),
+                    reference,
+                    sitk.Transform(),
+                    sitk.sitkNearestNeighbor,
+                    0,
+                    sitk.sitkUInt8,
+                )
+            )[0]
+            > 0
+        )
         cut = sample_mask(volume.grid, mask, plane)
         assert cut.any() and np.array_equal(cut, whole_mask)
 
@@ -119,7 +156,7 @@ def test_outline_is_the_boundary():
 def _sphere_points(radius=100.0, n=6000):
     """Fibonacci points on a sphere (LPS mm) and their outward normals."""
     k = np.arange(n) + 0.5
-    phi, theta = np.arccos(1 - 2 * k / n), math.pi * (1 + 5 ** 0.5) * k
+    phi, theta = np.arccos(1 - 2 * k / n), math.pi * (1 + 5**0.5) * k
     normals = np.column_stack([np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)])
     return radius * normals, normals
 

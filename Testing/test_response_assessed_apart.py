@@ -29,9 +29,19 @@ def _plain_recist_study() -> dict:
 def _six_targets_study() -> dict:
     """Six targets in six organs, three injected at baseline: fine for itRECIST, too many for RECIST 1.1."""
     organs = ["liver", "lung", "adrenal", "spleen", "kidney", "skin"]
-    return {"timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}],
-            "lesions": [{"id": f"L{n + 1}", "organ": organ, "role": "target", "injected_from": "BL" if n < 3 else None,
-                         "measurements": {"BL": 20.0, "W8": 10.0}} for n, organ in enumerate(organs)]}
+    return {
+        "timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}],
+        "lesions": [
+            {
+                "id": f"L{n + 1}",
+                "organ": organ,
+                "role": "target",
+                "injected_from": "BL" if n < 3 else None,
+                "measurements": {"BL": 20.0, "W8": 10.0},
+            }
+            for n, organ in enumerate(organs)
+        ],
+    }
 
 
 def test_no_injected_target_leaves_recist_and_irecist_assessed(tmp_path):
@@ -45,15 +55,21 @@ def test_no_injected_target_leaves_recist_and_irecist_assessed(tmp_path):
     w8 = document["timepoints"][1]["criteria"]
     # the same values as with an injected lesion: RECIST 1.1 does not look at injections (57 -> 33 mm)
     assert (w8["RECIST1.1"]["overall"], w8["RECIST1.1"]["sum_mm"]) == ("PR", 33.0) and w8["iRECIST"]["overall"] == "iPR"
-    assert w8["itRECIST"] == {"overall": NOT_ASSESSABLE, "injected": NOT_ASSESSABLE, "non_injected": NOT_ASSESSABLE,
-                              "reason": response.reason("itRECIST")}
+    assert w8["itRECIST"] == {
+        "overall": NOT_ASSESSABLE,
+        "injected": NOT_ASSESSABLE,
+        "non_injected": NOT_ASSESSABLE,
+        "reason": response.reason("itRECIST"),
+    }
     assert "0 T-I target lesions at BL" in w8["itRECIST"]["reason"]
     assert document["best_overall_response"]["itRECIST"]["injected"]["unconfirmed"] == NOT_ASSESSABLE
     assert document["best_overall_response"]["RECIST1.1"]["unconfirmed"] == "PR"
     assert document["warnings"] == []
     rows = list(csv.DictReader(io.StringIO(response_csv(response))))
     itrecist_rows = [r for r in rows if r["criterion"] == "itRECIST"]
-    assert len(itrecist_rows) == 3 * 3 and all(r["overall"] == NOT_ASSESSABLE and "T-I" in r["note"] for r in itrecist_rows)
+    assert len(itrecist_rows) == 3 * 3 and all(
+        r["overall"] == NOT_ASSESSABLE and "T-I" in r["note"] for r in itrecist_rows
+    )
     assert all(r["note"] == "" for r in rows if r["criterion"] != "itRECIST")
     html = response_html(response)
     assert "Criteria not assessable" in html and "itRECIST: 1-5 T-I target lesions at baseline" in html

@@ -52,14 +52,25 @@ def studies(pairs):
     out = {}
     for patient, lesions in by_patient.items():
         indices = sorted({i for values in lesions.values() for i in values})
-        timepoints = [{"id": f"S{i:02d}", "date": (dt.date(2020, 1, 6) + dt.timedelta(weeks=8 * n)).isoformat()}
-                      for n, i in enumerate(indices)]
-        document = {"patient": patient, "timepoints": timepoints, "lesions": [
-            # Organ is not in the CSV: one organ per lesion keeps the per-organ rule out of the way.
-            {"id": key, "organ": f"site {n}", "role": "target", "injected_from": f"S{indices[0]:02d}" if n == 0 else None,
-             "measurements": {f"S{i:02d}": v for i, v in values.items()}}
-            for n, (key, values) in enumerate(sorted(lesions.items()))
-        ]}
+        timepoints = [
+            {"id": f"S{i:02d}", "date": (dt.date(2020, 1, 6) + dt.timedelta(weeks=8 * n)).isoformat()}
+            for n, i in enumerate(indices)
+        ]
+        document = {
+            "patient": patient,
+            "timepoints": timepoints,
+            "lesions": [
+                # Organ is not in the CSV: one organ per lesion keeps the per-organ rule out of the way.
+                {
+                    "id": key,
+                    "organ": f"site {n}",
+                    "role": "target",
+                    "injected_from": f"S{indices[0]:02d}" if n == 0 else None,
+                    "measurements": {f"S{i:02d}": v for i, v in values.items()},
+                }
+                for n, (key, values) in enumerate(sorted(lesions.items()))
+            ],
+        }
         out[patient] = (document, lesions)
     return out
 
@@ -101,7 +112,9 @@ def test_single_pairs_match_the_csv_percent_change(data_dir):
             if pair["earlier_key"] in lesions and study_index(pair["earlier_key"]) == int(ids[0][1:]):
                 later = ids.index(f"S{study_index(pair['later_key']):02d}")
                 engine = response.recist.timepoints[later].change_from_baseline_pct
-                assert round(engine, 1) == pytest.approx(float(pair["recist_long_change_pct"]), abs=0.051), pair["earlier_key"]
+                assert round(engine, 1) == pytest.approx(float(pair["recist_long_change_pct"]), abs=0.051), pair[
+                    "earlier_key"
+                ]
                 compared += 1
     assert compared == 6
 
@@ -109,9 +122,13 @@ def test_single_pairs_match_the_csv_percent_change(data_dir):
 def test_deeplesion_categories_by_hand(data_dir):
     documents = studies(read_pairs(data_dir))
     # 000328: 21.5 -> 12.5 mm, -41.9 %: PR
-    assert evaluate_study(study_from_dict(documents["000328"][0]), warn_baseline=True).recist.timepoints[1].target == "PR"
+    assert (
+        evaluate_study(study_from_dict(documents["000328"][0]), warn_baseline=True).recist.timepoints[1].target == "PR"
+    )
     # 000760: 17.9 -> 23.8 mm, +33.0 % and +5.9 mm: PD
-    assert evaluate_study(study_from_dict(documents["000760"][0]), warn_baseline=True).recist.timepoints[1].target == "PD"
+    assert (
+        evaluate_study(study_from_dict(documents["000760"][0]), warn_baseline=True).recist.timepoints[1].target == "PD"
+    )
     # 000612: 11.9 -> 12.3 -> 14.6 mm: +22.7 % from the nadir 11.9 but only +2.7 mm: SD
     rows = evaluate_study(study_from_dict(documents["000612"][0]), warn_baseline=True).recist.timepoints
     assert [r.target for r in rows[1:]] == ["SD", "SD"]

@@ -18,13 +18,36 @@ from hitit.response.plots import waterfall_data
 
 STUDY = {
     "patient": "P-001",
-    "timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}, {"id": "W16", "date": "2026-04-27"}],
-    "lesions": [
-        {"id": "L1", "organ": "liver", "role": "target", "injected_from": "BL", "measurements": {"BL": 40.0, "W8": 28.0, "W16": 20.0}},
-        {"id": "N1", "organ": "lymph node", "nodal": True, "role": "target", "measurements": {"BL": 17.0, "W8": "too-small", "W16": 12.0}},
-        {"id": "P1", "organ": "peritoneum", "role": "non-target", "status": {"BL": "present", "W8": "present", "W16": "present"}},
+    "timepoints": [
+        {"id": "BL", "date": "2026-01-05"},
+        {"id": "W8", "date": "2026-03-02"},
+        {"id": "W16", "date": "2026-04-27"},
     ],
-    "new_lesions": [{"id": "X1", "timepoint": "W16", "organ": "lung", "measurable": True, "measurements": {"W16": 12.0}}],
+    "lesions": [
+        {
+            "id": "L1",
+            "organ": "liver",
+            "role": "target",
+            "injected_from": "BL",
+            "measurements": {"BL": 40.0, "W8": 28.0, "W16": 20.0},
+        },
+        {
+            "id": "N1",
+            "organ": "lymph node",
+            "nodal": True,
+            "role": "target",
+            "measurements": {"BL": 17.0, "W8": "too-small", "W16": 12.0},
+        },
+        {
+            "id": "P1",
+            "organ": "peritoneum",
+            "role": "non-target",
+            "status": {"BL": "present", "W8": "present", "W16": "present"},
+        },
+    ],
+    "new_lesions": [
+        {"id": "X1", "timepoint": "W16", "organ": "lung", "measurable": True, "measurements": {"W16": 12.0}}
+    ],
 }
 
 
@@ -39,10 +62,23 @@ def test_response_json_has_the_documented_fields(response, tmp_path):
     w8 = document["timepoints"][1]
     assert w8["id"] == "W8" and w8["date"] == "2026-03-02"
     recist = w8["criteria"]["RECIST1.1"]
-    for key in ("target", "non_target", "new_lesions", "overall", "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct"):
+    for key in (
+        "target",
+        "non_target",
+        "new_lesions",
+        "overall",
+        "sum_mm",
+        "change_from_baseline_pct",
+        "change_from_nadir_pct",
+    ):
         assert key in recist
     # 57 -> 33 mm: -42.1 %, PR; P1 present -> overall PR
-    assert (recist["target"], recist["non_target"], recist["new_lesions"], recist["overall"]) == ("PR", "non-CR/non-PD", False, "PR")
+    assert (recist["target"], recist["non_target"], recist["new_lesions"], recist["overall"]) == (
+        "PR",
+        "non-CR/non-PD",
+        False,
+        "PR",
+    )
     assert recist["sum_mm"] == 33.0 and recist["change_from_baseline_pct"] == pytest.approx(-24 / 57 * 100)
     assert w8["criteria"]["iRECIST"]["overall"] == "iPR"
     itrecist = w8["criteria"]["itRECIST"]
@@ -104,7 +140,9 @@ def test_cli_refuses_a_baseline_no_criterion_can_assess_unless_warned(tmp_path, 
     data["lesions"][1]["measurements"]["BL"] = 12.0  # node SA < 15 mm: not measurable, for all three criteria
     study_path = tmp_path / "study.json"
     study_path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match=r"no criterion can be assessed: .*lesion N1 at BL: node short axis 12 mm < 15 mm"):
+    with pytest.raises(
+        InputError, match=r"no criterion can be assessed: .*lesion N1 at BL: node short axis 12 mm < 15 mm"
+    ):
         run_cli(["response", str(study_path), "--out", str(tmp_path / "out")])
     with pytest.raises(InputError, match=r"^RECIST 1.1 baseline: lesion N1 at BL: node short axis 12 mm < 15 mm"):
         run_cli(["response", str(study_path), "--out", str(tmp_path / "out"), "--strict"])
@@ -118,34 +156,65 @@ def test_cli_refuses_a_baseline_no_criterion_can_assess_unless_warned(tmp_path, 
 
 ORGANS = ["liver", "lung", "adrenal", "spleen", "kidney"]
 diameters = st.floats(min_value=10.0, max_value=120.0, allow_nan=False).map(lambda v: round(v, 1))
-follow_up = st.one_of(diameters, st.sampled_from(["too-small", "absent"]), st.none(),
-                      st.floats(min_value=0.0, max_value=150.0).map(lambda v: round(v, 1)))
+follow_up = st.one_of(
+    diameters,
+    st.sampled_from(["too-small", "absent"]),
+    st.none(),
+    st.floats(min_value=0.0, max_value=150.0).map(lambda v: round(v, 1)),
+)
 statuses = st.sampled_from(["present", "absent", "unequivocal-progression", "increased", None])
 
 
 @st.composite
 def studies(draw, numeric_only=False):
     count = draw(st.integers(2, 4))
-    timepoints = [{"id": f"T{i}", "date": (dt.date(2026, 1, 5) + dt.timedelta(days=42 * i)).isoformat()}
-                  for i in range(draw(st.integers(2, 5)))]
+    timepoints = [
+        {"id": f"T{i}", "date": (dt.date(2026, 1, 5) + dt.timedelta(days=42 * i)).isoformat()}
+        for i in range(draw(st.integers(2, 5)))
+    ]
     values = diameters if numeric_only else follow_up
     lesions = []
     for index in range(count):
         series = [draw(diameters)] + [draw(values) for _ in timepoints[1:]]
         injected = "T0" if index == 0 else draw(st.sampled_from([None, None] + [t["id"] for t in timepoints]))
-        lesions.append({"id": f"L{index}", "organ": ORGANS[index], "role": "target", "injected_from": injected,
-                        "measurements": {t["id"]: v for t, v in zip(timepoints, series) if v is not None}})
+        lesions.append(
+            {
+                "id": f"L{index}",
+                "organ": ORGANS[index],
+                "role": "target",
+                "injected_from": injected,
+                "measurements": {t["id"]: v for t, v in zip(timepoints, series) if v is not None},
+            }
+        )
     if not numeric_only:
-        lesions.append({"id": "P0", "organ": "bone", "role": "non-target",
-                        "status": {t["id"]: s for t in timepoints if (s := draw(statuses)) is not None}})
-    new = [] if numeric_only else [{"id": "X0", "timepoint": t["id"], "organ": "lung", "measurable": False}
-                                   for t in timepoints[1:2] if draw(st.booleans())]
+        lesions.append(
+            {
+                "id": "P0",
+                "organ": "bone",
+                "role": "non-target",
+                "status": {t["id"]: s for t in timepoints if (s := draw(statuses)) is not None},
+            }
+        )
+    new = (
+        []
+        if numeric_only
+        else [
+            {"id": "X0", "timepoint": t["id"], "organ": "lung", "measurable": False}
+            for t in timepoints[1:2]
+            if draw(st.booleans())
+        ]
+    )
     return {"timepoints": timepoints, "lesions": lesions, "new_lesions": new}
 
 
 def categories(document):
-    return [{name: {k: v for k, v in c.items() if k in ("target", "non_target", "overall", "injected", "non_injected")}
-             for name, c in t["criteria"].items()} for t in document["timepoints"]]
+    return [
+        {
+            name: {k: v for k, v in c.items() if k in ("target", "non_target", "overall", "injected", "non_injected")}
+            for name, c in t["criteria"].items()
+        }
+        for t in document["timepoints"]
+    ]
 
 
 def percentages(document):

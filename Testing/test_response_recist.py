@@ -21,13 +21,23 @@ def make_study(targets, non_targets=(), new_lesions=(), days=None):
     days = days or [56 * i for i in range(count)]
     timepoints = [{"id": f"T{i}", "date": (BASELINE + dt.timedelta(days=d)).isoformat()} for i, d in enumerate(days)]
     lesions = [
-        {"id": lid, "organ": organ, "nodal": nodal, "role": "target", "injected_from": None,
-         "measurements": {f"T{i}": v for i, v in enumerate(values) if v is not None}}
+        {
+            "id": lid,
+            "organ": organ,
+            "nodal": nodal,
+            "role": "target",
+            "injected_from": None,
+            "measurements": {f"T{i}": v for i, v in enumerate(values) if v is not None},
+        }
         for lid, (organ, nodal, values) in targets.items()
     ]
     lesions += [
-        {"id": lid, "organ": organ, "role": "non-target",
-         "status": {f"T{i}": s for i, s in enumerate(statuses) if s is not None}}
+        {
+            "id": lid,
+            "organ": organ,
+            "role": "non-target",
+            "status": {f"T{i}": s for i, s in enumerate(statuses) if s is not None},
+        }
         for lid, (organ, statuses) in dict(non_targets).items()
     ]
     return study_from_dict({"timepoints": timepoints, "lesions": lesions, "new_lesions": list(new_lesions)})
@@ -51,7 +61,9 @@ def test_exactly_minus_30_percent_is_pr_and_minus_29_9_is_sd():
 def test_plus_20_percent_with_only_4_mm_is_not_pd():
     study = make_study({"L1": ("liver", False, [20.0, 24.0, 25.0])})
     result = rows(study)
-    assert result[1].change_from_nadir_pct == pytest.approx(20.0) and result[1].change_from_nadir_mm == pytest.approx(4.0)
+    assert result[1].change_from_nadir_pct == pytest.approx(20.0) and result[1].change_from_nadir_mm == pytest.approx(
+        4.0
+    )
     assert result[1].target == "SD"
     # 25 mm: +25 % and +5 mm from the nadir (20): PD
     assert result[2].target == "PD" and result[2].overall == "PD"
@@ -76,8 +88,10 @@ def test_pd_is_judged_against_the_nadir_not_the_baseline():
 
 
 def test_nodes_under_10_mm_give_cr_with_a_non_zero_sum():
-    study = make_study({"L1": ("liver", False, [20.0, "absent"]), "N1": ("neck node", True, [16.0, 8.0])},
-                       non_targets={"P1": ("peritoneum", ["present", "absent"])})
+    study = make_study(
+        {"L1": ("liver", False, [20.0, "absent"]), "N1": ("neck node", True, [16.0, 8.0])},
+        non_targets={"P1": ("peritoneum", ["present", "absent"])},
+    )
     result = rows(study)
     assert result[1].sum_mm == 8.0
     assert result[1].target == "CR" and result[1].non_target == "CR" and result[1].overall == "CR"
@@ -106,42 +120,52 @@ def test_a_missing_target_measurement_makes_the_time_point_ne():
 
 
 def test_new_lesion_or_unequivocal_non_target_is_pd_whatever_the_targets():
-    study = make_study({"L1": ("liver", False, [30.0, None, 10.0])},
-                       non_targets={"P1": ("peritoneum", ["present", "unequivocal-progression", "present"])},
-                       new_lesions=[{"id": "X1", "timepoint": "T2", "organ": "lung", "measurable": False}])
+    study = make_study(
+        {"L1": ("liver", False, [30.0, None, 10.0])},
+        non_targets={"P1": ("peritoneum", ["present", "unequivocal-progression", "present"])},
+        new_lesions=[{"id": "X1", "timepoint": "T2", "organ": "lung", "measurable": False}],
+    )
     result = rows(study)
     assert (result[1].target, result[1].non_target, result[1].overall) == ("NE", "PD", "PD")
     assert (result[2].target, result[2].new_lesions, result[2].overall) == ("PR", True, "PD")
 
 
-@pytest.mark.parametrize("statuses, expected", [
-    (["absent", "absent"], "CR"),
-    (["present", "absent"], "non-CR/non-PD"),
-    (["increased", "present"], "non-CR/non-PD"),
-    (["unequivocal-progression", None], "PD"),
-    (["present", None], "NE"),
-])
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (["absent", "absent"], "CR"),
+        (["present", "absent"], "non-CR/non-PD"),
+        (["increased", "present"], "non-CR/non-PD"),
+        (["unequivocal-progression", None], "PD"),
+        (["present", None], "NE"),
+    ],
+)
 def test_non_target_category(statuses, expected):
-    study = make_study({"L1": ("liver", False, [30.0, 30.0])},
-                       non_targets={"P1": ("peritoneum", ["present", statuses[0]]), "P2": ("bone", ["present", statuses[1]])})
+    study = make_study(
+        {"L1": ("liver", False, [30.0, 30.0])},
+        non_targets={"P1": ("peritoneum", ["present", statuses[0]]), "P2": ("bone", ["present", statuses[1]])},
+    )
     assert non_target_category(study.non_targets, "T1") == expected
 
 
-@pytest.mark.parametrize("target, non_target, new, expected", [
-    ("CR", "CR", False, "CR"),
-    ("CR", "non-CR/non-PD", False, "PR"),
-    ("CR", "NE", False, "PR"),
-    ("CR", None, False, "CR"),
-    ("PR", "non-CR/non-PD", False, "PR"),
-    ("PR", "NE", False, "PR"),
-    ("SD", "NE", False, "SD"),
-    ("NE", "non-CR/non-PD", False, "NE"),
-    ("PD", "CR", False, "PD"),
-    ("SD", "PD", False, "PD"),
-    ("CR", "CR", True, "PD"),
-    (None, "CR", False, "CR"),
-    (None, "non-CR/non-PD", False, "non-CR/non-PD"),
-])
+@pytest.mark.parametrize(
+    "target, non_target, new, expected",
+    [
+        ("CR", "CR", False, "CR"),
+        ("CR", "non-CR/non-PD", False, "PR"),
+        ("CR", "NE", False, "PR"),
+        ("CR", None, False, "CR"),
+        ("PR", "non-CR/non-PD", False, "PR"),
+        ("PR", "NE", False, "PR"),
+        ("SD", "NE", False, "SD"),
+        ("NE", "non-CR/non-PD", False, "NE"),
+        ("PD", "CR", False, "PD"),
+        ("SD", "PD", False, "PD"),
+        ("CR", "CR", True, "PD"),
+        (None, "CR", False, "CR"),
+        (None, "non-CR/non-PD", False, "non-CR/non-PD"),
+    ],
+)
 def test_overall_time_point_table(target, non_target, new, expected):
     assert overall_category(target, non_target, new) == expected
 
@@ -163,17 +187,27 @@ def test_three_targets_in_one_organ_are_refused():
 
 
 def test_all_lymph_nodes_count_as_one_organ():
-    study = make_study({"N1": ("neck node", True, [20.0]), "N2": ("axillary node", True, [20.0]),
-                        "N3": ("inguinal node", True, [20.0])})
+    study = make_study(
+        {
+            "N1": ("neck node", True, [20.0]),
+            "N2": ("axillary node", True, [20.0]),
+            "N3": ("inguinal node", True, [20.0]),
+        }
+    )
     with pytest.raises(InputError, match=r"lymph node.*at most 2 per organ"):
         evaluate_recist(study)
 
 
-@pytest.mark.parametrize("organ, nodal, value, ok", [
-    ("liver", False, 10.0, True), ("liver", False, 9.9, False),
-    ("node", True, 15.0, True), ("node", True, 14.9, False),
-    ("liver", False, "too-small", False),
-])
+@pytest.mark.parametrize(
+    "organ, nodal, value, ok",
+    [
+        ("liver", False, 10.0, True),
+        ("liver", False, 9.9, False),
+        ("node", True, 15.0, True),
+        ("node", True, 14.9, False),
+        ("liver", False, "too-small", False),
+    ],
+)
 def test_measurability_of_targets(organ, nodal, value, ok):
     study = make_study({"L9": (organ, nodal, [value])})
     if ok:

@@ -38,13 +38,28 @@ def deeplesion_studies(data_dir):
     studies = []
     for patient, lesions in sorted(patients.items()):
         indices = sorted({i for values in lesions.values() for i in values})
-        timepoints = [{"id": f"S{i:02d}", "date": (dt.date(2020, 1, 6) + dt.timedelta(weeks=8 * n)).isoformat()}
-                      for n, i in enumerate(indices)]
-        studies.append({"patient": patient, "timepoints": timepoints, "new_lesions": [], "lesions": [
-            {"id": key, "organ": f"site {n}", "nodal": False, "role": "target",
-             "injected_from": timepoints[0]["id"] if n == 0 else None,
-             "measurements": {f"S{i:02d}": v for i, v in sorted(values.items())}}
-            for n, (key, values) in enumerate(sorted(lesions.items()))]})
+        timepoints = [
+            {"id": f"S{i:02d}", "date": (dt.date(2020, 1, 6) + dt.timedelta(weeks=8 * n)).isoformat()}
+            for n, i in enumerate(indices)
+        ]
+        studies.append(
+            {
+                "patient": patient,
+                "timepoints": timepoints,
+                "new_lesions": [],
+                "lesions": [
+                    {
+                        "id": key,
+                        "organ": f"site {n}",
+                        "nodal": False,
+                        "role": "target",
+                        "injected_from": timepoints[0]["id"] if n == 0 else None,
+                        "measurements": {f"S{i:02d}": v for i, v in sorted(values.items())},
+                    }
+                    for n, (key, values) in enumerate(sorted(lesions.items()))
+                ],
+            }
+        )
     return studies
 
 
@@ -118,13 +133,16 @@ def test_bad_cells_name_the_lesion_time_point_and_column():
 def test_lesion_editing_keeps_measurements_and_time_points_sync():
     timepoints = [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}]
     columns, rows = list(conversions.STUDY_COLUMNS), []
-    rows = conversions.upsertLesion(columns, rows, {"id": "L1", "role": "target", "organ": "liver",
-                                                    "injected_from": "BL"}, timepoints)
+    rows = conversions.upsertLesion(
+        columns, rows, {"id": "L1", "role": "target", "organ": "liver", "injected_from": "BL"}, timepoints
+    )
     rows = conversions.upsertLesion(columns, rows, {"id": "L2", "role": "target", "organ": "lung"}, timepoints)
-    rows = conversions.applyMeasurements(columns, rows, {("L1", "BL"): 40.0, ("L1", "W8"): 26.0,
-                                                         ("L2", "BL"): 20.0, ("L2", "W8"): 13.0})
-    rows = conversions.upsertLesion(columns, rows, {"id": "L1", "role": "target", "organ": "liver segment 7",
-                                                    "injected_from": "BL"}, timepoints)
+    rows = conversions.applyMeasurements(
+        columns, rows, {("L1", "BL"): 40.0, ("L1", "W8"): 26.0, ("L2", "BL"): 20.0, ("L2", "W8"): 13.0}
+    )
+    rows = conversions.upsertLesion(
+        columns, rows, {"id": "L1", "role": "target", "organ": "liver segment 7", "injected_from": "BL"}, timepoints
+    )
     study = conversions.studyDictFromRows(columns, rows, timepoints)
     assert study["lesions"][0]["organ"] == "liver segment 7"
     assert study["lesions"][0]["measurements"] == {"BL": 40.0, "W8": 26.0}
@@ -133,13 +151,18 @@ def test_lesion_editing_keeps_measurements_and_time_points_sync():
     more = timepoints + [{"id": "W16", "date": "2026-04-27"}]
     synced = conversions.syncTimepoints(columns, rows, more)
     assert len(synced) == 6
-    assert conversions.studyDictFromRows(columns, synced, more)["lesions"][1]["measurements"] == {"BL": 20.0, "W8": 13.0}
+    assert conversions.studyDictFromRows(columns, synced, more)["lesions"][1]["measurements"] == {
+        "BL": 20.0,
+        "W8": 13.0,
+    }
     with pytest.raises(ValueError, match=r"L3@W8: no study row for lesion 'L3'"):
         conversions.applyMeasurements(columns, rows, {("L3", "W8"): 10.0})
-    new = conversions.upsertLesion(columns, rows, {"id": "X1", "organ": "lung", "appears_at": "W8", "measurable": True},
-                                   timepoints)
+    new = conversions.upsertLesion(
+        columns, rows, {"id": "X1", "organ": "lung", "appears_at": "W8", "measurable": True}, timepoints
+    )
     assert conversions.studyDictFromRows(columns, new, timepoints)["new_lesions"] == [
-        {"id": "X1", "timepoint": "W8", "organ": "lung", "nodal": False, "measurable": True}]
+        {"id": "X1", "timepoint": "W8", "organ": "lung", "nodal": False, "measurable": True}
+    ]
     assert conversions.removeLesion(columns, new, "X1") == rows
 
 
@@ -155,9 +178,17 @@ def test_time_points_from_volume_dates():
     assert conversions.dateFromText("CT 2026-03-02 venous") == "2026-03-02"
     assert conversions.dateFromText("3: CT_20260105") == "2026-01-05"
     assert conversions.dateFromText("CT abdomen") is None
-    timepoints = conversions.timepointsFromVolumeDates([{"name": "FU", "date": "2026-03-02"}, {"name": "BL CT", "date": "2026-01-05"},
-                                                        {"name": "FU arterial", "date": "2026-03-02"}])
-    assert [(t["id"], t["date"], t["volume"]) for t in timepoints] == [("BL", "2026-01-05", "BL CT"), ("W8", "2026-03-02", "FU")]
+    timepoints = conversions.timepointsFromVolumeDates(
+        [
+            {"name": "FU", "date": "2026-03-02"},
+            {"name": "BL CT", "date": "2026-01-05"},
+            {"name": "FU arterial", "date": "2026-03-02"},
+        ]
+    )
+    assert [(t["id"], t["date"], t["volume"]) for t in timepoints] == [
+        ("BL", "2026-01-05", "BL CT"),
+        ("W8", "2026-03-02", "FU"),
+    ]
     assert conversions.timepointIdsFromDates(["2026-01-05", "2026-03-02", "2026-03-04"]) == ["BL", "W8", "W8-2"]
     with pytest.raises(ValueError, match="no date for volume.*CT abdomen"):
         conversions.timepointsFromVolumeDates([{"name": "CT abdomen", "date": None}])
@@ -168,8 +199,13 @@ def test_line_names():
     assert conversions.lineNodeName("L1", "W8") == "L1@W8"
     assert conversions.parseLineNodeName("L1@W8") == ("L1", "W8")
     assert conversions.parseLineNodeName(" N1 @ BL ") == ("N1", "BL")
-    for name, message in (("L1", "has no '@'"), ("L1@W8@2", "has 2 '@'"), ("@W8", "lesion id is empty"),
-                          ("L1@", "time point id is empty"), ("", "has no '@'")):
+    for name, message in (
+        ("L1", "has no '@'"),
+        ("L1@W8@2", "has 2 '@'"),
+        ("@W8", "lesion id is empty"),
+        ("L1@", "time point id is empty"),
+        ("", "has no '@'"),
+    ):
         with pytest.raises(ValueError, match=message):
             conversions.parseLineNodeName(name)
     with pytest.raises(ValueError, match="contain no '@'"):
@@ -183,7 +219,9 @@ def test_line_length_is_the_same_in_ras_and_lps():
         points_ras = lps_to_ras(points_lps)
         np.testing.assert_allclose(ras_to_lps(points_ras), points_lps)
         assert conversions.lineLengthMm(points_ras) == pytest.approx(conversions.lineLengthMm(points_lps), abs=1e-9)
-        assert conversions.lineLengthMm(points_lps) == pytest.approx(float(np.linalg.norm(points_lps[1] - points_lps[0])))
+        assert conversions.lineLengthMm(points_lps) == pytest.approx(
+            float(np.linalg.norm(points_lps[1] - points_lps[0]))
+        )
     assert conversions.lineLengthMm([[0, 0, 0], [3, 4, 12]]) == pytest.approx(13.0)
     with pytest.raises(ValueError, match="exactly 2 control points"):
         conversions.lineLengthMm([[0, 0, 0]])
@@ -210,7 +248,9 @@ def test_response_tables_and_plot_series_of_the_example():
     assert [s["stream"] for s in waterfall] == ["overall", "injected", "non_injected"]
     assert waterfall[1]["y"] == [pytest.approx(-30.0)]
     assert len({tuple(s["x"]) for s in waterfall}) == 3  # bars side by side, not stacked
-    spider = conversions.spiderSeries(spider_data(response.study, response.itrecist), conversions.injectedLesionIds(EXAMPLE))
+    spider = conversions.spiderSeries(
+        spider_data(response.study, response.itrecist), conversions.injectedLesionIds(EXAMPLE)
+    )
     lesions = {s["lesion"]: s for s in spider if s["lesion"]}
     assert set(lesions) == {"L1", "N1"}
     assert lesions["L1"]["stream"] == "injected" and lesions["N1"]["stream"] == "non_injected"
@@ -219,13 +259,24 @@ def test_response_tables_and_plot_series_of_the_example():
 
 
 def test_review_rows():
-    review = {"frame": "LPS", "needles": [{"lesion_id": "L1", "needle": {"source": "markup", "tip_lps": [1.0, 2.0, 3.0],
-                                                                         "hub_lps": [11.0, 2.0, 3.0]},
-                                           "deviation": {"tip_to_target_mm": 0.71, "angle_deg": 6.02, "depth_error_mm": 0.1,
-                                                         "lateral_at_target_depth_mm": 0.7, "tip_lateral_mm": 0.7},
-                                           "margins": {"kept": True}}],
-              "needle_notes": {"L1": "reviewer line markup", "L4": "no needle within 15 mm of the planned target"}}
+    review = {
+        "frame": "LPS",
+        "needles": [
+            {
+                "lesion_id": "L1",
+                "needle": {"source": "markup", "tip_lps": [1.0, 2.0, 3.0], "hub_lps": [11.0, 2.0, 3.0]},
+                "deviation": {
+                    "tip_to_target_mm": 0.71,
+                    "angle_deg": 6.02,
+                    "depth_error_mm": 0.1,
+                    "lateral_at_target_depth_mm": 0.7,
+                    "tip_lateral_mm": 0.7,
+                },
+                "margins": {"kept": True},
+            }
+        ],
+        "needle_notes": {"L1": "reviewer line markup", "L4": "no needle within 15 mm of the planned target"},
+    }
     columns, rows = conversions.reviewTableRows(review)
     assert rows[0][columns.index("Angle (deg)")] == "6.02" and rows[0][columns.index("Margins kept")] == "yes"
     assert rows[1][0] == "L4" and "no needle" in rows[1][-1]
-

@@ -56,10 +56,18 @@ def test_coverage_and_leak_within_5_percent(teaching, with_baseline):
     post = add_injection(case.ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM)
     truth = teaching.truth["L1"]
     covered_true, leaked_true = analytic_split(truth, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM)
-    result = injectate_distribution("L1", post, case.lesions["L1"], INJECTION_CENTRE_LPS[None],
-                                    {**case.structures, **case.lesions}, case.ct if with_baseline else None)
+    result = injectate_distribution(
+        "L1",
+        post,
+        case.lesions["L1"],
+        INJECTION_CENTRE_LPS[None],
+        {**case.structures, **case.lesions},
+        case.ct if with_baseline else None,
+    )
     lesion_ml = case.lesions["L1"].sum() * case.ct.grid.voxel_volume_ml
-    print(f"covered {result.covered_ml:.3f} vs {covered_true:.3f} mL, leaked {result.leaked_ml:.3f} vs {leaked_true:.3f} mL")
+    print(
+        f"covered {result.covered_ml:.3f} vs {covered_true:.3f} mL, leaked {result.leaked_ml:.3f} vs {leaked_true:.3f} mL"
+    )
     assert result.covered_ml == pytest.approx(covered_true, rel=0.05)
     assert result.leaked_ml == pytest.approx(leaked_true, rel=0.05)
     assert result.covered_fraction == pytest.approx(covered_true / lesion_ml, rel=0.05)
@@ -72,9 +80,12 @@ def test_coverage_and_leak_within_5_percent(teaching, with_baseline):
 def test_unseeded_hyperdense_region_and_vessels_are_not_injectate(teaching):
     case = teaching.case
     post = add_injection(case.ct, INJECTION_CENTRE_LPS, INJECTION_SEMI_AXES_MM)
-    far = add_injection(post, np.array([-60.0, -20.0, -40.0]), np.array([5.0, 5.0, 5.0]))  # unrelated, far from any seed
-    result = injectate_distribution("L1", far, case.lesions["L1"], INJECTION_CENTRE_LPS[None],
-                                    {**case.structures, **case.lesions}, case.ct)
+    far = add_injection(
+        post, np.array([-60.0, -20.0, -40.0]), np.array([5.0, 5.0, 5.0])
+    )  # unrelated, far from any seed
+    result = injectate_distribution(
+        "L1", far, case.lesions["L1"], INJECTION_CENTRE_LPS[None], {**case.structures, **case.lesions}, case.ct
+    )
     assert result.injectate_ml < 4 / 3 * np.pi * np.prod(INJECTION_SEMI_AXES_MM) / 1000 * 1.05
     assert not result.mask[case.structures["aorta"]].any()
     assert not result.mask[case.structures["vertebrae_L1"]].any()
@@ -82,6 +93,7 @@ def test_unseeded_hyperdense_region_and_vessels_are_not_injectate(teaching):
 
 def test_no_contrast_gives_zero(teaching):
     case = teaching.case
-    result = injectate_distribution("L1", case.ct, case.lesions["L1"], INJECTION_CENTRE_LPS[None],
-                                    case.structures, case.ct, InjectateConfig())
+    result = injectate_distribution(
+        "L1", case.ct, case.lesions["L1"], INJECTION_CENTRE_LPS[None], case.structures, case.ct, InjectateConfig()
+    )
     assert result.injectate_ml == 0.0 and result.covered_fraction == 0.0 and result.leaked_fraction is None

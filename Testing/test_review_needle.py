@@ -16,8 +16,7 @@ CT_MAX_HU = 3071.0
 NEEDLE_RADIUS_MM = 0.6
 
 
-def insert_needle(ct: Volume, hub_lps, tip_lps, radius_mm: float = NEEDLE_RADIUS_MM,
-                  supersample: int = 5) -> Volume:
+def insert_needle(ct: Volume, hub_lps, tip_lps, radius_mm: float = NEEDLE_RADIUS_MM, supersample: int = 5) -> Volume:
     """A copy of ``ct`` with a flat-ended steel cylinder from hub to tip (LPS mm), partial-volume sampled.
 
     Each voxel near the needle is split into ``supersample``^3 sub-voxels; the needle fraction mixes
@@ -92,13 +91,16 @@ def _pose(teaching, lesion_id: str, tilt_deg: float, towards, tip_offset=(0.0, 0
     return entry, target, hub, tip, direction
 
 
-@pytest.mark.parametrize("lesion_id, tilt_deg, towards, offset", [
-    ("L1", 0.0, (0, 0, 1), (0.0, 0.0, 0.0)),
-    ("L1", 20.0, (0, 0, 1), (1.3, -0.7, 0.4)),       # double oblique: tilted cranially
-    ("L2", 12.0, (1, 0, 0), (-0.4, 1.1, -0.9)),
-    ("L3", 30.0, (0, 0, -1), (0.6, 0.2, 1.7)),       # steep cranio-caudal angle through 2 mm slices
-    ("L4", 35.0, (1, 0, 0.3), (0.0, -0.5, 0.8)),     # short subcutaneous path
-])
+@pytest.mark.parametrize(
+    "lesion_id, tilt_deg, towards, offset",
+    [
+        ("L1", 0.0, (0, 0, 1), (0.0, 0.0, 0.0)),
+        ("L1", 20.0, (0, 0, 1), (1.3, -0.7, 0.4)),  # double oblique: tilted cranially
+        ("L2", 12.0, (1, 0, 0), (-0.4, 1.1, -0.9)),
+        ("L3", 30.0, (0, 0, -1), (0.6, 0.2, 1.7)),  # steep cranio-caudal angle through 2 mm slices
+        ("L4", 35.0, (1, 0, 0.3), (0.0, -0.5, 0.8)),  # short subcutaneous path
+    ],
+)
 def test_detected_tip_within_one_voxel_and_angle_within_one_degree(teaching, lesion_id, tilt_deg, towards, offset):
     ct = teaching.case.ct
     entry, target, hub, tip, direction = _pose(teaching, lesion_id, tilt_deg, towards, offset)
@@ -187,7 +189,9 @@ def test_margins_of_the_actual_path(teaching):
     assert not margins["kept"] and not margins["structures"]["gallbladder"]["kept"]
     assert "liver" not in margins["structures"]  # the host organ holding the tip is not a margin structure
     safe = teaching.truth["L1"].example_paths[0]
-    margins = actual_path_margins(case.grid, case.structures, safe.entry_lps, safe.target_lps, rules, TrajectoryConfig())
+    margins = actual_path_margins(
+        case.grid, case.structures, safe.entry_lps, safe.target_lps, rules, TrajectoryConfig()
+    )
     assert margins["kept"]
 
 

@@ -12,11 +12,14 @@ from hitit.review.sampling_log import delivered_deposits, read_sampling_log, sam
 
 
 def test_distances_to_planned_and_delivered_deposits(tmp_path):
-    log = {"frame": "LPS", "samples": [
-        {"id": "B1", "lesion_id": "L1", "timepoint": "baseline", "point": [3.0, 4.0, 0.0]},
-        {"id": "B2", "lesion_id": "L1", "timepoint": "C2D1", "point": [-10.0, -20.0, 30.0], "frame": "RAS"},
-        {"id": "B3", "lesion_id": "L5", "timepoint": "C2D1", "point": [0.0, 0.0, 0.0]},  # non-injected lesion
-    ]}
+    log = {
+        "frame": "LPS",
+        "samples": [
+            {"id": "B1", "lesion_id": "L1", "timepoint": "baseline", "point": [3.0, 4.0, 0.0]},
+            {"id": "B2", "lesion_id": "L1", "timepoint": "C2D1", "point": [-10.0, -20.0, 30.0], "frame": "RAS"},
+            {"id": "B3", "lesion_id": "L5", "timepoint": "C2D1", "point": [0.0, 0.0, 0.0]},  # non-injected lesion
+        ],
+    }
     path = tmp_path / "samples.json"
     path.write_text(json.dumps(log))
     samples = read_sampling_log(path)

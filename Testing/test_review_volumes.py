@@ -11,21 +11,33 @@ from hitit.plan.plan_file import plan_from_dict
 from hitit.review.volumes import TECHNICAL_SUCCESS_TOLERANCE_ML, read_injection_log, review_volumes
 from plan_documents import deposits_record, lesion_record, plan_document, trajectory_record
 
-PLAN = plan_from_dict(plan_document([
-    lesion_record("L1", [trajectory_record([0, -50, 0], [0, 0, 0])], injectate_ml=2.0),
-    lesion_record("L2", [trajectory_record([0, -50, 0], [0, 0, 0])], deposits_record(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0))),
-    lesion_record("L3", injectate_ml=0.0),
-], visit=2))
+PLAN = plan_from_dict(
+    plan_document(
+        [
+            lesion_record("L1", [trajectory_record([0, -50, 0], [0, 0, 0])], injectate_ml=2.0),
+            lesion_record(
+                "L2",
+                [trajectory_record([0, -50, 0], [0, 0, 0])],
+                deposits_record(([0, 0, 0], 50, 0.5), ([0, 0, 5], 55, 1.0)),
+            ),
+            lesion_record("L3", injectate_ml=0.0),
+        ],
+        visit=2,
+    )
+)
 
 
 def test_json_log_per_lesion_and_visit(tmp_path):
-    log = {"visit": 2, "injections": [
-        {"lesion_id": "L1", "delivered_ml": 1.2, "needle": "22G Chiba", "passes": 2, "leakage_seen": False},
-        {"lesion_id": "L1", "delivered_ml": 0.78, "passes": 1},               # 1.98 mL: within the 0.05 mL tolerance
-        {"lesion_id": "L2", "delivered_ml": 1.0, "leakage_seen": "yes"},      # 1.0 of 1.5 mL: short
-        {"lesion_id": "L2", "delivered_ml": 0.4, "visit": 1},                  # another visit: ignored
-        {"lesion_id": "L9", "delivered_ml": 0.3},                               # not in the plan
-    ]}
+    log = {
+        "visit": 2,
+        "injections": [
+            {"lesion_id": "L1", "delivered_ml": 1.2, "needle": "22G Chiba", "passes": 2, "leakage_seen": False},
+            {"lesion_id": "L1", "delivered_ml": 0.78, "passes": 1},  # 1.98 mL: within the 0.05 mL tolerance
+            {"lesion_id": "L2", "delivered_ml": 1.0, "leakage_seen": "yes"},  # 1.0 of 1.5 mL: short
+            {"lesion_id": "L2", "delivered_ml": 0.4, "visit": 1},  # another visit: ignored
+            {"lesion_id": "L9", "delivered_ml": 0.3},  # not in the plan
+        ],
+    }
     path = tmp_path / "log.json"
     path.write_text(json.dumps(log))
     visit = review_volumes(PLAN, read_injection_log(path))

@@ -24,8 +24,9 @@ def test_needle_on_the_planned_path_keeps_the_plans_margins(planned):
     teaching, plan_dict, plan = planned
     best = plan.lesion("L1").target.trajectories[0]
     line = Markup("line", "L1", [best.entry_lps, best.target_lps])
-    review = review_visit(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
-                         needle_markup=line)
+    review = review_visit(
+        plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions}, needle_markup=line
+    )
     (needle,) = [n for n in review.needles if n.lesion_id == "L1"]
     assert needle.margins["kept"] and "planner's exact clearance check" in needle.margins["method"]
     assert needle.deviation.tip_to_target_mm == pytest.approx(0.0, abs=1e-6)
@@ -62,8 +63,12 @@ def test_needle_through_a_vessel_breaks_the_margins(planned):
     ivc_centre = teaching.case.grid.index_to_lps(np.column_stack([i, j, k])).mean(axis=0)
     direction = (target - ivc_centre) / np.linalg.norm(target - ivc_centre)
     hub = target - direction * 120.0
-    review = review_visit(plan_dict, teaching.case.ct, {**teaching.case.structures, **teaching.case.lesions},
-                         needle_markup=Markup("line", "L2", [hub, target]))
+    review = review_visit(
+        plan_dict,
+        teaching.case.ct,
+        {**teaching.case.structures, **teaching.case.lesions},
+        needle_markup=Markup("line", "L2", [hub, target]),
+    )
     (needle,) = [n for n in review.needles if n.lesion_id == "L2"]
     assert not needle.margins["kept"] and "inferior_vena_cava" in needle.margins["blocking"]
 

@@ -59,9 +59,13 @@ def test_no_shipped_file_cites_development_paths_notes_or_task_numbers():
 
 
 def test_the_scan_catches_what_it_forbids():
-    samples = {"development path": "see /" + "work/shared/x", "development notes": "HITIT" + "-domain.md",
-               "shared development folder": "../" + "shared" + "/domain", "internal issue or task number": "as in " + "issue" + " 4",
-               "section of the development notes": "\u00a7" + "4.1"}
+    samples = {
+        "development path": "see /" + "work/shared/x",
+        "development notes": "HITIT" + "-domain.md",
+        "shared development folder": "../" + "shared" + "/domain",
+        "internal issue or task number": "as in " + "issue" + " 4",
+        "section of the development notes": "\u00a7" + "4.1",
+    }
     for what, text in samples.items():
         assert FORBIDDEN[what].search(text), what
     assert not FORBIDDEN["internal issue or task number"].search("a known issue with the reader")
@@ -77,8 +81,11 @@ def test_every_protocol_names_its_published_source_or_says_it_has_none(path):
 
 def test_the_evidence_document_is_shipped_and_grades_every_claim():
     text = (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8")
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
-            if line.startswith("| ") and not line.startswith("|---")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ") and not line.startswith("|---")
+    ]
     claims = [row for row in rows if len(row) == 3 and row[0] != "claim"]
     assert len(claims) >= 40
     ungraded = [row[0] for row in claims if not re.fullmatch(r"(\[(V|R|D)\][ /a-z]*)+", row[1])]

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from slicer_contract import DEFAULT_CONTRACT, DEFAULT_RULES, DEFAULT_SIGNATURES, Contract, check_module_file, check_source
+from slicer_contract import (
+    DEFAULT_CONTRACT,
+    DEFAULT_RULES,
+    DEFAULT_SIGNATURES,
+    Contract,
+    check_module_file,
+    check_source,
+)
 from slicer_modules import REPO, module_files
 
 CONTRACT = Contract.load()
@@ -47,55 +54,77 @@ def test_generated_rules_and_signatures_name_their_sources():
     # facts read by hand from Slicer's source, so a broken generator cannot pass silently
     assert "SetUseColumnNameAsColumnHeader" in rules["deprecated"]["methods"]["vtkMRMLTableNode"]
     assert "SetUseColumnTitleAsColumnHeader" not in rules["deprecated"]["methods"]["vtkMRMLTableNode"]
-    assert rules["required_arguments"]["SampleData"]["SampleDataLogic.registerCustomSampleDataSource"] == ["fileNames", "uris"]
+    assert rules["required_arguments"]["SampleData"]["SampleDataLogic.registerCustomSampleDataSource"] == [
+        "fileNames",
+        "uris",
+    ]
     assert CONTRACT.overloads("vtkMRMLMarkupsFiducialNode", "AddControlPoint") == [[1, 2], [3, 4]]
 
 
-MRML_SOURCE = '''
+MRML_SOURCE = """
 import slicer
 import SampleData
 
 def run(path):
     table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode")
     {line}
-'''
+"""
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ("table.SetColumnTitle('lesion')", "vtkMRMLTableNode.SetColumnTitle() takes 2 arguments, 1 given"),
-    ("table.GetNumberOfRows(0)", "vtkMRMLTableNode.GetNumberOfRows() takes 0 arguments, 1 given"),
-    ("table.SetUseColumnNameAsColumnHeader(True)", "vtkMRMLTableNode.SetUseColumnNameAsColumnHeader() is deprecated"),
-    ("slicer.mrmlScene.SaveStateForUndo(table)", "vtkMRMLScene.SaveStateForUndo() is deprecated"),
-    ("SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', "
-     "customDownloader=print)", "registerCustomSampleDataSource() needs fileNames, uris"),
-    ("SampleData.SampleDataLogic.registerCustomSampleDataSource(sampleName='x', uri='a')",
-     "registerCustomSampleDataSource() has no keyword argument 'uri'"),
-    ("slicer.packaging.pip_ensure(['numpy'], requestor='HITIT')", "pip_ensure() has no keyword argument 'requestor'"),
-    ("slicer.packaging.pip_ensure()", "pip_ensure() misses required argument(s) requirements"),
-    ("slicer.util.pip_install('numpy', requestor='HITIT')",
-     "slicer.util.pip_install() passes requestor= on to slicer.packaging.pip_install()"),
-    ("slicer.util.toVTKString('x')", "slicer.util.toVTKString() is deprecated in Slicer"),
-    ("slicer.util.loadVolume(path, returnNode=True)", "the returnNode argument is deprecated"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("table.SetColumnTitle('lesion')", "vtkMRMLTableNode.SetColumnTitle() takes 2 arguments, 1 given"),
+        ("table.GetNumberOfRows(0)", "vtkMRMLTableNode.GetNumberOfRows() takes 0 arguments, 1 given"),
+        (
+            "table.SetUseColumnNameAsColumnHeader(True)",
+            "vtkMRMLTableNode.SetUseColumnNameAsColumnHeader() is deprecated",
+        ),
+        ("slicer.mrmlScene.SaveStateForUndo(table)", "vtkMRMLScene.SaveStateForUndo() is deprecated"),
+        (
+            "SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', "
+            "customDownloader=print)",
+            "registerCustomSampleDataSource() needs fileNames, uris",
+        ),
+        (
+            "SampleData.SampleDataLogic.registerCustomSampleDataSource(sampleName='x', uri='a')",
+            "registerCustomSampleDataSource() has no keyword argument 'uri'",
+        ),
+        (
+            "slicer.packaging.pip_ensure(['numpy'], requestor='HITIT')",
+            "pip_ensure() has no keyword argument 'requestor'",
+        ),
+        ("slicer.packaging.pip_ensure()", "pip_ensure() misses required argument(s) requirements"),
+        (
+            "slicer.util.pip_install('numpy', requestor='HITIT')",
+            "slicer.util.pip_install() passes requestor= on to slicer.packaging.pip_install()",
+        ),
+        ("slicer.util.toVTKString('x')", "slicer.util.toVTKString() is deprecated in Slicer"),
+        ("slicer.util.loadVolume(path, returnNode=True)", "the returnNode argument is deprecated"),
+    ],
+)
 def test_checker_catches_wrong_calls(line, expected):
     messages = [f.message for f in check_source(MRML_SOURCE.format(line=line), CONTRACT)]
     assert any(expected in m for m in messages), messages
 
 
-@pytest.mark.parametrize("line", [
-    "table.SetColumnTitle('lesion', 'Lesion')",
-    "table.SetUseColumnTitleAsColumnHeader(True)",
-    "slicer.mrmlScene.SaveStateForUndo()",
-    "SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', uris=[], "
-    "fileNames=[], customDownloader=print)",
-    "if hasattr(slicer, 'packaging'): slicer.packaging.pip_ensure(slicer.packaging.load_requirements(path), requester='HITIT')",
-    "slicer.util.pip_install(['-r', path], requester='HITIT')",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "table.SetColumnTitle('lesion', 'Lesion')",
+        "table.SetUseColumnTitleAsColumnHeader(True)",
+        "slicer.mrmlScene.SaveStateForUndo()",
+        "SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', uris=[], "
+        "fileNames=[], customDownloader=print)",
+        "if hasattr(slicer, 'packaging'): slicer.packaging.pip_ensure(slicer.packaging.load_requirements(path), requester='HITIT')",
+        "slicer.util.pip_install(['-r', path], requester='HITIT')",
+    ],
+)
 def test_checker_accepts_right_calls(line):
     assert check_source(MRML_SOURCE.format(line=line), CONTRACT) == []
 
 
-BAD_SOURCE = '''
+BAD_SOURCE = """
 import slicer
 from slicer import vtkMRMLMarkupsLineNode
 import SampleData
@@ -109,25 +138,28 @@ def run(lineNode: vtkMRMLMarkupsLineNode):
     lineNode.GetLineLenght()
     slicer.modules.nomodule.logic()
     SampleData.SampleDataLogic.registerCustomSampleDataCategory("HITIT", "HITIT")
-'''
+"""
 
 
-@pytest.mark.parametrize("expected", [
-    "vtkMRMLMarkupsFiducialNode has no method AddControlPointt",
-    "slicer.util.loadVolumeFromFile does not exist",
-    "slicer.util.loadVolume() has no keyword argument 'nodeName'",
-    "slicer.util.arrayFromVolume() takes at most 1 positional arguments",
-    "vtkMRMLMarkupsLineNode has no method GetLineLenght",
-    "slicer.modules.nomodule.logic() is not a known module logic",
-    "registerCustomSampleDataCategory does not exist in Slicer v5.10.0",
-])
+@pytest.mark.parametrize(
+    "expected",
+    [
+        "vtkMRMLMarkupsFiducialNode has no method AddControlPointt",
+        "slicer.util.loadVolumeFromFile does not exist",
+        "slicer.util.loadVolume() has no keyword argument 'nodeName'",
+        "slicer.util.arrayFromVolume() takes at most 1 positional arguments",
+        "vtkMRMLMarkupsLineNode has no method GetLineLenght",
+        "slicer.modules.nomodule.logic() is not a known module logic",
+        "registerCustomSampleDataCategory does not exist in Slicer v5.10.0",
+    ],
+)
 def test_checker_catches_mistakes(expected):
     messages = [f.message for f in check_source(BAD_SOURCE, CONTRACT)]
     assert any(expected in m for m in messages), messages
 
 
 def test_checker_accepts_guarded_and_correct_use():
-    source = '''
+    source = """
 import slicer
 import SampleData
 from slicer import vtkMRMLMarkupsLineNode
@@ -139,12 +171,12 @@ def run(lineNode: vtkMRMLMarkupsLineNode):
     lineNode.GetLineLengthWorld()
     slicer.modules.markups.logic().JumpSlicesToLocation(0, 0, 0, True)
     slicer.vtkMRMLMarkupsNode.PointModifiedEvent
-'''
+"""
     assert check_source(source, CONTRACT) == []
 
 
 def test_parameter_node_and_ui_types_are_used():
-    source = '''
+    source = """
 import slicer
 from slicer import vtkMRMLTableNode
 from slicer.parameterNodeWrapper import parameterNodeWrapper
@@ -156,7 +188,7 @@ class P:
 def run(self, parameterNode):
     parameterNode.table.AddEmptyRoww()
     self.ui.volumeSelector.currentNode().GetIJKToRASMatrixx()
-'''
+"""
     messages = [f.message for f in check_source(source, CONTRACT, {"volumeSelector": ["vtkMRMLScalarVolumeNode"]})]
     assert "vtkMRMLTableNode has no method AddEmptyRoww" in messages
     assert "vtkMRMLScalarVolumeNode has no method GetIJKToRASMatrixx" in messages

@@ -45,8 +45,11 @@ def test_header_classes_and_members():
     classes = list(qt._class_bodies(qt._strip_comments(HEADER)))
     assert [(name, bases) for name, bases, _ in classes] == [("qFooWidget", ["QWidget"])]
     entry = qt.parse_class(classes[0][2])
-    assert entry["properties"] == {"noneEnabled": {"writable": True}, "count": {"writable": False},
-                                   "oldName": {"writable": True, "deprecated": True}}
+    assert entry["properties"] == {
+        "noneEnabled": {"writable": True},
+        "count": {"writable": False},
+        "oldName": {"writable": True, "deprecated": True},
+    }
     assert entry["signals"] == ["currentNodeChanged(vtkMRMLNode*)", "nodeRenamed(QString,QFrame::Shape)"]
     assert entry["slots"] == ["setCurrentNode(QString)", "setCurrentNode(QString,bool)", "setMRMLScene(vtkMRMLScene*)"]
     assert entry["invokables"] == ["currentNode()", "onlyInSomeBuilds()"]  # both preprocessor branches count
@@ -68,11 +71,12 @@ def test_decorator_methods(monkeypatch):
     class Git:
         def read(self, path):
             return DECORATORS
+
     assert qt.decorator_methods(Git(), ["x.h"]) == {"qSlicerCoreApplication": {"processEvents"}, "qFoo": {"version"}}
 
 
 def test_util_helpers_that_build_a_widget():
-    source = '''
+    source = """
 def createProgressDialog(parent=None, **kwargs):
     import qt
     dialog = qt.QProgressDialog(parent)
@@ -83,8 +87,10 @@ def createProgressDialog(parent=None, **kwargs):
 
 def mainWindow():
     return _findMainWindow()
-'''
-    assert qt.util_returns(source) == {"createProgressDialog": {"returns": "QProgressDialog", "kwargs_set_if_present": True}}
+"""
+    assert qt.util_returns(source) == {
+        "createProgressDialog": {"returns": "QProgressDialog", "kwargs_set_if_present": True}
+    }
 
 
 CXX_HEADER = """
@@ -134,10 +140,18 @@ def test_cxx_deprecations():
     rules.deprecated_in_header(CXX_HEADER, found)
     rules.deprecated_in_definitions(CXX_SOURCE, found)
     arguments = {method: entry["arguments"] for (cls, method), entry in found.items() if cls == "vtkMRMLFooNode"}
-    assert arguments == {"GetUseName": [0], "SetUseName": [1], "SaveState": [1], "OldFlagOn": None, "OldFlagOff": None,
-                         "Exists": [1], "SetColumnLongName": [2]}
+    assert arguments == {
+        "GetUseName": [0],
+        "SetUseName": [1],
+        "SaveState": [1],
+        "OldFlagOn": None,
+        "OldFlagOff": None,
+        "Exists": [1],
+        "SetColumnLongName": [2],
+    }
     assert found[("vtkMRMLFooNode", "Exists")]["note"] == (
-        "vtkMRMLFooNode::Exists method is deprecated, please use ControlPointExists instead")
+        "vtkMRMLFooNode::Exists method is deprecated, please use ControlPointExists instead"
+    )
 
 
 PYTHON_SOURCE = '''
@@ -179,22 +193,30 @@ def pip_install(requirements, **kwargs):
 
 
 def test_python_rules():
-    assert rules.required_arguments(PYTHON_SOURCE) == {"Logic.register": ["fileNames", "uris"], "Source": ["fileNames", "uris"]}
+    assert rules.required_arguments(PYTHON_SOURCE) == {
+        "Logic.register": ["fileNames", "uris"],
+        "Source": ["fileNames", "uris"],
+    }
     functions, parameters = rules.python_deprecations(PYTHON_SOURCE)
     assert functions == {"old": "old is deprecated! Conversion is no longer necessary."}
     assert parameters == {"Logic.register": ["loadFileType"]}
     assert rules.kwargs_forwarding(PYTHON_SOURCE) == {"pip_install": "slicer.packaging.pip_install"}
 
 
-@pytest.mark.parametrize(("doc", "expected"), [
-    ("AddControlPoint(self, point:vtkVector3d, label:str=...) -> int\nC++: int AddControlPoint(vtkVector3d point,\n"
-     "    std::string label=std::string())\nAddControlPoint(self, x:float, y:float, z:float, label:str=...)\n    -> int\n"
-     "C++: int AddControlPoint(double x, double y, double z,\n    std::string label=std::string())\n\nAdd a point.",
-     [[1, 2], [3, 4]]),
-    ("GetNumberOfRows(self) -> int\nC++: int GetNumberOfRows()\n", [[0, 0]]),
-    ("SetOrigin(self, origin:(float, float, float)) -> None\nC++: void SetOrigin(double origin[3])\n", [[1, 1]]),
-    ("Unrelated docstring", []),
-])
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            "AddControlPoint(self, point:vtkVector3d, label:str=...) -> int\nC++: int AddControlPoint(vtkVector3d point,\n"
+            "    std::string label=std::string())\nAddControlPoint(self, x:float, y:float, z:float, label:str=...)\n    -> int\n"
+            "C++: int AddControlPoint(double x, double y, double z,\n    std::string label=std::string())\n\nAdd a point.",
+            [[1, 2], [3, 4]],
+        ),
+        ("GetNumberOfRows(self) -> int\nC++: int GetNumberOfRows()\n", [[0, 0]]),
+        ("SetOrigin(self, origin:(float, float, float)) -> None\nC++: void SetOrigin(double origin[3])\n", [[1, 1]]),
+        ("Unrelated docstring", []),
+    ],
+)
 def test_wrapped_docstring_overloads(doc, expected):
     name = doc.split("(")[0] if "(" in doc else "X"
     assert signatures.overloads(name, doc) == expected

@@ -9,7 +9,9 @@ from slicer_core_tier import requires_slicer_core
 pytestmark = requires_slicer_core
 
 
-def test_dicom_seg_and_rtstruct_load_as_segments_on_the_ct(slicer_context, tmp_path, ts_dicom_truth, ts_dcmqi_seg, ts_rtstruct):
+def test_dicom_seg_and_rtstruct_load_as_segments_on_the_ct(
+    slicer_context, tmp_path, ts_dicom_truth, ts_dcmqi_seg, ts_rtstruct
+):
     """Each SEG segment and RTSTRUCT ROI becomes a segment whose voxels on the CT are the label map's."""
     from hitit.io.volumes import write_volume
     from hitit_slicer.nodes import masksFromSegmentation, segmentNames

@@ -32,8 +32,10 @@ def test_accessibility_model_loads_in_slicer_where_it_belongs(slicer_context, tm
     np.testing.assert_allclose(_points(node), lps_to_ras(points), atol=1e-4)
     assert node.GetPolyData().GetNumberOfPolys() == len(triangles)
     for name in ("margin_slack_mm", "reason"):
-        np.testing.assert_array_equal(numpy_support.vtk_to_numpy(node.GetPolyData().GetPointData().GetArray(name)),
-                                      numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)))
+        np.testing.assert_array_equal(
+            numpy_support.vtk_to_numpy(node.GetPolyData().GetPointData().GetArray(name)),
+            numpy_support.vtk_to_numpy(poly.GetPointData().GetArray(name)),
+        )
 
 
 def test_slicer_reads_the_space_marker_from_the_file(slicer_context, tmp_path):

@@ -166,14 +166,18 @@ def test_plan_dict_to_table_lines_and_deposits(real_plan, tmp_path):
     # an independent count: L1's injectate in deposits of at most max_deposit_ml, at least one per needle path
     max_deposit_ml = plan["config"]["deposits"]["max_deposit_ml"]
     assert len(deposits) == max(math.ceil(l1.injectate_ml / max_deposit_ml - 1e-9), len(l1.deposits.paths))
-    assert deposits[0]["positionRAS"] == pytest.approx([-core[0].point_lps[0], -core[0].point_lps[1], core[0].point_lps[2]], abs=0.01)
+    assert deposits[0]["positionRAS"] == pytest.approx(
+        [-core[0].point_lps[0], -core[0].point_lps[1], core[0].point_lps[2]], abs=0.01
+    )
     assert deposits[0]["label"] == f"L1-D1 {core[0].needle_depth_mm:.0f} mm"
 
 
 def test_path_check_summary_of_a_line_through_the_aorta(real_plan):
     from hitit_slicer import planner
 
-    aorta = np.array([20.0, 30.0, 0.0])  # in the teaching case the aorta runs left of the midline, in front of the spine
+    aorta = np.array(
+        [20.0, 30.0, 0.0]
+    )  # in the teaching case the aorta runs left of the midline, in front of the spine
     check = real_plan.check_path(aorta + [0.0, -150.0, 0.0], aorta + [0.0, 40.0, 0.0], "L2").to_dict()
     summary = planner.pathCheckSummary(check)
     assert summary["verdict"] == "UNSAFE" and "aorta" in summary["blocking"]

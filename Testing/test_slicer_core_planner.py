@@ -31,7 +31,9 @@ def test_planned_teaching_case(planned, scenario, tmp_path):
     scenario(planned, tmp_path)
 
 
-def test_replanning_replaces_the_planners_nodes_and_closing_the_scene_drops_the_plan(slicer_context, teaching_case_files):
+def test_replanning_replaces_the_planners_nodes_and_closing_the_scene_drops_the_plan(
+    slicer_context, teaching_case_files
+):
     from hitit_slicer.scenarios.planner import replanningAndClosingTheScene
 
     replanningAndClosingTheScene(slicer_context, teaching_case_files)
@@ -43,7 +45,9 @@ def test_a_stated_contrast_reaches_the_core(slicer_context, teaching_case_files)
     statedContrastReachesTheCore(slicer_context, teaching_case_files)
 
 
-def test_a_ct_under_a_parent_transform_is_planned_where_the_transform_puts_it(slicer_context, teaching_case_files, planned):
+def test_a_ct_under_a_parent_transform_is_planned_where_the_transform_puts_it(
+    slicer_context, teaching_case_files, planned
+):
     from hitit_slicer.scenarios.planner import parentTransformMovesThePlan
 
     parentTransformMovesThePlan(slicer_context, teaching_case_files, planned.content)

@@ -13,7 +13,9 @@ from slicer_core_tier import requires_slicer_core, scenarios
 pytestmark = requires_slicer_core
 
 
-@pytest.mark.parametrize("scenario", scenarios("response", "SCENE_SCENARIOS"), ids=lambda s: getattr(s, "__name__", str(s)))
+@pytest.mark.parametrize(
+    "scenario", scenarios("response", "SCENE_SCENARIOS"), ids=lambda s: getattr(s, "__name__", str(s))
+)
 def test_response_scenario(slicer_context, scenario, tmp_path):
     scenario(slicer_context, tmp_path)
 
@@ -29,8 +31,14 @@ def test_the_review_shows_each_lesions_chosen_trajectory_only():
     from hitit_slicer.response import plannedLines
     from plan_documents import lesion_record, plan_document, trajectory_record
 
-    plan = plan_document([lesion_record("LesionPoints-1", [trajectory_record([0, 0, 0], [1, 1, 1], rank=2),
-                                                           trajectory_record([5, 5, 5], [1, 2, 3], rank=1)]),
-                          lesion_record("L2")])
+    plan = plan_document(
+        [
+            lesion_record(
+                "LesionPoints-1",
+                [trajectory_record([0, 0, 0], [1, 1, 1], rank=2), trajectory_record([5, 5, 5], [1, 2, 3], rank=1)],
+            ),
+            lesion_record("L2"),
+        ]
+    )
     lines = plannedLines(plan_from_dict(plan))
     assert [(line["lesion"], line["entryRAS"]) for line in lines] == [("LesionPoints-1", [-5.0, -5.0, 5.0])]

@@ -39,5 +39,6 @@ def test_the_scene_shows_the_lines_the_plan_folder_exports(slicer_context, plan_
     assert any(name.split("-")[-1].startswith("X") for name in shown)  # least-bad paths are there, by their name
     for name, node in shown.items():
         np.testing.assert_allclose(controlPointsWorld(node), controlPointsWorld(exported[name]), atol=1e-3)
-        np.testing.assert_allclose(node.GetDisplayNode().GetSelectedColor(), exported[name].GetDisplayNode().GetSelectedColor(),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            node.GetDisplayNode().GetSelectedColor(), exported[name].GetDisplayNode().GetSelectedColor(), atol=1e-6
+        )

@@ -44,10 +44,14 @@ def _normal(default):
     return ast.literal_eval(default)
 
 
-@pytest.mark.parametrize("module, wrapper, library, dataclass", [
-    (PLANNER, "HITITPlannerParameterNode", "planner.py", "PlannerParameters"),
-    (RESPONSE, "HITITResponseParameterNode", "response.py", "ResponseParameters"),
-], ids=["HITITPlanner", "HITITResponse"])
+@pytest.mark.parametrize(
+    "module, wrapper, library, dataclass",
+    [
+        (PLANNER, "HITITPlannerParameterNode", "planner.py", "PlannerParameters"),
+        (RESPONSE, "HITITResponseParameterNode", "response.py", "ResponseParameters"),
+    ],
+    ids=["HITITPlanner", "HITITResponse"],
+)
 def test_library_parameters_are_the_modules_parameters(module, wrapper, library, dataclass):
     """The library's plain parameter object has exactly the parameter node's names and defaults."""
     ours = fields(class_node(tree(module), wrapper))
@@ -62,11 +66,16 @@ def test_contrast_choices_are_the_header_and_the_cores_statements():
     from hitit.lesions.contrast import STATEMENTS
 
     module = class_node(tree(PLANNER), "HITITPlannerParameterNode")
-    annotation = next(item.annotation for item in module.body if isinstance(item, ast.AnnAssign) and item.target.id == "contrast")
+    annotation = next(
+        item.annotation for item in module.body if isinstance(item, ast.AnnAssign) and item.target.id == "contrast"
+    )
     choices = ast.literal_eval(next(n for n in ast.walk(annotation) if isinstance(n, ast.Call)).args[0])
     assert choices == ["fromHeader", *STATEMENTS]
     library = ast.unparse(tree(REPO / "hitit_slicer" / "planner.py"))
-    assert "CONTRAST_FROM_HEADER = 'fromHeader'" in library and "CONTRAST_CHOICES = (CONTRAST_FROM_HEADER, 'yes', 'no')" in library
+    assert (
+        "CONTRAST_FROM_HEADER = 'fromHeader'" in library
+        and "CONTRAST_CHOICES = (CONTRAST_FROM_HEADER, 'yes', 'no')" in library
+    )
 
 
 def sample_data_call():
@@ -81,7 +90,11 @@ def test_sample_data_source_gives_what_sampledata_counts():
     keywords = {k.arg: k.value for k in sample_data_call().keywords}
     for name in ("uris", "fileNames", "nodeNames"):
         assert name in keywords, name
-    lengths = {name: len(keywords[name].elts) for name in ("uris", "fileNames", "nodeNames") if isinstance(keywords[name], ast.List)}
+    lengths = {
+        name: len(keywords[name].elts)
+        for name in ("uris", "fileNames", "nodeNames")
+        if isinstance(keywords[name], ast.List)
+    }
     assert len(set(lengths.values())) == 1, lengths
     assert "customDownloader" in keywords
 
@@ -102,7 +115,11 @@ def test_response_follows_new_lines_only_while_the_module_is_open():
 def test_plan_cannot_run_twice_while_planning():
     widget = class_node(tree(PLANNER), "HITITPlannerWidget")
     text = ast.unparse(method(widget, "onPlanButton"))
-    assert text.index("if self._planning") < text.index("self.ui.planButton.enabled = False") < text.index("_progressDialog")
+    assert (
+        text.index("if self._planning")
+        < text.index("self.ui.planButton.enabled = False")
+        < text.index("_progressDialog")
+    )
     assert "self._planning = False" in text.split("finally:")[1]
     assert "not self._planning" in ast.unparse(method(widget, "onParameterNodeModified"))
 
@@ -137,7 +154,9 @@ def test_optional_files_can_be_cleared_and_a_new_study_file_chosen():
     widgets = ui_widgets(REPO / "HITITResponse" / "Resources" / "UI" / "HITITResponse.ui")
     for name in ("injectionLogPathLineEdit", "samplingLogPathLineEdit", "studyFilePathLineEdit"):
         assert widgets[name].get("class") == "ctkPathLineEdit" and bound_name(widgets[name]) is None, name
-    filters = next(p for p in widgets["studyFilePathLineEdit"].findall("property") if p.get("name") == "filters").findtext("set")
+    filters = next(
+        p for p in widgets["studyFilePathLineEdit"].findall("property") if p.get("name") == "filters"
+    ).findtext("set")
     assert {"ctkPathLineEdit::Files", "ctkPathLineEdit::Writable"} <= set(filters.split("|"))
     parameters = fields(class_node(tree(RESPONSE), "HITITResponseParameterNode"))
     for name in ("injectionLog", "samplingLog", "studyFile"):
@@ -152,11 +171,23 @@ def test_directory_buttons_show_the_parameter(module):
     the folder shown (Slicer's default scene folder).
     """
     wrapper = class_node(tree(module), f"{module.stem}ParameterNode")
-    folders = {item.target.id for item in wrapper.body if isinstance(item, ast.AnnAssign) and ast.unparse(item.annotation) == "pathlib.Path"}
-    call = next(node for node in ast.walk(method(class_node(tree(module), f"{module.stem}Widget"), "initializeParameterNode"))
-                if isinstance(node, ast.Call) and ast.unparse(node.func) == "self.showFoldersOfTheParameters")
+    folders = {
+        item.target.id
+        for item in wrapper.body
+        if isinstance(item, ast.AnnAssign) and ast.unparse(item.annotation) == "pathlib.Path"
+    }
+    call = next(
+        node
+        for node in ast.walk(method(class_node(tree(module), f"{module.stem}Widget"), "initializeParameterNode"))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "self.showFoldersOfTheParameters"
+    )
     assert folders and {ast.literal_eval(argument) for argument in call.args} == folders
-    mixin = ast.unparse(method(class_node(tree(REPO / "hitit_slicer" / "application.py"), "ModuleWidgetMixin"), "showFoldersOfTheParameters"))
+    mixin = ast.unparse(
+        method(
+            class_node(tree(REPO / "hitit_slicer" / "application.py"), "ModuleWidgetMixin"),
+            "showFoldersOfTheParameters",
+        )
+    )
     assert "slicer.app.defaultScenePath" in mixin and "('', '.')" in mixin
 
 
@@ -164,7 +195,17 @@ def test_directory_buttons_show_the_parameter(module):
 def test_module_files_hold_no_scene_plumbing(module):
     """Scene work is the library's: the module files create no nodes, convert no coordinates, read no files."""
     text = module.read_text(encoding="utf-8")
-    for forbidden in ("AddNewNodeByClass", "arrayFromVolume", "arrayFromSegment", "GetIJKToRASMatrix", "rasFromLPS",
-                      "lpsFromRAS", "json.load", "split(\"-\")", "loadVolume(", "loadSegmentation("):
+    for forbidden in (
+        "AddNewNodeByClass",
+        "arrayFromVolume",
+        "arrayFromSegment",
+        "GetIJKToRASMatrix",
+        "rasFromLPS",
+        "lpsFromRAS",
+        "json.load",
+        'split("-")',
+        "loadVolume(",
+        "loadSegmentation(",
+    ):
         assert forbidden not in text, forbidden
     assert re.search(r"from hitit_slicer(\.\w+)? import", text)

@@ -17,16 +17,47 @@ from slicer_modules import REPO, module_files
 
 MODULES = module_files()
 #: Names the parameter node wrapper reserves (Slicer's parameterNodeWrapper documentation).
-RESERVED = {"allParameters", "default", "isCached", "dataType", "getValue", "setValue", "connectGui",
-            "connectParametersToGui", "disconnectGui", "StartModify", "EndModify", "AddObserver", "RemoveObserver",
-            "Modified", "parameterNode"}
+RESERVED = {
+    "allParameters",
+    "default",
+    "isCached",
+    "dataType",
+    "getValue",
+    "setValue",
+    "connectGui",
+    "connectParametersToGui",
+    "disconnectGui",
+    "StartModify",
+    "EndModify",
+    "AddObserver",
+    "RemoveObserver",
+    "Modified",
+    "parameterNode",
+}
 #: Extensions Index categories accepted by scripts/check_description_files.py (the relevant subset).
-CATEGORIES = {"Planning", "IGT", "Quantification", "Segmentation", "Radiotherapy", "Utilities", "Examples",
-              "Registration", "Simulation", "Analysis"}
+CATEGORIES = {
+    "Planning",
+    "IGT",
+    "Quantification",
+    "Segmentation",
+    "Radiotherapy",
+    "Utilities",
+    "Examples",
+    "Registration",
+    "Simulation",
+    "Analysis",
+}
 #: slicer-extension-catalog-entry-schema-v1.0.2.json, written out.
 SCHEMA_REQUIRED = {"$schema", "category", "scm_url"}
-SCHEMA_ALLOWED = SCHEMA_REQUIRED | {"scm_revision", "scm_type", "build_dependencies", "build_subdirectory", "enabled",
-                                    "tier", "dicom_support_rule"}
+SCHEMA_ALLOWED = SCHEMA_REQUIRED | {
+    "scm_revision",
+    "scm_type",
+    "build_dependencies",
+    "build_subdirectory",
+    "enabled",
+    "tier",
+    "dicom_support_rule",
+}
 
 
 def classes(module):
@@ -49,8 +80,11 @@ def test_module_classes(module):
     assert not set(fields) & RESERVED
     tests = [f.name for f in found[f"{name}Test"].body if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")]
     assert tests, "the Test class has no test_* method"
-    listed = next(ast.literal_eval(i.value) for i in found[f"{name}Test"].body
-                  if isinstance(i, ast.Assign) and ast.unparse(i.targets[0]) == "TESTS")
+    listed = next(
+        ast.literal_eval(i.value)
+        for i in found[f"{name}Test"].body
+        if isinstance(i, ast.Assign) and ast.unparse(i.targets[0]) == "TESTS"
+    )
     assert sorted(listed) == sorted(tests), "runTest (ModuleTestMixin.TESTS) must run every test_* method"
     # every public method has a docstring
     for cls in (f"{name}Widget", f"{name}Logic"):
@@ -78,8 +112,10 @@ def test_module_compiles_and_defers_core_imports(module):
     for node in tree.body:
         if isinstance(node, ast.Import):
             top_imports |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and not (node.module == "hitit_slicer.application"
-                                                       and {a.name for a in node.names} <= {"ModuleLibrary", "ModuleTestMixin", "ModuleWidgetMixin"}):
+        elif isinstance(node, ast.ImportFrom) and not (
+            node.module == "hitit_slicer.application"
+            and {a.name for a in node.names} <= {"ModuleLibrary", "ModuleTestMixin", "ModuleWidgetMixin"}
+        ):
             top_imports.add((node.module or "").split(".")[0])
     # the standard library, Slicer's own packages and the dependency helper; never the core or its pip
     # dependencies (installed lazily)
@@ -147,8 +183,11 @@ def test_cmake_lists_every_script_and_resource(module):
     assert "slicerMacroBuildScriptedModule(" in function and "WITH_GENERIC_TESTS" in function
     assert re.search(r"if\(BUILD_TESTING\).*slicer_add_python_unittest\(SCRIPT \$\{MODULE_NAME\}\.py\)", function, re.S)
     installed = {item.source for item in installed_files(REPO) if item.source.startswith(f"{folder.name}/")}
-    present = {path.relative_to(REPO).as_posix() for path in folder.rglob("*")
-               if path.is_file() and path.name not in ("CMakeLists.txt", "TESTING.md") and "__pycache__" not in path.parts}
+    present = {
+        path.relative_to(REPO).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and path.name not in ("CMakeLists.txt", "TESTING.md") and "__pycache__" not in path.parts
+    }
     assert installed == present, f"installed {sorted(installed)}, in the folder {sorted(present)}"
     assert (folder / "Resources" / "Icons" / f"{module.stem}.png").is_file()
 
@@ -189,7 +228,13 @@ def test_extension_metadata_passes_index_checks():
     assert "slicer" in entry["scm_url"].rstrip("/").removesuffix(".git").split("/")[-1].lower()
     assert isinstance(entry.get("tier", 1), int) and 1 <= entry.get("tier", 1) <= 5
     assert all(isinstance(d, str) for d in entry.get("build_dependencies", []))
-    for key in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION", "EXTENSION_DEPENDS"):
+    for key in (
+        "EXTENSION_HOMEPAGE",
+        "EXTENSION_CATEGORY",
+        "EXTENSION_CONTRIBUTORS",
+        "EXTENSION_DESCRIPTION",
+        "EXTENSION_DEPENDS",
+    ):
         assert re.search(rf'^set\({key} "[^"\n]+"\)', cmake, re.M), key
     assert re.search(r'^set\(EXTENSION_CATEGORY "(\w+)"\)', cmake, re.M).group(1) == entry["category"]
     icon = re.search(r'^set\(EXTENSION_ICONURL "(https?://[^"\s]+\.png)"\)$', cmake, re.M)
@@ -197,7 +242,7 @@ def test_extension_metadata_passes_index_checks():
     shots = re.search(r'^set\(EXTENSION_SCREENSHOTURLS "([^"]+)"\)', cmake, re.M)
     assert shots and all(re.fullmatch(r"https?://\S+\.(png|jpg|gif)", u) for u in shots.group(1).split())
     prefix = "https://raw.githubusercontent.com/hitit-project/SlicerHITIT/main/"
-    assert icon.group(1).startswith(prefix) and (REPO / icon.group(1)[len(prefix):]).is_file()
+    assert icon.group(1).startswith(prefix) and (REPO / icon.group(1)[len(prefix) :]).is_file()
     for url in shots.group(1).split():
         assert url.startswith(prefix)  # the file is added by the lead (see HITITPlanner/TESTING.md)
     assert any((REPO / name).is_file() for name in ("LICENSE", "LICENSE.txt", "License.txt", "COPYING"))

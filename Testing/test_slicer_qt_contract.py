@@ -25,7 +25,9 @@ def test_data_names_its_sources():
     data = json.loads(DEFAULT_QT_API.read_text(encoding="utf-8"))
     assert (REPO / data["generated_by"]).is_file()
     slicer_api = json.loads((DEFAULT_QT_API.parent / "slicer-api.json").read_text(encoding="utf-8"))
-    assert data["sources"]["slicer"]["commit"] == slicer_api["slicer"]["commit"], "both contracts read one Slicer commit"
+    assert data["sources"]["slicer"]["commit"] == slicer_api["slicer"]["commit"], (
+        "both contracts read one Slicer commit"
+    )
     assert data["sources"]["qt5"]["qt"].startswith("5.15.") and data["sources"]["qt6"]["qt"].startswith("6.")
     source_txt = (DEFAULT_QT_API.parent / "SOURCE.txt").read_text(encoding="utf-8")
     assert data["sources"]["ctk"]["commit"] in source_txt and "qt-api.json" in source_txt
@@ -44,8 +46,9 @@ def test_data_holds_what_the_modules_use():
 
 @pytest.mark.parametrize("module", module_files(), ids=lambda p: p.stem)
 def test_module_qt_use_matches_the_widget_classes(module):
-    findings = check_qt_source(module.read_text(encoding="utf-8"), API, ui_widget_classes(ui_path(module)),
-                               UTIL_PARAMS, str(module))
+    findings = check_qt_source(
+        module.read_text(encoding="utf-8"), API, ui_widget_classes(ui_path(module)), UTIL_PARAMS, str(module)
+    )
     assert not findings, "\n".join(str(f) for f in findings)
 
 
@@ -55,34 +58,50 @@ def test_ui_properties_and_connections_exist(module):
     assert not findings, "\n".join(str(f) for f in findings)
 
 
-UI_CLASSES = {"planButton": "QPushButton", "protocolComboBox": "QComboBox", "inputSelector": "qMRMLNodeComboBox",
-              "studyPathLineEdit": "ctkPathLineEdit", "section": "ctkCollapsibleButton"}
+UI_CLASSES = {
+    "planButton": "QPushButton",
+    "protocolComboBox": "QComboBox",
+    "inputSelector": "qMRMLNodeComboBox",
+    "studyPathLineEdit": "ctkPathLineEdit",
+    "section": "ctkCollapsibleButton",
+}
 
 
 def findings_of(source):
     return [f.message for f in check_qt_source(source, API, UI_CLASSES, UTIL_PARAMS)]
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ('self.ui.planButton.connect("clickd(bool)", self.onPlan)', "QPushButton has no signal clickd(bool)"),
-    ('self.ui.protocolComboBox.connect("activated(QString)", self.f)', "QComboBox has no signal activated(QString) in Qt 6"),
-    ('self.ui.protocolComboBox.connect("currentIndexChanged(const QString &)", self.f)',
-     "QComboBox has no signal currentIndexChanged(QString) in Qt 6"),
-    ('self.ui.studyPathLineEdit.connect("pathChanged(QString)", self.f)', "ctkPathLineEdit has no signal pathChanged(QString)"),
-    ('self.ui.planButton.connect("clicked", self.f)', "give the signal with its argument types"),
-    ("self.ui.protocolComboBox.currentTxtChanged.connect(self.f)", "QComboBox has no signal currentTxtChanged"),
-    ("self.ui.planButton.enabeld = False", "QPushButton has no property enabeld"),
-    ("self.ui.protocolComboBox.count = 2", "QComboBox.count is a read-only property"),
-    ("self.ui.inputSelector.setCurrentNode = None", "qMRMLNodeComboBox has no property setCurrentNode"),
-    ("self.ui.section.collapsed()", "ctkCollapsibleButton.collapsed is a property"),
-    ("self.ui.inputSelector.setNoneEnabled(True)", "qMRMLNodeComboBox has no slot or method setNoneEnabled"),
-    ("self.ui.inputSelector.currentNodee()", "qMRMLNodeComboBox has no slot or method currentNodee"),
-    ("x = self.ui.protocolComboBox.currentDat", "QComboBox has no property, signal or method currentDat"),
-    ('slicer.app.connect("startupComplete()", f)', "qSlicerApplication has no signal startupComplete()"),
-    ("timer = qt.QTimer()\n    timer.intervall = 5", "QTimer has no property intervall"),
-    ('d = slicer.util.createProgressDialog(windowTitle="t", labelTxt="x")', "silently ignores labelTxt="),
-    ("d = slicer.util.createProgressDialog()\n    d.wasCanceled()", "QProgressDialog.wasCanceled is a property"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('self.ui.planButton.connect("clickd(bool)", self.onPlan)', "QPushButton has no signal clickd(bool)"),
+        (
+            'self.ui.protocolComboBox.connect("activated(QString)", self.f)',
+            "QComboBox has no signal activated(QString) in Qt 6",
+        ),
+        (
+            'self.ui.protocolComboBox.connect("currentIndexChanged(const QString &)", self.f)',
+            "QComboBox has no signal currentIndexChanged(QString) in Qt 6",
+        ),
+        (
+            'self.ui.studyPathLineEdit.connect("pathChanged(QString)", self.f)',
+            "ctkPathLineEdit has no signal pathChanged(QString)",
+        ),
+        ('self.ui.planButton.connect("clicked", self.f)', "give the signal with its argument types"),
+        ("self.ui.protocolComboBox.currentTxtChanged.connect(self.f)", "QComboBox has no signal currentTxtChanged"),
+        ("self.ui.planButton.enabeld = False", "QPushButton has no property enabeld"),
+        ("self.ui.protocolComboBox.count = 2", "QComboBox.count is a read-only property"),
+        ("self.ui.inputSelector.setCurrentNode = None", "qMRMLNodeComboBox has no property setCurrentNode"),
+        ("self.ui.section.collapsed()", "ctkCollapsibleButton.collapsed is a property"),
+        ("self.ui.inputSelector.setNoneEnabled(True)", "qMRMLNodeComboBox has no slot or method setNoneEnabled"),
+        ("self.ui.inputSelector.currentNodee()", "qMRMLNodeComboBox has no slot or method currentNodee"),
+        ("x = self.ui.protocolComboBox.currentDat", "QComboBox has no property, signal or method currentDat"),
+        ('slicer.app.connect("startupComplete()", f)', "qSlicerApplication has no signal startupComplete()"),
+        ("timer = qt.QTimer()\n    timer.intervall = 5", "QTimer has no property intervall"),
+        ('d = slicer.util.createProgressDialog(windowTitle="t", labelTxt="x")', "silently ignores labelTxt="),
+        ("d = slicer.util.createProgressDialog()\n    d.wasCanceled()", "QProgressDialog.wasCanceled is a property"),
+    ],
+)
 def test_checker_catches_mistakes(line, expected):
     source = f"import qt, slicer\ndef setup(self):\n    {line}\n"
     messages = findings_of(source)
@@ -90,7 +109,7 @@ def test_checker_catches_mistakes(line, expected):
 
 
 def test_checker_accepts_correct_use():
-    source = '''
+    source = """
 import qt, slicer
 class Widget:
     def setup(self):
@@ -117,7 +136,7 @@ class Widget:
         if dialog.wasCanceled:
             dialog.close()
         dialog.exec_()
-'''
+"""
     assert findings_of(source) == []
 
 
@@ -126,7 +145,7 @@ def test_signatures_are_normalized_as_qt_does():
     assert normalize_signature("nodeAdded(vtkMRMLNode *)") == "nodeAdded(vtkMRMLNode*)"
 
 
-UI_TEMPLATE = '''<?xml version="1.0" encoding="UTF-8"?>
+UI_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 <ui version="4.0"><class>M</class>
  <widget class="qMRMLWidget" name="M">
   <layout class="QVBoxLayout" name="l"><item>
@@ -139,9 +158,14 @@ UI_TEMPLATE = '''<?xml version="1.0" encoding="UTF-8"?>
  </customwidgets>
  <connections><connection><sender>M</sender><signal>{signal}</signal><receiver>w</receiver><slot>{slot}</slot></connection></connections>
 </ui>
-'''
-GOOD_UI = {"cls": "qMRMLNodeComboBox", "prop": "noneEnabled", "extends": "QWidget",
-           "signal": "mrmlSceneChanged(vtkMRMLScene*)", "slot": "setMRMLScene(vtkMRMLScene*)"}
+"""
+GOOD_UI = {
+    "cls": "qMRMLNodeComboBox",
+    "prop": "noneEnabled",
+    "extends": "QWidget",
+    "signal": "mrmlSceneChanged(vtkMRMLScene*)",
+    "slot": "setMRMLScene(vtkMRMLScene*)",
+}
 
 
 def ui_findings(tmp_path, **changes):
@@ -154,14 +178,17 @@ def test_ui_checker_accepts_a_correct_file(tmp_path):
     assert ui_findings(tmp_path) == []
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"prop": "noneEnable"}, "no writable property noneEnable"),
-    ({"prop": "nodeCount"}, "no writable property nodeCount"),
-    ({"cls": "qMRMLNodeComboBoxx"}, "widget class qMRMLNodeComboBoxx is not a Qt, CTK or Slicer class"),
-    ({"signal": "sceneChanged(vtkMRMLScene*)"}, "has no signal sceneChanged(vtkMRMLScene*)"),
-    ({"slot": "setScene(vtkMRMLScene*)"}, "has no slot setScene(vtkMRMLScene*)"),
-    ({"extends": "QComboBox"}, "extends QComboBox, which is not one of its base classes"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"prop": "noneEnable"}, "no writable property noneEnable"),
+        ({"prop": "nodeCount"}, "no writable property nodeCount"),
+        ({"cls": "qMRMLNodeComboBoxx"}, "widget class qMRMLNodeComboBoxx is not a Qt, CTK or Slicer class"),
+        ({"signal": "sceneChanged(vtkMRMLScene*)"}, "has no signal sceneChanged(vtkMRMLScene*)"),
+        ({"slot": "setScene(vtkMRMLScene*)"}, "has no slot setScene(vtkMRMLScene*)"),
+        ({"extends": "QComboBox"}, "extends QComboBox, which is not one of its base classes"),
+    ],
+)
 def test_ui_checker_catches_mistakes(tmp_path, changes, expected):
     messages = ui_findings(tmp_path, **changes)
     assert any(expected in m for m in messages), messages

@@ -17,8 +17,21 @@ def test_without_slicers_core_the_report_keeps_the_cores_figures_and_says_so(mon
     monkeypatch.delattr(hitit_slicer, "rendering", raising=False)
     paths = write_teaching_case(make_teaching_case(), tmp_path / "case")
     out = tmp_path / "plan"
-    code = render.main(["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]),
-                        "--lesions", str(paths["lesions"]), "--protocol", "pv10", "--out", str(out)])
+    code = render.main(
+        [
+            "plan",
+            "--ct",
+            str(paths["ct"]),
+            "--structures",
+            str(paths["structures"]),
+            "--lesions",
+            str(paths["lesions"]),
+            "--protocol",
+            "pv10",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "note: the report keeps the core's figures: Slicer's core libraries are not installed" in captured.err

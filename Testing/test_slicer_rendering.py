@@ -84,7 +84,7 @@ def line_fraction(rgb, start, end, test, along, offset=0.0):
         if not (1 <= r < rgb.shape[0] - 1 and 1 <= c < rgb.shape[1] - 1):
             continue
         total += 1
-        hits += bool(test(rgb[r - 1:r + 2, c - 1:c + 2].reshape(-1, 3).astype(int)).any())
+        hits += bool(test(rgb[r - 1 : r + 2, c - 1 : c + 2].reshape(-1, 3).astype(int)).any())
     return hits / max(total, 1)
 
 
@@ -130,8 +130,9 @@ def test_trajectory_is_drawn_where_its_points_project(rendered, plan_dict, view)
         along = ALONG_3D if view == "3d" else ALONG_SLICE
         on_line = line_fraction(rgb, pixels["entry"], pixels["target"], is_green, along)
         # the line's name is written on one side of it: the other side must be free of its colour
-        beside = min(line_fraction(rgb, pixels["entry"], pixels["target"], is_green, along, offset=side)
-                     for side in (12, -12))
+        beside = min(
+            line_fraction(rgb, pixels["entry"], pixels["target"], is_green, along, offset=side) for side in (12, -12)
+        )
         assert on_line >= 0.8, f"{lesion_id} {view}: the line is missing along its projection ({on_line:.0%})"
         assert beside <= 0.2, f"{lesion_id} {view}: line colour away from the projection ({beside:.0%})"
 
@@ -144,7 +145,7 @@ def test_lesion_is_drawn_in_its_segment_colour(rendered, plan_dict, case_files):
         along = np.subtract(pixels["target"], pixels["entry"])
         side = np.array([-along[1], along[0]]) / np.linalg.norm(along)
         column, row = (int(round(v)) for v in np.add(pixels["target"], 6 * side))  # in the lesion, off the needle
-        patch = rgb[row - 2:row + 3, column - 2:column + 3].reshape(-1, 3).astype(int)
+        patch = rgb[row - 2 : row + 3, column - 2 : column + 3].reshape(-1, 3).astype(int)
         patch = patch[~is_green(patch)].astype(float)  # the line's name may be written there
         colour = np.asarray(teaching.colors[lesion_id])
         grey = patch.mean(1, keepdims=True)
@@ -156,9 +157,23 @@ def test_lesion_is_drawn_in_its_segment_colour(rendered, plan_dict, case_files):
 def test_command_writes_the_report_with_slicer_figures_and_the_screenshot(case_files, tmp_path, capsys):
     _, paths = case_files
     out, shot = tmp_path / "plan", tmp_path / "shot.png"
-    code = render.main(["plan", "--ct", str(paths["ct"]), "--structures", str(paths["structures"]),
-                        "--lesions", str(paths["lesions"]), "--protocol", "pv10",
-                        "--out", str(out), "--screenshot", str(shot)])
+    code = render.main(
+        [
+            "plan",
+            "--ct",
+            str(paths["ct"]),
+            "--structures",
+            str(paths["structures"]),
+            "--lesions",
+            str(paths["lesions"]),
+            "--protocol",
+            "pv10",
+            "--out",
+            str(out),
+            "--screenshot",
+            str(shot),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Chosen-path figures drawn by 3D Slicer&#x27;s displayable managers (slicer-core" in html
@@ -175,8 +190,19 @@ def test_command_writes_the_report_with_slicer_figures_and_the_screenshot(case_f
 
 def test_command_refuses_a_ct_folder_before_planning(case_files, tmp_path, capsys):
     _, paths = case_files
-    code = render.main(["plan", "--ct", str(paths["ct"].parent), "--structures", str(paths["structures"]),
-                        "--lesions", str(paths["lesions"]), "--out", str(tmp_path / "plan")])
+    code = render.main(
+        [
+            "plan",
+            "--ct",
+            str(paths["ct"].parent),
+            "--structures",
+            str(paths["structures"]),
+            "--lesions",
+            str(paths["lesions"]),
+            "--out",
+            str(tmp_path / "plan"),
+        ]
+    )
     captured = capsys.readouterr()
     error = captured.err.strip().splitlines()
     assert code == 2 and len(error) == 1 and error[0].startswith("python -m hitit_slicer.render: error:")

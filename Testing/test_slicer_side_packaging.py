@@ -26,7 +26,9 @@ def test_core_wheel_holds_the_core_only():
 
 def test_library_is_installed_once_beside_the_modules():
     cmake = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
-    assert re.search(r"DESTINATION_DIR \$\{CMAKE_BINARY_DIR\}/\$\{Slicer_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
+    assert re.search(
+        r"DESTINATION_DIR \$\{CMAKE_BINARY_DIR\}/\$\{Slicer_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake
+    )
     assert re.search(r"INSTALL_DIR \$\{Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR\}/hitit_slicer", cmake)
     assert "${CMAKE_CURRENT_SOURCE_DIR}/hitit_slicer/*.py" in cmake
     assert "file(GLOB_RECURSE HITIT_SLICER_PYTHON_SCRIPTS" in cmake  # scenarios/ is a sub-package
@@ -41,7 +43,9 @@ def test_no_two_modules_install_the_same_file():
     for item in installed_files(REPO):
         module = item.rule.split("/", 1)[0]
         if item.rule.startswith(("HITITPlanner/", "HITITResponse/")):
-            assert item.destination not in seen, f"{item.destination} is installed by both {seen[item.destination]} and {module}"
+            assert item.destination not in seen, (
+                f"{item.destination} is installed by both {seen[item.destination]} and {module}"
+            )
             seen[item.destination] = module
     assert set(seen.values()) == {"HITITPlanner", "HITITResponse"}
 
@@ -100,16 +104,33 @@ def test_library_never_imports_the_qt_side(path):
     import sys
 
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    forbidden = {"qt", "ctk", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper", "slicer.i18n", "SampleData"}
+    forbidden = {
+        "qt",
+        "ctk",
+        "slicer.ScriptedLoadableModule",
+        "slicer.parameterNodeWrapper",
+        "slicer.i18n",
+        "SampleData",
+    }
     for node in ast.walk(tree):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
         for name in names:
             assert name not in forbidden and name.split(".")[0] not in {"qt", "ctk"}, f"{path.name} imports {name}"
     allowed = set(sys.stdlib_module_names) | {"slicer", "vtk", "vtkmodules", "numpy", "hitit", "hitit_slicer"}
     for node in tree.body:
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
         for name in names:
             assert name.split(".")[0] in allowed, f"{path.name} imports {name} when loaded"
 
@@ -131,6 +152,8 @@ def test_readme_names_every_package_the_first_use_prompt_installs():
     from hitit_slicer.dependencies import distributionName, requirements
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    paragraph = readme[readme.index("asks once to install the Python packages"):readme.index("hitit_slicer/requirements.txt")]
+    paragraph = readme[
+        readme.index("asks once to install the Python packages") : readme.index("hitit_slicer/requirements.txt")
+    ]
     listed = {name.strip(" (\n") for name in paragraph.split("ship", 1)[1].split(":")[0].split(",")}
     assert listed == {distributionName(requirement) for requirement in requirements()}

@@ -12,10 +12,32 @@ from slicer_modules import module_files
 
 #: Widget classes Slicer's Python can instantiate from a .ui (Qt, CTK, qMRML, qSlicer).
 QT_CLASSES = {
-    "QWidget", "QLabel", "QPushButton", "QToolButton", "QCheckBox", "QRadioButton", "QComboBox", "QSpinBox",
-    "QDoubleSpinBox", "QLineEdit", "QTextEdit", "QPlainTextEdit", "QGroupBox", "QFrame", "QTableWidget", "QTableView",
-    "QTreeView", "QListWidget", "QTabWidget", "QProgressBar", "QSlider", "QScrollArea", "QStackedWidget",
-    "QDialogButtonBox", "QSplitter", "Line",
+    "QWidget",
+    "QLabel",
+    "QPushButton",
+    "QToolButton",
+    "QCheckBox",
+    "QRadioButton",
+    "QComboBox",
+    "QSpinBox",
+    "QDoubleSpinBox",
+    "QLineEdit",
+    "QTextEdit",
+    "QPlainTextEdit",
+    "QGroupBox",
+    "QFrame",
+    "QTableWidget",
+    "QTableView",
+    "QTreeView",
+    "QListWidget",
+    "QTabWidget",
+    "QProgressBar",
+    "QSlider",
+    "QScrollArea",
+    "QStackedWidget",
+    "QDialogButtonBox",
+    "QSplitter",
+    "Line",
 }
 CUSTOM_PREFIXES = ("ctk", "qMRML", "qSlicer")
 LAYOUTS = {"QVBoxLayout", "QHBoxLayout", "QFormLayout", "QGridLayout"}
@@ -24,7 +46,14 @@ LAYOUTS = {"QVBoxLayout", "QHBoxLayout", "QFormLayout", "QGridLayout"}
 CONNECTORS = {
     "bool": {"QCheckBox", "ctkCheckBox", "QPushButton", "ctkCheckablePushButton"},
     "int": {"QSpinBox", "QSlider", "ctkSliderWidget"},
-    "float": {"QDoubleSpinBox", "ctkDoubleSpinBox", "ctkSliderWidget", "ctkDoubleSlider", "qMRMLSpinBox", "qMRMLSliderWidget"},
+    "float": {
+        "QDoubleSpinBox",
+        "ctkDoubleSpinBox",
+        "ctkSliderWidget",
+        "ctkDoubleSlider",
+        "qMRMLSpinBox",
+        "qMRMLSliderWidget",
+    },
     "str": {"QLineEdit", "QTextEdit", "QLabel", "QComboBox", "ctkComboBox"},
     "Path": {"ctkPathLineEdit", "ctkDirectoryButton"},
     "node": {"qMRMLNodeComboBox"},
@@ -45,7 +74,9 @@ def bound(root):
     for widget in root.iter("widget"):
         for prop in widget.findall("property"):
             if prop.get("name") == "SlicerParameterName":
-                assert prop.get("stdset") == "0", f"{widget.get('name')}: SlicerParameterName must be a dynamic property (stdset=0)"
+                assert prop.get("stdset") == "0", (
+                    f"{widget.get('name')}: SlicerParameterName must be a dynamic property (stdset=0)"
+                )
                 result[prop.findtext("string")] = widget
     return result
 
@@ -55,7 +86,9 @@ def parameter_fields(module):
     tree = ast.parse(module.read_text(encoding="utf-8"))
     fields, unbound = {}, {}
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and any("parameterNodeWrapper" in ast.unparse(d) for d in node.decorator_list):
+        if isinstance(node, ast.ClassDef) and any(
+            "parameterNodeWrapper" in ast.unparse(d) for d in node.decorator_list
+        ):
             for item in node.body:
                 if isinstance(item, ast.AnnAssign):
                     annotation = item.annotation
@@ -64,7 +97,9 @@ def parameter_fields(module):
                     text = ast.unparse(annotation)
                     kind = "node" if "vtkMRML" in text else "Path" if "Path" in text else text
                     fields[item.target.id] = kind
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "UNBOUND_PARAMETERS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "UNBOUND_PARAMETERS" for t in node.targets
+        ):
             unbound = ast.literal_eval(node.value)
     return fields, unbound
 
@@ -98,7 +133,9 @@ def test_ui_is_valid_designer_xml(module):
         types = [s.text for p in combo.findall("property") if p.get("name") == "nodeTypes" for s in p.iter("string")]
         assert types and all(t.startswith("vtkMRML") for t in types), f"{combo.get('name')} needs nodeTypes"
     # every MRML widget gets the scene from the top widget
-    receivers = {c.findtext("receiver") for c in root.iter("connection") if c.findtext("slot") == "setMRMLScene(vtkMRMLScene*)"}
+    receivers = {
+        c.findtext("receiver") for c in root.iter("connection") if c.findtext("slot") == "setMRMLScene(vtkMRMLScene*)"
+    }
     mrml = {w.get("name") for w in root.iter("widget") if w.get("class").startswith("qMRML") and w is not top}
     assert mrml <= receivers, f"not connected to mrmlSceneChanged: {sorted(mrml - receivers)}"
 
@@ -111,8 +148,13 @@ def test_widgets_used_by_code_exist(module):
     assert used, "the module looks up no widget"
     missing = sorted(used - set(found))
     assert not missing, f"self.ui.<name> not in the .ui: {missing}"
-    expected_by_suffix = {"Selector": "qMRMLNodeComboBox", "Button": ("QPushButton", "ctkCollapsibleButton", "ctkDirectoryButton"),
-                          "Label": "QLabel", "ComboBox": ("QComboBox", "ctkComboBox"), "TableView": "qMRMLTableView"}
+    expected_by_suffix = {
+        "Selector": "qMRMLNodeComboBox",
+        "Button": ("QPushButton", "ctkCollapsibleButton", "ctkDirectoryButton"),
+        "Label": "QLabel",
+        "ComboBox": ("QComboBox", "ctkComboBox"),
+        "TableView": "qMRMLTableView",
+    }
     for name in used:
         for suffix, classes in expected_by_suffix.items():
             if name.endswith(suffix):
@@ -124,13 +166,19 @@ def test_parameters_and_bound_widgets_match(module):
     fields, unbound = parameter_fields(module)
     assert fields, "no @parameterNodeWrapper fields found"
     binding = bound(ET.parse(ui_file(module)).getroot())
-    assert not set(binding) - set(fields), f"SlicerParameterName without a parameter: {sorted(set(binding) - set(fields))}"
-    assert not set(unbound) - set(fields), f"UNBOUND_PARAMETERS names no parameter: {sorted(set(unbound) - set(fields))}"
+    assert not set(binding) - set(fields), (
+        f"SlicerParameterName without a parameter: {sorted(set(binding) - set(fields))}"
+    )
+    assert not set(unbound) - set(fields), (
+        f"UNBOUND_PARAMETERS names no parameter: {sorted(set(unbound) - set(fields))}"
+    )
     assert not set(unbound) & set(binding), f"both bound and listed as unbound: {sorted(set(unbound) & set(binding))}"
     for field, kind in fields.items():
         if field in unbound:
             assert len(unbound[field]) > 10, f"{field}: give the reason it has no widget"
             continue
-        assert field in binding, f"parameter {field} has no widget (SlicerParameterName) and no UNBOUND_PARAMETERS reason"
+        assert field in binding, (
+            f"parameter {field} has no widget (SlicerParameterName) and no UNBOUND_PARAMETERS reason"
+        )
         allowed = CONNECTORS.get(kind.split("[")[0], set())
         assert binding[field].get("class") in allowed, f"{field} ({kind}) bound to {binding[field].get('class')}"

@@ -28,9 +28,25 @@ def _write_scene(tmp_path):
 
 
 def _run(capsys, tmp_path, entry, target, frame="LPS", extra=()):
-    code = main(["check-path", "--ct", str(tmp_path / "ct.nrrd"), "--structures", str(tmp_path / "seg.nrrd"),
-                 "--label-map", str(tmp_path / "labels.json"), "--entry", *map(str, entry), "--target", *map(str, target),
-                 "--frame", frame, "--json", *extra])
+    code = main(
+        [
+            "check-path",
+            "--ct",
+            str(tmp_path / "ct.nrrd"),
+            "--structures",
+            str(tmp_path / "seg.nrrd"),
+            "--label-map",
+            str(tmp_path / "labels.json"),
+            "--entry",
+            *map(str, entry),
+            "--target",
+            *map(str, target),
+            "--frame",
+            frame,
+            "--json",
+            *extra,
+        ]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -38,14 +54,28 @@ def test_path_through_vessel_is_blocked_and_frames_agree(tmp_path, capsys):
     _write_scene(tmp_path)
     code, through = _run(capsys, tmp_path, (38.0, 0.0, 0.0), (-10.0, 0.0, 0.0))
     assert code == 1 and not through["feasible"] and through["blocking"] == ["aorta"]
-    for key in ("entry_lps", "target_lps", "feasible", "length_mm", "min_clearance_mm", "clearance_by_structure_mm", "blocking", "axial_angle_deg"):
+    for key in (
+        "entry_lps",
+        "target_lps",
+        "feasible",
+        "length_mm",
+        "min_clearance_mm",
+        "clearance_by_structure_mm",
+        "blocking",
+        "axial_angle_deg",
+    ):
         assert key in through
     code, clear = _run(capsys, tmp_path, (0.0, -38.0, 0.0), (-10.0, 0.0, 0.0))
     assert code == 0 and clear["feasible"] and clear["blocking"] == []
     assert clear["clearance_by_structure_mm"]["aorta"] > 5
-    ras = _run(capsys, tmp_path, lps_to_ras(np.array([0.0, -38.0, 0.0])), lps_to_ras(np.array([-10.0, 0.0, 0.0])), "RAS")[1]
+    ras = _run(
+        capsys, tmp_path, lps_to_ras(np.array([0.0, -38.0, 0.0])), lps_to_ras(np.array([-10.0, 0.0, 0.0])), "RAS"
+    )[1]
     assert ras["feasible"] == clear["feasible"]
-    assert ras["length_mm"] == clear["length_mm"] and ras["clearance_by_structure_mm"] == clear["clearance_by_structure_mm"]
+    assert (
+        ras["length_mm"] == clear["length_mm"]
+        and ras["clearance_by_structure_mm"] == clear["clearance_by_structure_mm"]
+    )
     # RAS input converts values: the LPS record is the same path, and the RAS points are given under their own keys
     assert np.allclose(ras["entry_ras"], lps_to_ras(np.array([0.0, -38.0, 0.0])))
     assert np.allclose(ras["entry_lps"], [0.0, -38.0, 0.0]) and np.allclose(ras["target_lps"], clear["target_lps"])
@@ -77,8 +107,28 @@ def test_a_target_inside_an_organ_makes_it_the_host(tmp_path, capsys):
     assert result["target_organ"]["names"] == ["liver"] and result["target_organ"]["how"] == "point"
     assert "liver" in result["target_organ"]["detail"]
     assert result["host_organ"] == "liver" and result["organ_path_mm"] >= 10  # the normal-liver rule is applied
-    assert main(["check-path", "--ct", str(tmp_path / "ct.nrrd"), "--structures", str(tmp_path / "seg.nrrd"),
-                 "--label-map", str(tmp_path / "labels.json"), "--entry", "0", "-38", "0", "--target", "-15", "0", "0"]) == 0
+    assert (
+        main(
+            [
+                "check-path",
+                "--ct",
+                str(tmp_path / "ct.nrrd"),
+                "--structures",
+                str(tmp_path / "seg.nrrd"),
+                "--label-map",
+                str(tmp_path / "labels.json"),
+                "--entry",
+                "0",
+                "-38",
+                "0",
+                "--target",
+                "-15",
+                "0",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert "target organ: liver (inferred: the target point lies inside 'liver')" in capsys.readouterr().out
     # named by the user: the same verdict, said to be given
     code, given = _run(capsys, tmp_path, (0.0, -38.0, 0.0), (-15.0, 0.0, 0.0), extra=["--target-organ", "liver"])
@@ -91,9 +141,12 @@ def test_a_target_inside_a_vessel_or_outside_every_structure_keeps_the_rules(tmp
     assert code == 1 and vessel["blocking"] == ["aorta"]
     assert vessel["target_organ"]["names"] == [] and "'aorta' (vessel)" in vessel["target_organ"]["detail"]
     code, outside = _run(capsys, tmp_path, (0.0, -38.0, 0.0), (15.0, -25.0, 0.0))
-    assert outside["target_organ"] == {"names": [], "how": "none", "lesion_id": None,
-                                       "detail": "nothing inferred: the target point lies in no structure, every "
-                                                 "structure keeps its rule"}
+    assert outside["target_organ"] == {
+        "names": [],
+        "how": "none",
+        "lesion_id": None,
+        "detail": "nothing inferred: the target point lies in no structure, every structure keeps its rule",
+    }
     # a path to a point outside the liver that crosses it is still blocked by it
     code, across = _run(capsys, tmp_path, (-38.0, 0.0, 0.0), (-5.0, 25.0, 0.0))
     assert code == 1 and "liver" in across["blocking"]
@@ -108,9 +161,31 @@ def test_with_a_lesion_file_the_lesion_sets_the_host_organ(tmp_path, capsys):
     assert result["target_organ"]["names"] == ["liver"] and "100 %" in result["target_organ"]["detail"]
     # normal liver is counted up to the lesion's edge, not the target: 14 mm of liver, then 6 mm of lesion
     assert result["organ_path_mm"] == pytest.approx(14.0, abs=2.0)
-    assert main(["check-path", "--ct", str(tmp_path / "ct.nrrd"), "--structures", str(tmp_path / "seg.nrrd"),
-                 "--label-map", str(tmp_path / "labels.json"), "--entry", "0", "-38", "0", "--target", "-15", "0", "0",
-                 *lesions, "--lesion", "T2"]) == 2
+    assert (
+        main(
+            [
+                "check-path",
+                "--ct",
+                str(tmp_path / "ct.nrrd"),
+                "--structures",
+                str(tmp_path / "seg.nrrd"),
+                "--label-map",
+                str(tmp_path / "labels.json"),
+                "--entry",
+                "0",
+                "-38",
+                "0",
+                "--target",
+                "-15",
+                "0",
+                "0",
+                *lesions,
+                "--lesion",
+                "T2",
+            ]
+        )
+        == 2
+    )
     assert "No lesion 'T2'" in capsys.readouterr().err
 
 
@@ -126,6 +201,7 @@ def test_teaching_case_liver_target_without_target_organ(tmp_path, capsys):
     def run(entry, target, *extra):
         code = main([*base, "--entry", *map(str, entry), "--target", *map(str, target), *extra])
         return code, json.loads(capsys.readouterr().out)
+
     code, by_point = run(safe.entry_lps, safe.target_lps)
     assert code == 0 and by_point["target_organ"]["names"] == ["liver"] and by_point["target_organ"]["how"] == "point"
     code, by_lesion = run(safe.entry_lps, safe.target_lps, "--lesions", str(paths["lesions"]))

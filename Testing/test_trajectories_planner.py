@@ -103,15 +103,25 @@ def test_liver_capsule_minimum_path():
 
 
 def test_map_has_margin_slack_per_margin_group():
-    masks = {"aorta": _ball((30, 0, 0), 8), "vertebrae_L1": _ball((-30, 10, 0), 8), "kidney_left": _ball((0, 35, 10), 9)}
+    masks = {
+        "aorta": _ball((30, 0, 0), 8),
+        "vertebrae_L1": _ball((-30, 10, 0), 8),
+        "kidney_left": _ball((0, 35, 10), 9),
+    }
     scene, plan = _plan(masks, np.zeros(3))
     names = list(plan.margin_slack_groups)
     assert names == ["margin_slack_vessel_mm", "margin_slack_bone+solid_organ_mm"] or set(names) == {
-        "margin_slack_vessel_mm", "margin_slack_bone+solid_organ_mm"}
+        "margin_slack_vessel_mm",
+        "margin_slack_bone+solid_organ_mm",
+    }
     assert plan.margin_slack_groups["margin_slack_vessel_mm"]["structures"] == ["aorta"]
     stacked = np.stack([plan.arrays[n] for n in names])
-    assert np.array_equal(plan.arrays["margin_slack_mm"], stacked.min(axis=0))  # margin_slack_mm is the per-group minimum
-    evaluated = ~np.isin(plan.arrays["reason"], (PathReason.NOT_CANDIDATE, PathReason.BEYOND_NEEDLE))  # entries within reach are evaluated
+    assert np.array_equal(
+        plan.arrays["margin_slack_mm"], stacked.min(axis=0)
+    )  # margin_slack_mm is the per-group minimum
+    evaluated = ~np.isin(
+        plan.arrays["reason"], (PathReason.NOT_CANDIDATE, PathReason.BEYOND_NEEDLE)
+    )  # entries within reach are evaluated
     assert np.all(np.isfinite(stacked[:, evaluated])) and np.all(stacked[:, ~evaluated] == -np.inf)
     # a feasible entry keeps every group's margin (minus the tolerance); its group clearances are sampled lower
     # bounds, below the true value by at most twice the voxel half-diagonal
@@ -138,8 +148,13 @@ def test_map_and_exact_check_refuse_for_the_same_rule():
     skin = _skin(2.0)
     plan = plan_target(scene, target, skin, "T", lesion)
     reason = plan.arrays["reason"]
-    words = {PathReason.BEYOND_NEEDLE: "usable needle length", PathReason.AXIAL_ANGLE: "axial plane", PathReason.SKIN_ANGLE: "skin normal",
-             PathReason.ORGAN_PATH: "of normal liver", PathReason.LUNG_OUTSIDE_LUNG: "punctures the pleura"}
+    words = {
+        PathReason.BEYOND_NEEDLE: "usable needle length",
+        PathReason.AXIAL_ANGLE: "axial plane",
+        PathReason.SKIN_ANGLE: "skin normal",
+        PathReason.ORGAN_PATH: "of normal liver",
+        PathReason.LUNG_OUTSIDE_LUNG: "punctures the pleura",
+    }
     rng = np.random.default_rng(1)
     for rule, word in words.items():
         entries = np.flatnonzero(reason == rule)

@@ -57,13 +57,15 @@ def test_sphere_obstacle_never_unsafe_called_safe(spacing, angle):
     truth = np.array([_segment_distance(centres, e, t) for e, t in zip(entries, targets)]) - need
     called = np.zeros(n, dtype=bool)
     for i in range(n):  # one target per call, as the planner does
-        called[i] = trace_paths(scene, entries[i:i + 1], targets[i]).feasible[0]
+        called[i] = trace_paths(scene, entries[i : i + 1], targets[i]).feasible[0]
     unsafe = called & (truth < -tol - 1e-6)
     assert not unsafe.any(), f"{unsafe.sum()} unsafe paths called safe (worst {truth[unsafe].min():.3f} mm)"
     safe = truth >= 0
     false_unsafe = (~called & safe).sum() / max(safe.sum(), 1)
-    print(f"spacing {spacing}: false-unsafe rate {false_unsafe:.4f} over {safe.sum()} safe paths; "
-          f"refused safe paths lie within {truth[~called & safe].max(initial=0):.3f} mm of the margin")
+    print(
+        f"spacing {spacing}: false-unsafe rate {false_unsafe:.4f} over {safe.sum()} safe paths; "
+        f"refused safe paths lie within {truth[~called & safe].max(initial=0):.3f} mm of the margin"
+    )
     assert false_unsafe < 0.05
     # the exact single-path check agrees with the truth everywhere outside the tolerance band
     sampled = rng.choice(n, 150, replace=False)
@@ -87,10 +89,12 @@ def _dense_min_slack(grid, masks, rules, radius, entry, target):
         if rule.kind != "hard" or name not in masks:
             continue
         reach = rule.margin_mm + radius + 2.0
-        box = np.concatenate([grid.lps_to_index(pts + d) for d in np.array(np.meshgrid(*[[-reach, reach]] * 3)).T.reshape(-1, 3)])
+        box = np.concatenate(
+            [grid.lps_to_index(pts + d) for d in np.array(np.meshgrid(*[[-reach, reach]] * 3)).T.reshape(-1, 3)]
+        )
         lo = np.clip(np.floor(box.min(axis=0)).astype(int), 0, grid.size)
         hi = np.clip(np.ceil(box.max(axis=0)).astype(int) + 1, 0, grid.size)
-        sub = masks[name][lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
+        sub = masks[name][lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
         if not sub.any():
             continue
         centres = grid.index_to_lps((np.argwhere(sub)[:, ::-1] + lo).astype(float))
@@ -103,6 +107,7 @@ def _dense_min_slack(grid, masks, rules, radius, entry, target):
 def test_teaching_case_every_proposed_path_is_safe():
     from hitit.anatomy.body import skin_surface
     from hitit.phantom import make_teaching_case
+
     tc = make_teaching_case()
     case = tc.case
     skin = skin_surface(case.ct, body=tc.body)
@@ -115,7 +120,9 @@ def test_teaching_case_every_proposed_path_is_safe():
         plan = plan_target(scene, truth.centre_lps, skin, lid, case.lesions[lid])
         assert plan.status == "ok", plan.message
         for t in plan.trajectories:
-            slack = _dense_min_slack(case.grid, case.structures, rules, config.needle_radius_mm, t.entry_lps, t.target_lps)
+            slack = _dense_min_slack(
+                case.grid, case.structures, rules, config.needle_radius_mm, t.entry_lps, t.target_lps
+            )
             assert slack >= -scene.tolerance_mm, (lid, t.entry_lps, slack)
             checked += 1
     assert checked >= 8
@@ -127,8 +134,11 @@ def test_totalsegmentator_liver_target_paths_are_safe(ts_dir):
     from hitit.io.segmentations import read_structures
     from hitit.io.volumes import read_volume
     from hitit.trajectories.distance import distance_map_mm
+
     ct = read_volume(ts_dir / "example_ct.nii.gz")
-    masks = {n: m for n, m in read_structures(ts_dir / "example_seg_fast_force_split.nii.gz", ct.grid).items() if m.any()}
+    masks = {
+        n: m for n, m in read_structures(ts_dir / "example_seg_fast_force_split.nii.gz", ct.grid).items() if m.any()
+    }
     assert "liver" in masks
     inside = -distance_map_mm(~masks["liver"], ct.grid)  # deepest liver voxel: farthest from non-liver
     kji = np.unravel_index(np.argmin(inside), inside.shape)
@@ -157,8 +167,8 @@ def _scene_many_structures(spacing, angle):
     lps = grid.index_to_lps(kji[..., ::-1].reshape(-1, 3).astype(float)).reshape(*grid.shape, 3)
     x, y, z = lps[..., 0], lps[..., 1], lps[..., 2]
     masks = {
-        "aorta": (x - 14) ** 2 + (y - 6) ** 2 <= 7 ** 2,  # a tube along z, vessel 5 mm
-        "colon": ((y + 20) ** 2 + (z - 10) ** 2 <= 5 ** 2) & (np.abs(x) < 30),  # hollow organ 5 mm
+        "aorta": (x - 14) ** 2 + (y - 6) ** 2 <= 7**2,  # a tube along z, vessel 5 mm
+        "colon": ((y + 20) ** 2 + (z - 10) ** 2 <= 5**2) & (np.abs(x) < 30),  # hollow organ 5 mm
         "vertebrae_L1": np.linalg.norm(lps - [-12.0, 18.0, -8.0], axis=-1) <= 8,  # bone 2 mm
         "kidney_left": ((x + 22) / 6) ** 2 + ((y + 2) / 9) ** 2 + ((z - 16) / 7) ** 2 <= 1,  # solid organ 2 mm
         "rib_left_9": (np.abs(np.hypot(x, y) - 40) <= 2) & (np.abs(z + 20) <= 3),  # thin bone near the "skin"
@@ -166,13 +176,21 @@ def _scene_many_structures(spacing, angle):
     return grid, lps, masks
 
 
-@pytest.mark.parametrize("knobs", [{}, {"TAIL_PATHS": 0, "MAX_STEPS": 3, "MAX_ROUNDS": 3, "WINDOW_MM": 2.0},
-                                   {"TAIL_PATHS": 10 ** 9}, {"MIN_STEP_MM": 4.0, "TIGHT_MM": 0.25}])
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {},
+        {"TAIL_PATHS": 0, "MAX_STEPS": 3, "MAX_ROUNDS": 3, "WINDOW_MM": 2.0},
+        {"TAIL_PATHS": 10**9},
+        {"MIN_STEP_MM": 4.0, "TIGHT_MM": 0.25},
+    ],
+)
 def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatch):
     """One target, 1200 entries in one call (sphere tracing, probes, windows, interval search all used), two margin
     groups, rotated anisotropic grid: no unsafe path called safe; the per-group clearances are sound estimates.
     """
     from hitit.trajectories import sampling
+
     for name, value in knobs.items():
         monkeypatch.setattr(sampling, name, value)
     spacing = (0.8, 0.8, 1.5)
@@ -190,14 +208,18 @@ def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatc
     truth = {}
     for name, mask in masks.items():
         centres = lps[mask]
-        truth[name] = np.array([_segment_distance(centres, e, target) for e in entries]) - rules[name].margin_mm - radius
+        truth[name] = (
+            np.array([_segment_distance(centres, e, target) for e in entries]) - rules[name].margin_mm - radius
+        )
     worst = np.min(np.stack(list(truth.values())), axis=0)
     unsafe = clear.feasible & (worst < -tol - 1e-6)
     assert not unsafe.any(), f"{unsafe.sum()} unsafe paths called safe (worst {worst[unsafe].min():.3f} mm)"
     safe = worst >= 0
     false_unsafe = (~clear.feasible & safe).sum() / max(safe.sum(), 1)
-    print(f"knobs {knobs}: {clear.feasible.sum()} feasible, false-unsafe rate {false_unsafe:.4f} over {safe.sum()} safe "
-          f"paths, {clear.evaluated_points} look-ups")
+    print(
+        f"knobs {knobs}: {clear.feasible.sum()} feasible, false-unsafe rate {false_unsafe:.4f} over {safe.sum()} safe "
+        f"paths, {clear.evaluated_points} look-ups"
+    )
     assert safe.sum() > 200 and (~safe).sum() > 200  # both verdicts well represented
     assert false_unsafe < 0.05
     # per-group margin slacks: min_margin_slack_mm is their minimum; each is a sound estimate of the exact group clearance
@@ -220,6 +242,7 @@ def test_paths_grazing_small_obstacles_at_the_tolerance(knobs, monkeypatch):
     violating stretches, the hardest case for sampling): every path called feasible truly clears margin - tolerance.
     """
     from hitit.trajectories import sampling
+
     for name, value in knobs.items():
         monkeypatch.setattr(sampling, name, value)
     spacing = (0.9, 0.8, 1.3)
@@ -246,7 +269,7 @@ def test_paths_grazing_small_obstacles_at_the_tolerance(knobs, monkeypatch):
         gap = need - tol + rng.uniform(-0.3, 0.3) + 1.0  # about the distance to the voxel centres we aim at
         # the path from the target passes the obstacle centre at distance ``gap``, then goes on 12-20 mm beyond it
         reach = np.linalg.norm(centre - target)
-        u = axis * np.sqrt(max(reach ** 2 - gap ** 2, 0.0)) / reach + side * gap / reach
+        u = axis * np.sqrt(max(reach**2 - gap**2, 0.0)) / reach + side * gap / reach
         u /= np.linalg.norm(u)
         entry = target + u * (reach + rng.uniform(12.0, 20.0))
         slack = _segment_distance(centres, entry, target) - need
@@ -256,12 +279,16 @@ def test_paths_grazing_small_obstacles_at_the_tolerance(knobs, monkeypatch):
     entries, truth = np.array(entries), np.array(truth)
     clear = trace_paths(scene, entries, target)
     unsafe = clear.feasible & (truth < -tol - 1e-6)
-    assert not unsafe.any(), f"{unsafe.sum()} unsafe paths called safe (worst {truth[unsafe].min() + tol:.4f} mm beyond)"
+    assert not unsafe.any(), (
+        f"{unsafe.sum()} unsafe paths called safe (worst {truth[unsafe].min() + tol:.4f} mm beyond)"
+    )
     assert (truth < -tol).sum() > 500 and (truth > -tol + 0.2).sum() > 200
     clearly_safe = truth >= -tol + 0.5 * config.fine_step_mm + 0.05
     refused = (~clear.feasible & clearly_safe).sum() / max(clearly_safe.sum(), 1)
     near = truth >= -tol + 0.05
     refused_near = (~clear.feasible & near).sum() / max(near.sum(), 1)
-    print(f"knobs {knobs}: refused {refused:.3f} of the paths clearing the tolerance by >= fine/2 + 0.05 mm, "
-          f"{refused_near:.3f} of those clearing it by >= 0.05 mm")
+    print(
+        f"knobs {knobs}: refused {refused:.3f} of the paths clearing the tolerance by >= fine/2 + 0.05 mm, "
+        f"{refused_near:.3f} of those clearing it by >= 0.05 mm"
+    )
     assert refused < 0.05

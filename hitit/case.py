@@ -29,7 +29,9 @@ class Volume:
 
     def __post_init__(self) -> None:
         if self.array.shape != self.grid.shape:
-            raise GeometryError(f"Array shape {self.array.shape} does not match grid shape (k, j, i) {self.grid.shape}.")
+            raise GeometryError(
+                f"Array shape {self.array.shape} does not match grid shape (k, j, i) {self.grid.shape}."
+            )
 
     @classmethod
     def from_sitk(cls, image: sitk.Image) -> Volume:

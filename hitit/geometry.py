@@ -52,7 +52,9 @@ class Grid:
         object.__setattr__(self, "origin_lps", tuple(float(v) for v in self.origin_lps))
         object.__setattr__(self, "direction", tuple(float(v) for v in np.asarray(self.direction).ravel()))
         if len(self.size) != 3 or len(self.spacing_mm) != 3 or len(self.origin_lps) != 3 or len(self.direction) != 9:
-            raise GeometryError("A grid needs 3 sizes, 3 spacings, 3 origin values and 9 direction values (3D images only).")
+            raise GeometryError(
+                "A grid needs 3 sizes, 3 spacings, 3 origin values and 9 direction values (3D images only)."
+            )
         if min(self.size) < 1:
             raise GeometryError(f"Grid size {self.size} has an empty axis.")
         if min(self.spacing_mm) <= 0:
@@ -248,8 +250,9 @@ def _resample_onto(image: sitk.Image, grid: Grid, what: str, kind: str, toleranc
     return sitk.GetArrayFromImage(resampled)
 
 
-def mask_onto_grid(mask: sitk.Image, grid: Grid, name: str = "mask",
-                   tolerance_mm: float = GRID_TOLERANCE_MM) -> np.ndarray:
+def mask_onto_grid(
+    mask: sitk.Image, grid: Grid, name: str = "mask", tolerance_mm: float = GRID_TOLERANCE_MM
+) -> np.ndarray:
     """Return ``mask`` as a boolean array on ``grid`` (shape ``grid.shape``).
 
     Same grid (within ``tolerance_mm``): the voxels are taken as they are. Another grid that
@@ -259,7 +262,8 @@ def mask_onto_grid(mask: sitk.Image, grid: Grid, name: str = "mask",
     return _resample_onto(mask, grid, f"Segmentation '{name}'", "mask", tolerance_mm).astype(bool)
 
 
-def labels_onto_grid(labels: sitk.Image, grid: Grid, name: str = "label map",
-                     tolerance_mm: float = GRID_TOLERANCE_MM) -> np.ndarray:
+def labels_onto_grid(
+    labels: sitk.Image, grid: Grid, name: str = "label map", tolerance_mm: float = GRID_TOLERANCE_MM
+) -> np.ndarray:
     """A multi-label image as an integer array on ``grid`` (nearest neighbour; see :func:`mask_onto_grid`)."""
     return _resample_onto(labels, grid, f"Label map '{name}'", "label", tolerance_mm)

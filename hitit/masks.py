@@ -84,8 +84,11 @@ def mask_box(mask: np.ndarray) -> Box | None:
     if box is not None:
         sub = np.asarray(mask[_slices(box)])
         inner = scan_box(sub)
-        return None if inner is None else (tuple(a + b for a, b in zip(box[0], inner[0])),
-                                           tuple(a + b for a, b in zip(box[0], inner[1])))
+        return (
+            None
+            if inner is None
+            else (tuple(a + b for a, b in zip(box[0], inner[0])), tuple(a + b for a, b in zip(box[0], inner[1])))
+        )
     return scan_box(np.asarray(mask))
 
 

@@ -147,8 +147,13 @@ RIB_FALL_MM_PER_RAD = 30.0
 #: Ribs present in the field of view: number -> (z at the spine in mm, phi of the anterior end in rad).
 RIBS = {10: (120.0, 2.25), 11: (80.0, 1.75), 12: (40.0, 1.25)}
 #: Vertebrae: name -> centre z (mm); bodies 32 mm high, 8 mm discs.
-VERTEBRAE = {"vertebrae_T11": 80.0, "vertebrae_T12": 40.0, "vertebrae_L1": 0.0,
-             "vertebrae_L2": -40.0, "vertebrae_L3": -80.0}
+VERTEBRAE = {
+    "vertebrae_T11": 80.0,
+    "vertebrae_T12": 40.0,
+    "vertebrae_L1": 0.0,
+    "vertebrae_L2": -40.0,
+    "vertebrae_L3": -80.0,
+}
 VERTEBRA_HALF_HEIGHT_MM = 16.0
 VERTEBRAL_BODY_CENTRE_XY_MM = (0.0, 45.0)
 VERTEBRAL_BODY_SEMI_AXES_MM = (22.0, 18.0)
@@ -172,13 +177,26 @@ SAFE_PATH_CLEARANCE_MM = 5.0
 
 #: Segment colours (RGB 0-1) written to the .seg.nrrd files, chosen to read well in Slicer.
 SEGMENT_COLORS = {
-    "liver": (0.87, 0.51, 0.40), "spleen": (0.62, 0.31, 0.44), "kidney_left": (0.73, 0.31, 0.20),
-    "kidney_right": (0.73, 0.31, 0.20), "gallbladder": (0.55, 0.78, 0.27), "stomach": (0.85, 0.73, 0.50),
-    "small_bowel": (0.90, 0.75, 0.55), "colon": (0.80, 0.62, 0.40), "aorta": (0.90, 0.16, 0.16),
-    "inferior_vena_cava": (0.20, 0.35, 0.85), "portal_vein_and_splenic_vein": (0.40, 0.55, 0.95),
-    "lung_lower_lobe_left": (0.70, 0.85, 1.00), "lung_lower_lobe_right": (0.70, 0.85, 1.00),
-    "spinal_cord": (1.00, 0.95, 0.60), "autochthon_left": (0.75, 0.40, 0.35), "autochthon_right": (0.75, 0.40, 0.35),
-    "L1": (1.00, 1.00, 0.00), "L2": (0.00, 1.00, 1.00), "L3": (1.00, 0.50, 0.00), "L4": (1.00, 0.00, 1.00),
+    "liver": (0.87, 0.51, 0.40),
+    "spleen": (0.62, 0.31, 0.44),
+    "kidney_left": (0.73, 0.31, 0.20),
+    "kidney_right": (0.73, 0.31, 0.20),
+    "gallbladder": (0.55, 0.78, 0.27),
+    "stomach": (0.85, 0.73, 0.50),
+    "small_bowel": (0.90, 0.75, 0.55),
+    "colon": (0.80, 0.62, 0.40),
+    "aorta": (0.90, 0.16, 0.16),
+    "inferior_vena_cava": (0.20, 0.35, 0.85),
+    "portal_vein_and_splenic_vein": (0.40, 0.55, 0.95),
+    "lung_lower_lobe_left": (0.70, 0.85, 1.00),
+    "lung_lower_lobe_right": (0.70, 0.85, 1.00),
+    "spinal_cord": (1.00, 0.95, 0.60),
+    "autochthon_left": (0.75, 0.40, 0.35),
+    "autochthon_right": (0.75, 0.40, 0.35),
+    "L1": (1.00, 1.00, 0.00),
+    "L2": (0.00, 1.00, 1.00),
+    "L3": (1.00, 0.50, 0.00),
+    "L4": (1.00, 0.00, 1.00),
 }
 BONE_COLOR = (0.95, 0.92, 0.85)
 
@@ -203,9 +221,15 @@ class NeedlePathExample:
 
     def to_dict(self) -> dict:
         """JSON-ready record (coordinates LPS mm)."""
-        return {"frame": "LPS", "entry_lps": list(self.entry_lps), "target_lps": list(self.target_lps),
-                "length_mm": round(self.length_mm, 2), "safe": self.safe, "crosses": list(self.crosses),
-                "note": self.note}
+        return {
+            "frame": "LPS",
+            "entry_lps": list(self.entry_lps),
+            "target_lps": list(self.target_lps),
+            "length_mm": round(self.length_mm, 2),
+            "safe": self.safe,
+            "crosses": list(self.crosses),
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -238,7 +262,7 @@ class LesionTruth:
     @property
     def necrotic_volume_ml(self) -> float:
         """Volume of the spherical necrotic core in mL (0 without one)."""
-        return 4.0 / 3.0 * math.pi * self.necrotic_core_radius_mm ** 3 / 1000.0
+        return 4.0 / 3.0 * math.pi * self.necrotic_core_radius_mm**3 / 1000.0
 
     @property
     def necrotic_fraction(self) -> float:
@@ -267,15 +291,24 @@ class LesionTruth:
     def to_dict(self) -> dict:
         """JSON-ready record with every derived size (mm, mL) and the example paths."""
         return {
-            "lesion_id": self.lesion_id, "organ": self.organ, "description": self.description, "frame": "LPS",
-            "centre_lps": list(self.centre_lps), "semi_axes_mm": list(self.semi_axes_mm),
+            "lesion_id": self.lesion_id,
+            "organ": self.organ,
+            "description": self.description,
+            "frame": "LPS",
+            "centre_lps": list(self.centre_lps),
+            "semi_axes_mm": list(self.semi_axes_mm),
             "volume_ml": round(self.volume_ml, 4),
-            "longest_axial_diameter_mm": self.longest_axial_diameter_mm, "short_axis_mm": self.short_axis_mm,
-            "max_3d_diameter_mm": self.max_3d_diameter_mm, "hu": self.hu, "nodal": self.nodal,
-            "necrotic_core_radius_mm": self.necrotic_core_radius_mm, "necrotic_hu": self.necrotic_hu,
+            "longest_axial_diameter_mm": self.longest_axial_diameter_mm,
+            "short_axis_mm": self.short_axis_mm,
+            "max_3d_diameter_mm": self.max_3d_diameter_mm,
+            "hu": self.hu,
+            "nodal": self.nodal,
+            "necrotic_core_radius_mm": self.necrotic_core_radius_mm,
+            "necrotic_hu": self.necrotic_hu,
             "necrotic_volume_ml": round(self.necrotic_volume_ml, 4),
             "necrotic_fraction": round(self.necrotic_fraction, 4),
-            "abuts": self.abuts, "gap_to_abutting_mm": self.gap_to_abutting_mm,
+            "abuts": self.abuts,
+            "gap_to_abutting_mm": self.gap_to_abutting_mm,
             "example_paths": [p.to_dict() for p in self.example_paths],
         }
 
@@ -306,13 +339,18 @@ class TeachingCase:
 
         def size(mask: np.ndarray) -> dict:
             return {"voxels": int(mask.sum()), "volume_ml": round(float(mask.sum()) * grid.voxel_volume_ml, 3)}
+
         lesions = {lid: {**truth.to_dict(), "mask": size(self.case.lesions[lid])} for lid, truth in self.truth.items()}
         return {
-            "frame": "LPS", "generator": "hitit.phantom.make_teaching_case", "seed": self.seed,
-            "noise_sd_hu": NOISE_SD_HU, "grid": grid.to_dict(),
+            "frame": "LPS",
+            "generator": "hitit.phantom.make_teaching_case",
+            "seed": self.seed,
+            "noise_sd_hu": NOISE_SD_HU,
+            "grid": grid.to_dict(),
             "structures": {name: size(mask) for name, mask in self.case.structures.items()},
             "lesions": lesions,
-            "nominal_hu": self.nominal_hu, "safe_path_clearance_mm": SAFE_PATH_CLEARANCE_MM,
+            "nominal_hu": self.nominal_hu,
+            "safe_path_clearance_mm": SAFE_PATH_CLEARANCE_MM,
             "ct_header": dict(self.case.ct.metadata),
         }
 
@@ -338,7 +376,8 @@ def _capsule(p0, p1, radius: float) -> Predicate:
     def inside(x, y, z):
         dx, dy, dz = x - p0[0], y - p0[1], z - p0[2]
         t = np.clip((dx * axis[0] + dy * axis[1] + dz * axis[2]) / length2, 0.0, 1.0)
-        return (dx - t * axis[0]) ** 2 + (dy - t * axis[1]) ** 2 + (dz - t * axis[2]) ** 2 <= radius ** 2
+        return (dx - t * axis[0]) ** 2 + (dy - t * axis[1]) ** 2 + (dz - t * axis[2]) ** 2 <= radius**2
+
     return inside
 
 
@@ -381,8 +420,14 @@ def _rib(side: int, z_spine_mm: float, phi_end_rad: float) -> Predicate:
     def inside(x, y, z):
         phi = np.arctan2(side * x, y)
         z_centre = z_spine_mm - RIB_FALL_MM_PER_RAD * (phi - RIB_START_PHI_RAD)
-        return ((phi >= RIB_START_PHI_RAD) & (phi <= phi_end_rad) & (np.abs(z - z_centre) <= RIB_HEIGHT_MM / 2)
-                & outer(x, y, z) & ~inner(x, y, z))
+        return (
+            (phi >= RIB_START_PHI_RAD)
+            & (phi <= phi_end_rad)
+            & (np.abs(z - z_centre) <= RIB_HEIGHT_MM / 2)
+            & outer(x, y, z)
+            & ~inner(x, y, z)
+        )
+
     return inside
 
 
@@ -403,8 +448,10 @@ def default_grid(spacing_mm=DEFAULT_SPACING_MM, direction=None) -> Grid:
     extent = along.max(axis=0) - along.min(axis=0)
     size = np.ceil(extent / spacing - 1e-9).astype(int)
     if np.prod(size.astype(float)) > MAX_VOXELS:
-        raise InputError(f"Teaching case spacing {tuple(spacing_mm)} mm needs {np.prod(size.astype(float)):.3g} voxels "
-                         f"(more than {MAX_VOXELS:.0f}): use a coarser spacing, e.g. {DEFAULT_SPACING_MM}.")
+        raise InputError(
+            f"Teaching case spacing {tuple(spacing_mm)} mm needs {np.prod(size.astype(float)):.3g} voxels "
+            f"(more than {MAX_VOXELS:.0f}): use a coarser spacing, e.g. {DEFAULT_SPACING_MM}."
+        )
     start = (along.max(axis=0) + along.min(axis=0)) / 2.0 - (size - 1) / 2.0 * spacing
     return Grid(tuple(size), tuple(spacing), tuple(axes @ start), tuple(axes.ravel()))
 
@@ -450,8 +497,15 @@ class _Canvas:
             block[...] = np.broadcast_to(inside(x, y, z), block.shape)
         return mask
 
-    def paint(self, inside: Predicate, lo_lps, hi_lps, hu: float | None = None, structure: str | None = None,
-              erase_structure: bool = False) -> None:
+    def paint(
+        self,
+        inside: Predicate,
+        lo_lps,
+        hi_lps,
+        hu: float | None = None,
+        structure: str | None = None,
+        erase_structure: bool = False,
+    ) -> None:
         """Set HU and/or the structure label where the shape is (later shapes overwrite earlier ones)."""
         slices, (x, y, z) = self._block(lo_lps, hi_lps)
         if not self.hu[slices].size:
@@ -492,15 +546,17 @@ def _paint_wall(canvas: _Canvas) -> None:
 def _paint_chest_base(canvas: _Canvas) -> None:
     """Lung bases above the diaphragm dome (posterolateral recesses) and the diaphragm muscle."""
     for side, name in ((1, "lung_lower_lobe_left"), (-1, "lung_lower_lobe_right")):
+
         def lung(x, y, z, side=side):
-            return (_cavity()(x, y, z) & (z > diaphragm_height_mm(x, y))
-                    & (side * x >= MEDIASTINUM_HALF_WIDTH_MM))
+            return _cavity()(x, y, z) & (z > diaphragm_height_mm(x, y)) & (side * x >= MEDIASTINUM_HALF_WIDTH_MM)
+
         lo = (0.0 if side > 0 else -200.0, -200.0, 0.0)
         canvas.paint(lung, lo, (lo[0] + 200.0, 200.0, 1e4), hu=LUNG_HU, structure=name)
 
     def diaphragm(x, y, z):
         height = diaphragm_height_mm(x, y)
         return _cavity()(x, y, z) & (z <= height) & (z > height - DIAPHRAGM_THICKNESS_MM)
+
     canvas.paint(diaphragm, (-200, -200, -10.0), (200, 200, 1e4), hu=MUSCLE_HU)
 
 
@@ -512,13 +568,21 @@ def _clipped(shape: Predicate) -> Predicate:
 #: Solid abdominal organs: name -> (centre LPS mm, semi-axes mm, HU).
 LIVER_ELLIPSOID = ((-65.0, -10.0, 25.0), (72.0, 68.0, 75.0))
 SPLEEN_ELLIPSOID = ((100.0, 35.0, 50.0), (27.0, 45.0, 45.0))
-KIDNEY_ELLIPSOIDS = {"kidney_right": ((-70.0, 45.0, -30.0), (28.0, 20.0, 55.0)),
-                     "kidney_left": ((70.0, 45.0, -20.0), (28.0, 20.0, 55.0))}
+KIDNEY_ELLIPSOIDS = {
+    "kidney_right": ((-70.0, 45.0, -30.0), (28.0, 20.0, 55.0)),
+    "kidney_left": ((70.0, 45.0, -20.0), (28.0, 20.0, 55.0)),
+}
 GALLBLADDER_ELLIPSOID = ((-35.0, -45.0, -10.0), (13.0, 13.0, 25.0))
 STOMACH_ELLIPSOID = ((55.0, -40.0, 40.0), (40.0, 30.0, 40.0))
 #: Bowel centrelines (LPS mm) and radii (mm).
-COLON_PATH = ((-100.0, -15.0, -110.0), (-100.0, -15.0, -65.0), (-80.0, -55.0, -50.0), (80.0, -55.0, -50.0),
-              (100.0, -15.0, -65.0), (100.0, -15.0, -110.0))
+COLON_PATH = (
+    (-100.0, -15.0, -110.0),
+    (-100.0, -15.0, -65.0),
+    (-80.0, -55.0, -50.0),
+    (80.0, -55.0, -50.0),
+    (100.0, -15.0, -65.0),
+    (100.0, -15.0, -110.0),
+)
 COLON_RADIUS_MM = 15.0
 SMALL_BOWEL_PATH = ((-60.0, -40.0, -78.0), (55.0, -40.0, -78.0), (55.0, -15.0, -98.0), (-60.0, -15.0, -98.0))
 SMALL_BOWEL_RADIUS_MM = 9.0
@@ -539,19 +603,36 @@ def _ellipsoid_box(centre, semi):
 
 def _paint_organs(canvas: _Canvas) -> None:
     """Liver, gallbladder, spleen, stomach (gas over fluid), kidneys."""
-    canvas.paint(_clipped(_ellipsoid(*LIVER_ELLIPSOID)), *_ellipsoid_box(*LIVER_ELLIPSOID), hu=LIVER_HU, structure="liver")
-    canvas.paint(_ellipsoid(*GALLBLADDER_ELLIPSOID), *_ellipsoid_box(*GALLBLADDER_ELLIPSOID), hu=BILE_HU, structure="gallbladder")
-    canvas.paint(_clipped(_ellipsoid(*SPLEEN_ELLIPSOID)), *_ellipsoid_box(*SPLEEN_ELLIPSOID), hu=SPLEEN_HU, structure="spleen")
-    _paint_hollow(canvas, _clipped(_ellipsoid(*STOMACH_ELLIPSOID)),
-                  _ellipsoid(STOMACH_ELLIPSOID[0], np.asarray(STOMACH_ELLIPSOID[1]) - BOWEL_WALL_MM),
-                  _ellipsoid_box(*STOMACH_ELLIPSOID), "stomach",
-                  gas=lambda x, y, z: y < STOMACH_AIR_FLUID_LEVEL_Y_MM)
+    canvas.paint(
+        _clipped(_ellipsoid(*LIVER_ELLIPSOID)), *_ellipsoid_box(*LIVER_ELLIPSOID), hu=LIVER_HU, structure="liver"
+    )
+    canvas.paint(
+        _ellipsoid(*GALLBLADDER_ELLIPSOID), *_ellipsoid_box(*GALLBLADDER_ELLIPSOID), hu=BILE_HU, structure="gallbladder"
+    )
+    canvas.paint(
+        _clipped(_ellipsoid(*SPLEEN_ELLIPSOID)), *_ellipsoid_box(*SPLEEN_ELLIPSOID), hu=SPLEEN_HU, structure="spleen"
+    )
+    _paint_hollow(
+        canvas,
+        _clipped(_ellipsoid(*STOMACH_ELLIPSOID)),
+        _ellipsoid(STOMACH_ELLIPSOID[0], np.asarray(STOMACH_ELLIPSOID[1]) - BOWEL_WALL_MM),
+        _ellipsoid_box(*STOMACH_ELLIPSOID),
+        "stomach",
+        gas=lambda x, y, z: y < STOMACH_AIR_FLUID_LEVEL_Y_MM,
+    )
     for name, ellipsoid in KIDNEY_ELLIPSOIDS.items():
         canvas.paint(_ellipsoid(*ellipsoid), *_ellipsoid_box(*ellipsoid), hu=KIDNEY_HU, structure=name)
 
 
-def _paint_hollow(canvas: _Canvas, outer: Predicate, lumen: Predicate, box, name: str,
-                  gas: Predicate | None = None, content_hu: float = BOWEL_FLUID_HU) -> None:
+def _paint_hollow(
+    canvas: _Canvas,
+    outer: Predicate,
+    lumen: Predicate,
+    box,
+    name: str,
+    gas: Predicate | None = None,
+    content_hu: float = BOWEL_FLUID_HU,
+) -> None:
     """A hollow viscus: wall HU on the whole organ, ``content_hu`` in the lumen, gas where ``gas`` holds."""
     canvas.paint(outer, *box, hu=BOWEL_WALL_HU, structure=name)
     canvas.paint(lambda x, y, z: outer(x, y, z) & lumen(x, y, z), *box, hu=content_hu)
@@ -567,34 +648,62 @@ def _path_box(points, radius):
 
 def _paint_bowel(canvas: _Canvas) -> None:
     """Colon (gas-filled) and small bowel loops (fluid-filled)."""
-    _paint_hollow(canvas, _tube(COLON_PATH, COLON_RADIUS_MM), _tube(COLON_PATH, COLON_RADIUS_MM - BOWEL_WALL_MM),
-                  _path_box(COLON_PATH, COLON_RADIUS_MM), "colon", content_hu=GAS_HU)
-    _paint_hollow(canvas, _tube(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM),
-                  _tube(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM - BOWEL_WALL_MM),
-                  _path_box(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM), "small_bowel")
+    _paint_hollow(
+        canvas,
+        _tube(COLON_PATH, COLON_RADIUS_MM),
+        _tube(COLON_PATH, COLON_RADIUS_MM - BOWEL_WALL_MM),
+        _path_box(COLON_PATH, COLON_RADIUS_MM),
+        "colon",
+        content_hu=GAS_HU,
+    )
+    _paint_hollow(
+        canvas,
+        _tube(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM),
+        _tube(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM - BOWEL_WALL_MM),
+        _path_box(SMALL_BOWEL_PATH, SMALL_BOWEL_RADIUS_MM),
+        "small_bowel",
+    )
 
 
 def _paint_vessels(canvas: _Canvas) -> None:
     """Portal/splenic veins, IVC and aorta."""
     for (p0, p1), radius in PORTAL_VEIN_SEGMENTS:
-        canvas.paint(_capsule(p0, p1, radius), *_path_box((p0, p1), radius), hu=PORTAL_VEIN_HU,
-                     structure="portal_vein_and_splenic_vein")
-    for name, (cx, cy), radius, hu in (("inferior_vena_cava", IVC_CENTRE_XY_MM, IVC_RADIUS_MM, IVC_HU),
-                                       ("aorta", AORTA_CENTRE_XY_MM, AORTA_RADIUS_MM, AORTA_HU)):
-        canvas.paint(_ellipse_xy(cx, cy, radius, radius), (cx - radius - 1, cy - radius - 1, -1e4),
-                     (cx + radius + 1, cy + radius + 1, 1e4), hu=hu, structure=name)
+        canvas.paint(
+            _capsule(p0, p1, radius),
+            *_path_box((p0, p1), radius),
+            hu=PORTAL_VEIN_HU,
+            structure="portal_vein_and_splenic_vein",
+        )
+    for name, (cx, cy), radius, hu in (
+        ("inferior_vena_cava", IVC_CENTRE_XY_MM, IVC_RADIUS_MM, IVC_HU),
+        ("aorta", AORTA_CENTRE_XY_MM, AORTA_RADIUS_MM, AORTA_HU),
+    ):
+        canvas.paint(
+            _ellipse_xy(cx, cy, radius, radius),
+            (cx - radius - 1, cy - radius - 1, -1e4),
+            (cx + radius + 1, cy + radius + 1, 1e4),
+            hu=hu,
+            structure=name,
+        )
 
 
 def _paint_spine(canvas: _Canvas) -> None:
     """Erector spinae muscles, discs, vertebrae T11-L3 (body, arch, processes), canal and cord."""
     for side, name in ((1, "autochthon_left"), (-1, "autochthon_right")):
         centre = (side * 30.0, 88.0)
-        canvas.paint(_ellipse_xy(*centre, 22.0, 18.0), (centre[0] - 23, 69, -1e4), (centre[0] + 23, 107, 1e4),
-                     hu=MUSCLE_HU, structure=name)
+        canvas.paint(
+            _ellipse_xy(*centre, 22.0, 18.0),
+            (centre[0] - 23, 69, -1e4),
+            (centre[0] + 23, 107, 1e4),
+            hu=MUSCLE_HU,
+            structure=name,
+        )
     bx, by = VERTEBRAL_BODY_CENTRE_XY_MM
     ba, bb = VERTEBRAL_BODY_SEMI_AXES_MM
     body = _ellipse_xy(bx, by, ba, bb)
-    canvas.paint(body, (bx - ba - 1, by - bb - 1, -1e4), (bx + ba + 1, by + bb + 1, 1e4), hu=DISC_HU, erase_structure=True)
+    canvas.paint(
+        body, (bx - ba - 1, by - bb - 1, -1e4), (bx + ba + 1, by + bb + 1, 1e4), hu=DISC_HU, erase_structure=True
+    )
     cx, cy = SPINAL_CANAL_CENTRE_XY_MM
     arch = _ellipse_xy(cx, cy, NEURAL_ARCH_OUTER_RADIUS_MM, NEURAL_ARCH_OUTER_RADIUS_MM)
 
@@ -602,13 +711,27 @@ def _paint_spine(canvas: _Canvas) -> None:
         spinous = (np.abs(x - cx) <= 4.0) & (y >= cy) & (y <= cy + 33.0)
         transverse = (np.abs(x - cx) <= 40.0) & (np.abs(y - (cy - 4.0)) <= 4.0)
         return body(x, y, z) | (arch(x, y, z) & (y >= by)) | spinous | transverse
+
     for name, z_centre in VERTEBRAE.items():
-        canvas.paint(lambda x, y, z, zc=z_centre: vertebra(x, y, z) & (np.abs(z - zc) <= VERTEBRA_HALF_HEIGHT_MM),
-                     (cx - 41, by - bb - 1, z_centre - 17), (cx + 41, cy + 34, z_centre + 17),
-                     hu=VERTEBRA_HU, structure=name)
-    for radius, hu, structure in ((SPINAL_CANAL_RADIUS_MM, CSF_HU, None), (SPINAL_CORD_RADIUS_MM, SPINAL_CORD_HU, "spinal_cord")):
-        canvas.paint(_ellipse_xy(cx, cy, radius, radius), (cx - radius - 1, cy - radius - 1, -1e4),
-                     (cx + radius + 1, cy + radius + 1, 1e4), hu=hu, structure=structure, erase_structure=True)
+        canvas.paint(
+            lambda x, y, z, zc=z_centre: vertebra(x, y, z) & (np.abs(z - zc) <= VERTEBRA_HALF_HEIGHT_MM),
+            (cx - 41, by - bb - 1, z_centre - 17),
+            (cx + 41, cy + 34, z_centre + 17),
+            hu=VERTEBRA_HU,
+            structure=name,
+        )
+    for radius, hu, structure in (
+        (SPINAL_CANAL_RADIUS_MM, CSF_HU, None),
+        (SPINAL_CORD_RADIUS_MM, SPINAL_CORD_HU, "spinal_cord"),
+    ):
+        canvas.paint(
+            _ellipse_xy(cx, cy, radius, radius),
+            (cx - radius - 1, cy - radius - 1, -1e4),
+            (cx + radius + 1, cy + radius + 1, 1e4),
+            hu=hu,
+            structure=structure,
+            erase_structure=True,
+        )
 
 
 def _paint_ribs(canvas: _Canvas) -> None:
@@ -617,8 +740,13 @@ def _paint_ribs(canvas: _Canvas) -> None:
         z_end = z_spine - RIB_FALL_MM_PER_RAD * (phi_end - RIB_START_PHI_RAD)
         for side, label in ((1, "left"), (-1, "right")):
             x_lo, x_hi = (0.0, 200.0) if side > 0 else (-200.0, 0.0)
-            canvas.paint(_rib(side, z_spine, phi_end), (x_lo, -200, z_end - RIB_HEIGHT_MM), (x_hi, 200, z_spine + RIB_HEIGHT_MM),
-                         hu=RIB_HU, structure=f"rib_{label}_{number}")
+            canvas.paint(
+                _rib(side, z_spine, phi_end),
+                (x_lo, -200, z_end - RIB_HEIGHT_MM),
+                (x_hi, 200, z_spine + RIB_HEIGHT_MM),
+                hu=RIB_HU,
+                structure=f"rib_{label}_{number}",
+            )
 
 
 #: CT table: a slab under the back (y range in mm, half width in mm), separated from the skin by air.
@@ -638,7 +766,7 @@ def _skin_entry(target, direction) -> tuple[float, float, float]:
     d = np.asarray(direction, float) / np.linalg.norm(direction)
     a, b = BODY_SEMI_AXES_MM
     qa = (d[0] / a) ** 2 + (d[1] / b) ** 2
-    qb = 2 * (t0[0] * d[0] / a ** 2 + t0[1] * d[1] / b ** 2)
+    qb = 2 * (t0[0] * d[0] / a**2 + t0[1] * d[1] / b**2)
     qc = (t0[0] / a) ** 2 + (t0[1] / b) ** 2 - 1.0
     t = (-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
     return tuple(round(float(v), 1) for v in t0 + t * d)
@@ -670,36 +798,87 @@ def teaching_lesions() -> dict[str, LesionTruth]:
     l1c, l2c, l3c, l4c = (-92.0, -42.0, 0.0), (-50.0, 15.0, 40.0), (-90.0, -15.0, 52.0), (60.0, -97.0, -30.0)
     return {
         "L1": LesionTruth(
-            "L1", "liver", "subcapsular lesion of the right anterolateral liver, against the abdominal wall",
-            l1c, (12.0, 10.0, 11.0), LESION_HU,
+            "L1",
+            "liver",
+            "subcapsular lesion of the right anterolateral liver, against the abdominal wall",
+            l1c,
+            (12.0, 10.0, 11.0),
+            LESION_HU,
             example_paths=(
-                _path(l1c, (-0.95, 0.3, 0.0), True, (), "lateral approach in the axial plane, about 17 mm of normal liver "
-                      "before the lesion"),
+                _path(
+                    l1c,
+                    (-0.95, 0.3, 0.0),
+                    True,
+                    (),
+                    "lateral approach in the axial plane, about 17 mm of normal liver before the lesion",
+                ),
                 _path_via(l1c, rib_centre_lps(-1, 12, 1.0), ("rib_right_12",), "posterolateral approach hits rib 12"),
-            )),
+            ),
+        ),
         "L2": LesionTruth(
-            "L2", "liver", "deep right-lobe lesion abutting the inferior vena cava (1 mm gap)",
-            l2c, (13.0, 12.0, 14.0), LESION_HU, abuts="inferior_vena_cava", gap_to_abutting_mm=1.0,
+            "L2",
+            "liver",
+            "deep right-lobe lesion abutting the inferior vena cava (1 mm gap)",
+            l2c,
+            (13.0, 12.0, 14.0),
+            LESION_HU,
+            abuts="inferior_vena_cava",
+            gap_to_abutting_mm=1.0,
             example_paths=(
-                _path(l2c, (-0.6, -0.75, 0.0), True, (), "anterolateral subcostal approach in the axial plane through the right lobe"),
+                _path(
+                    l2c,
+                    (-0.6, -0.75, 0.0),
+                    True,
+                    (),
+                    "anterolateral subcostal approach in the axial plane through the right lobe",
+                ),
                 _path_via(l2c, rib_centre_lps(-1, 11, 1.45), ("rib_right_11",), "lateral approach hits rib 11"),
-                _path_via(l2c, (AORTA_CENTRE_XY_MM[0], AORTA_CENTRE_XY_MM[1], 40.0),
-                          ("aorta", "inferior_vena_cava", "rib_left_11", "spleen"),
-                          "approach from the left flank crosses the spleen, a rib, the aorta and the IVC"),
-            )),
+                _path_via(
+                    l2c,
+                    (AORTA_CENTRE_XY_MM[0], AORTA_CENTRE_XY_MM[1], 40.0),
+                    ("aorta", "inferior_vena_cava", "rib_left_11", "spleen"),
+                    "approach from the left flank crosses the spleen, a rib, the aorta and the IVC",
+                ),
+            ),
+        ),
         "L3": LesionTruth(
-            "L3", "liver", "right-lobe lesion with a necrotic core", l3c, (20.0, 18.0, 19.0), LESION_HU,
-            necrotic_core_radius_mm=12.0, necrotic_hu=NECROSIS_HU,
+            "L3",
+            "liver",
+            "right-lobe lesion with a necrotic core",
+            l3c,
+            (20.0, 18.0, 19.0),
+            LESION_HU,
+            necrotic_core_radius_mm=12.0,
+            necrotic_hu=NECROSIS_HU,
             example_paths=(
-                _path(l3c, (-0.5, -0.85, 0.0), True, (), "anterolateral approach in the axial plane below the costal margin"),
-                _path(l3c, (-1.0, 0.0, 0.0), False, ("lung_lower_lobe_right",),
-                      "lateral approach crosses the costophrenic recess of the lung"),
+                _path(
+                    l3c,
+                    (-0.5, -0.85, 0.0),
+                    True,
+                    (),
+                    "anterolateral approach in the axial plane below the costal margin",
+                ),
+                _path(
+                    l3c,
+                    (-1.0, 0.0, 0.0),
+                    False,
+                    ("lung_lower_lobe_right",),
+                    "lateral approach crosses the costophrenic recess of the lung",
+                ),
                 _path_via(l3c, STOMACH_ELLIPSOID[0], ("stomach",), "approach from the left crosses the stomach"),
-            )),
+            ),
+        ),
         "L4": LesionTruth(
-            "L4", "subcutaneous_fat", "subcutaneous deposit in the fat of the left anterior abdominal wall",
-            l4c, (10.0, 8.0, 12.0), LESION_HU,
-            example_paths=(_path(l4c, (0.0, -1.0, 0.0), True, (), "direct anterior approach through skin and fat only"),)),
+            "L4",
+            "subcutaneous_fat",
+            "subcutaneous deposit in the fat of the left anterior abdominal wall",
+            l4c,
+            (10.0, 8.0, 12.0),
+            LESION_HU,
+            example_paths=(
+                _path(l4c, (0.0, -1.0, 0.0), True, (), "direct anterior approach through skin and fat only"),
+            ),
+        ),
     }
 
 
@@ -720,11 +899,21 @@ def _paint_lesions(canvas: _Canvas, truth: dict[str, LesionTruth]) -> MaskSet:
 # --------------------------------------------------------------------------- public API
 def nominal_structure_hu() -> dict[str, float]:
     """HU each homogeneous structure is painted with (hollow organs, whose content varies, are left out)."""
-    nominal = {"liver": LIVER_HU, "gallbladder": BILE_HU, "spleen": SPLEEN_HU, "kidney_left": KIDNEY_HU,
-               "kidney_right": KIDNEY_HU, "aorta": AORTA_HU, "inferior_vena_cava": IVC_HU,
-               "portal_vein_and_splenic_vein": PORTAL_VEIN_HU, "lung_lower_lobe_left": LUNG_HU,
-               "lung_lower_lobe_right": LUNG_HU, "spinal_cord": SPINAL_CORD_HU,
-               "autochthon_left": MUSCLE_HU, "autochthon_right": MUSCLE_HU}
+    nominal = {
+        "liver": LIVER_HU,
+        "gallbladder": BILE_HU,
+        "spleen": SPLEEN_HU,
+        "kidney_left": KIDNEY_HU,
+        "kidney_right": KIDNEY_HU,
+        "aorta": AORTA_HU,
+        "inferior_vena_cava": IVC_HU,
+        "portal_vein_and_splenic_vein": PORTAL_VEIN_HU,
+        "lung_lower_lobe_left": LUNG_HU,
+        "lung_lower_lobe_right": LUNG_HU,
+        "spinal_cord": SPINAL_CORD_HU,
+        "autochthon_left": MUSCLE_HU,
+        "autochthon_right": MUSCLE_HU,
+    }
     nominal.update({name: VERTEBRA_HU for name in VERTEBRAE})
     nominal.update({f"rib_{side}_{n}": RIB_HU for n in RIBS for side in ("left", "right")})
     return nominal
@@ -774,8 +963,12 @@ def write_teaching_case(teaching_case: TeachingCase, out_dir: str | Path) -> dic
 
     def write(out: Path) -> dict[str, Path]:
         case = teaching_case.case
-        paths = {"ct": out / "ct.nrrd", "structures": out / "structures.seg.nrrd",
-                 "lesions": out / "lesions.seg.nrrd", "truth": out / "truth.json"}
+        paths = {
+            "ct": out / "ct.nrrd",
+            "structures": out / "structures.seg.nrrd",
+            "lesions": out / "lesions.seg.nrrd",
+            "truth": out / "truth.json",
+        }
         write_volume(case.ct, paths["ct"])
         for kind in ("structures", "lesions"):
             write_seg_nrrd(paths[kind], case.grid, getattr(case, kind), teaching_case.colors)

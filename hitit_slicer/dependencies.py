@@ -43,8 +43,12 @@ def missingRequirements(path: Path = REQUIREMENTS_PATH) -> list[str]:
     return missing
 
 
-def ensureDependencies(confirm: Callable[[str], bool], install: Callable[[list[str]], None],
-                       requester: str = "HITIT", path: Path = REQUIREMENTS_PATH) -> list[str]:
+def ensureDependencies(
+    confirm: Callable[[str], bool],
+    install: Callable[[list[str]], None],
+    requester: str = "HITIT",
+    path: Path = REQUIREMENTS_PATH,
+) -> list[str]:
     """Install the missing requirements after ``confirm(message)`` agrees; returns what was installed.
 
     Nothing is asked when nothing is missing. Raises :class:`DependenciesDeclined` when the user
@@ -54,8 +58,10 @@ def ensureDependencies(confirm: Callable[[str], bool], install: Callable[[list[s
     if not missing:
         return []
     names = ", ".join(distributionName(requirement) for requirement in missing)
-    if not confirm(f"{requester} needs the Python packages {names}, which Slicer does not include. "
-                   "Install them now? (This is asked once; it downloads them from the Python Package Index.)"):
+    if not confirm(
+        f"{requester} needs the Python packages {names}, which Slicer does not include. "
+        "Install them now? (This is asked once; it downloads them from the Python Package Index.)"
+    ):
         raise DependenciesDeclined(f"{requester} needs the Python packages {names}: they were not installed.")
     install(missing)
     importlib.invalidate_caches()

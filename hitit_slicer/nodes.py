@@ -21,8 +21,10 @@ def nodeToWorldMatrix(node) -> np.ndarray:
     if transformNode is None:
         return np.eye(4)
     if not transformNode.IsTransformToWorldLinear():
-        raise ValueError(f"{node.GetName()} is under the non-linear transform {transformNode.GetName()}: "
-                         "harden the transform on it first (Transforms module)")
+        raise ValueError(
+            f"{node.GetName()} is under the non-linear transform {transformNode.GetName()}: "
+            "harden the transform on it first (Transforms module)"
+        )
     matrix = vtk.vtkMatrix4x4()
     transformNode.GetMatrixTransformToWorld(matrix)
     return arrayFromVTKMatrix(matrix)
@@ -54,8 +56,11 @@ def volumeFromNode(volumeNode):
 
     if volumeNode is None or volumeNode.GetImageData() is None:
         raise ValueError("Select a volume with image data.")
-    return Volume(gridOfVolumeNode(volumeNode), np.array(slicer.util.arrayFromVolume(volumeNode), copy=True),
-                  metadata=loadedFileHeader(volumeNode))
+    return Volume(
+        gridOfVolumeNode(volumeNode),
+        np.array(slicer.util.arrayFromVolume(volumeNode), copy=True),
+        metadata=loadedFileHeader(volumeNode),
+    )
 
 
 def loadedFileHeader(volumeNode) -> dict[str, str]:
@@ -85,7 +90,8 @@ def segmentMask(context: SlicerContext, segmentationNode, segmentId: str, refere
     labelmapNode = context.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__hitit_temp__")
     try:
         if not slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
-                segmentationNode, segmentIds, labelmapNode, referenceVolumeNode):
+            segmentationNode, segmentIds, labelmapNode, referenceVolumeNode
+        ):
             raise ValueError(f"Slicer cannot export segment {segmentId} of {segmentationNode.GetName()}")
         return slicer.util.arrayFromVolume(labelmapNode) > 0
     finally:
@@ -104,13 +110,16 @@ def masksFromSegmentation(context: SlicerContext, segmentationNode, referenceVol
     for index in range(segmentation.GetNumberOfSegments()):
         name = segmentation.GetNthSegment(index).GetName()
         if name in masks:
-            raise ValueError(f"{segmentationNode.GetName()} has two segments named {name}: give each segment its own name")
+            raise ValueError(
+                f"{segmentationNode.GetName()} has two segments named {name}: give each segment its own name"
+            )
         masks[name] = segmentMask(context, segmentationNode, segmentation.GetNthSegmentID(index), referenceVolumeNode)
     return masks
 
 
-def setSegmentFromMask(context: SlicerContext, segmentationNode, name: str, mask: np.ndarray, referenceVolumeNode,
-                       color=None) -> str:
+def setSegmentFromMask(
+    context: SlicerContext, segmentationNode, name: str, mask: np.ndarray, referenceVolumeNode, color=None
+) -> str:
     """Put a boolean mask ``[k, j, i]`` on the reference volume's voxels into the segment ``name``.
 
     The segment is replaced when one of that name exists (so repeating an action does not add
@@ -120,12 +129,16 @@ def setSegmentFromMask(context: SlicerContext, segmentationNode, name: str, mask
     segmentId = segmentation.GetSegmentIdBySegmentName(name)
     if not segmentId:
         segmentId = segmentation.AddEmptySegment(name, name, list(color) if color is not None else [0.9, 0.4, 0.1])
-    labelmapNode = context.moduleLogic("Volumes").CreateAndAddLabelVolume(context.scene, referenceVolumeNode, "__hitit_temp__")
+    labelmapNode = context.moduleLogic("Volumes").CreateAndAddLabelVolume(
+        context.scene, referenceVolumeNode, "__hitit_temp__"
+    )
     try:
         slicer.util.updateVolumeFromArray(labelmapNode, np.asarray(mask, dtype=np.uint8))
         segmentIds = vtk.vtkStringArray()
         segmentIds.InsertNextValue(segmentId)
-        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmapNode, segmentationNode, segmentIds):
+        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(
+            labelmapNode, segmentationNode, segmentIds
+        ):
             raise ValueError(f"Slicer cannot import the mask of {name} into {segmentationNode.GetName()}")
     finally:
         displayNode = labelmapNode.GetDisplayNode()
@@ -193,7 +206,10 @@ def readTable(tableNode) -> tuple[list[str], list[list[str]]]:
     if tableNode is None:
         return [], []
     columns = [tableNode.GetColumnName(column) for column in range(tableNode.GetNumberOfColumns())]
-    rows = [[tableNode.GetCellText(row, column) for column in range(len(columns))] for row in range(tableNode.GetNumberOfRows())]
+    rows = [
+        [tableNode.GetCellText(row, column) for column in range(len(columns))]
+        for row in range(tableNode.GetNumberOfRows())
+    ]
     return columns, rows
 
 

@@ -29,7 +29,12 @@ from hitit_slicer.paths import existingFolder, newOutputFolder
 ROLE_ATTRIBUTE = "HITITPlanner.Role"
 #: Attribute naming the lesion a node belongs to (trajectory lines, deposits, accessibility map).
 LESION_ATTRIBUTE = "HITITPlanner.Lesion"
-ROLE_TRAJECTORY, ROLE_TABLE, ROLE_ACCESSIBILITY, ROLE_DEPOSITS = "trajectory", "lesionTable", "accessibility", "deposits"
+ROLE_TRAJECTORY, ROLE_TABLE, ROLE_ACCESSIBILITY, ROLE_DEPOSITS = (
+    "trajectory",
+    "lesionTable",
+    "accessibility",
+    "deposits",
+)
 
 #: Display colours (RGB 0-1) of trajectories by safety.
 
@@ -104,8 +109,10 @@ class PlannerSession(SceneSession):
     def requirePlan(self, action: str):
         """The in-memory plan; ValueError saying to plan first when there is none."""
         if self.plan is None:
-            raise ValueError(f"Press Plan first: {action} needs the plan computed in this session "
-                             "(it is not kept in a saved or closed scene).")
+            raise ValueError(
+                f"Press Plan first: {action} needs the plan computed in this session "
+                "(it is not kept in a saved or closed scene)."
+            )
         return self.plan
 
 
@@ -141,9 +148,11 @@ def planSettings(parameters):
         auto_structures=("bone", "lung") if parameters.autoStructures else (),
     )
     return settings.with_overrides(
-        needle_length_mm=float(parameters.needleLengthMm), gauge=int(parameters.needleGauge),
+        needle_length_mm=float(parameters.needleLengthMm),
+        gauge=int(parameters.needleGauge),
         top_k=int(parameters.trajectoriesPerLesion),
-        margins_mm={category: float(getattr(parameters, name)) for category, name in MARGIN_PARAMETERS.items()})
+        margins_mm={category: float(getattr(parameters, name)) for category, name in MARGIN_PARAMETERS.items()},
+    )
 
 
 def defaultProtocol() -> str:
@@ -177,9 +186,13 @@ def plan(context: SlicerContext, parameters, session: PlannerSession, progress=N
     if not parameters.inputVolume or not parameters.structuresSegmentation or not parameters.lesionsSegmentation:
         raise ValueError("Select the CT volume, the critical structures and the lesions.")
     if progress is None:
+
         def progress(fraction, message=""):
             logging.info(f"HITIT planning {100 * float(fraction):.0f}% {message}")
-    case = caseFromNodes(context, parameters.inputVolume, parameters.structuresSegmentation, parameters.lesionsSegmentation)
+
+    case = caseFromNodes(
+        context, parameters.inputVolume, parameters.structuresSegmentation, parameters.lesionsSegmentation
+    )
     result = hitit.plan.plan_case(case, planSettings(parameters), progress=progress, cancel=cancel)
     return showPlan(context, parameters, session, result, case)
 
@@ -220,8 +233,10 @@ def lesionTableRows(content: Mapping) -> tuple[list[str], list[list[str]]]:
     """Column names and rows (strings) of the lesion table: the rows of the plan's ``lesions.csv``."""
     from hitit.plan.lesion_table import LESION_COLUMNS, lesion_rows
 
-    rows = [[_text(row.get(column), 2 if column.endswith("_ml") else 1) for column in LESION_COLUMNS]
-            for row in lesion_rows(content)]
+    rows = [
+        [_text(row.get(column), 2 if column.endswith("_ml") else 1) for column in LESION_COLUMNS]
+        for row in lesion_rows(content)
+    ]
     return list(LESION_COLUMNS), rows
 
 
@@ -245,9 +260,18 @@ def trajectoryLines(content: Mapping, lesionId: str | None = None) -> list[dict]
     """
     from hitit.plan.trajectory_lines import trajectory_lines
 
-    return [{"name": line.name, "lesion": line.lesion_id, "rank": line.rank, "entryRAS": rasFromLPS(line.entry_lps).tolist(),
-             "targetRAS": rasFromLPS(line.target_lps).tolist(), "color": line.color, "record": dict(line.record)}
-            for line in trajectory_lines(content, lesionId)]
+    return [
+        {
+            "name": line.name,
+            "lesion": line.lesion_id,
+            "rank": line.rank,
+            "entryRAS": rasFromLPS(line.entry_lps).tolist(),
+            "targetRAS": rasFromLPS(line.target_lps).tolist(),
+            "color": line.color,
+            "record": dict(line.record),
+        }
+        for line in trajectory_lines(content, lesionId)
+    ]
 
 
 def showTrajectories(context: SlicerContext, content: Mapping, maximumPerLesion: int = 3) -> list:
@@ -255,12 +279,16 @@ def showTrajectories(context: SlicerContext, content: Mapping, maximumPerLesion:
 
     The Planner's previous trajectory lines are removed first; no other line is touched.
     """
-    nodes.removeNodes(context, nodes.nodesWithAttribute(context, "vtkMRMLMarkupsLineNode", ROLE_ATTRIBUTE, ROLE_TRAJECTORY))
+    nodes.removeNodes(
+        context, nodes.nodesWithAttribute(context, "vtkMRMLMarkupsLineNode", ROLE_ATTRIBUTE, ROLE_TRAJECTORY)
+    )
     lineNodes = []
     for line in trajectoryLines(content):
         if line["rank"] > maximumPerLesion:
             continue
-        lineNode = nodes.addLine(context, line["name"], line["entryRAS"], line["targetRAS"], line["color"], ("entry", "target"))
+        lineNode = nodes.addLine(
+            context, line["name"], line["entryRAS"], line["targetRAS"], line["color"], ("entry", "target")
+        )
         lineNode.SetAttribute(ROLE_ATTRIBUTE, ROLE_TRAJECTORY)
         lineNode.SetAttribute(LESION_ATTRIBUTE, line["lesion"])
         lineNodes.append(lineNode)
@@ -359,13 +387,18 @@ def pathCheckSummary(check: Mapping) -> dict:
 def formatLineCheck(summary: Mapping) -> str:
     """The text the Planner shows for a line check: verdict, the reasons when unsafe, the closest structures."""
     clearance = f"{float(summary['minClearanceMm']):.1f} mm" if summary.get("minClearanceMm") is not None else "-"
-    lines = [f"{summary['verdict']}: length {float(summary.get('lengthMm') or 0.0):.1f} mm, minimum clearance {clearance}"]
+    lines = [
+        f"{summary['verdict']}: length {float(summary.get('lengthMm') or 0.0):.1f} mm, minimum clearance {clearance}"
+    ]
     if summary.get("blocking"):
         lines.append("Crosses or too close: " + ", ".join(summary["blocking"]))
     lines += [f"- {reason}" for reason in summary.get("violations", [])]
     lines += [f"  {name}: {float(value):.1f} mm" for name, value in summary.get("closest", [])]
-    lines += [f"  {name.replace('_deg', '').replace('_', ' ')}: {float(value):.0f} deg"
-              for name, value in summary.get("angles", {}).items() if isinstance(value, (int, float))]
+    lines += [
+        f"  {name.replace('_deg', '').replace('_', ' ')}: {float(value):.0f} deg"
+        for name, value in summary.get("angles", {}).items()
+        if isinstance(value, (int, float))
+    ]
     return "\n".join(lines)
 
 
@@ -386,8 +419,14 @@ def depositPoints(content: Mapping, lesionId: str) -> list[dict]:
         deposits = [deposit for path in lesion["deposits"]["paths"] for deposit in path["deposits"]]
         for index, deposit in enumerate(deposits, start=1):
             depth = float(deposit["needle_depth_mm"])
-            points.append({"label": f"{lesionId}-D{index} {depth:.0f} mm", "positionRAS": rasFromLPS(deposit["point_lps"]).tolist(),
-                           "depthMm": depth, "volumeMl": deposit["volume_ml"]})
+            points.append(
+                {
+                    "label": f"{lesionId}-D{index} {depth:.0f} mm",
+                    "positionRAS": rasFromLPS(deposit["point_lps"]).tolist(),
+                    "depthMm": depth,
+                    "volumeMl": deposit["volume_ml"],
+                }
+            )
     return points
 
 
@@ -397,7 +436,11 @@ def placeDeposits(context: SlicerContext, parameters):
     if lineNode is None:
         raise ValueError("Select the trajectory to place the deposits along.")
     content = planDict(parameters)
-    lesionId = plannedLineLesions(content).get(lineNode.GetName()) or lineNode.GetAttribute(LESION_ATTRIBUTE) or parameters.selectedLesion
+    lesionId = (
+        plannedLineLesions(content).get(lineNode.GetName())
+        or lineNode.GetAttribute(LESION_ATTRIBUTE)
+        or parameters.selectedLesion
+    )
     points = depositPoints(content, lesionId)
     if not points:
         raise ValueError(f"The plan has no deposits for lesion {lesionId}.")
@@ -452,8 +495,11 @@ def growLesionsFromSeeds(context: SlicerContext, volumeNode, seedsNode, lesionsN
         lesionsNode.CreateDefaultDisplayNodes()
     lesionsNode.SetReferenceImageGeometryParameterFromVolumeNode(volumeNode)
     seedsRAS = nodes.controlPointsWorld(seedsNode)
-    labels = [seedsNode.GetNthControlPointLabel(index) for index in range(seedsNode.GetNumberOfControlPoints())
-              if seedsNode.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined]
+    labels = [
+        seedsNode.GetNthControlPointLabel(index)
+        for index in range(seedsNode.GetNumberOfControlPoints())
+        if seedsNode.GetNthControlPointPositionStatus(index) == slicer.vtkMRMLMarkupsNode.PositionDefined
+    ]
     for index, (label, seedRAS) in enumerate(zip(labels, seedsRAS)):
         lesionId = label.strip() or f"L{index + 1}"
         mask = grow_lesion_from_seed(volume, lpsFromRAS(seedRAS), lesion_id=lesionId).mask

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="plan", required=True)
     plan_cmd.register(subparsers)
     plan_parser = subparsers.choices["plan"]
-    plan_parser.add_argument("--screenshot", metavar="PNG", help="also write the first lesion's views side by side to PNG")
+    plan_parser.add_argument(
+        "--screenshot", metavar="PNG", help="also write the first lesion's views side by side to PNG"
+    )
     return parser
 
 
@@ -55,7 +57,9 @@ def loadIntoScene(context, args, case):
             nodes.setSegmentFromMask(context, node, segment, mask, ct)
         return node
 
-    structures = [segmentation(path, case.structures, f"structures {index + 1}") for index, path in enumerate(args.structures)]
+    structures = [
+        segmentation(path, case.structures, f"structures {index + 1}") for index, path in enumerate(args.structures)
+    ]
     lesions = segmentation(args.lesions, case.lesions, "lesions")
     return ct, [*structures, lesions], lesions
 
@@ -78,8 +82,10 @@ def slicerRenderingProblem() -> str | None:
     try:
         from hitit_slicer import rendering
     except ImportError as error:
-        return (f"Slicer's core libraries are not installed in this Python ({error}); "
-                "install them with pip install slicer-core (CPython 3.11)")
+        return (
+            f"Slicer's core libraries are not installed in this Python ({error}); "
+            "install them with pip install slicer-core (CPython 3.11)"
+        )
     return rendering.offscreenRenderingProblem()
 
 
@@ -92,8 +98,10 @@ def run(args) -> int:
     if problem:
         print(f"note: the report keeps the core's figures: {problem}", file=sys.stderr)
     elif not Path(args.ct).is_file():
-        raise InputError(f"{args.ct}: the Slicer renderer reads the CT from one file (NRRD, NIfTI, MHA); "
-                         "convert the DICOM series first, or run hitit plan for the core's figures.")
+        raise InputError(
+            f"{args.ct}: the Slicer renderer reads the CT from one file (NRRD, NIfTI, MHA); "
+            "convert the DICOM series first, or run hitit plan for the core's figures."
+        )
     plan, case, patient = plan_cmd.plan_from_args(args)
     rendered = None if problem else renderKeyImages(args, plan.to_dict(), case)
     files = write_plan(plan, case, args.out, patient, key_images=rendered.keyImages if rendered else None)

@@ -41,12 +41,19 @@ VIEW_SIZE = (560, 560)
 #: Opacity of the structures in the 3D view, so the lesion and the needle inside them stay visible.
 STRUCTURE_OPACITY_3D = 0.35
 #: Displayable managers of a slice view (from Slicer's qMRMLSliceWidget, limited to what a plan shows).
-SLICE_DISPLAYABLE_MANAGERS = ("vtkMRMLSegmentationsDisplayableManager2D", "vtkMRMLMarkupsDisplayableManager",
-                              "vtkMRMLModelSliceDisplayableManager")
+SLICE_DISPLAYABLE_MANAGERS = (
+    "vtkMRMLSegmentationsDisplayableManager2D",
+    "vtkMRMLMarkupsDisplayableManager",
+    "vtkMRMLModelSliceDisplayableManager",
+)
 #: Displayable managers of a 3D view (from Slicer's qMRMLThreeDView, limited to what a plan shows).
-THREED_DISPLAYABLE_MANAGERS = ("vtkMRMLCameraDisplayableManager", "vtkMRMLViewDisplayableManager",
-                               "vtkMRMLModelDisplayableManager", "vtkMRMLSegmentationsDisplayableManager3D",
-                               "vtkMRMLMarkupsDisplayableManager")
+THREED_DISPLAYABLE_MANAGERS = (
+    "vtkMRMLCameraDisplayableManager",
+    "vtkMRMLViewDisplayableManager",
+    "vtkMRMLModelDisplayableManager",
+    "vtkMRMLSegmentationsDisplayableManager3D",
+    "vtkMRMLMarkupsDisplayableManager",
+)
 #: Environment variable that makes VTK draw with OSMesa (no display needed).
 OFFSCREEN_WINDOW_VARIABLE = "VTK_DEFAULT_OPENGL_WINDOW"
 OFFSCREEN_WINDOW_CLASS = "vtkOSOpenGLRenderWindow"
@@ -75,14 +82,17 @@ def offscreenRenderingProblem() -> str | None:
     """
     useOffscreenOpenGLWithoutDisplay()
     try:
-        result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120,
-                                env=dict(os.environ))
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"no off-screen OpenGL: {error}"
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
-        return (f"no off-screen OpenGL ({detail}); install Mesa's off-screen library (Debian: apt-get install "
-                "libosmesa6) or run under xvfb-run")
+        return (
+            f"no off-screen OpenGL ({detail}); install Mesa's off-screen library (Debian: apt-get install "
+            "libosmesa6) or run under xvfb-run"
+        )
     return None
 
 
@@ -297,11 +307,19 @@ def addPlanMarkups(context: SlicerContext, plan: dict) -> PlanMarkups:
         trajectory = chosenPath(lesion)
         if trajectory is None:
             continue
-        line = addLine(context, trajectory_name(lesion["id"], trajectory["rank"]), rasFromLPS(trajectory["entry_lps"]),
-                       rasFromLPS(trajectory["target_lps"]), TRAJECTORY_COLOR, ("entry", "target"))
+        line = addLine(
+            context,
+            trajectory_name(lesion["id"], trajectory["rank"]),
+            rasFromLPS(trajectory["entry_lps"]),
+            rasFromLPS(trajectory["target_lps"]),
+            TRAJECTORY_COLOR,
+            ("entry", "target"),
+        )
         line.GetDisplayNode().SetPointLabelsVisibility(False)
         markups.lines[lesion["id"]] = line
-        points = [deposit for path in (lesion.get("deposits") or {}).get("paths", [])[:1] for deposit in path["deposits"]]
+        points = [
+            deposit for path in (lesion.get("deposits") or {}).get("paths", [])[:1] for deposit in path["deposits"]
+        ]
         if points:
             node = context.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", f"{lesion['id']} deposits")
             node.CreateDefaultDisplayNodes()
@@ -349,7 +367,9 @@ def rendererDescription() -> str:
     return f"3D Slicer's displayable managers ({version}, VTK {vtk.vtkVersion.GetVTKVersion()}), off screen"
 
 
-def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, lesionsNode, size=VIEW_SIZE) -> RenderedPlan:
+def renderPlan(
+    context: SlicerContext, plan: dict, ctNode, segmentationNodes, lesionsNode, size=VIEW_SIZE
+) -> RenderedPlan:
     """Axial, along-the-needle and 3D views of each lesion's chosen path (see :func:`chosenPath`).
 
     The slice planes are the core's report planes (:func:`hitit.report.figures.trajectory_plane`), so the
@@ -369,11 +389,16 @@ def renderPlan(context: SlicerContext, plan: dict, ctNode, segmentationNodes, le
             markups.showOnly(lesion["id"])
             entry, target = rasFromLPS(trajectory["entry_lps"]), rasFromLPS(trajectory["target_lps"])
             for kind in ("axial", "oblique"):
-                plane = trajectory_plane(np.asarray(trajectory["entry_lps"]), np.asarray(trajectory["target_lps"]), kind)
+                plane = trajectory_plane(
+                    np.asarray(trajectory["entry_lps"]), np.asarray(trajectory["target_lps"]), kind
+                )
                 width, height = ((n - 1) * plane.pixel_mm for n in plane.size)
                 # centred as trajectory_plane centres it: on the target (axial), on the needle's middle (oblique)
-                centre = np.asarray(trajectory["target_lps"]) if kind == "axial" else (
-                    np.asarray(trajectory["entry_lps"]) + np.asarray(trajectory["target_lps"])) / 2
+                centre = (
+                    np.asarray(trajectory["target_lps"])
+                    if kind == "axial"
+                    else (np.asarray(trajectory["entry_lps"]) + np.asarray(trajectory["target_lps"])) / 2
+                )
                 # the core's plane rows run along v (down the image): screen up is -v
                 sliceView.showPlane(rasFromLPS(centre), rasFromLPS(plane.u), rasFromLPS(-plane.v), width, height)
                 images[(*key, kind)] = pngFromRGB(sliceView.render())
@@ -410,6 +435,6 @@ def composeScreenshot(pictures: list[bytes], gap: int = 6) -> bytes:
     canvas = np.zeros((height, width, 3), dtype=np.uint8)
     column = 0
     for array in arrays:
-        canvas[:array.shape[0], column:column + array.shape[1]] = array
+        canvas[: array.shape[0], column : column + array.shape[1]] = array
         column += array.shape[1] + gap
     return pngFromRGB(canvas)

@@ -33,7 +33,13 @@ STREAM_ATTRIBUTE = "HITITResponse.Stream"
 DATE_ATTRIBUTE = "HITITResponse.Date"
 #: DICOM Study Date tag, read from the DICOM database for volumes loaded from DICOM.
 DICOM_STUDY_DATE_TAG = "0008,0020"
-ROLE_STUDY, ROLE_MEASUREMENT, ROLE_REVIEW, ROLE_PLANNED, ROLE_ACTUAL = "study", "measurement", "review", "planned", "actualNeedle"
+ROLE_STUDY, ROLE_MEASUREMENT, ROLE_REVIEW, ROLE_PLANNED, ROLE_ACTUAL = (
+    "study",
+    "measurement",
+    "review",
+    "planned",
+    "actualNeedle",
+)
 PLANNED_COLOR, ACTUAL_COLOR = (0.2, 0.4, 1.0), (0.95, 0.15, 0.15)
 
 
@@ -145,13 +151,19 @@ def volumeStudyDate(volumeNode, dicomDatabase=None) -> str | None:
         date = study_table.isoDateFromDicom(dicomDatabase.instanceValue(uids[0], DICOM_STUDY_DATE_TAG))
         if date:
             return date
-    return study_table.dateFromText(volumeNode.GetAttribute(DATE_ATTRIBUTE) or "") or study_table.dateFromText(volumeNode.GetName())
+    return study_table.dateFromText(volumeNode.GetAttribute(DATE_ATTRIBUTE) or "") or study_table.dateFromText(
+        volumeNode.GetName()
+    )
 
 
 def timepointsFromVolumes(context: SlicerContext, parameters, volumeNodes=None, dicomDatabase=None) -> list[dict]:
     """Time points from volumes (every scalar volume of the scene by default), one per date; tags each volume."""
     if volumeNodes is None:
-        volumeNodes = [node for node in context.nodesByClass("vtkMRMLScalarVolumeNode") if not node.IsA("vtkMRMLLabelMapVolumeNode")]
+        volumeNodes = [
+            node
+            for node in context.nodesByClass("vtkMRMLScalarVolumeNode")
+            if not node.IsA("vtkMRMLLabelMapVolumeNode")
+        ]
     if not volumeNodes:
         raise ValueError("Load the volumes of every time point first.")
     records = [{"name": node.GetName(), "date": volumeStudyDate(node, dicomDatabase)} for node in volumeNodes]
@@ -200,7 +212,9 @@ def setStudyDict(context: SlicerContext, parameters, study: dict) -> None:
     columns, rows = study_table.studyRowsFromDict(study)
     with batched(parameters):
         parameters.patient = study.get("patient", "")
-        parameters.timepointsJson = json.dumps([{"id": t["id"], "date": t["date"], "volume": ""} for t in study["timepoints"]])
+        parameters.timepointsJson = json.dumps(
+            [{"id": t["id"], "date": t["date"], "volume": ""} for t in study["timepoints"]]
+        )
         _setStudyRows(context, parameters, columns, rows)
 
 
@@ -223,8 +237,11 @@ def measurementLine(context: SlicerContext, lesionId: str, timepointId: str, cre
 
 def measurementLines(context: SlicerContext) -> list:
     """Line markups that measure a lesion: tagged by this module or named ``<lesion>@<timepoint>``."""
-    return [node for node in context.nodesByClass("vtkMRMLMarkupsLineNode")
-            if node.GetAttribute(ROLE_ATTRIBUTE) == ROLE_MEASUREMENT or study_table.NAME_SEPARATOR in (node.GetName() or "")]
+    return [
+        node
+        for node in context.nodesByClass("vtkMRMLMarkupsLineNode")
+        if node.GetAttribute(ROLE_ATTRIBUTE) == ROLE_MEASUREMENT or study_table.NAME_SEPARATOR in (node.GetName() or "")
+    ]
 
 
 def lineLengths(context: SlicerContext, strict: bool = False) -> dict:
@@ -306,7 +323,9 @@ def measureFromSegment(context: SlicerContext, parameters, lesionId: str, timepo
         for point in (centre - half, centre + half):
             lineNode.AddControlPointWorld(*point.tolist())
         lineNode.EndModify(wasModified)
-    _setStudyRows(context, parameters, columns, study_table.applyMeasurements(columns, rows, {(lesionId, timepointId): diameter}))
+    _setStudyRows(
+        context, parameters, columns, study_table.applyMeasurements(columns, rows, {(lesionId, timepointId): diameter})
+    )
     return {"diameterMm": diameter, "longestDiameterMm": longest, "shortAxisMm": shortAxis, "nodal": nodal}
 
 
@@ -315,8 +334,11 @@ def responseTableNode(parameters, criterion: str):
     """The response table node of a criterion (RECIST1.1, iRECIST, itRECIST), or None."""
     if parameters is None:
         return None
-    return {study_table.RECIST_NAME: parameters.recistTable, study_table.IRECIST_NAME: parameters.irecistTable,
-            study_table.ITRECIST_NAME: parameters.itrecistTable}.get(criterion)
+    return {
+        study_table.RECIST_NAME: parameters.recistTable,
+        study_table.IRECIST_NAME: parameters.irecistTable,
+        study_table.ITRECIST_NAME: parameters.itrecistTable,
+    }.get(criterion)
 
 
 def evaluate(context: SlicerContext, parameters):
@@ -340,24 +362,45 @@ def computeResponse(context: SlicerContext, parameters) -> dict:
     tables = study_table.responseTables(content)
     with batched(parameters):
         parameters.responseJson = json.dumps(content)
-        for criterion, name in ((study_table.RECIST_NAME, "recistTable"), (study_table.IRECIST_NAME, "irecistTable"),
-                                (study_table.ITRECIST_NAME, "itrecistTable")):
-            tableNode = _roleTable(context, getattr(parameters, name), f"response {criterion}", f"HITIT response {criterion}")
+        for criterion, name in (
+            (study_table.RECIST_NAME, "recistTable"),
+            (study_table.IRECIST_NAME, "irecistTable"),
+            (study_table.ITRECIST_NAME, "itrecistTable"),
+        ):
+            tableNode = _roleTable(
+                context, getattr(parameters, name), f"response {criterion}", f"HITIT response {criterion}"
+            )
             nodes.writeTable(tableNode, *tables[criterion])
             setattr(parameters, name, tableNode)
         parameters.waterfallChart = updateChart(
-            context, parameters.waterfallChart, "waterfall", "HITIT waterfall",
+            context,
+            parameters.waterfallChart,
+            "waterfall",
+            "HITIT waterfall",
             study_table.waterfallSeries(hitit.response.plots.waterfall_data(response.itrecist)),
-            slicer.vtkMRMLPlotSeriesNode.PlotTypeBar, "Lesion group", "Best change of target sum (%)")
+            slicer.vtkMRMLPlotSeriesNode.PlotTypeBar,
+            "Lesion group",
+            "Best change of target sum (%)",
+        )
         parameters.spiderChart = updateChart(
-            context, parameters.spiderChart, "spider", "HITIT spider",
-            study_table.spiderSeries(hitit.response.plots.spider_data(response.study, response.itrecist),
-                                     study_table.injectedLesionIds(response.study.to_dict())),
-            slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter, "Weeks since baseline", "Change from baseline (%)")
+            context,
+            parameters.spiderChart,
+            "spider",
+            "HITIT spider",
+            study_table.spiderSeries(
+                hitit.response.plots.spider_data(response.study, response.itrecist),
+                study_table.injectedLesionIds(response.study.to_dict()),
+            ),
+            slicer.vtkMRMLPlotSeriesNode.PlotTypeScatter,
+            "Weeks since baseline",
+            "Change from baseline (%)",
+        )
     return content
 
 
-def updateChart(context: SlicerContext, chartNode, chartRole: str, title: str, seriesSpecs, plotType: int, xTitle: str, yTitle: str):
+def updateChart(
+    context: SlicerContext, chartNode, chartRole: str, title: str, seriesSpecs, plotType: int, xTitle: str, yTitle: str
+):
     """Replace a chart's series (each with its own table) by ``seriesSpecs``; returns the chart node."""
     if chartNode is None:
         chartNode = context.scene.AddNewNodeByClass("vtkMRMLPlotChartNode", title)
@@ -372,8 +415,9 @@ def updateChart(context: SlicerContext, chartNode, chartRole: str, title: str, s
     for spec in seriesSpecs:
         tableNode = context.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{title} {spec['name']}")
         tableNode.SetAttribute(CHART_ATTRIBUTE, chartRole)
-        slicer.util.updateTableFromArray(tableNode, [np.asarray(spec["x"], dtype=float), np.asarray(spec["y"], dtype=float)],
-                                         [xTitle, yTitle])
+        slicer.util.updateTableFromArray(
+            tableNode, [np.asarray(spec["x"], dtype=float), np.asarray(spec["y"], dtype=float)], [xTitle, yTitle]
+        )
         seriesNode = context.scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", spec["name"])
         seriesNode.SetAttribute(CHART_ATTRIBUTE, chartRole)
         seriesNode.SetAttribute(STREAM_ATTRIBUTE, spec["stream"])
@@ -402,7 +446,9 @@ def importStudy(context: SlicerContext, parameters, path) -> dict:
         raise ValueError("Choose an existing study file (.json or .csv).")
     if path.suffix.lower() == ".csv":
         columns, rows = study_table.studyRowsFromCsvText(path.read_text(encoding="utf-8"))
-        study = hitit.response.study_from_dict(study_table.studyDictFromRows(columns, rows, patient=parameters.patient)).to_dict()
+        study = hitit.response.study_from_dict(
+            study_table.studyDictFromRows(columns, rows, patient=parameters.patient)
+        ).to_dict()
     else:
         study = hitit.response.load_study(path).to_dict()
     setStudyDict(context, parameters, study)
@@ -439,11 +485,18 @@ def exportResponse(context: SlicerContext, parameters, session: ResponseSession,
     parent = existingFolder(outDir, "the response")
     hasStudy = bool(timepoints(parameters)) and bool(studyRows(context, parameters)[1])
     if not hasStudy and session.review is None:
-        raise ValueError("Nothing to export yet: build a study (time points and lesions) or review the injection sites first.")
+        raise ValueError(
+            "Nothing to export yet: build a study (time points and lesions) or review the injection sites first."
+        )
     folder = newOutputFolder(parent, "HITIT response")
     paths = {}
     if hasStudy:
-        paths.update({key: str(value) for key, value in hitit.response.write_outputs(evaluate(context, parameters), folder).items()})
+        paths.update(
+            {
+                key: str(value)
+                for key, value in hitit.response.write_outputs(evaluate(context, parameters), folder).items()
+            }
+        )
     if session.review is not None:
         written = hitit.review.visit.write_review(session.review, folder / "review")
         paths.update({f"review_{key}": str(value) for key, value in written.items()})
@@ -466,9 +519,16 @@ def plannedLines(plan) -> list[dict]:
     """Each lesion's chosen planned trajectory (the one the review compares with) as a RAS line spec;
     ``plan`` is a :class:`hitit.plan.plan_file.PlanFile`.
     """
-    return [{"name": f"{lesion.id} planned", "lesion": lesion.id, "entryRAS": rasFromLPS(lesion.chosen.entry_lps).tolist(),
-             "targetRAS": rasFromLPS(lesion.chosen.target_lps).tolist()}
-            for lesion in plan.lesions if lesion.chosen is not None]
+    return [
+        {
+            "name": f"{lesion.id} planned",
+            "lesion": lesion.id,
+            "entryRAS": rasFromLPS(lesion.chosen.entry_lps).tolist(),
+            "targetRAS": rasFromLPS(lesion.chosen.target_lps).tolist(),
+        }
+        for lesion in plan.lesions
+        if lesion.chosen is not None
+    ]
 
 
 def needleLesionId(plan, lineNode) -> str:
@@ -512,22 +572,43 @@ def reviewInjection(context: SlicerContext, parameters, session: ResponseSession
     if parameters.actualNeedle is not None:
         if parameters.actualNeedle.GetNumberOfDefinedControlPoints() != 2:
             raise ValueError("Place both points of the needle line (hub, then tip).")
-        needles.append(hitit.io.markups.Markup("line", needleLesionId(plan, parameters.actualNeedle),
-                                               lpsFromRAS(nodes.controlPointsWorld(parameters.actualNeedle))))
-    postCT = nodes.volumeFromNode(parameters.postInjectionVolume) if parameters.postInjectionVolume is not None else None
+        needles.append(
+            hitit.io.markups.Markup(
+                "line",
+                needleLesionId(plan, parameters.actualNeedle),
+                lpsFromRAS(nodes.controlPointsWorld(parameters.actualNeedle)),
+            )
+        )
+    postCT = (
+        nodes.volumeFromNode(parameters.postInjectionVolume) if parameters.postInjectionVolume is not None else None
+    )
     injectionLog, samplingLog = pathParameter(parameters.injectionLog), pathParameter(parameters.samplingLog)
     review = hitit.review.visit.review_visit(
-        plan, ct, structures=masks, needle_markup=needles or None, post_ct=postCT,
+        plan,
+        ct,
+        structures=masks,
+        needle_markup=needles or None,
+        post_ct=postCT,
         injection_log=hitit.review.volumes.read_injection_log(injectionLog) if injectionLog else None,
-        sampling_log=hitit.review.sampling_log.read_sampling_log(samplingLog) if samplingLog else None)
+        sampling_log=hitit.review.sampling_log.read_sampling_log(samplingLog) if samplingLog else None,
+    )
     session.review = review
     reviewDict = json.loads(json.dumps(review.to_dict()))
     for line in plannedLines(plan):
-        _showLine(context, line["name"], ROLE_PLANNED, line["lesion"], line["entryRAS"], line["targetRAS"], PLANNED_COLOR)
+        _showLine(
+            context, line["name"], ROLE_PLANNED, line["lesion"], line["entryRAS"], line["targetRAS"], PLANNED_COLOR
+        )
     for needle in reviewDict.get("needles", []):
         record = needle.get("needle") or {}
-        _showLine(context, f"{needle['lesion_id']} actual needle", ROLE_ACTUAL, str(needle["lesion_id"]),
-                  rasFromLPS(record["hub_lps"]), rasFromLPS(record["tip_lps"]), ACTUAL_COLOR)
+        _showLine(
+            context,
+            f"{needle['lesion_id']} actual needle",
+            ROLE_ACTUAL,
+            str(needle["lesion_id"]),
+            rasFromLPS(record["hub_lps"]),
+            rasFromLPS(record["tip_lps"]),
+            ACTUAL_COLOR,
+        )
     with batched(parameters):
         parameters.reviewJson = json.dumps(reviewDict)
         parameters.reviewTable = _roleTable(context, parameters.reviewTable, ROLE_REVIEW, "HITIT needle review")

@@ -23,14 +23,17 @@ def _messages():
 
 def _fail(kind: str, path, messages) -> ValueError:
     details = messages.GetAllMessagesAsString() if messages is not None else ""
-    return ValueError(f"Slicer cannot read {kind} {os.fspath(path)!r}{': ' + details.strip() if details.strip() else ''}")
+    return ValueError(
+        f"Slicer cannot read {kind} {os.fspath(path)!r}{': ' + details.strip() if details.strip() else ''}"
+    )
 
 
 def loadVolume(context: SlicerContext, path, name: str | None = None):
     """A scalar volume node read from ``path`` (NRRD, NIfTI, ...) by the Volumes module's archetype reader."""
     messages = _messages()
     node = context.moduleLogic("Volumes").AddArchetypeVolume(
-        os.fspath(path), name or os.path.basename(os.fspath(path)).split(".")[0], _SINGLE_FILE, None, messages)
+        os.fspath(path), name or os.path.basename(os.fspath(path)).split(".")[0], _SINGLE_FILE, None, messages
+    )
     if node is None:
         raise _fail("the volume", path, messages)
     return node
@@ -75,7 +78,9 @@ def loadMarkups(context: SlicerContext, path) -> list:
 def loadModel(context: SlicerContext, path, name: str | None = None):
     """A model node read from ``path`` (``.vtk``, ``.vtp``, ...; LPS unless the file says otherwise) by the Models module."""
     messages = _messages()
-    node = context.moduleLogic("Models").AddModel(os.fspath(path), slicer.vtkMRMLStorageNode.CoordinateSystemLPS, messages)
+    node = context.moduleLogic("Models").AddModel(
+        os.fspath(path), slicer.vtkMRMLStorageNode.CoordinateSystemLPS, messages
+    )
     if node is None:
         raise _fail("the model", path, messages)
     if name:
@@ -95,7 +100,9 @@ def loadStructuresWithCore(context: SlicerContext, path, referenceVolumeNode, na
     from hitit_slicer.nodes import gridOfVolumeNode, setSegmentFromMask
 
     masks = read_structures(path, gridOfVolumeNode(referenceVolumeNode))
-    node = context.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name or os.path.basename(os.fspath(path)).split(".")[0])
+    node = context.scene.AddNewNodeByClass(
+        "vtkMRMLSegmentationNode", name or os.path.basename(os.fspath(path)).split(".")[0]
+    )
     node.CreateDefaultDisplayNodes()
     node.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolumeNode)
     for structure, mask in masks.items():

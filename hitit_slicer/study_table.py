@@ -24,18 +24,18 @@ import numpy as np
 # --------------------------------------------------------------------- study table
 #: Columns of the study table (one row per lesion x time point), in order.
 STUDY_COLUMNS = (
-    "Lesion",          # lesion id, kept across time points
-    "Kind",            # "baseline" (present at baseline) or "new" (appeared at a follow-up)
-    "Role",            # "target" / "non-target" for baseline lesions, empty for new lesions
+    "Lesion",  # lesion id, kept across time points
+    "Kind",  # "baseline" (present at baseline) or "new" (appeared at a follow-up)
+    "Role",  # "target" / "non-target" for baseline lesions, empty for new lesions
     "Organ",
-    "Nodal",           # yes / no
-    "Injected from",   # time point id from which the lesion is injected, empty if never
-    "Measurable",      # new lesions: yes / no; empty for baseline lesions
-    "Appears at",      # time point id of the lesion's first row (baseline id for baseline lesions)
+    "Nodal",  # yes / no
+    "Injected from",  # time point id from which the lesion is injected, empty if never
+    "Measurable",  # new lesions: yes / no; empty for baseline lesions
+    "Appears at",  # time point id of the lesion's first row (baseline id for baseline lesions)
     "Time point",
-    "Date",            # ISO date of the time point
-    "Diameter (mm)",   # mm, "too-small", "absent" or empty (not measured)
-    "Status",          # non-targets and new lesions: present / absent / unequivocal-progression / increased
+    "Date",  # ISO date of the time point
+    "Diameter (mm)",  # mm, "too-small", "absent" or empty (not measured)
+    "Status",  # non-targets and new lesions: present / absent / unequivocal-progression / increased
     "Description",
 )
 KIND_BASELINE, KIND_NEW = "baseline", "new"
@@ -98,7 +98,9 @@ def _cellMap(columns: Sequence[str], row: Sequence) -> dict:
 def _checkColumns(columns: Sequence[str]) -> None:
     missing = [name for name in STUDY_COLUMNS if name not in columns]
     if missing:
-        raise ValueError(f"the study table lacks the column(s) {', '.join(missing)}; columns are {', '.join(STUDY_COLUMNS)}")
+        raise ValueError(
+            f"the study table lacks the column(s) {', '.join(missing)}; columns are {', '.join(STUDY_COLUMNS)}"
+        )
 
 
 def studyRowsFromDict(study: Mapping) -> tuple[list[str], list[list[str]]]:
@@ -117,25 +119,66 @@ def studyRowsFromDict(study: Mapping) -> tuple[list[str], list[list[str]]]:
         measurements, status = lesion.get("measurements") or {}, lesion.get("status") or {}
         for timepoint in timepoints:
             tp = str(timepoint["id"])
-            rows.append(_row(lesion["id"], KIND_BASELINE, lesion.get("role", ""), lesion.get("organ", ""),
-                             lesion.get("nodal", False), lesion.get("injected_from") or "", "", baselineId, tp,
-                             timepoint["date"], measurements.get(tp), status.get(tp, ""), lesion.get("description", "")))
+            rows.append(
+                _row(
+                    lesion["id"],
+                    KIND_BASELINE,
+                    lesion.get("role", ""),
+                    lesion.get("organ", ""),
+                    lesion.get("nodal", False),
+                    lesion.get("injected_from") or "",
+                    "",
+                    baselineId,
+                    tp,
+                    timepoint["date"],
+                    measurements.get(tp),
+                    status.get(tp, ""),
+                    lesion.get("description", ""),
+                )
+            )
     for lesion in study.get("new_lesions", []):
         appears = str(lesion["timepoint"])
         if appears not in ids:
             raise ValueError(f"new lesion {lesion['id']}: unknown time point {appears!r}")
         measurements, status = lesion.get("measurements") or {}, lesion.get("status") or {}
-        for timepoint in timepoints[ids.index(appears):]:
+        for timepoint in timepoints[ids.index(appears) :]:
             tp = str(timepoint["id"])
-            rows.append(_row(lesion["id"], KIND_NEW, "", lesion.get("organ", ""), lesion.get("nodal", False), "",
-                             formatBool(lesion.get("measurable", True)), appears, tp, timepoint["date"],
-                             measurements.get(tp), status.get(tp, ""), lesion.get("description", "")))
+            rows.append(
+                _row(
+                    lesion["id"],
+                    KIND_NEW,
+                    "",
+                    lesion.get("organ", ""),
+                    lesion.get("nodal", False),
+                    "",
+                    formatBool(lesion.get("measurable", True)),
+                    appears,
+                    tp,
+                    timepoint["date"],
+                    measurements.get(tp),
+                    status.get(tp, ""),
+                    lesion.get("description", ""),
+                )
+            )
     return list(STUDY_COLUMNS), rows
 
 
 def _row(lesionId, kind, role, organ, nodal, injectedFrom, measurable, appears, tp, date, value, status, description):
-    return [str(lesionId), kind, role or "", organ or "", formatBool(nodal), injectedFrom or "", measurable, appears, tp,
-            str(date), formatMeasurement(value), status or "", description or ""]
+    return [
+        str(lesionId),
+        kind,
+        role or "",
+        organ or "",
+        formatBool(nodal),
+        injectedFrom or "",
+        measurable,
+        appears,
+        tp,
+        str(date),
+        formatMeasurement(value),
+        status or "",
+        description or "",
+    ]
 
 
 def timepointsFromRows(columns: Sequence[str], rows: Sequence[Sequence]) -> list[dict]:
@@ -151,8 +194,9 @@ def timepointsFromRows(columns: Sequence[str], rows: Sequence[Sequence]) -> list
     return sorted(({"id": tp, "date": date} for tp, date in dates.items()), key=lambda t: t["date"])
 
 
-def studyDictFromRows(columns: Sequence[str], rows: Sequence[Sequence], timepoints: Sequence[Mapping] | None = None,
-                      patient: str = "") -> dict:
+def studyDictFromRows(
+    columns: Sequence[str], rows: Sequence[Sequence], timepoints: Sequence[Mapping] | None = None, patient: str = ""
+) -> dict:
     """The study dict (engine format) from study table rows.
 
     ``timepoints`` (``[{"id", "date"}]`` in order) is authoritative when given; otherwise the time
@@ -160,7 +204,9 @@ def studyDictFromRows(columns: Sequence[str], rows: Sequence[Sequence], timepoin
     its rows; errors name the lesion, time point and column.
     """
     _checkColumns(columns)
-    timepoints = [{"id": str(t["id"]), "date": str(t["date"])} for t in (timepoints or timepointsFromRows(columns, rows))]
+    timepoints = [
+        {"id": str(t["id"]), "date": str(t["date"])} for t in (timepoints or timepointsFromRows(columns, rows))
+    ]
     known = [t["id"] for t in timepoints]
     lesions: dict[str, dict] = {}
     order: list[str] = []
@@ -190,8 +236,10 @@ def studyDictFromRows(columns: Sequence[str], rows: Sequence[Sequence], timepoin
         lesion = lesions[lesionId]
         for key, value in attributes.items():
             if lesion[key] != value:
-                raise ValueError(f"{where}: {key.replace('_', ' ')} is {value!r} here but {lesion[key]!r} on another row; "
-                                 "give the lesion the same description on every row")
+                raise ValueError(
+                    f"{where}: {key.replace('_', ' ')} is {value!r} here but {lesion[key]!r} on another row; "
+                    "give the lesion the same description on every row"
+                )
         value = parseMeasurement(cells["Diameter (mm)"], f"{where}, column Diameter (mm)")
         if value is not None:
             lesion["measurements"][tp] = value
@@ -205,12 +253,22 @@ def studyDictFromRows(columns: Sequence[str], rows: Sequence[Sequence], timepoin
         measurements = {tp: lesion["measurements"][tp] for tp in known if tp in lesion["measurements"]}
         status = {tp: lesion["status"][tp] for tp in known if tp in lesion["status"]}
         if lesion["kind"] == KIND_BASELINE:
-            item = {"id": lesionId, "organ": lesion["organ"], "nodal": lesion["nodal"], "role": lesion["role"],
-                    "injected_from": lesion["injected_from"]}
+            item = {
+                "id": lesionId,
+                "organ": lesion["organ"],
+                "nodal": lesion["nodal"],
+                "role": lesion["role"],
+                "injected_from": lesion["injected_from"],
+            }
             target = study["lesions"]
         else:
-            item = {"id": lesionId, "timepoint": lesion["appears"], "organ": lesion["organ"], "nodal": lesion["nodal"],
-                    "measurable": bool(lesion["measurable"])}
+            item = {
+                "id": lesionId,
+                "timepoint": lesion["appears"],
+                "organ": lesion["organ"],
+                "nodal": lesion["nodal"],
+                "measurable": bool(lesion["measurable"]),
+            }
             target = study["new_lesions"]
         if lesion["description"]:
             item["description"] = lesion["description"]
@@ -239,26 +297,44 @@ def lesionRowsFor(lesion: Mapping, timepoints: Sequence[Mapping]) -> list[list[s
         raise ValueError(f"lesion {lesionId}: unknown time point {appears!r} to appear at; known: {', '.join(ids)}")
     injected = lesion.get("injected_from") or ""
     if injected and injected not in ids:
-        raise ValueError(f"lesion {lesionId}: unknown time point {injected!r} to be injected from; known: {', '.join(ids)}")
+        raise ValueError(
+            f"lesion {lesionId}: unknown time point {injected!r} to be injected from; known: {', '.join(ids)}"
+        )
     isNew = appears != ids[0]
     if not isNew and lesion.get("role") not in ROLES:
         raise ValueError(f"lesion {lesionId}: role must be one of {', '.join(ROLES)}, not {lesion.get('role')!r}")
     rows = []
-    for timepoint in timepoints[ids.index(appears):]:
-        rows.append(_row(lesionId, KIND_NEW if isNew else KIND_BASELINE, "" if isNew else lesion.get("role"),
-                         lesion.get("organ", ""), lesion.get("nodal", False), "" if isNew else injected,
-                         formatBool(lesion.get("measurable", True)) if isNew else "", appears, timepoint["id"],
-                         timepoint["date"], None, "", lesion.get("description", "")))
+    for timepoint in timepoints[ids.index(appears) :]:
+        rows.append(
+            _row(
+                lesionId,
+                KIND_NEW if isNew else KIND_BASELINE,
+                "" if isNew else lesion.get("role"),
+                lesion.get("organ", ""),
+                lesion.get("nodal", False),
+                "" if isNew else injected,
+                formatBool(lesion.get("measurable", True)) if isNew else "",
+                appears,
+                timepoint["id"],
+                timepoint["date"],
+                None,
+                "",
+                lesion.get("description", ""),
+            )
+        )
     return rows
 
 
-def upsertLesion(columns: Sequence[str], rows: Sequence[Sequence], lesion: Mapping,
-                 timepoints: Sequence[Mapping]) -> list[list[str]]:
+def upsertLesion(
+    columns: Sequence[str], rows: Sequence[Sequence], lesion: Mapping, timepoints: Sequence[Mapping]
+) -> list[list[str]]:
     """Rows with ``lesion`` added, or its description replaced (measurements and status kept)."""
     _checkColumns(columns)
     index = {name: position for position, name in enumerate(columns)}
     lesionId = str(lesion.get("id", "")).strip()
-    old = {_cellMap(columns, row)["Time point"]: list(row) for row in rows if _cellMap(columns, row)["Lesion"] == lesionId}
+    old = {
+        _cellMap(columns, row)["Time point"]: list(row) for row in rows if _cellMap(columns, row)["Lesion"] == lesionId
+    }
     fresh = lesionRowsFor(lesion, timepoints)
     for row in fresh:
         previous = old.get(row[STUDY_COLUMNS.index("Time point")])
@@ -294,11 +370,17 @@ def lesionAttributes(columns: Sequence[str], rows: Sequence[Sequence], lesionId:
     for row in rows:
         cells = _cellMap(columns, row)
         if cells["Lesion"] == lesionId:
-            return {"id": lesionId, "role": cells["Role"], "organ": cells["Organ"],
-                    "nodal": parseBool(cells["Nodal"], f"lesion {lesionId}, column Nodal"),
-                    "injected_from": cells["Injected from"] or None, "appears_at": cells["Appears at"],
-                    "measurable": parseBool(cells["Measurable"], f"lesion {lesionId}, column Measurable"),
-                    "description": cells["Description"], "kind": cells["Kind"]}
+            return {
+                "id": lesionId,
+                "role": cells["Role"],
+                "organ": cells["Organ"],
+                "nodal": parseBool(cells["Nodal"], f"lesion {lesionId}, column Nodal"),
+                "injected_from": cells["Injected from"] or None,
+                "appears_at": cells["Appears at"],
+                "measurable": parseBool(cells["Measurable"], f"lesion {lesionId}, column Measurable"),
+                "description": cells["Description"],
+                "kind": cells["Kind"],
+            }
     raise ValueError(f"lesion {lesionId!r} is not in the study table")
 
 
@@ -315,8 +397,10 @@ def applyMeasurements(columns: Sequence[str], rows: Sequence[Sequence], values: 
     for (lesionId, tp), value in values.items():
         if (lesionId, tp) not in where:
             lesionsKnown = ", ".join(lesionIds(columns, rows)) or "none"
-            raise ValueError(f"{lineNodeName(lesionId, tp)}: no study row for lesion {lesionId!r} at time point {tp!r} "
-                             f"(lesions: {lesionsKnown}); add the lesion or rename the line")
+            raise ValueError(
+                f"{lineNodeName(lesionId, tp)}: no study row for lesion {lesionId!r} at time point {tp!r} "
+                f"(lesions: {lesionsKnown}); add the lesion or rename the line"
+            )
         out[where[(lesionId, tp)]][valueColumn] = formatMeasurement(value)
     return out
 
@@ -333,8 +417,12 @@ def syncTimepoints(columns: Sequence[str], rows: Sequence[Sequence], timepoints:
             attributes["appears_at"] = ids[0] if attributes["kind"] == KIND_BASELINE else ids[-1]
         if attributes.get("injected_from") and attributes["injected_from"] not in ids:
             attributes["injected_from"] = None
-        out = upsertLesion(columns, out + [list(row) for row in rows if _cellMap(columns, row)["Lesion"] == lesionId],
-                           attributes, timepoints)
+        out = upsertLesion(
+            columns,
+            out + [list(row) for row in rows if _cellMap(columns, row)["Lesion"] == lesionId],
+            attributes,
+            timepoints,
+        )
     return out
 
 
@@ -409,8 +497,10 @@ def timepointsFromVolumeDates(volumes: Sequence[Mapping]) -> list[dict]:
     """
     undated = [str(v["name"]) for v in volumes if not v.get("date")]
     if undated:
-        raise ValueError("no date for volume(s) " + ", ".join(undated) + ": load them from DICOM (study date) or put "
-                         "the date in the volume name as YYYY-MM-DD")
+        raise ValueError(
+            "no date for volume(s) " + ", ".join(undated) + ": load them from DICOM (study date) or put "
+            "the date in the volume name as YYYY-MM-DD"
+        )
     byDate: dict[str, str] = {}
     for volume in volumes:
         byDate.setdefault(str(volume["date"]), str(volume["name"]))
@@ -436,12 +526,16 @@ def parseLineNodeName(name: str) -> tuple[str, str]:
     parts = text.split(NAME_SEPARATOR)
     if len(parts) != 2:
         found = "no" if len(parts) == 1 else str(len(parts) - 1)
-        raise ValueError(f"line name {name!r} has {found} {NAME_SEPARATOR!r}; name measurement lines "
-                         f"<lesion>{NAME_SEPARATOR}<timepoint>, e.g. L1{NAME_SEPARATOR}BL")
+        raise ValueError(
+            f"line name {name!r} has {found} {NAME_SEPARATOR!r}; name measurement lines "
+            f"<lesion>{NAME_SEPARATOR}<timepoint>, e.g. L1{NAME_SEPARATOR}BL"
+        )
     lesionId, timepointId = (part.strip() for part in parts)
     if not lesionId or not timepointId:
-        raise ValueError(f"line name {name!r}: the {'lesion id' if not lesionId else 'time point id'} is empty; "
-                         f"name measurement lines <lesion>{NAME_SEPARATOR}<timepoint>, e.g. L1{NAME_SEPARATOR}BL")
+        raise ValueError(
+            f"line name {name!r}: the {'lesion id' if not lesionId else 'time point id'} is empty; "
+            f"name measurement lines <lesion>{NAME_SEPARATOR}<timepoint>, e.g. L1{NAME_SEPARATOR}BL"
+        )
     return lesionId, timepointId
 
 
@@ -461,22 +555,46 @@ CRITERIA = (RECIST_NAME, IRECIST_NAME, ITRECIST_NAME)
 
 #: Per criterion: table column -> key in the criterion's time point record (``None``: computed here).
 RESPONSE_COLUMNS = {
-    RECIST_NAME: (("Time point", "timepoint_id"), ("Date", None), ("Overall", "overall"), ("Target", "target"),
-                  ("Non-target", "non_target"), ("New lesions", "new_lesions"), ("Sum (mm)", "sum_mm"),
-                  ("Change from baseline (%)", "change_from_baseline_pct"), ("Change from nadir (%)", "change_from_nadir_pct"),
-                  ("Change from nadir (mm)", "change_from_nadir_mm")),
-    IRECIST_NAME: (("Time point", "timepoint_id"), ("Date", None), ("Overall", "overall"), ("Target", "target"),
-                   ("Non-target", "non_target"), ("New lesions", "new_lesions"), ("Sum (mm)", "sum_mm"),
-                   ("Change from baseline (%)", "change_from_baseline_pct"), ("Change from nadir (%)", "change_from_nadir_pct"),
-                   ("New-lesion target sum (mm)", "new_lesion_target_sum_mm"), ("Triggers", "progression_triggers"),
-                   ("Notes", "notes")),
-    ITRECIST_NAME: (("Time point", "timepoint_id"), ("Date", None), ("Overall", "overall"), ("Injected", "injected"),
-                    ("Non-injected", "non_injected"), ("Sum (mm)", "sum_mm"),
-                    ("Change from baseline (%)", "change_from_baseline_pct"), ("Injected sum (mm)", "injected_sum_mm"),
-                    ("Injected change (%)", "injected_change_from_baseline_pct"),
-                    ("Non-injected sum (mm)", "non_injected_sum_mm"),
-                    ("Non-injected change (%)", "non_injected_change_from_baseline_pct"),
-                    ("Lesion categories", "lesion_categories")),
+    RECIST_NAME: (
+        ("Time point", "timepoint_id"),
+        ("Date", None),
+        ("Overall", "overall"),
+        ("Target", "target"),
+        ("Non-target", "non_target"),
+        ("New lesions", "new_lesions"),
+        ("Sum (mm)", "sum_mm"),
+        ("Change from baseline (%)", "change_from_baseline_pct"),
+        ("Change from nadir (%)", "change_from_nadir_pct"),
+        ("Change from nadir (mm)", "change_from_nadir_mm"),
+    ),
+    IRECIST_NAME: (
+        ("Time point", "timepoint_id"),
+        ("Date", None),
+        ("Overall", "overall"),
+        ("Target", "target"),
+        ("Non-target", "non_target"),
+        ("New lesions", "new_lesions"),
+        ("Sum (mm)", "sum_mm"),
+        ("Change from baseline (%)", "change_from_baseline_pct"),
+        ("Change from nadir (%)", "change_from_nadir_pct"),
+        ("New-lesion target sum (mm)", "new_lesion_target_sum_mm"),
+        ("Triggers", "progression_triggers"),
+        ("Notes", "notes"),
+    ),
+    ITRECIST_NAME: (
+        ("Time point", "timepoint_id"),
+        ("Date", None),
+        ("Overall", "overall"),
+        ("Injected", "injected"),
+        ("Non-injected", "non_injected"),
+        ("Sum (mm)", "sum_mm"),
+        ("Change from baseline (%)", "change_from_baseline_pct"),
+        ("Injected sum (mm)", "injected_sum_mm"),
+        ("Injected change (%)", "injected_change_from_baseline_pct"),
+        ("Non-injected sum (mm)", "non_injected_sum_mm"),
+        ("Non-injected change (%)", "non_injected_change_from_baseline_pct"),
+        ("Lesion categories", "lesion_categories"),
+    ),
 }
 
 
@@ -521,7 +639,9 @@ def responseSummary(response: Mapping) -> str:
     lines = []
     for criterion in (RECIST_NAME, IRECIST_NAME):
         if criterion in best:
-            lines.append(f"{criterion}: {best[criterion].get('unconfirmed')} (confirmed: {best[criterion].get('confirmed')})")
+            lines.append(
+                f"{criterion}: {best[criterion].get('unconfirmed')} (confirmed: {best[criterion].get('confirmed')})"
+            )
     for stream, value in (best.get(ITRECIST_NAME) or {}).items():
         lines.append(f"{ITRECIST_NAME} {stream}: {value.get('unconfirmed')} (confirmed: {value.get('confirmed')})")
     lines += [f"Warning: {warning}" for warning in response.get("warnings", [])]
@@ -530,10 +650,17 @@ def responseSummary(response: Mapping) -> str:
 
 # --------------------------------------------------------------------- plots
 STREAM_OVERALL, STREAM_INJECTED, STREAM_NON_INJECTED = "overall", "injected", "non_injected"
-STREAM_TITLES = {STREAM_OVERALL: "All targets", STREAM_INJECTED: "Injected (T-I)", STREAM_NON_INJECTED: "Non-injected (T-NI)"}
+STREAM_TITLES = {
+    STREAM_OVERALL: "All targets",
+    STREAM_INJECTED: "Injected (T-I)",
+    STREAM_NON_INJECTED: "Non-injected (T-NI)",
+}
 #: RGB 0-1 per stream (same hues as the core's matplotlib plots).
-STREAM_COLORS = {STREAM_OVERALL: (0.27, 0.27, 0.27), STREAM_INJECTED: (0.85, 0.37, 0.01),
-                 STREAM_NON_INJECTED: (0.11, 0.62, 0.47)}
+STREAM_COLORS = {
+    STREAM_OVERALL: (0.27, 0.27, 0.27),
+    STREAM_INJECTED: (0.85, 0.37, 0.01),
+    STREAM_NON_INJECTED: (0.11, 0.62, 0.47),
+}
 _LESION_PREFIX = "lesion "
 
 
@@ -545,8 +672,15 @@ def waterfallSeries(waterfall: Mapping[str, float]) -> list[dict]:
     """
     series = []
     for position, stream in enumerate(s for s in STREAM_TITLES if s in waterfall):
-        series.append({"name": STREAM_TITLES[stream], "stream": stream, "x": [float(position)],
-                       "y": [float(waterfall[stream])], "color": STREAM_COLORS[stream]})
+        series.append(
+            {
+                "name": STREAM_TITLES[stream],
+                "stream": stream,
+                "x": [float(position)],
+                "y": [float(waterfall[stream])],
+                "color": STREAM_COLORS[stream],
+            }
+        )
     return series
 
 
@@ -560,14 +694,22 @@ def spiderSeries(spider: Mapping[str, tuple], injectedLesionIds=()) -> list[dict
     series = []
     for key, (xs, ys) in spider.items():
         if key.startswith(_LESION_PREFIX):
-            lesionId = key[len(_LESION_PREFIX):]
+            lesionId = key[len(_LESION_PREFIX) :]
             stream = STREAM_INJECTED if lesionId in injected else STREAM_NON_INJECTED
             name, width = f"{lesionId} ({'injected' if stream == STREAM_INJECTED else 'non-injected'})", 1
         else:
             stream, name, width = key, f"{STREAM_TITLES.get(key, key)} sum", 3
-        series.append({"name": name, "stream": stream, "lesion": key[len(_LESION_PREFIX):] if key.startswith(_LESION_PREFIX) else "",
-                       "x": [float(x) for x in xs], "y": [float(y) for y in ys],
-                       "color": STREAM_COLORS.get(stream, (0.5, 0.5, 0.5)), "lineWidth": width})
+        series.append(
+            {
+                "name": name,
+                "stream": stream,
+                "lesion": key[len(_LESION_PREFIX) :] if key.startswith(_LESION_PREFIX) else "",
+                "x": [float(x) for x in xs],
+                "y": [float(y) for y in ys],
+                "color": STREAM_COLORS.get(stream, (0.5, 0.5, 0.5)),
+                "lineWidth": width,
+            }
+        )
     return series
 
 
@@ -577,8 +719,16 @@ def injectedLesionIds(study: Mapping) -> list[str]:
 
 
 # --------------------------------------------------------------------- injection-site review
-REVIEW_COLUMNS = ("Lesion", "Needle", "Tip to target (mm)", "Angle (deg)", "Depth error (mm)",
-                  "Lateral at target depth (mm)", "Margins kept", "Note")
+REVIEW_COLUMNS = (
+    "Lesion",
+    "Needle",
+    "Tip to target (mm)",
+    "Angle (deg)",
+    "Depth error (mm)",
+    "Lateral at target depth (mm)",
+    "Margins kept",
+    "Note",
+)
 
 
 def reviewTableRows(review: Mapping) -> tuple[list[str], list[list[str]]]:
@@ -595,9 +745,18 @@ def reviewTableRows(review: Mapping) -> tuple[list[str], list[list[str]]]:
             value = deviation.get(key)
             return "" if value is None else f"{float(value):.2f}"
 
-        rows.append([lesionId, str((needle.get("needle") or {}).get("source", "")), number("tip_to_target_mm"),
-                     number("angle_deg"), number("depth_error_mm"), number("lateral_at_target_depth_mm"),
-                     _cell(margins.get("kept")), str((review.get("needle_notes") or {}).get(lesionId, ""))])
+        rows.append(
+            [
+                lesionId,
+                str((needle.get("needle") or {}).get("source", "")),
+                number("tip_to_target_mm"),
+                number("angle_deg"),
+                number("depth_error_mm"),
+                number("lateral_at_target_depth_mm"),
+                _cell(margins.get("kept")),
+                str((review.get("needle_notes") or {}).get(lesionId, "")),
+            ]
+        )
     for lesionId, note in (review.get("needle_notes") or {}).items():
         if lesionId not in reviewed:
             rows.append([lesionId, "", "", "", "", "", "", str(note)])

@@ -32,8 +32,10 @@ def writeTeachingCase(directory) -> dict[str, Path]:
     """
     import hitit.phantom
 
-    return {key: Path(value) for key, value in
-            hitit.phantom.write_teaching_case(hitit.phantom.make_teaching_case(), directory).items()}
+    return {
+        key: Path(value)
+        for key, value in hitit.phantom.write_teaching_case(hitit.phantom.make_teaching_case(), directory).items()
+    }
 
 
 def loadTeachingCase(context: SlicerContext, directory=None, paths=None) -> TeachingCaseNodes:

@@ -49,10 +49,16 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         context = createApplicationContext()
         case = loadTeachingCase(context, paths=writeTeachingCase(Path(folder)))
-        parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                               lesionsSegmentation=case.lesions, protocol="pv10")
+        parameters = planner.PlannerParameters(
+            inputVolume=case.ct,
+            structuresSegmentation=case.structures,
+            lesionsSegmentation=case.lesions,
+            protocol="pv10",
+        )
         settings = planner.planSettings(parameters)
-        toCore, coreCase = best(lambda: planner.caseFromNodes(context, case.ct, case.structures, case.lesions), args.repeat)
+        toCore, coreCase = best(
+            lambda: planner.caseFromNodes(context, case.ct, case.structures, case.lesions), args.repeat
+        )
         core, result = best(lambda: hitit.plan.plan_case(coreCase, settings), args.repeat)
         session = planner.PlannerSession(context)
         toScene, content = best(lambda: planner.showPlan(context, parameters, session, result, coreCase), args.repeat)
@@ -62,8 +68,10 @@ def main(argv=None) -> int:
     print(f"  scene -> core   {toCore:6.2f} s")
     print(f"  core plan       {core:6.2f} s")
     print(f"  plan -> scene   {toScene:6.2f} s")
-    print(f"  Plan button     {button:6.2f} s  = {button / core:.2f} x the core's planning "
-          f"(core + conversions: {(core + toCore + toScene) / core:.2f} x)")
+    print(
+        f"  Plan button     {button:6.2f} s  = {button / core:.2f} x the core's planning "
+        f"(core + conversions: {(core + toCore + toScene) / core:.2f} x)"
+    )
     return 0
 
 

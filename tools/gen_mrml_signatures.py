@@ -61,7 +61,7 @@ def overloads(name: str, doc: str | None) -> list[list[int]]:
                 break
         if end is None:
             continue
-        params = [p for p in _split_top_level(head[len(name) + 1:end]) if p != "self"]
+        params = [p for p in _split_top_level(head[len(name) + 1 : end]) if p != "self"]
         if any(p.startswith("*") for p in params):
             result.append([sum(1 for p in params if "=" not in p and not p.startswith("*")), -1])
             continue
@@ -103,15 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     data = {
         "schema": SCHEMA,
         "generated_by": "tools/gen_mrml_signatures.py",
-        "source": {"package": "slicer-core", "version": importlib.metadata.version("slicer-core"),
-                   "vtk": vtk.vtkVersion.GetVTKVersion()},
-        "notes": ["methods.<name> lists [min, max] argument counts per overload (self not counted; max -1: any number)."],
+        "source": {
+            "package": "slicer-core",
+            "version": importlib.metadata.version("slicer-core"),
+            "vtk": vtk.vtkVersion.GetVTKVersion(),
+        },
+        "notes": [
+            "methods.<name> lists [min, max] argument counts per overload (self not counted; max -1: any number)."
+        ],
         "classes": classes,
     }
-    Path(args.out).write_text(json.dumps(data, indent=None, separators=(",", ":")).replace('},"', '},\n"') + "\n",
-                              encoding="utf-8")
-    print(f"{args.out}: {len(classes)} classes, {sum(len(c['methods']) for c in classes.values())} methods",
-          file=sys.stderr)
+    Path(args.out).write_text(
+        json.dumps(data, indent=None, separators=(",", ":")).replace('},"', '},\n"') + "\n", encoding="utf-8"
+    )
+    print(
+        f"{args.out}: {len(classes)} classes, {sum(len(c['methods']) for c in classes.values())} methods",
+        file=sys.stderr,
+    )
     return 0
 
 

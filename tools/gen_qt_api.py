@@ -38,7 +38,7 @@ SCHEMA = "hitit-qt-api/1"
 
 # ----------------------------------------------------------------------------- Qt meta-objects
 
-_DUMP_QT = r'''
+_DUMP_QT = r"""
 import json, sys
 binding = sys.argv[1]
 if binding == "PyQt5":
@@ -76,13 +76,18 @@ for module in (QtCore, QtGui, QtWidgets):
                                   and callable(getattr(cls, k, None)) and k not in entry["properties"])
         classes[name] = entry
 print(json.dumps({"qt": version, "binding": f"{binding} {binding_version}", "classes": classes}))
-'''
+"""
 
 
 def dump_qt(python: str, binding: str) -> dict:
     """Meta-object contents of every QObject class of QtCore/QtGui/QtWidgets, read by ``python``."""
-    out = subprocess.run([python, "-c", _DUMP_QT, binding], check=True, capture_output=True, text=True,
-                         env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [python, "-c", _DUMP_QT, binding],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+    )
     data = json.loads(out.stdout)
     for entry in data["classes"].values():
         for kind in ("signals", "slots", "invokables"):
@@ -102,8 +107,9 @@ class Git:
         self.date = self._git("show", "-s", "--format=%cs", self.commit).strip()
 
     def _git(self, *args: str) -> str:
-        return subprocess.run(["git", "--git-dir", self.git_dir, *args], check=True, capture_output=True,
-                              text=True, errors="replace").stdout
+        return subprocess.run(
+            ["git", "--git-dir", self.git_dir, *args], check=True, capture_output=True, text=True, errors="replace"
+        ).stdout
 
     def files(self) -> list[str]:
         """Every file path of the tree at the commit."""
@@ -122,8 +128,10 @@ def _strip_comments(text: str) -> str:
     """Text without comments or preprocessor lines; a deprecation note in a comment becomes a marker
     ``@DEPRECATED@`` so that the declaration next to it can be flagged.
     """
+
     def block(match):
         return " @DEPRECATED@ " if _DEPRECATED.search(match.group(0)) else " "
+
     text = re.sub(r"/\*.*?\*/", block, text, flags=re.DOTALL)
     text = re.sub(r"//[^\n]*", block, text)
     return "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
@@ -137,12 +145,15 @@ def _class_bodies(text: str):
         while i < len(text) and depth:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
-        body = text[start:i - 1]
+        body = text[start : i - 1]
         top = _top_level(body)
         if "Q_OBJECT" not in top:
             continue
-        bases = [re.sub(r"\b(public|protected|private|virtual)\b", "", b).strip()
-                 for b in (match.group(2) or "").split(",") if b.strip()]
+        bases = [
+            re.sub(r"\b(public|protected|private|virtual)\b", "", b).strip()
+            for b in (match.group(2) or "").split(",")
+            if b.strip()
+        ]
         yield match.group(1), [b for b in bases if b], top
 
 
@@ -165,9 +176,9 @@ def normalize_type(text: str) -> str:
     """One parameter type as Qt's normalized signatures spell it (``const QString &`` -> ``QString``)."""
     text = " ".join(text.split())
     if text.startswith("const ") and text.endswith("&"):
-        text = text[len("const "):-1].strip()
+        text = text[len("const ") : -1].strip()
     elif text.startswith("const ") and not text.endswith("*"):
-        text = text[len("const "):].strip()
+        text = text[len("const ") :].strip()
     text = re.sub(r"\s*([*&<>,])\s*", r"\1", text)
     return text
 
@@ -217,7 +228,9 @@ def signatures(name: str, params: str) -> list[str]:
     return result
 
 
-_DECL = re.compile(r"(~?\w+)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:const)?(?:\s*(?:override|final|Q_DECL_OVERRIDE|VTK_OVERRIDE|noexcept))*\s*(?:=\s*0)?\s*$")
+_DECL = re.compile(
+    r"(~?\w+)\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:const)?(?:\s*(?:override|final|Q_DECL_OVERRIDE|VTK_OVERRIDE|noexcept))*\s*(?:=\s*0)?\s*$"
+)
 _SECTION = re.compile(r"\b(?:(public|protected|private)\s*(Q_SLOTS|slots)?|(Q_SIGNALS|signals))\s*:(?!:)")
 
 
@@ -227,7 +240,7 @@ def sections(body: str):
     """
     section, position = "private", 0
     for match in list(_SECTION.finditer(body)) + [None]:
-        chunk = body[position:match.start() if match else len(body)]
+        chunk = body[position : match.start() if match else len(body)]
         for statement in chunk.split(";"):
             if statement.strip():
                 yield section, statement
@@ -242,7 +255,9 @@ def parse_class(body: str) -> dict:
     what PythonQt's class info looks up (PythonQtClassInfo: public slots and methods, and signals).
     """
     entry = {"signals": [], "slots": [], "invokables": [], "properties": {}}
-    for match in re.finditer(r"(@DEPRECATED@\s*)?Q_PROPERTY\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*(@DEPRECATED@)?", body):
+    for match in re.finditer(
+        r"(@DEPRECATED@\s*)?Q_PROPERTY\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*(@DEPRECATED@)?", body
+    ):
         words = match.group(2).split()
         keyword = next((i for i, w in enumerate(words) if w in ("READ", "MEMBER", "WRITE")), len(words))
         prop = {"writable": "WRITE" in words or "MEMBER" in words}
@@ -314,9 +329,15 @@ def util_returns(util_source: str) -> dict:
             continue
         built = {}
         for node in ast.walk(func):
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                    and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute)
-                    and isinstance(node.value.func.value, ast.Name) and node.value.func.value.id in ("qt", "ctk")):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and isinstance(node.value.func.value, ast.Name)
+                and node.value.func.value.id in ("qt", "ctk")
+            ):
                 built[node.targets[0].id] = node.value.func.attr
         returns = {n.value.id for n in ast.walk(func) if isinstance(n, ast.Return) and isinstance(n.value, ast.Name)}
         if len(returns) != 1 or next(iter(returns)) not in built:
@@ -325,8 +346,14 @@ def util_returns(util_source: str) -> dict:
         entry = {"returns": built[var]}
         kwarg = func.args.kwarg.arg if func.args.kwarg else None
         for node in ast.walk(func):
-            if (kwarg and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
-                    and isinstance(node.args[0], ast.Name) and node.args[0].id == var):
+            if (
+                kwarg
+                and isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "setattr"
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id == var
+            ):
                 entry["kwargs_set_if_present"] = True
         result[func.name] = entry
     return result
@@ -338,8 +365,13 @@ def util_returns(util_source: str) -> dict:
 def _is_header(path: str, pattern: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     lowered = path.lower()
-    return (re.fullmatch(pattern, name) is not None and "/testing/" not in lowered and "template" not in lowered
-            and "designerplugins" not in lowered and "_p.h" not in name)
+    return (
+        re.fullmatch(pattern, name) is not None
+        and "/testing/" not in lowered
+        and "template" not in lowered
+        and "designerplugins" not in lowered
+        and "_p.h" not in name
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,10 +388,16 @@ def main(argv: list[str] | None = None) -> int:
 
     slicer, ctk = Git(args.slicer_git_dir, args.slicer_rev), Git(args.ctk_git_dir, args.ctk_rev)
     slicer_files, ctk_files = slicer.files(), ctk.files()
-    classes = header_classes(ctk, sorted(p for p in ctk_files if p.startswith("Libs/") and _is_header(p, r"ctk\w+\.h")), "ctk")
-    slicer_headers = sorted(p for p in slicer_files if _is_header(p, r"q(MRML|Slicer)\w+\.h") and "PythonQtDecorators" not in p)
+    classes = header_classes(
+        ctk, sorted(p for p in ctk_files if p.startswith("Libs/") and _is_header(p, r"ctk\w+\.h")), "ctk"
+    )
+    slicer_headers = sorted(
+        p for p in slicer_files if _is_header(p, r"q(MRML|Slicer)\w+\.h") and "PythonQtDecorators" not in p
+    )
     classes.update(header_classes(slicer, slicer_headers, "slicer"))
-    for cls, names in decorator_methods(slicer, sorted(p for p in slicer_files if p.endswith("PythonQtDecorators.h"))).items():
+    for cls, names in decorator_methods(
+        slicer, sorted(p for p in slicer_files if p.endswith("PythonQtDecorators.h"))
+    ).items():
         if cls in classes:
             classes[cls]["decorator_methods"] = sorted(names)
     qt5, qt6 = dump_qt(args.qt5_python, "PyQt5"), dump_qt(args.qt6_python, "PySide6")
@@ -367,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         "schema": SCHEMA,
         "generated_by": "tools/gen_qt_api.py",
         "sources": {
-            "slicer": {"repository": "https://github.com/Slicer/Slicer", "commit": slicer.commit, "commit_date": slicer.date},
+            "slicer": {
+                "repository": "https://github.com/Slicer/Slicer",
+                "commit": slicer.commit,
+                "commit_date": slicer.date,
+            },
             "ctk": {"repository": "https://github.com/commontk/CTK", "commit": ctk.commit, "commit_date": ctk.date},
             "qt5": {"qt": qt5["qt"], "read_with": qt5["binding"]},
             "qt6": {"qt": qt6["qt"], "read_with": qt6["binding"]},
@@ -386,8 +428,11 @@ def main(argv: list[str] | None = None) -> int:
         "slicer_util": util_returns(slicer.read("Base/Python/slicer/util.py")),
     }
     Path(args.out).write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    print(f"{args.out}: {len(classes)} CTK/Slicer classes, {len(qt5['classes'])} Qt {qt5['qt']} and "
-          f"{len(qt6['classes'])} Qt {qt6['qt']} classes", file=sys.stderr)
+    print(
+        f"{args.out}: {len(classes)} CTK/Slicer classes, {len(qt5['classes'])} Qt {qt5['qt']} and "
+        f"{len(qt6['classes'])} Qt {qt6['qt']} classes",
+        file=sys.stderr,
+    )
     return 0
 
 

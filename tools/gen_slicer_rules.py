@@ -43,11 +43,20 @@ PYTHON_MODULES = {
     "sitkUtils": "Base/Python/sitkUtils.py",
     "SampleData": "Modules/Scripted/SampleData/SampleData.py",
 }
-_WARNING = re.compile(r"vtk(?:Generic)?(?:Warning|Error)(?:WithObject)?Macro\s*\((?:[^;\"]*?,)?\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)")
+_WARNING = re.compile(
+    r"vtk(?:Generic)?(?:Warning|Error)(?:WithObject)?Macro\s*\((?:[^;\"]*?,)?\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)"
+)
 _ACCESSOR_MACROS = {
-    "vtkSetMacro": ["Set{}"], "vtkGetMacro": ["Get{}"], "vtkSetStringMacro": ["Set{}"], "vtkGetStringMacro": ["Get{}"],
-    "vtkBooleanMacro": ["{}On", "{}Off"], "vtkSetObjectMacro": ["Set{}"], "vtkGetObjectMacro": ["Get{}"],
-    "vtkSetVector3Macro": ["Set{}"], "vtkGetVector3Macro": ["Get{}"], "vtkSetClampMacro": ["Set{}"],
+    "vtkSetMacro": ["Set{}"],
+    "vtkGetMacro": ["Get{}"],
+    "vtkSetStringMacro": ["Set{}"],
+    "vtkGetStringMacro": ["Get{}"],
+    "vtkBooleanMacro": ["{}On", "{}Off"],
+    "vtkSetObjectMacro": ["Set{}"],
+    "vtkGetObjectMacro": ["Get{}"],
+    "vtkSetVector3Macro": ["Set{}"],
+    "vtkGetVector3Macro": ["Get{}"],
+    "vtkSetClampMacro": ["Set{}"],
 }
 
 
@@ -60,13 +69,18 @@ class Git:
         self.date = self._git("show", "-s", "--format=%cs", self.commit).strip()
 
     def _git(self, *args: str) -> str:
-        return subprocess.run(["git", "--git-dir", self.git_dir, *args], check=True, capture_output=True,
-                              text=True, errors="replace").stdout
+        return subprocess.run(
+            ["git", "--git-dir", self.git_dir, *args], check=True, capture_output=True, text=True, errors="replace"
+        ).stdout
 
     def grep_files(self, pattern: str, *pathspecs: str) -> list[str]:
         """Files under ``pathspecs`` at the commit whose text matches ``pattern`` (case-insensitive)."""
-        out = subprocess.run(["git", "--git-dir", self.git_dir, "grep", "-l", "-i", "-e", pattern, self.commit, "--", *pathspecs],
-                             capture_output=True, text=True, errors="replace").stdout
+        out = subprocess.run(
+            ["git", "--git-dir", self.git_dir, "grep", "-l", "-i", "-e", pattern, self.commit, "--", *pathspecs],
+            capture_output=True,
+            text=True,
+            errors="replace",
+        ).stdout
         return sorted(line.split(":", 1)[1] for line in out.splitlines())
 
     def read(self, path: str) -> str:
@@ -92,8 +106,10 @@ def _matching_brace(text: str, start: int) -> int:
 
 def _blank_comments(text: str) -> str:
     """``text`` with every comment replaced by spaces (offsets and line breaks kept)."""
+
     def blank(match):
         return re.sub(r"[^\n]", " ", match.group(0))
+
     return re.sub(r"//[^\n]*|/\*.*?\*/", blank, text, flags=re.DOTALL)
 
 
@@ -117,7 +133,7 @@ def _params_after(text: str, open_paren: int) -> str:
     for i in range(open_paren, len(text)):
         depth += {"(": 1, ")": -1}.get(text[i], 0)
         if depth == 0:
-            return text[open_paren + 1:i]
+            return text[open_paren + 1 : i]
     return ""
 
 
@@ -143,11 +159,11 @@ def deprecated_in_definitions(text: str, found: dict) -> None:
     text = _blank_comments(text)
     for match in re.finditer(r"\b(\w+)::(\w+)\s*\(", text):
         params = _params_after(text, match.end() - 1)
-        tail = re.match(r"\s*(?:const)?\s*\{", text[match.end() + len(params) + 1:])
+        tail = re.match(r"\s*(?:const)?\s*\{", text[match.end() + len(params) + 1 :])
         if not tail:
             continue
         brace = match.end() + len(params) + 1 + tail.end() - 1
-        message = _deprecated_warning(text[brace:_matching_brace(text, brace) + 1])
+        message = _deprecated_warning(text[brace : _matching_brace(text, brace) + 1])
         if message:
             _add(found, match.group(1), match.group(2), message, _argument_counts(params))
 
@@ -157,7 +173,9 @@ def deprecated_in_header(text: str, found: dict) -> None:
     starts with "Deprecated" or holds ``\deprecated``.
     """
     code = _blank_comments(text)
-    classes = [(m.start(), m.group(1)) for m in re.finditer(r"\bclass\s+(?:\w+_EXPORT\s+)?(vtk\w+)\s*(?::[^{;]*)?\{", code)]
+    classes = [
+        (m.start(), m.group(1)) for m in re.finditer(r"\bclass\s+(?:\w+_EXPORT\s+)?(vtk\w+)\s*(?::[^{;]*)?\{", code)
+    ]
 
     def owner(position: int) -> str | None:
         names = [name for start, name in classes if start < position]
@@ -176,7 +194,7 @@ def deprecated_in_header(text: str, found: dict) -> None:
         note = " ".join(c for c in comment if c and not c.startswith(("@{", "@}")))
         if comment and (re.match(r"(\\deprecated|deprecated\b)", note, re.IGNORECASE) or "\\deprecated" in note):
             # the declarations right below the comment, up to a blank or comment line; inline bodies skipped
-            while i < len(lines) and code[offsets[i]:offsets[i + 1]].strip():
+            while i < len(lines) and code[offsets[i] : offsets[i + 1]].strip():
                 cls = owner(offsets[i])
                 macro = re.match(r"\s*(vtk\w+Macro)\s*\(\s*(\w+)", lines[i])
                 if macro:
@@ -185,12 +203,16 @@ def deprecated_in_header(text: str, found: dict) -> None:
                     i += 1
                     continue
                 head_start = offsets[i]
-                declaration = re.search(r"(\w+)\s*\(", code[head_start:offsets[min(i + 6, len(lines))]])
+                declaration = re.search(r"(\w+)\s*\(", code[head_start : offsets[min(i + 6, len(lines))]])
                 if declaration and cls and not declaration.group(1).startswith("vtk"):
                     paren = head_start + declaration.end() - 1
                     _add(found, cls, declaration.group(1), note, _argument_counts(_params_after(code, paren)))
                 stop = re.compile(r"[;{]").search(code, head_start)
-                end = _matching_brace(code, stop.start()) if stop and code[stop.start()] == "{" else (stop.start() if stop else len(code))
+                end = (
+                    _matching_brace(code, stop.start())
+                    if stop and code[stop.start()] == "{"
+                    else (stop.start() if stop else len(code))
+                )
                 while i < len(lines) and offsets[i + 1] <= end:
                     i += 1
                 i += 1
@@ -200,10 +222,12 @@ def deprecated_in_header(text: str, found: dict) -> None:
         if not cls or name in ("if", "for", "while", "switch", "return") or name.endswith("Macro") or name.isupper():
             continue
         params = _params_after(code, match.end() - 1)
-        tail = re.match(r"\s*(?:const)?\s*(?:override)?\s*(?:VTK_\w+\([^()]*\))?\s*\{", code[match.end() + len(params) + 1:])
+        tail = re.match(
+            r"\s*(?:const)?\s*(?:override)?\s*(?:VTK_\w+\([^()]*\))?\s*\{", code[match.end() + len(params) + 1 :]
+        )
         if tail:
             brace = match.end() + len(params) + 1 + tail.end() - 1
-            message = _deprecated_warning(code[brace:_matching_brace(code, brace) + 1])
+            message = _deprecated_warning(code[brace : _matching_brace(code, brace) + 1])
             if message:
                 _add(found, cls, name, message, _argument_counts(params))
 
@@ -240,7 +264,7 @@ def _functions(tree: ast.Module):
 
 def _none_defaults(func: ast.FunctionDef) -> list[str]:
     args = func.args.posonlyargs + func.args.args
-    pairs = list(zip(args[len(args) - len(func.args.defaults):], func.args.defaults, strict=True))
+    pairs = list(zip(args[len(args) - len(func.args.defaults) :], func.args.defaults, strict=True))
     pairs += [(a, d) for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True) if d is not None]
     return [a.arg for a, d in pairs if isinstance(d, ast.Constant) and d.value is None]
 
@@ -289,12 +313,22 @@ def required_arguments(source: str) -> dict[str, list[str]]:
             for node in ast.walk(func):
                 if not isinstance(node, ast.Call):
                     continue
-                callee = node.func.id if isinstance(node.func, ast.Name) else (
-                    f"{node.func.value.id}.{node.func.attr}" if isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name) else None)
+                callee = (
+                    node.func.id
+                    if isinstance(node.func, ast.Name)
+                    else (
+                        f"{node.func.value.id}.{node.func.attr}"
+                        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+                        else None
+                    )
+                )
                 for keyword in node.keywords:
-                    if (callee in required and keyword.arg in required[callee] and isinstance(keyword.value, ast.Name)
-                            and keyword.value.id in candidates):
+                    if (
+                        callee in required
+                        and keyword.arg in required[callee]
+                        and isinstance(keyword.value, ast.Name)
+                        and keyword.value.id in candidates
+                    ):
                         required[name].add(keyword.value.id)
                         changed = True
     return {name: sorted(params) for name, params in sorted(required.items()) if params}
@@ -307,7 +341,11 @@ def _warns_deprecated(statement: ast.stmt) -> str | None:
         if name in ("logging.warning", "warnings.warn", "logging.error") and call.args:
             text = ast.unparse(call.args[0])
             if "deprecated" in text.lower():
-                return " ".join(str(ast.literal_eval(call.args[0])).split()) if isinstance(call.args[0], ast.Constant) else text
+                return (
+                    " ".join(str(ast.literal_eval(call.args[0])).split())
+                    if isinstance(call.args[0], ast.Constant)
+                    else text
+                )
     return None
 
 
@@ -338,9 +376,15 @@ def kwargs_forwarding(source: str) -> dict[str, str]:
                 for alias in node.names:
                     imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         for node in ast.walk(func):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported
-                    and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == func.args.kwarg.arg
-                            for k in node.keywords)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in imported
+                and any(
+                    k.arg is None and isinstance(k.value, ast.Name) and k.value.id == func.args.kwarg.arg
+                    for k in node.keywords
+                )
+            ):
                 result[name] = imported[node.func.id]
     return result
 
@@ -370,8 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         "kwargs_forwarded_to": forwarded,
     }
     Path(args.out).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    print(f"{args.out}: {sum(len(v) for v in methods.values())} deprecated methods in {len(methods)} classes, "
-          f"{sum(len(v) for v in python_functions.values())} deprecated Python functions", file=sys.stderr)
+    print(
+        f"{args.out}: {sum(len(v) for v in methods.values())} deprecated methods in {len(methods)} classes, "
+        f"{sum(len(v) for v in python_functions.values())} deprecated Python functions",
+        file=sys.stderr,
+    )
     return 0
 
 

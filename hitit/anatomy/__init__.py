@@ -4,9 +4,28 @@
 - :mod:`hitit.anatomy.body`: body mask, skin entry points with outward normals (LPS mm), auto bone/lung.
 """
 
-from hitit.anatomy.body import (AutoStructureConfig, BodyConfig, SkinConfig, SkinSurface, auto_structures, body_mask,
-                                skin_surface)
+from hitit.anatomy.body import (
+    AutoStructureConfig,
+    BodyConfig,
+    SkinConfig,
+    SkinSurface,
+    auto_structures,
+    body_mask,
+    skin_surface,
+)
 from hitit.anatomy.catalogue import Catalogue, CategoryRule, StructureRule, load_catalogue, rules_for_target
 
-__all__ = ["AutoStructureConfig", "BodyConfig", "Catalogue", "CategoryRule", "SkinConfig", "SkinSurface", "StructureRule",
-           "auto_structures", "body_mask", "load_catalogue", "rules_for_target", "skin_surface"]
+__all__ = [
+    "AutoStructureConfig",
+    "BodyConfig",
+    "Catalogue",
+    "CategoryRule",
+    "SkinConfig",
+    "SkinSurface",
+    "StructureRule",
+    "auto_structures",
+    "body_mask",
+    "load_catalogue",
+    "rules_for_target",
+    "skin_surface",
+]

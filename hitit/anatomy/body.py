@@ -61,8 +61,14 @@ LUNG_MIN_COMPONENT_ML = 10.0
 GAS_MAX_MEDIAN_HU = -925.0
 
 #: Outward LPS unit direction of each patient side.
-SIDES_LPS = {"left": (1.0, 0.0, 0.0), "right": (-1.0, 0.0, 0.0), "posterior": (0.0, 1.0, 0.0),
-             "anterior": (0.0, -1.0, 0.0), "superior": (0.0, 0.0, 1.0), "inferior": (0.0, 0.0, -1.0)}
+SIDES_LPS = {
+    "left": (1.0, 0.0, 0.0),
+    "right": (-1.0, 0.0, 0.0),
+    "posterior": (0.0, 1.0, 0.0),
+    "anterior": (0.0, -1.0, 0.0),
+    "superior": (0.0, 0.0, 1.0),
+    "inferior": (0.0, 0.0, -1.0),
+}
 
 
 # --------------------------------------------------------------------------- parameters
@@ -148,8 +154,12 @@ def _lookup(mask: np.ndarray, grid: Grid, points_lps: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- body
-def body_mask(ct: Volume, threshold_hu: float = BODY_THRESHOLD_HU,
-              opening_radius_mm: float = TABLE_OPENING_RADIUS_MM, slab: tuple[int, int] | None = None) -> np.ndarray:
+def body_mask(
+    ct: Volume,
+    threshold_hu: float = BODY_THRESHOLD_HU,
+    opening_radius_mm: float = TABLE_OPENING_RADIUS_MM,
+    slab: tuple[int, int] | None = None,
+) -> np.ndarray:
     """The patient's body on the CT grid: bool array ``[k, j, i]``.
 
     Steps: voxels above ``threshold_hu`` (HU); a morphological opening with a ball of
@@ -224,8 +234,13 @@ class SkinSurface:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: settings and point counts (not the points themselves)."""
-        return {"frame": "LPS", "parameters": self.parameters, "points": int(len(self.points_lps)),
-                "valid": int(self.valid.sum()), "excluded": {k: int(v.sum()) for k, v in self.excluded.items()}}
+        return {
+            "frame": "LPS",
+            "parameters": self.parameters,
+            "points": int(len(self.points_lps)),
+            "valid": int(self.valid.sum()),
+            "excluded": {k: int(v.sum()) for k, v in self.excluded.items()},
+        }
 
     def to_polydata(self) -> vtkPolyData:
         """The skin mesh as vtkPolyData in LPS mm, with point normals and a ``valid`` point array (0/1)."""
@@ -235,8 +250,12 @@ class SkinSurface:
         poly.SetPoints(points)
         cells = vtkCellArray()
         offsets = np.arange(0, 3 * len(self.triangles) + 1, 3, dtype=np.int64)
-        cells.SetData(numpy_support.numpy_to_vtkIdTypeArray(offsets, deep=True),
-                      numpy_support.numpy_to_vtkIdTypeArray(np.ascontiguousarray(self.triangles, dtype=np.int64).ravel(), deep=True))
+        cells.SetData(
+            numpy_support.numpy_to_vtkIdTypeArray(offsets, deep=True),
+            numpy_support.numpy_to_vtkIdTypeArray(
+                np.ascontiguousarray(self.triangles, dtype=np.int64).ravel(), deep=True
+            ),
+        )
         poly.SetPolys(cells)
         normals = numpy_support.numpy_to_vtk(np.ascontiguousarray(self.normals_lps, dtype=np.float32), deep=True)
         normals.SetName("Normals")
@@ -247,8 +266,9 @@ class SkinSurface:
         return poly
 
 
-def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float,
-                      known: tuple[tuple, tuple] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _surface_mesh_lps(
+    body: np.ndarray, grid: Grid, spacing_mm: float, known: tuple[tuple, tuple] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Body surface decimated to about ``spacing_mm``: (points LPS (N, 3), triangles (M, 3)).
 
     The fine surface is the 0.5 iso-surface of the mask in index space (within half a voxel of the
@@ -264,7 +284,7 @@ def _surface_mesh_lps(body: np.ndarray, grid: Grid, spacing_mm: float,
     hi = np.array([min(v + 1, s) for v, s in zip(box[1], body.shape)])
     if known is not None:
         lo, hi = np.maximum(lo, known[0]), np.minimum(hi, known[1])
-    crop = np.ascontiguousarray(body[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], dtype=np.uint8)
+    crop = np.ascontiguousarray(body[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], dtype=np.uint8)
     image = vtkImageData()
     image.SetDimensions(crop.shape[2], crop.shape[1], crop.shape[0])
     image.SetOrigin(float(lo[2]), float(lo[1]), float(lo[0]))  # index units: (i, j, k) of the crop's first voxel
@@ -302,8 +322,9 @@ def _sub_grid(grid: Grid, lo_kji) -> Callable[[tuple], Grid]:
     return lambda shape: Grid(tuple(int(v) for v in shape[::-1]), grid.spacing_mm, origin, grid.direction)
 
 
-def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radius_mm: float,
-                     known: tuple[tuple, tuple] | None = None) -> np.ndarray:
+def _outward_normals(
+    body: np.ndarray, grid: Grid, points_lps: np.ndarray, radius_mm: float, known: tuple[tuple, tuple] | None = None
+) -> np.ndarray:
     """Unit outward normals (LPS) at surface points: from the centroid of the body within ``radius_mm``.
 
     The body lies on the inner side of a surface point, so the vector from the centroid of the body
@@ -318,7 +339,7 @@ def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radiu
     factors = [max(1, int(radius_mm / 3.0 / s)) for s in grid.spacing_mm]
     lo = [0, 0, 0] if known is None else [(v // f) * f for v, f in zip(known[0], factors[::-1])]
     hi = list(body.shape) if known is None else list(known[1])
-    crop = np.asarray(body[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]])
+    crop = np.asarray(body[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]])
     crop_grid = _sub_grid(grid, lo)(crop.shape)
     coarse = sitk.BinShrink(sitk.Cast(crop_grid.image_from_array(crop), sitk.sitkFloat32), factors)
     occupancy = sitk.GetArrayFromImage(coarse)
@@ -344,8 +365,14 @@ def _outward_normals(body: np.ndarray, grid: Grid, points_lps: np.ndarray, radiu
     return normals / np.maximum(np.linalg.norm(normals, axis=1), 1e-9)[:, None]
 
 
-def _fov_edge(grid: Grid, points_lps: np.ndarray, spacing_mm: float, ct: Volume | None, outside_fov_hu: float,
-              known: tuple[tuple, tuple] | None = None) -> np.ndarray:
+def _fov_edge(
+    grid: Grid,
+    points_lps: np.ndarray,
+    spacing_mm: float,
+    ct: Volume | None,
+    outside_fov_hu: float,
+    known: tuple[tuple, tuple] | None = None,
+) -> np.ndarray:
     """True for points within one voxel plus ``spacing_mm`` of the image boundary or of padding voxels
     (padding looked for in the array-order box ``known``, default the whole CT).
     """
@@ -355,7 +382,7 @@ def _fov_edge(grid: Grid, points_lps: np.ndarray, spacing_mm: float, ct: Volume 
     edge = np.any((ijk < reach_voxels) | (ijk > size - 1 - reach_voxels), axis=1)
     if ct is not None:
         lo, hi = known if known is not None else ((0, 0, 0), grid.shape)
-        padding = np.asarray(ct.array)[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] < outside_fov_hu
+        padding = np.asarray(ct.array)[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] < outside_fov_hu
         if padding.any():
             sub = _sub_grid(grid, lo)(padding.shape)
             radius = [int(np.ceil(r)) for r in reach_voxels]
@@ -373,7 +400,9 @@ def _region_mask(grid: Grid, points_lps: np.ndarray, region) -> np.ndarray:
         return ~_lookup(near, grid, points_lps)
     box = np.asarray(region, dtype=float)
     if box.shape != (2, 3):
-        raise InputError("A skin region is an LPS box ((xmin, ymin, zmin), (xmax, ymax, zmax)) in mm or a mask on the CT grid.")
+        raise InputError(
+            "A skin region is an LPS box ((xmin, ymin, zmin), (xmax, ymax, zmax)) in mm or a mask on the CT grid."
+        )
     return ~np.all((points_lps >= box.min(axis=0)) & (points_lps <= box.max(axis=0)), axis=1)
 
 
@@ -387,10 +416,19 @@ def _side_mask(normals_lps: np.ndarray, side: str | Iterable[str], max_angle_deg
     return ~np.any(normals_lps @ directions.T >= np.cos(np.radians(max_angle_deg)), axis=1)
 
 
-def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_mm: float = SKIN_SPACING_MM,
-                 region=None, side: str | Iterable[str] | None = None, *, body: np.ndarray | None = None,
-                 params: SkinConfig | None = None, body_params: BodyConfig | None = None,
-                 known: tuple[tuple, tuple] | None = None, keep: tuple[tuple, tuple] | None = None) -> SkinSurface:
+def skin_surface(
+    source: Volume | np.ndarray,
+    grid: Grid | None = None,
+    spacing_mm: float = SKIN_SPACING_MM,
+    region=None,
+    side: str | Iterable[str] | None = None,
+    *,
+    body: np.ndarray | None = None,
+    params: SkinConfig | None = None,
+    body_params: BodyConfig | None = None,
+    known: tuple[tuple, tuple] | None = None,
+    keep: tuple[tuple, tuple] | None = None,
+) -> SkinSurface:
     """Candidate skin entry points (LPS mm) with outward unit normals, about ``spacing_mm`` apart.
 
     ``source`` is the CT (its body mask is computed with ``body_params`` unless ``body`` is given),
@@ -431,10 +469,14 @@ def skin_surface(source: Volume | np.ndarray, grid: Grid | None = None, spacing_
     if side is not None:
         excluded["side"] = _side_mask(normals, side, params.side_max_angle_deg)
     valid = ~np.any(np.stack(list(excluded.values())), axis=0)
-    settings = {"skin": params.to_dict(), "body": body_params.to_dict() if computed_body else "given",
-                "region": "mask" if isinstance(region, np.ndarray) and region.ndim == 3 else
-                (None if region is None else np.asarray(region, dtype=float).tolist()),
-                "side": side if side is None or isinstance(side, str) else list(side)}
+    settings = {
+        "skin": params.to_dict(),
+        "body": body_params.to_dict() if computed_body else "given",
+        "region": "mask"
+        if isinstance(region, np.ndarray) and region.ndim == 3
+        else (None if region is None else np.asarray(region, dtype=float).tolist()),
+        "side": side if side is None or isinstance(side, str) else list(side),
+    }
     return SkinSurface(points, normals, valid, triangles, excluded, settings)
 
 
@@ -444,8 +486,11 @@ def skin_halo_mm(params: SkinConfig, body: BodyConfig, grid: Grid) -> float:
     look-up, one voxel, and twice the opening radius (the opening reads the CT that far).
     """
     voxel = max(grid.spacing_mm)
-    local = max(2.0 * params.spacing_mm, params.normal_radius_mm + params.normal_radius_mm / 3.0 + voxel,
-                params.spacing_mm + voxel)
+    local = max(
+        2.0 * params.spacing_mm,
+        params.normal_radius_mm + params.normal_radius_mm / 3.0 + voxel,
+        params.spacing_mm + voxel,
+    )
     return local + 2.0 * body.opening_radius_mm + 2.0 * voxel
 
 
@@ -492,8 +537,9 @@ def auto_lung(ct: Volume, body: np.ndarray, params: AutoStructureConfig | None =
     return _fill_holes_per_slice(lung, axial_array_axis(ct.grid)) if lung.any() else lung
 
 
-def auto_structures(ct: Volume, body: np.ndarray, kinds: Iterable[str] = ("bone", "lung"),
-                    params: AutoStructureConfig | None = None) -> dict[str, np.ndarray]:
+def auto_structures(
+    ct: Volume, body: np.ndarray, kinds: Iterable[str] = ("bone", "lung"), params: AutoStructureConfig | None = None
+) -> dict[str, np.ndarray]:
     """CT-derived structure masks for ``--auto-structures``: ``{"auto_bone": ..., "auto_lung": ...}``.
 
     The names map to the catalogue categories bone (hard) and lung (traversable).

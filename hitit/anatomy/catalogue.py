@@ -49,7 +49,12 @@ class CategoryRule:
 
     def to_dict(self) -> dict:
         """JSON-ready record."""
-        return {"kind": self.kind, "margin_mm": self.margin_mm, "source": self.source, "penalties": dict(self.penalties)}
+        return {
+            "kind": self.kind,
+            "margin_mm": self.margin_mm,
+            "source": self.source,
+            "penalties": dict(self.penalties),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,14 @@ class StructureRule:
 
     def to_dict(self) -> dict:
         """JSON-ready record."""
-        return {"name": self.name, "category": self.category, "kind": self.kind, "margin_mm": self.margin_mm,
-                "source": self.source, "penalties": dict(self.penalties)}
+        return {
+            "name": self.name,
+            "category": self.category,
+            "kind": self.kind,
+            "margin_mm": self.margin_mm,
+            "source": self.source,
+            "penalties": dict(self.penalties),
+        }
 
 
 def normalise_name(name: str) -> str:
@@ -166,8 +177,12 @@ class Catalogue:
             if normalise_name(name) not in self.structure_overrides and self.category_of(name) is None
         ]
 
-    def rules_for_target(self, structure_names: Iterable[str], target_organ: str | Iterable[str] | None = None,
-                         warnings: list[str] | None = None) -> dict[str, StructureRule]:
+    def rules_for_target(
+        self,
+        structure_names: Iterable[str],
+        target_organ: str | Iterable[str] | None = None,
+        warnings: list[str] | None = None,
+    ) -> dict[str, StructureRule]:
         """Rules for every structure when planning a needle to a target held by ``target_organ``.
 
         The structure(s) named by ``target_organ`` (one name or several, e.g. liver segments) become
@@ -184,10 +199,16 @@ class Catalogue:
             if normalise_name(name) not in hosts or rule.category == LUNG:
                 continue
             if rule.category != "solid_organ":
-                notes.append(f"Target organ '{name}' is a {rule.category} ({rule.kind}); it is allowed for this target "
-                             "only because the target lies in it: check the target organ.")
-            rules[name] = replace(rule, kind="allowed", margin_mm=0.0,
-                                  source=f"holds the target (was {rule.kind} {rule.margin_mm:g} mm): {rule.source}")
+                notes.append(
+                    f"Target organ '{name}' is a {rule.category} ({rule.kind}); it is allowed for this target "
+                    "only because the target lies in it: check the target organ."
+                )
+            rules[name] = replace(
+                rule,
+                kind="allowed",
+                margin_mm=0.0,
+                source=f"holds the target (was {rule.kind} {rule.margin_mm:g} mm): {rule.source}",
+            )
         if warnings is not None:
             warnings.extend(notes)
         return rules
@@ -202,31 +223,45 @@ class Catalogue:
                 raise InputError(f"Unknown category '{category}'; categories: {', '.join(sorted(categories))}.")
             value = _check_margin(category, margin)
             old = categories[category]
-            categories[category] = replace(old, margin_mm=value, source=f"user override {category}={value:g} mm; "
-                                                                         f"default {old.margin_mm:g} mm: {old.source}")
+            categories[category] = replace(
+                old,
+                margin_mm=value,
+                source=f"user override {category}={value:g} mm; default {old.margin_mm:g} mm: {old.source}",
+            )
             notes.append(f"margin {category}={value:g} mm (default {old.margin_mm:g} mm)")
             if value < old.margin_mm:
                 notes.append(f"warning: margin for {category} lowered below its default {old.margin_mm:g} mm")
         return replace(self, categories=categories, notes=tuple(notes))
 
-    def with_structure_override(self, name: str, margin_mm: float | None = None, kind: str | None = None,
-                                category: str | None = None) -> Catalogue:
+    def with_structure_override(
+        self, name: str, margin_mm: float | None = None, kind: str | None = None, category: str | None = None
+    ) -> Catalogue:
         """A copy where structure ``name`` gets its own margin (mm), kind and/or category."""
         base = self.rule(name)
         if category is not None:
             if category not in self.categories:
-                raise InputError(f"Unknown category '{category}' for '{name}'; categories: {', '.join(sorted(self.categories))}.")
+                raise InputError(
+                    f"Unknown category '{category}' for '{name}'; categories: {', '.join(sorted(self.categories))}."
+                )
             cat = self.categories[category]
-            base = replace(base, category=category, kind=cat.kind, margin_mm=cat.margin_mm, penalties=dict(cat.penalties))
-        new = replace(base,
-                      kind=base.kind if kind is None else _check_kind(name, kind),
-                      margin_mm=base.margin_mm if margin_mm is None else _check_margin(name, margin_mm))
-        changes = ", ".join(f"{k}={v}" for k, v in (("category", category), ("kind", kind), ("margin_mm", margin_mm)) if v is not None)
+            base = replace(
+                base, category=category, kind=cat.kind, margin_mm=cat.margin_mm, penalties=dict(cat.penalties)
+            )
+        new = replace(
+            base,
+            kind=base.kind if kind is None else _check_kind(name, kind),
+            margin_mm=base.margin_mm if margin_mm is None else _check_margin(name, margin_mm),
+        )
+        changes = ", ".join(
+            f"{k}={v}" for k, v in (("category", category), ("kind", kind), ("margin_mm", margin_mm)) if v is not None
+        )
         new = replace(new, source=f"user override for '{name}' ({changes}); was: {base.source}")
         old = self.rule(name)
         notes = [*self.notes, f"structure {name}: {changes}"]
         if new.margin_mm < old.margin_mm or KINDS.index(new.kind) > KINDS.index(old.kind):
-            notes.append(f"warning: structure {name} weakened from {old.kind} {old.margin_mm:g} mm to {new.kind} {new.margin_mm:g} mm")
+            notes.append(
+                f"warning: structure {name} weakened from {old.kind} {old.margin_mm:g} mm to {new.kind} {new.margin_mm:g} mm"
+            )
         overrides = {**self.structure_overrides, normalise_name(name): new}
         return replace(self, structure_overrides=overrides, notes=tuple(notes))
 
@@ -259,8 +294,14 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> Catalogue:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
 
     def category(name: str, entry: dict) -> CategoryRule:
-        return CategoryRule(name, _check_kind(name, entry["kind"]), _check_margin(name, entry["margin_mm"]),
-                            entry["source"], dict(entry.get("penalties", {})))
+        return CategoryRule(
+            name,
+            _check_kind(name, entry["kind"]),
+            _check_margin(name, entry["margin_mm"]),
+            entry["source"],
+            dict(entry.get("penalties", {})),
+        )
+
     categories = {name: category(name, entry) for name, entry in data["categories"].items()}
     names: dict[str, str] = {}
     for cat, members in data["names"].items():
@@ -274,7 +315,11 @@ def load_catalogue(path: str | Path = CATALOGUE_PATH) -> Catalogue:
     return Catalogue(categories, category(UNKNOWN, data["unknown"]), names, patterns)
 
 
-def rules_for_target(structure_names: Iterable[str], target_organ: str | Iterable[str] | None = None,
-                     warnings: list[str] | None = None, catalogue: Catalogue | None = None) -> dict[str, StructureRule]:
+def rules_for_target(
+    structure_names: Iterable[str],
+    target_organ: str | Iterable[str] | None = None,
+    warnings: list[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> dict[str, StructureRule]:
     """:meth:`Catalogue.rules_for_target` with the built-in catalogue unless ``catalogue`` is given."""
     return (catalogue or Catalogue.default()).rules_for_target(structure_names, target_organ, warnings)

@@ -72,23 +72,41 @@ def target_organ_at_point(structures: MaskSet, grid: Grid, target_lps, catalogue
     holding = structures_at_point(structures, grid, target_lps)
     hosts = tuple(n for n in holding if catalogue.rule(n).category in HOST_CATEGORIES)
     others = [n for n in holding if n not in hosts]
-    kept = ("; " + ", ".join(f"'{n}' ({catalogue.rule(n).category}) also holds it and keeps its rule"
-                             for n in others)) if others else ""
+    kept = (
+        ("; " + ", ".join(f"'{n}' ({catalogue.rule(n).category}) also holds it and keeps its rule" for n in others))
+        if others
+        else ""
+    )
     if hosts:
         names = ", ".join(f"'{n}'" for n in hosts)
         return TargetOrgan(hosts, "point", f"inferred: the target point lies inside {names}{kept}")
     if others:
-        return TargetOrgan((), "none", "nothing inferred: the target point lies inside "
-                           + ", ".join(f"'{n}' ({catalogue.rule(n).category})" for n in others)
-                           + ", which never holds a target here: it keeps its rule")
-    return TargetOrgan((), "none", "nothing inferred: the target point lies in no structure, every structure keeps its rule")
+        return TargetOrgan(
+            (),
+            "none",
+            "nothing inferred: the target point lies inside "
+            + ", ".join(f"'{n}' ({catalogue.rule(n).category})" for n in others)
+            + ", which never holds a target here: it keeps its rule",
+        )
+    return TargetOrgan(
+        (), "none", "nothing inferred: the target point lies in no structure, every structure keeps its rule"
+    )
 
 
 def target_organ_of_lesion(lesion_id: str, lesion_mask: np.ndarray, structures: MaskSet) -> TargetOrgan:
     """The host organ of a lesion as ``hitit plan`` finds it: the structure holding most of its voxels."""
     organ, fraction = containing_organ(lesion_mask, structures)
     if organ is None:
-        return TargetOrgan((), "none", f"nothing inferred: lesion '{lesion_id}' lies in no structure, every structure "
-                           "keeps its rule", lesion_id)
-    return TargetOrgan((organ,), "lesion", f"inferred: host organ of lesion '{lesion_id}' ({100 * fraction:.0f} % of "
-                       f"its voxels lie in '{organ}'), as hitit plan finds it", lesion_id)
+        return TargetOrgan(
+            (),
+            "none",
+            f"nothing inferred: lesion '{lesion_id}' lies in no structure, every structure keeps its rule",
+            lesion_id,
+        )
+    return TargetOrgan(
+        (organ,),
+        "lesion",
+        f"inferred: host organ of lesion '{lesion_id}' ({100 * fraction:.0f} % of "
+        f"its voxels lie in '{organ}'), as hitit plan finds it",
+        lesion_id,
+    )

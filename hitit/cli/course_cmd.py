@@ -22,9 +22,11 @@ from hitit.io.jsonfile import read_json
 def register(subparsers) -> None:
     """Add the ``course`` subcommand and its own sub-commands."""
     parser = subparsers.add_parser(
-        "course", help="a patient's treatment course: lesions, visits and imaging in one record (course.json)",
+        "course",
+        help="a patient's treatment course: lesions, visits and imaging in one record (course.json)",
         description="Keep one patient's course: lesions with stable ids and itRECIST categories, every injection visit "
-                    "(plan, review, checklist) and imaging time point; say what is due next; report it.")
+        "(plan, review, checklist) and imaging time point; say what is due next; report it.",
+    )
     commands = parser.add_subparsers(dest="course_command", metavar="ACTION", required=True)
     _register_new(commands)
     _register_add_visit(commands)
@@ -35,33 +37,61 @@ def register(subparsers) -> None:
     status.set_defaults(func=run_status)
     report = commands.add_parser("report", help="write the course report (HTML, one page per lesion) into a folder")
     report.add_argument("course", help="course.json")
-    report.add_argument("--out", required=True, help="output folder (an earlier course report there is replaced, other files are kept)")
+    report.add_argument(
+        "--out", required=True, help="output folder (an earlier course report there is replaced, other files are kept)"
+    )
     report.set_defaults(func=run_report)
 
 
 def _register_new(commands) -> None:
     parser = commands.add_parser("new", help="start a course from the baseline plan")
     parser.add_argument("--patient", required=True, help="patient or study subject id")
-    parser.add_argument("--baseline-plan", required=True, metavar="PLAN_DIR", help="plan folder of the baseline CT ('hitit plan')")
-    parser.add_argument("--baseline-date", required=True, type=_date, metavar="YYYY-MM-DD", help="date of the baseline imaging")
-    parser.add_argument("--non-target", action="append", default=[], metavar="ID",
-                        help="a measurable lesion followed as a non-target (default: every measurable lesion is a target)")
-    parser.add_argument("--organ", action="append", default=[], metavar="ID=ORGAN",
-                        help="host organ of a lesion when the plan did not find it (e.g. L4=subcutaneous_fat)")
+    parser.add_argument(
+        "--baseline-plan", required=True, metavar="PLAN_DIR", help="plan folder of the baseline CT ('hitit plan')"
+    )
+    parser.add_argument(
+        "--baseline-date", required=True, type=_date, metavar="YYYY-MM-DD", help="date of the baseline imaging"
+    )
+    parser.add_argument(
+        "--non-target",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a measurable lesion followed as a non-target (default: every measurable lesion is a target)",
+    )
+    parser.add_argument(
+        "--organ",
+        action="append",
+        default=[],
+        metavar="ID=ORGAN",
+        help="host organ of a lesion when the plan did not find it (e.g. L4=subcutaneous_fat)",
+    )
     parser.add_argument("--out", required=True, metavar="COURSE.json", help="course file to create (never overwritten)")
     parser.set_defaults(func=run_new)
 
 
 def _register_add_visit(commands) -> None:
-    parser = commands.add_parser("add-visit", help="add (or complete) an injection visit: its plan, review and checklist")
+    parser = commands.add_parser(
+        "add-visit", help="add (or complete) an injection visit: its plan, review and checklist"
+    )
     parser.add_argument("course", help="course.json (updated in place)")
     parser.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="visit date (required for a new visit)")
-    parser.add_argument("--number", type=int, help="visit number (default: the next one; an existing number completes that visit)")
-    parser.add_argument("--plan", metavar="PLAN_DIR", help="the visit's plan folder ('hitit plan --course ... --visit N')")
-    parser.add_argument("--review", metavar="REVIEW_DIR", help="the visit's review folder ('hitit review', holds review.json)")
+    parser.add_argument(
+        "--number", type=int, help="visit number (default: the next one; an existing number completes that visit)"
+    )
+    parser.add_argument(
+        "--plan", metavar="PLAN_DIR", help="the visit's plan folder ('hitit plan --course ... --visit N')"
+    )
+    parser.add_argument(
+        "--review", metavar="REVIEW_DIR", help="the visit's review folder ('hitit review', holds review.json)"
+    )
     parser.add_argument("--agent", help="agent given (default: the course protocol's name)")
-    parser.add_argument("--tick", action="append", default=[], metavar="ITEM", help="workflow checklist item done (repeatable)")
-    parser.add_argument("--untick", action="append", default=[], metavar="ITEM", help="checklist item left open again (repeatable)")
+    parser.add_argument(
+        "--tick", action="append", default=[], metavar="ITEM", help="workflow checklist item done (repeatable)"
+    )
+    parser.add_argument(
+        "--untick", action="append", default=[], metavar="ITEM", help="checklist item left open again (repeatable)"
+    )
     parser.set_defaults(func=run_add_visit)
 
 
@@ -71,15 +101,28 @@ def _register_add_timepoint(commands) -> None:
     parser.add_argument("--id", required=True, help="time point id (e.g. W6)")
     parser.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD", help="imaging date")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--study", metavar="STUDY.json", help="study-like JSON; its time point --study-timepoint (default --id)")
+    source.add_argument(
+        "--study", metavar="STUDY.json", help="study-like JSON; its time point --study-timepoint (default --id)"
+    )
     source.add_argument("--markups", metavar="LINES.mrk.json", help="line markups named after the lesions (diameters)")
-    source.add_argument("--masks", metavar="SEG", help="lesion masks on --ct's grid, one segment per lesion id (measured)")
+    source.add_argument(
+        "--masks", metavar="SEG", help="lesion masks on --ct's grid, one segment per lesion id (measured)"
+    )
     parser.add_argument("--study-timepoint", help="the study's time point to read (default: --id)")
     parser.add_argument("--ct", help="CT of the time point (the grid of --masks)")
-    parser.add_argument("--new", action="append", default=[], metavar="ID=ORGAN", help="a lesion first seen at this time point")
-    parser.add_argument("--new-non-measurable", action="append", default=[], metavar="ID", help="a new lesion that is not measurable")
-    parser.add_argument("--status", action="append", default=[], metavar="ID=STATUS",
-                        help="qualitative status of a non-target lesion (present, absent, unequivocal-progression, increased)")
+    parser.add_argument(
+        "--new", action="append", default=[], metavar="ID=ORGAN", help="a lesion first seen at this time point"
+    )
+    parser.add_argument(
+        "--new-non-measurable", action="append", default=[], metavar="ID", help="a new lesion that is not measurable"
+    )
+    parser.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        metavar="ID=STATUS",
+        help="qualitative status of a non-target lesion (present, absent, unequivocal-progression, increased)",
+    )
     parser.set_defaults(func=run_add_timepoint)
 
 
@@ -103,6 +146,7 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 def read_plan_folder(folder: str) -> dict:
     """``plan.json`` of a plan folder, checked by the one plan reader (:func:`hitit.plan.plan_file.load_plan`)."""
     from hitit.plan.plan_file import load_plan
+
     return load_plan(folder).to_dict()
 
 
@@ -116,12 +160,20 @@ def read_review_folder(folder: str) -> dict:
 def run_new(args) -> int:
     """``hitit course new``: a course from the baseline plan, written once."""
     plan = read_plan_folder(args.baseline_plan)
-    course = new_course(args.patient, plan, args.baseline_date, str(args.baseline_plan), tuple(args.non_target),
-                        organs=_pairs(args.organ, "--organ"))
+    course = new_course(
+        args.patient,
+        plan,
+        args.baseline_date,
+        str(args.baseline_plan),
+        tuple(args.non_target),
+        organs=_pairs(args.organ, "--organ"),
+    )
     save_course(course, args.out, new=True)
-    print(f"course of {course.patient} ({course.protocol}): {len(course.lesions)} lesions at baseline "
-          f"{course.baseline.id} {course.baseline.date}: "
-          + ", ".join(f"{item.id} {item.category_history[0]['category']}" for item in course.lesions))
+    print(
+        f"course of {course.patient} ({course.protocol}): {len(course.lesions)} lesions at baseline "
+        f"{course.baseline.id} {course.baseline.date}: "
+        + ", ".join(f"{item.id} {item.category_history[0]['category']}" for item in course.lesions)
+    )
     print(f"wrote {args.out}")
     return 0
 
@@ -146,8 +198,10 @@ def run_add_visit(args) -> int:
     course.add(visit)
     changed = record_injections(course, visit)
     save_course(course, args.course)
-    print(f"visit {number} on {date}: {len(visit.lesions)} lesions"
-          + (f"; injected for the first time: {', '.join(changed)}" if changed else ""))
+    print(
+        f"visit {number} on {date}: {len(visit.lesions)} lesions"
+        + (f"; injected for the first time: {', '.join(changed)}" if changed else "")
+    )
     left = open_items(visit.agent, number, visit.checklist)
     print(f"checklist: {len(left)} item(s) open" + (": " + ", ".join(i.id for i in left) if left else ""))
     return 0
@@ -158,17 +212,20 @@ def _timepoint_measurements(args, course: Course, new_ids: dict[str, str]) -> tu
     if args.study:
         from hitit.course.timepoint import measurements_from_study
         from hitit.response.study import load_study
+
         measurements, status = measurements_from_study(load_study(args.study), args.study_timepoint or args.id)
         return measurements, status, f"study {args.study}"
     if args.markups:
         from hitit.course.timepoint import measurements_from_lines
         from hitit.io.markups import read_markups
+
         return measurements_from_lines(read_markups(args.markups)), {}, f"line markups {args.markups}"
     if not args.ct:
         raise InputError("--masks needs --ct (the CT whose grid the masks are on).")
     from hitit.course.timepoint import measurements_from_masks
     from hitit.io.segmentations import read_lesions
     from hitit.io.volumes import read_volume
+
     ct = read_volume(args.ct)
     masks = read_lesions(args.masks, ct.grid, reference=ct.dicom)
     return measurements_from_masks(course, masks, ct.grid), {}, f"lesion masks {args.masks} measured on {args.ct}"
@@ -186,8 +243,10 @@ def run_add_timepoint(args) -> int:
     for lesion_id, organ in new_ids.items():
         add_new_lesion(course, lesion_id, organ, args.id, lesion_id not in args.new_non_measurable)
     save_course(course, args.course)
-    print(f"time point {args.id} on {args.date}: {len(measurements)} measured, {len(status)} assessed by status"
-          + (f", new: {', '.join(new_ids)}" if new_ids else ""))
+    print(
+        f"time point {args.id} on {args.date}: {len(measurements)} measured, {len(status)} assessed by status"
+        + (f", new: {', '.join(new_ids)}" if new_ids else "")
+    )
     return 0
 
 
@@ -198,18 +257,29 @@ def status_lines(course: Course) -> list[str]:
     lines = [f"next: visit {status.next_visit} {when} ({status.date_rule})"]
     allocation = status.allocation
     cap = allocation.protocol.per_visit_cap_ml
-    lines.append(f"  lesions in priority order ({allocation.protocol.priority(status.next_visit)}"
-                 f"{'' if cap is None else f', cap {cap:g} mL'}):")
+    lines.append(
+        f"  lesions in priority order ({allocation.protocol.priority(status.next_visit)}"
+        f"{'' if cap is None else f', cap {cap:g} mL'}):"
+    )
     for row in sorted(allocation.lesions, key=lambda a: a.priority_rank):
-        lines.append(f"    {row.priority_rank}. {row.lesion_id}{' (new)' if row.new else ''}: LD {row.longest_diameter_mm:.1f} mm, "
-                     f"{row.injectate_ml:g} mL  {row.reason}")
+        lines.append(
+            f"    {row.priority_rank}. {row.lesion_id}{' (new)' if row.new else ''}: LD {row.longest_diameter_mm:.1f} mm, "
+            f"{row.injectate_ml:g} mL  {row.reason}"
+        )
     for item in status.not_eligible:
         lines.append(f"    -  {item.lesion_id}: {item.reason}")
-    lines.append(f"  total {allocation.total_injectate_ml:g} mL"
-                 + ("" if allocation.concentration_per_ml is None else
-                    f" at {allocation.concentration_per_ml:.0e} {allocation.dose_unit or 'units'}/mL"))
+    lines.append(
+        f"  total {allocation.total_injectate_ml:g} mL"
+        + (
+            ""
+            if allocation.concentration_per_ml is None
+            else f" at {allocation.concentration_per_ml:.0e} {allocation.dose_unit or 'units'}/mL"
+        )
+    )
     lines.extend(f"  {note}" for note in status.notes)
-    lines.append(f"next imaging: {status.next_imaging_date} (every {(status.next_imaging_date - course.imaging[-1].date).days} days)")
+    lines.append(
+        f"next imaging: {status.next_imaging_date} (every {(status.next_imaging_date - course.imaging[-1].date).days} days)"
+    )
     return lines
 
 
@@ -226,6 +296,7 @@ def run_status(args) -> int:
 def run_report(args) -> int:
     """``hitit course report``: the course report folder."""
     from hitit.course.report import write_course_report
+
     course = load_course(args.course)
     paths = write_course_report(course, args.out)
     print(f"wrote {len(paths)} files to {args.out} (open {paths['html'].name})")

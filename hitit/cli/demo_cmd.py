@@ -24,16 +24,30 @@ DEMO_PROTOCOL = "pv10"
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
-        "demo", help="generate the synthetic teaching case (CT, structures, lesions, truth) and plan it end to end",
+        "demo",
+        help="generate the synthetic teaching case (CT, structures, lesions, truth) and plan it end to end",
         description="Generate the teaching case (NRRD CT + Slicer .seg.nrrd files under OUT/case/) and write its plan under OUT/plan/.",
     )
-    parser.add_argument("--out", required=True, help="output folder (created if needed); its case/ and plan/ keep files HITIT did not write")
-    parser.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), default=list(DEFAULT_SPACING_MM),
-                        help=f"voxel spacing in mm along i, j, k (default {' '.join(f'{s:g}' for s in DEFAULT_SPACING_MM)})")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created if needed); its case/ and plan/ keep files HITIT did not write",
+    )
+    parser.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        default=list(DEFAULT_SPACING_MM),
+        help=f"voxel spacing in mm along i, j, k (default {' '.join(f'{s:g}' for s in DEFAULT_SPACING_MM)})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the CT noise (the anatomy does not change)")
-    parser.add_argument("--course", action="store_true",
-                        help="generate the teaching treatment course instead: baseline, four T-VEC visits (plan, needle and "
-                             "injectate CTs, review), two follow-ups, course.json, response, course report and truth.json")
+    parser.add_argument(
+        "--course",
+        action="store_true",
+        help="generate the teaching treatment course instead: baseline, four T-VEC visits (plan, needle and "
+        "injectate CTs, review), two follow-ups, course.json, response, course report and truth.json",
+    )
     parser.set_defaults(func=run)
 
 
@@ -61,6 +75,7 @@ def run_course(args) -> int:
     from hitit.cli.course_cmd import status_lines
     from hitit.course.record import load_course
     from hitit.course.teaching import write_teaching_course
+
     start = time.perf_counter()
     paths = write_teaching_course(args.out, args.seed)
     print(f"Teaching course written to {args.out} in {time.perf_counter() - start:.1f} s")
@@ -77,9 +92,13 @@ def run(args) -> int:
     result = run_demo(args.out, args.spacing, args.seed)
     case = result["case"]
     grid = case["grid"]
-    print(f"Teaching case written to {Path(result['out_dir']) / CASE_DIR_NAME} (generated in {result['generation_s']:.1f} s)")
+    print(
+        f"Teaching case written to {Path(result['out_dir']) / CASE_DIR_NAME} (generated in {result['generation_s']:.1f} s)"
+    )
     print(f"  grid size {grid['size']}  spacing {[round(s, 4) for s in grid['spacing']]} mm")
-    print(f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction {[round(d, 4) for d in grid['direction']]}")
+    print(
+        f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction {[round(d, 4) for d in grid['direction']]}"
+    )
     print("  structures:")
     for name, size in case["structures"].items():
         print(f"    {name:<32} {size['voxels']:>10d} voxels {size['volume_ml']:>9.1f} mL")
@@ -87,20 +106,28 @@ def run(args) -> int:
     for lesion_id, truth in case["lesions"].items():
         centre = ", ".join(f"{v:g}" for v in truth["centre_lps"])
         necrosis = f", necrotic fraction {truth['necrotic_fraction']:.2f}" if truth["necrotic_core_radius_mm"] else ""
-        print(f"    {lesion_id} ({truth['organ']}{', nodal' if truth['nodal'] else ''}): {truth['volume_ml']:.2f} mL, "
-              f"long axis {truth['longest_axial_diameter_mm']:g} mm, short axis {truth['short_axis_mm']:g} mm, "
-              f"max 3D {truth['max_3d_diameter_mm']:g} mm, centre ({centre}){necrosis}")
+        print(
+            f"    {lesion_id} ({truth['organ']}{', nodal' if truth['nodal'] else ''}): {truth['volume_ml']:.2f} mL, "
+            f"long axis {truth['longest_axial_diameter_mm']:g} mm, short axis {truth['short_axis_mm']:g} mm, "
+            f"max 3D {truth['max_3d_diameter_mm']:g} mm, centre ({centre}){necrosis}"
+        )
     for name, path in result["case_files"].items():
         print(f"  {name}: {path}")
     plan = result["plan"]
-    print(f"Plan ({plan['protocol']['name']}, visit {plan['config']['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
-          f"in {result['planning_s']:.1f} s:")
-    print(f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best trajectory")
+    print(
+        f"Plan ({plan['protocol']['name']}, visit {plan['config']['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
+        f"in {result['planning_s']:.1f} s:"
+    )
+    print(
+        f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best trajectory"
+    )
     for lesion in plan["lesions"]:
         m = lesion["measurement"]
         best = lesion["trajectories"][0] if lesion["trajectories"] else None
-        path = (f"{best['length_mm']:.0f} mm, clearance {best['min_clearance_mm']:.1f} mm" if best else lesion["message"])
-        print(f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm {m['short_axis_mm']:>4.1f} mm "
-              f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['allocation']['injectate_ml']:>6.2f} mL  {path}")
+        path = f"{best['length_mm']:.0f} mm, clearance {best['min_clearance_mm']:.1f} mm" if best else lesion["message"]
+        print(
+            f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm {m['short_axis_mm']:>4.1f} mm "
+            f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['allocation']['injectate_ml']:>6.2f} mL  {path}"
+        )
     print(f"  report: {result['plan_files']['report']}")
     return 0

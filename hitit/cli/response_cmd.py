@@ -14,18 +14,30 @@ def register(subparsers) -> None:
         "response",
         help="tumour response over time (RECIST 1.1, iRECIST, itRECIST)",
         description="Assess a study file (JSON; schema hitit/response/study.schema.json) with RECIST 1.1, iRECIST "
-                    "and itRECIST, and write response.json, response.csv, waterfall/spider plots (PNG, SVG) "
-                    "and response.html into the output folder.",
+        "and itRECIST, and write response.json, response.csv, waterfall/spider plots (PNG, SVG) "
+        "and response.html into the output folder.",
     )
-    parser.add_argument("study", help="study JSON file, or a course file (course.json: its imaging time points and lesion ids)")
-    parser.add_argument("--out", required=True, help="output folder (created if missing; an earlier response there is replaced, other files are kept)")
+    parser.add_argument(
+        "study", help="study JSON file, or a course file (course.json: its imaging time points and lesion ids)"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created if missing; an earlier response there is replaced, other files are kept)",
+    )
     baseline = parser.add_mutually_exclusive_group()
-    baseline.add_argument("--warn-baseline", action="store_true",
-                          help="assess every criterion even when the baseline breaks its target-selection rules, "
-                               "listing each broken rule as a warning")
-    baseline.add_argument("--strict", action="store_true",
-                          help="refuse the whole study when the baseline breaks any criterion's rules (trial use); "
-                               "by default such a criterion is reported 'not assessable' and the others as usual")
+    baseline.add_argument(
+        "--warn-baseline",
+        action="store_true",
+        help="assess every criterion even when the baseline breaks its target-selection rules, "
+        "listing each broken rule as a warning",
+    )
+    baseline.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the whole study when the baseline breaks any criterion's rules (trial use); "
+        "by default such a criterion is reported 'not assessable' and the others as usual",
+    )
     parser.set_defaults(func=run)
 
 
@@ -43,6 +55,7 @@ def read_study(path: str):
     from hitit.course.record import is_course_document, load_course
     from hitit.course.response import course_study
     from hitit.io.jsonfile import read_json
+
     if is_course_document(read_json(path, "study or course file")):
         return course_study(load_course(path))
     return load_study(path)
@@ -64,14 +77,20 @@ def summary(response: StudyResponse) -> str:
         parts.append(f"{IRECIST_NAME} {irecist.timepoints[index].overall if irecist is not None else NOT_ASSESSABLE}")
         if itrecist is not None:
             row = itrecist.timepoints[index]
-            parts.append(f"{ITRECIST_NAME} overall {row.overall} / injected {row.injected} / non-injected {row.non_injected}")
+            parts.append(
+                f"{ITRECIST_NAME} overall {row.overall} / injected {row.injected} / non-injected {row.non_injected}"
+            )
         else:
             parts.append(f"{ITRECIST_NAME} {NOT_ASSESSABLE}")
         lines.append(f"{timepoint.id} {timepoint.date}: " + ", ".join(parts))
     best = response.to_dict()["best_overall_response"]
-    lines.append("best overall response (unconfirmed / confirmed): "
-                 f"{RECIST_NAME} {best[RECIST_NAME]['unconfirmed']} / {best[RECIST_NAME]['confirmed']}, "
-                 f"{IRECIST_NAME} {best[IRECIST_NAME]['unconfirmed']} / {best[IRECIST_NAME]['confirmed']}, "
-                 + ", ".join(f"{ITRECIST_NAME} {name} {value['unconfirmed']} / {value['confirmed']}"
-                             for name, value in best[ITRECIST_NAME].items()))
+    lines.append(
+        "best overall response (unconfirmed / confirmed): "
+        f"{RECIST_NAME} {best[RECIST_NAME]['unconfirmed']} / {best[RECIST_NAME]['confirmed']}, "
+        f"{IRECIST_NAME} {best[IRECIST_NAME]['unconfirmed']} / {best[IRECIST_NAME]['confirmed']}, "
+        + ", ".join(
+            f"{ITRECIST_NAME} {name} {value['unconfirmed']} / {value['confirmed']}"
+            for name, value in best[ITRECIST_NAME].items()
+        )
+    )
     return "\n".join(lines)

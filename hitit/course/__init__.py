@@ -13,5 +13,14 @@ from hitit.course.record import Course, CourseLesion, Imaging, Visit, load_cours
 from hitit.course.response import course_study
 from hitit.course.schedule import CourseStatus, course_status
 
-__all__ = ["Course", "CourseLesion", "CourseStatus", "Imaging", "Visit", "course_status", "course_study",
-           "load_course", "save_course"]
+__all__ = [
+    "Course",
+    "CourseLesion",
+    "CourseStatus",
+    "Imaging",
+    "Visit",
+    "course_status",
+    "course_study",
+    "load_course",
+    "save_course",
+]

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hitit.course.record import (BASELINE_ID, Course, CourseLesion, Imaging, Visit, injected_category,
-                                 is_injected_category)
+from hitit.course.record import (
+    BASELINE_ID,
+    Course,
+    CourseLesion,
+    Imaging,
+    Visit,
+    injected_category,
+    is_injected_category,
+)
 from hitit.dosing.protocols import load_protocol
 from hitit.errors import InputError
 from hitit.response.study import ABSENT, TOO_SMALL
@@ -26,16 +33,25 @@ def recist_diameter(nodal: bool, longest_mm: float, short_axis_mm: float) -> flo
 def measurement_record(nodal: bool, longest_mm: float, short_axis_mm: float, volume_ml: float | None = None) -> dict:
     """A time point's measurement of one lesion from its sizes (mm, mL); 0 mm is recorded as absent."""
     diameter = recist_diameter(nodal, longest_mm, short_axis_mm)
-    record: dict = {"diameter_mm": ABSENT if diameter <= 0 else round(diameter, 2),
-                    "longest_diameter_mm": round(float(longest_mm), 2), "short_axis_mm": round(float(short_axis_mm), 2)}
+    record: dict = {
+        "diameter_mm": ABSENT if diameter <= 0 else round(diameter, 2),
+        "longest_diameter_mm": round(float(longest_mm), 2),
+        "short_axis_mm": round(float(short_axis_mm), 2),
+    }
     if volume_ml is not None:
         record["volume_ml"] = round(float(volume_ml), 3)
     return record
 
 
-def new_course(patient: str, plan: dict, baseline_date: dt.date, plan_folder: str = "",
-               non_targets: tuple[str, ...] = (), timepoint_id: str = BASELINE_ID,
-               organs: dict[str, str] | None = None) -> Course:
+def new_course(
+    patient: str,
+    plan: dict,
+    baseline_date: dt.date,
+    plan_folder: str = "",
+    non_targets: tuple[str, ...] = (),
+    timepoint_id: str = BASELINE_ID,
+    organs: dict[str, str] | None = None,
+) -> Course:
     """A course whose baseline is a plan's lesions: each measurable lesion a target (T-NI), the others and
     ``non_targets`` non-targets (NT-NI); injections are added by the visits. The protocol is the plan's. The host
     organ is the one the plan measured, or ``organs[id]`` (which wins), else ``unknown``.
@@ -44,18 +60,32 @@ def new_course(patient: str, plan: dict, baseline_date: dt.date, plan_folder: st
     organs = organs or {}
     unknown = sorted((set(non_targets) | set(organs)) - set(ids))
     if unknown:
-        raise InputError(f"lesion(s) {', '.join(unknown)} (--non-target, --organ): not in the baseline plan ({', '.join(ids)})")
+        raise InputError(
+            f"lesion(s) {', '.join(unknown)} (--non-target, --organ): not in the baseline plan ({', '.join(ids)})"
+        )
     lesions, measurements = [], {}
     for item in plan["lesions"]:
         m = item["measurement"]
         lesion_id = str(item["id"])
         target = bool(m.get("measurable")) and lesion_id not in non_targets
-        lesions.append(CourseLesion(lesion_id, organs.get(lesion_id) or m.get("organ") or "unknown", bool(m.get("nodal")), timepoint_id,
-                                    [{"category": "T-NI" if target else "NT-NI", "from_visit": None}]))
-        measurements[lesion_id] = measurement_record(bool(m.get("nodal")), m["longest_diameter_mm"],
-                                                     m["short_axis_mm"], m.get("volume_ml"))
+        lesions.append(
+            CourseLesion(
+                lesion_id,
+                organs.get(lesion_id) or m.get("organ") or "unknown",
+                bool(m.get("nodal")),
+                timepoint_id,
+                [{"category": "T-NI" if target else "NT-NI", "from_visit": None}],
+            )
+        )
+        measurements[lesion_id] = measurement_record(
+            bool(m.get("nodal")), m["longest_diameter_mm"], m["short_axis_mm"], m.get("volume_ml")
+        )
     protocol = plan["protocol"]
-    name = protocol["name"] if protocol.get("path", "").startswith("shipped protocol") else protocol.get("path") or protocol["name"]
+    name = (
+        protocol["name"]
+        if protocol.get("path", "").startswith("shipped protocol")
+        else protocol.get("path") or protocol["name"]
+    )
     baseline = Imaging(timepoint_id, baseline_date, measurements, {}, "baseline plan measurements", plan_folder)
     return Course(patient, name, lesions, [baseline])
 
@@ -80,8 +110,10 @@ def visit_lesions(plan: dict | None, review: dict | None) -> list[dict]:
 
 def _add_review(records: dict[str, dict], review: dict) -> None:
     """Needles, volumes, injectate and samples of a review.json into the per-lesion records."""
+
     def record(lesion_id) -> dict:
         return records.setdefault(str(lesion_id), {"lesion_id": str(lesion_id)})
+
     for needle in review.get("needles", []):
         r = record(needle["lesion_id"])
         r["tip_to_target_mm"] = float(needle["deviation"]["tip_to_target_mm"])
@@ -97,18 +129,41 @@ def _add_review(records: dict[str, dict], review: dict) -> None:
         r["leaked_ml"] = float(row["leaked_ml"])
     for sample in review.get("samples", []):
         record(sample["lesion_id"]).setdefault("samples", []).append(
-            {"id": str(sample["id"]), "kind": sample.get("kind") or "", "timepoint": sample.get("timepoint") or "",
-             "nearest_planned_deposit_mm": sample.get("nearest_planned_deposit_mm")})
+            {
+                "id": str(sample["id"]),
+                "kind": sample.get("kind") or "",
+                "timepoint": sample.get("timepoint") or "",
+                "nearest_planned_deposit_mm": sample.get("nearest_planned_deposit_mm"),
+            }
+        )
 
 
-def make_visit(course: Course, number: int, date: dt.date, plan: dict | None = None, review: dict | None = None,
-               plan_folder: str = "", review_folder: str = "", agent: str | None = None) -> Visit:
+def make_visit(
+    course: Course,
+    number: int,
+    date: dt.date,
+    plan: dict | None = None,
+    review: dict | None = None,
+    plan_folder: str = "",
+    review_folder: str = "",
+    agent: str | None = None,
+) -> Visit:
     """Visit ``number`` on ``date`` with the protocol's concentration and cap for that visit number."""
     protocol = load_protocol(course.protocol)
     technical = None if not review or not review.get("volumes") else review["volumes"].get("technical_success")
-    return Visit(number, date, agent or protocol.name, protocol.concentration_per_ml(number),
-                 protocol.parameters.get("dose_unit"), protocol.per_visit_cap_ml, plan_folder, review_folder,
-                 technical, visit_lesions(plan, review), {})
+    return Visit(
+        number,
+        date,
+        agent or protocol.name,
+        protocol.concentration_per_ml(number),
+        protocol.parameters.get("dose_unit"),
+        protocol.per_visit_cap_ml,
+        plan_folder,
+        review_folder,
+        technical,
+        visit_lesions(plan, review),
+        {},
+    )
 
 
 def merge_visit(old: Visit, new: Visit) -> Visit:
@@ -116,10 +171,19 @@ def merge_visit(old: Visit, new: Visit) -> Visit:
     by_id = {item["lesion_id"]: dict(item) for item in old.lesions}
     for item in new.lesions:
         by_id.setdefault(item["lesion_id"], {}).update(item)
-    return Visit(new.number, new.date, new.agent, new.concentration_per_ml, new.dose_unit, new.per_visit_cap_ml,
-                 new.plan_folder or old.plan_folder, new.review_folder or old.review_folder,
-                 new.technical_success if new.technical_success is not None else old.technical_success,
-                 list(by_id.values()), {**old.checklist, **new.checklist})
+    return Visit(
+        new.number,
+        new.date,
+        new.agent,
+        new.concentration_per_ml,
+        new.dose_unit,
+        new.per_visit_cap_ml,
+        new.plan_folder or old.plan_folder,
+        new.review_folder or old.review_folder,
+        new.technical_success if new.technical_success is not None else old.technical_success,
+        list(by_id.values()),
+        {**old.checklist, **new.checklist},
+    )
 
 
 def record_injections(course: Course, visit: Visit) -> list[str]:
@@ -138,14 +202,18 @@ def record_injections(course: Course, visit: Visit) -> list[str]:
     return changed
 
 
-def add_new_lesion(course: Course, lesion_id: str, organ: str, timepoint_id: str, measurable: bool,
-                   nodal: bool = False) -> None:
+def add_new_lesion(
+    course: Course, lesion_id: str, organ: str, timepoint_id: str, measurable: bool, nodal: bool = False
+) -> None:
     """Add a lesion first seen at ``timepoint_id`` (a follow-up): category NL-NI until it is injected."""
     if lesion_id in course.lesion_ids():
-        raise InputError(f"lesion {lesion_id}: already in the course (first seen at {course.lesion(lesion_id).first_seen}); "
-                         "a new lesion needs a new id")
-    course.lesions.append(CourseLesion(lesion_id, organ, nodal, timepoint_id,
-                                       [{"category": "NL-NI", "from_visit": None}], measurable))
+        raise InputError(
+            f"lesion {lesion_id}: already in the course (first seen at {course.lesion(lesion_id).first_seen}); "
+            "a new lesion needs a new id"
+        )
+    course.lesions.append(
+        CourseLesion(lesion_id, organ, nodal, timepoint_id, [{"category": "NL-NI", "from_visit": None}], measurable)
+    )
 
 
 def too_small_or_absent(value) -> bool:

@@ -42,8 +42,17 @@ def checklist_document() -> dict:
 
 def checklist_items() -> tuple[ChecklistItem, ...]:
     """Every item of the shipped checklist, in order."""
-    return tuple(ChecklistItem(i["id"], i["phase"], i["text"], i["evidence"], tuple(i.get("agents", ())),
-                               bool(i.get("first_visit_only", False))) for i in checklist_document()["items"])
+    return tuple(
+        ChecklistItem(
+            i["id"],
+            i["phase"],
+            i["text"],
+            i["evidence"],
+            tuple(i.get("agents", ())),
+            bool(i.get("first_visit_only", False)),
+        )
+        for i in checklist_document()["items"]
+    )
 
 
 def items_for(agent: str, visit_number: int) -> tuple[ChecklistItem, ...]:

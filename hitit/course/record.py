@@ -90,8 +90,13 @@ class CourseLesion:
 
     def to_dict(self) -> dict:
         """JSON-ready record, as in the course file."""
-        out: dict[str, Any] = {"id": self.id, "organ": self.organ, "nodal": self.nodal, "first_seen": self.first_seen,
-                               "category_history": [dict(e) for e in self.category_history]}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "organ": self.organ,
+            "nodal": self.nodal,
+            "first_seen": self.first_seen,
+            "category_history": [dict(e) for e in self.category_history],
+        }
         if self.measurable is not None:
             out["measurable"] = self.measurable
         if self.description:
@@ -121,8 +126,12 @@ class Imaging:
 
     def to_dict(self) -> dict:
         """JSON-ready record, as in the course file."""
-        out: dict[str, Any] = {"kind": IMAGING, "id": self.id, "date": self.date.isoformat(),
-                               "measurements": self.measurements}
+        out: dict[str, Any] = {
+            "kind": IMAGING,
+            "id": self.id,
+            "date": self.date.isoformat(),
+            "measurements": self.measurements,
+        }
         if self.status:
             out["status"] = self.status
         if self.source:
@@ -174,10 +183,18 @@ class Visit:
 
     def to_dict(self) -> dict:
         """JSON-ready record, as in the course file."""
-        out: dict[str, Any] = {"kind": VISIT, "number": self.number, "date": self.date.isoformat(), "agent": self.agent,
-                               "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
-                               "per_visit_cap_ml": self.per_visit_cap_ml, "technical_success": self.technical_success,
-                               "lesions": self.lesions, "checklist": self.checklist}
+        out: dict[str, Any] = {
+            "kind": VISIT,
+            "number": self.number,
+            "date": self.date.isoformat(),
+            "agent": self.agent,
+            "concentration_per_ml": self.concentration_per_ml,
+            "dose_unit": self.dose_unit,
+            "per_visit_cap_ml": self.per_visit_cap_ml,
+            "technical_success": self.technical_success,
+            "lesions": self.lesions,
+            "checklist": self.checklist,
+        }
         if self.plan_folder:
             out["plan_folder"] = self.plan_folder
         if self.review_folder:
@@ -214,7 +231,9 @@ class Course:
         for lesion in self.lesions:
             if lesion.id == lesion_id:
                 return lesion
-        raise InputError(f"lesion {lesion_id}: not in the course; known lesions: {', '.join(self.lesion_ids()) or 'none'}")
+        raise InputError(
+            f"lesion {lesion_id}: not in the course; known lesions: {', '.join(self.lesion_ids()) or 'none'}"
+        )
 
     def lesion_ids(self) -> list[str]:
         """Every lesion id, in the course's order."""
@@ -225,7 +244,9 @@ class Course:
         for timepoint in self.imaging:
             if timepoint.id == timepoint_id:
                 return timepoint
-        raise InputError(f"time point {timepoint_id}: not in the course; known: {', '.join(t.id for t in self.imaging)}")
+        raise InputError(
+            f"time point {timepoint_id}: not in the course; known: {', '.join(t.id for t in self.imaging)}"
+        )
 
     def visit(self, number: int) -> Visit | None:
         """Visit ``number``, None when the course has no such visit."""
@@ -240,9 +261,14 @@ class Course:
 
     def to_dict(self) -> dict:
         """JSON-ready record, as in the course file."""
-        return {"format": COURSE_FORMAT, "format_version": COURSE_FORMAT_VERSION, "patient": self.patient,
-                "protocol": self.protocol, "lesions": [lesion.to_dict() for lesion in self.lesions],
-                "timeline": [entry.to_dict() for entry in self.timeline]}
+        return {
+            "format": COURSE_FORMAT,
+            "format_version": COURSE_FORMAT_VERSION,
+            "patient": self.patient,
+            "protocol": self.protocol,
+            "lesions": [lesion.to_dict() for lesion in self.lesions],
+            "timeline": [entry.to_dict() for entry in self.timeline],
+        }
 
 
 # --------------------------------------------------------------------------- reading and writing
@@ -265,9 +291,18 @@ def is_course_document(data: Any) -> bool:
 def course_from_dict(data: Any, source: str = "course") -> Course:
     """Validate a decoded course document (schema, then meaning) and build the :class:`Course`."""
     _check_schema(data, source)
-    lesions = [CourseLesion(item["id"], item["organ"], item["nodal"], item["first_seen"],
-                            [dict(e) for e in item["category_history"]], item.get("measurable"),
-                            item.get("description", "")) for item in data["lesions"]]
+    lesions = [
+        CourseLesion(
+            item["id"],
+            item["organ"],
+            item["nodal"],
+            item["first_seen"],
+            [dict(e) for e in item["category_history"]],
+            item.get("measurable"),
+            item.get("description", ""),
+        )
+        for item in data["lesions"]
+    ]
     timeline = [_entry(item, source) for item in data["timeline"]]
     course = Course(data["patient"], data["protocol"], lesions, timeline)
     check_course(course, source)
@@ -284,7 +319,9 @@ def save_course(course: Course, path: str | Path, new: bool = False) -> Path:
     check_course(course, str(path))
     if path.exists():
         if new:
-            raise InputError(f"{path} already exists: give another --out, or add to that course with 'hitit course add-visit'.")
+            raise InputError(
+                f"{path} already exists: give another --out, or add to that course with 'hitit course add-visit'."
+            )
         if not is_course_document(_json_or_none(path)):
             raise InputError(f"{path} is not a HITIT course file: it is left alone; write the course elsewhere.")
     return write_text_atomic(path, json.dumps(course.to_dict(), indent=1) + "\n")
@@ -298,13 +335,31 @@ def _json_or_none(path: Path) -> Any:
 
 
 def _entry(item: dict, source: str) -> Imaging | Visit:
-    date = _date(item["date"], source, f"time point {item['id']}" if item["kind"] == IMAGING else f"visit {item['number']}")
+    date = _date(
+        item["date"], source, f"time point {item['id']}" if item["kind"] == IMAGING else f"visit {item['number']}"
+    )
     if item["kind"] == IMAGING:
-        return Imaging(item["id"], date, {k: dict(v) for k, v in item["measurements"].items()},
-                       dict(item.get("status", {})), item.get("source", ""), item.get("plan_folder", ""))
-    return Visit(item["number"], date, item["agent"], item.get("concentration_per_ml"), item.get("dose_unit"),
-                 item.get("per_visit_cap_ml"), item.get("plan_folder", ""), item.get("review_folder", ""),
-                 item.get("technical_success"), [dict(v) for v in item["lesions"]], dict(item["checklist"]))
+        return Imaging(
+            item["id"],
+            date,
+            {k: dict(v) for k, v in item["measurements"].items()},
+            dict(item.get("status", {})),
+            item.get("source", ""),
+            item.get("plan_folder", ""),
+        )
+    return Visit(
+        item["number"],
+        date,
+        item["agent"],
+        item.get("concentration_per_ml"),
+        item.get("dose_unit"),
+        item.get("per_visit_cap_ml"),
+        item.get("plan_folder", ""),
+        item.get("review_folder", ""),
+        item.get("technical_success"),
+        [dict(v) for v in item["lesions"]],
+        dict(item["checklist"]),
+    )
 
 
 def _date(text: str, source: str, where: str) -> dt.date:
@@ -359,55 +414,74 @@ def check_course(course: Course, source: str = "course") -> None:
 def _check_timeline(course: Course, source: str) -> None:
     first = course.timeline[0]
     if not isinstance(first, Imaging):
-        raise InputError(f"{source}: {first.label}, field date: the timeline starts with the baseline imaging; "
-                         "a visit cannot precede the baseline")
+        raise InputError(
+            f"{source}: {first.label}, field date: the timeline starts with the baseline imaging; "
+            "a visit cannot precede the baseline"
+        )
     ids: set[str] = set()
     previous, previous_imaging = first, None
     for entry in course.timeline:
         if isinstance(entry, Visit) and entry.date < first.date:
-            raise InputError(f"{source}: {entry.label}, field date: {entry.date} precedes the baseline imaging "
-                             f"{first.id} ({first.date}); a visit cannot precede the baseline")
+            raise InputError(
+                f"{source}: {entry.label}, field date: {entry.date} precedes the baseline imaging "
+                f"{first.id} ({first.date}); a visit cannot precede the baseline"
+            )
         if entry.date < previous.date:
-            raise InputError(f"{source}: {entry.label}, field date: {entry.date} is before the entry listed before it "
-                             f"({previous.date}); list the timeline in date order")
+            raise InputError(
+                f"{source}: {entry.label}, field date: {entry.date} is before the entry listed before it "
+                f"({previous.date}); list the timeline in date order"
+            )
         if isinstance(entry, Imaging):
             if entry.id in ids:
                 raise InputError(f"{source}: {entry.label}, field id: used twice; give each time point its own id")
             if previous_imaging is not None and entry.date <= previous_imaging.date:
-                raise InputError(f"{source}: {entry.label}, field date: {entry.date} is not after {previous_imaging.label} "
-                                 f"({previous_imaging.date}); imaging dates must increase")
+                raise InputError(
+                    f"{source}: {entry.label}, field date: {entry.date} is not after {previous_imaging.label} "
+                    f"({previous_imaging.date}); imaging dates must increase"
+                )
             ids.add(entry.id)
             previous_imaging = entry
         previous = entry
     numbers = [v.number for v in course.visits]
     if numbers != list(range(1, len(numbers) + 1)):
-        raise InputError(f"{source}: visits, field number: visits are numbered 1, 2, 3 ... in date order, got {numbers}")
+        raise InputError(
+            f"{source}: visits, field number: visits are numbered 1, 2, 3 ... in date order, got {numbers}"
+        )
 
 
-def _check_lesion(course: Course, lesion: CourseLesion, timepoints: dict[str, int], visits: set[int], source: str) -> None:
+def _check_lesion(
+    course: Course, lesion: CourseLesion, timepoints: dict[str, int], visits: set[int], source: str
+) -> None:
     where = f"{source}: lesion {lesion.id}"
     if lesion.first_seen not in timepoints:
-        raise InputError(f"{where}, field first_seen: unknown time point {lesion.first_seen!r}; "
-                         f"use one of {', '.join(timepoints)}")
+        raise InputError(
+            f"{where}, field first_seen: unknown time point {lesion.first_seen!r}; use one of {', '.join(timepoints)}"
+        )
     new = timepoints[lesion.first_seen] > 0
     allowed = NEW_CATEGORIES if new else BASELINE_CATEGORIES
     history = lesion.category_history
     if history[0]["from_visit"] is not None and not new:
-        raise InputError(f"{where}, field category_history/0/from_visit: a baseline lesion's first category holds "
-                         "from the baseline (null)")
+        raise InputError(
+            f"{where}, field category_history/0/from_visit: a baseline lesion's first category holds "
+            "from the baseline (null)"
+        )
     last_visit = 0
     for index, entry in enumerate(history):
         field_name = f"category_history/{index}"
         if entry["category"] not in allowed:
             kind = "a new lesion (first seen after the baseline)" if new else "a baseline lesion"
-            raise InputError(f"{where}, field {field_name}/category: {entry['category']} is not a category of {kind}; "
-                             f"use {' or '.join(allowed)}")
+            raise InputError(
+                f"{where}, field {field_name}/category: {entry['category']} is not a category of {kind}; "
+                f"use {' or '.join(allowed)}"
+            )
         number = entry["from_visit"]
         if number is not None and number not in visits:
             raise InputError(f"{where}, field {field_name}/from_visit: no visit {number} in the course")
         if index and (number or 0) <= last_visit:
-            raise InputError(f"{where}, field {field_name}/from_visit: visit {number} does not come after the "
-                             f"previous entry's; list category changes in visit order")
+            raise InputError(
+                f"{where}, field {field_name}/from_visit: visit {number} does not come after the "
+                f"previous entry's; list category changes in visit order"
+            )
         if index:
             _check_transition(where, field_name, history[index - 1]["category"], entry["category"], number)
         last_visit = number or 0
@@ -416,11 +490,15 @@ def _check_lesion(course: Course, lesion: CourseLesion, timepoints: dict[str, in
 def _check_transition(where: str, field_name: str, before: str, after: str, number: int | None) -> None:
     """itRECIST: target / non-target never changes; a lesion becomes injected but never returns."""
     if before.split("-")[0] != after.split("-")[0]:
-        raise InputError(f"{where}, field {field_name}/category, visit {number}: {before} -> {after} changes the "
-                         "target/non-target role, which never changes after the baseline (itRECIST)")
+        raise InputError(
+            f"{where}, field {field_name}/category, visit {number}: {before} -> {after} changes the "
+            "target/non-target role, which never changes after the baseline (itRECIST)"
+        )
     if is_injected_category(before) and not is_injected_category(after):
-        raise InputError(f"{where}, field {field_name}/category, visit {number}: {before} -> {after}: a lesion "
-                         "cannot go back from injected to non-injected (itRECIST)")
+        raise InputError(
+            f"{where}, field {field_name}/category, visit {number}: {before} -> {after}: a lesion "
+            "cannot go back from injected to non-injected (itRECIST)"
+        )
     if before == after:
         raise InputError(f"{where}, field {field_name}/category, visit {number}: repeats {before}; list changes only")
 
@@ -431,12 +509,16 @@ def _check_imaging(course: Course, timepoint: Imaging, timepoints: dict[str, int
         for lesion_id in values:
             where = f"{source}: time point {timepoint.id}, field {field_name}/{lesion_id}"
             if lesion_id not in course.lesion_ids():
-                raise InputError(f"{where}: unknown lesion {lesion_id!r}; add it to the course's lesions "
-                                 f"(a new lesion: 'hitit course add-timepoint --new {lesion_id}=ORGAN')")
+                raise InputError(
+                    f"{where}: unknown lesion {lesion_id!r}; add it to the course's lesions "
+                    f"(a new lesion: 'hitit course add-timepoint --new {lesion_id}=ORGAN')"
+                )
             first = timepoints[course.lesion(lesion_id).first_seen]
             if index < first:
-                raise InputError(f"{where}: lesion {lesion_id} is first seen at {course.lesion(lesion_id).first_seen}, "
-                                 "after this time point")
+                raise InputError(
+                    f"{where}: lesion {lesion_id} is first seen at {course.lesion(lesion_id).first_seen}, "
+                    "after this time point"
+                )
 
 
 def _check_visit(course: Course, visit: Visit, source: str) -> None:
@@ -445,16 +527,22 @@ def _check_visit(course: Course, visit: Visit, source: str) -> None:
         lesion_id = item["lesion_id"]
         where = f"{source}: {visit.label}, field lesions/{index}/lesion_id"
         if lesion_id not in course.lesion_ids():
-            raise InputError(f"{where}: unknown lesion {lesion_id!r}; the course knows {', '.join(course.lesion_ids())}")
+            raise InputError(
+                f"{where}: unknown lesion {lesion_id!r}; the course knows {', '.join(course.lesion_ids())}"
+            )
         if lesion_id in seen:
             raise InputError(f"{where}: lesion {lesion_id} listed twice")
         seen.add(lesion_id)
         lesion = course.lesion(lesion_id)
         first = course.imaging_by_id(lesion.first_seen)
         if visit.date < first.date:
-            raise InputError(f"{where}: lesion {lesion_id} is first seen at {first.id} ({first.date}), after this visit")
+            raise InputError(
+                f"{where}: lesion {lesion_id} is first seen at {first.id} ({first.date}), after this visit"
+            )
     for lesion_id in visit.injected_ids():
         category = course.lesion(lesion_id).category_at_visit(visit.number)
         if not is_injected_category(category):
-            raise InputError(f"{source}: lesion {lesion_id}, field category_history: injected at {visit.label} "
-                             f"but {category} there; add an injected category from visit {visit.number}")
+            raise InputError(
+                f"{source}: lesion {lesion_id}, field category_history: injected at {visit.label} "
+                f"but {category} there; add an injected category from visit {visit.number}"
+            )

@@ -23,8 +23,19 @@ from hitit.response.study import measurement_mm
 
 #: Kind of output set a course report folder is (its marker names it).
 COURSE_REPORT_KIND = "course-report"
-INJECTION_COLUMNS = ["visit", "date", "category", "planned_ml", "delivered_ml", "technical_success",
-                     "tip_to_target_mm", "angle_deg", "injectate_ml", "leaked_ml", "samples"]
+INJECTION_COLUMNS = [
+    "visit",
+    "date",
+    "category",
+    "planned_ml",
+    "delivered_ml",
+    "technical_success",
+    "tip_to_target_mm",
+    "angle_deg",
+    "injectate_ml",
+    "leaked_ml",
+    "samples",
+]
 
 
 def injection_rows(course: Course, lesion: CourseLesion) -> list[dict]:
@@ -34,20 +45,36 @@ def injection_rows(course: Course, lesion: CourseLesion) -> list[dict]:
         record = visit.lesion(lesion.id)
         if record is None:
             continue
-        rows.append({"visit": visit.number, "date": visit.date.isoformat(), "category": lesion.category_at_visit(visit.number),
-                     "planned_ml": record.get("planned_volume_ml"), "delivered_ml": record.get("delivered_ml"),
-                     "technical_success": record.get("technical_success"), "tip_to_target_mm": record.get("tip_to_target_mm"),
-                     "angle_deg": record.get("angle_deg"), "injectate_ml": record.get("injectate_ml"),
-                     "leaked_ml": record.get("leaked_ml"),
-                     "samples": ", ".join(s["id"] for s in record.get("samples", [])) or None})
+        rows.append(
+            {
+                "visit": visit.number,
+                "date": visit.date.isoformat(),
+                "category": lesion.category_at_visit(visit.number),
+                "planned_ml": record.get("planned_volume_ml"),
+                "delivered_ml": record.get("delivered_ml"),
+                "technical_success": record.get("technical_success"),
+                "tip_to_target_mm": record.get("tip_to_target_mm"),
+                "angle_deg": record.get("angle_deg"),
+                "injectate_ml": record.get("injectate_ml"),
+                "leaked_ml": record.get("leaked_ml"),
+                "samples": ", ".join(s["id"] for s in record.get("samples", [])) or None,
+            }
+        )
     return rows
 
 
 def diameter_rows(course: Course, lesion: CourseLesion) -> list[dict]:
     """The lesion's RECIST diameter (mm) at every time point that measured it."""
-    return [{"timepoint": t.id, "date": t.date.isoformat(), "diameter_mm": measurement_mm(t.measurements[lesion.id]["diameter_mm"]),
-             "volume_ml": t.measurements[lesion.id].get("volume_ml")}
-            for t in course.imaging if lesion.id in t.measurements]
+    return [
+        {
+            "timepoint": t.id,
+            "date": t.date.isoformat(),
+            "diameter_mm": measurement_mm(t.measurements[lesion.id]["diameter_mm"]),
+            "volume_ml": t.measurements[lesion.id].get("volume_ml"),
+        }
+        for t in course.imaging
+        if lesion.id in t.measurements
+    ]
 
 
 def stream_rows(response: StudyResponse) -> list[dict]:
@@ -55,9 +82,16 @@ def stream_rows(response: StudyResponse) -> list[dict]:
     result = response.result(ITRECIST_NAME)
     if result is None:
         return []
-    return [{"timepoint": tp.id, "date": tp.date.isoformat(), "overall": row.overall, "injected": row.injected,
-             "non_injected": row.non_injected}
-            for tp, row in zip(response.study.timepoints[1:], result.timepoints[1:])]
+    return [
+        {
+            "timepoint": tp.id,
+            "date": tp.date.isoformat(),
+            "overall": row.overall,
+            "injected": row.injected,
+            "non_injected": row.non_injected,
+        }
+        for tp, row in zip(response.study.timepoints[1:], result.timepoints[1:])
+    ]
 
 
 def course_figures(course: Course) -> dict:
@@ -66,14 +100,36 @@ def course_figures(course: Course) -> dict:
     """
     response = evaluate_study(course_study(course), warn_baseline=True)
     return {
-        "patient": course.patient, "protocol": course.protocol,
-        "lesions": [{"id": lesion.id, "organ": lesion.organ, "category_history": lesion.category_history,
-                     "injections": injection_rows(course, lesion), "diameters": diameter_rows(course, lesion)}
-                    for lesion in course.lesions],
-        "itrecist": stream_rows(response), "response_warnings": list(response.warnings),
-        "checklists": [{"visit": v.number, "items": [{"id": item.id, "phase": item.phase, "text": item.text,
-                                                      "ticked": bool(v.checklist.get(item.id)), "evidence": item.evidence}
-                                                     for item in items_for(v.agent, v.number)]} for v in course.visits],
+        "patient": course.patient,
+        "protocol": course.protocol,
+        "lesions": [
+            {
+                "id": lesion.id,
+                "organ": lesion.organ,
+                "category_history": lesion.category_history,
+                "injections": injection_rows(course, lesion),
+                "diameters": diameter_rows(course, lesion),
+            }
+            for lesion in course.lesions
+        ],
+        "itrecist": stream_rows(response),
+        "response_warnings": list(response.warnings),
+        "checklists": [
+            {
+                "visit": v.number,
+                "items": [
+                    {
+                        "id": item.id,
+                        "phase": item.phase,
+                        "text": item.text,
+                        "ticked": bool(v.checklist.get(item.id)),
+                        "evidence": item.evidence,
+                    }
+                    for item in items_for(v.agent, v.number)
+                ],
+            }
+            for v in course.visits
+        ],
         "status": course_status(course).to_dict(),
     }
 
@@ -124,26 +180,43 @@ def _write(course: Course, out: Path) -> dict[str, Path]:
     for warning in figures["response_warnings"]:
         report.paragraph(f"warning: {warning}", "note")
     for lesion, data in zip(course.lesions, figures["lesions"]):
-        history = ", ".join(f"{e['category']} from {'baseline' if e['from_visit'] is None else 'visit ' + str(e['from_visit'])}"
-                            for e in lesion.category_history)
+        history = ", ".join(
+            f"{e['category']} from {'baseline' if e['from_visit'] is None else 'visit ' + str(e['from_visit'])}"
+            for e in lesion.category_history
+        )
         with report.section(f"lesion-{lesion.id}", f"Lesion {lesion.id} ({lesion.organ}): {history}"):
             report.table(data["injections"], INJECTION_COLUMNS)
             if any(row["planned_ml"] or row["delivered_ml"] for row in data["injections"]):
-                report.image(_injections_png(lesion, data["injections"]), f"{lesion.id}: planned vs delivered volume", "half")
+                report.image(
+                    _injections_png(lesion, data["injections"]), f"{lesion.id}: planned vs delivered volume", "half"
+                )
             report.image(_diameter_png(course, lesion), f"{lesion.id}: diameter over time", "half")
             report.table(data["diameters"])
     with report.section("checklists", "Per-visit workflow checklist"):
         report.paragraph(checklist_document()["source"], "note")
         for checklist in figures["checklists"]:
             report.heading(f"Visit {checklist['visit']}", 3)
-            report.table([{"phase": i["phase"], "item": i["text"], "done": "yes" if i["ticked"] else "OPEN",
-                           "evidence": i["evidence"]} for i in checklist["items"]])
+            report.table(
+                [
+                    {
+                        "phase": i["phase"],
+                        "item": i["text"],
+                        "done": "yes" if i["ticked"] else "OPEN",
+                        "evidence": i["evidence"],
+                    }
+                    for i in checklist["items"]
+                ]
+            )
     status = figures["status"]
     report.heading("Due next")
-    report.paragraph(f"Visit {status['next_visit']} {status['next_visit_date'] or '(no date)'}: {status['date_rule']}. "
-                     f"Next imaging {status['next_imaging_date']}.")
-    report.table(status["allocation"]["lesions"], ["priority_rank", "lesion_id", "new", "longest_diameter_mm",
-                                                   "injectate_ml", "reason"])
+    report.paragraph(
+        f"Visit {status['next_visit']} {status['next_visit_date'] or '(no date)'}: {status['date_rule']}. "
+        f"Next imaging {status['next_imaging_date']}."
+    )
+    report.table(
+        status["allocation"]["lesions"],
+        ["priority_rank", "lesion_id", "new", "longest_diameter_mm", "injectate_ml", "reason"],
+    )
     paths["html"] = report.write(out / "course_report.html")
     return paths
 

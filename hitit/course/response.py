@@ -60,16 +60,44 @@ def course_study(course: Course) -> Study:
     lesions, new_lesions = [], []
     for lesion in course.lesions:
         if lesion.is_new:
-            new_lesions.append(NewLesion(lesion.id, lesion.first_seen, lesion.organ, bool(lesion.measurable), lesion.nodal,
-                                         _diameters(course, lesion.id) if lesion.measurable else {},
-                                         {} if lesion.measurable else _status(course, lesion.id), lesion.description))
+            new_lesions.append(
+                NewLesion(
+                    lesion.id,
+                    lesion.first_seen,
+                    lesion.organ,
+                    bool(lesion.measurable),
+                    lesion.nodal,
+                    _diameters(course, lesion.id) if lesion.measurable else {},
+                    {} if lesion.measurable else _status(course, lesion.id),
+                    lesion.description,
+                )
+            )
         elif lesion.is_target:
-            lesions.append(Lesion(lesion.id, lesion.organ, TARGET, lesion.nodal, injected_from_timepoint(course, lesion),
-                                  _diameters(course, lesion.id), {}, lesion.description))
+            lesions.append(
+                Lesion(
+                    lesion.id,
+                    lesion.organ,
+                    TARGET,
+                    lesion.nodal,
+                    injected_from_timepoint(course, lesion),
+                    _diameters(course, lesion.id),
+                    {},
+                    lesion.description,
+                )
+            )
         else:
-            lesions.append(Lesion(lesion.id, lesion.organ, NON_TARGET, lesion.nodal,
-                                  injected_from_timepoint(course, lesion), {}, _status(course, lesion.id),
-                                  lesion.description))
+            lesions.append(
+                Lesion(
+                    lesion.id,
+                    lesion.organ,
+                    NON_TARGET,
+                    lesion.nodal,
+                    injected_from_timepoint(course, lesion),
+                    {},
+                    _status(course, lesion.id),
+                    lesion.description,
+                )
+            )
     study = Study(timepoints, tuple(lesions), tuple(new_lesions), course.patient)
     check_study(study, "course response study")
     return study

@@ -55,13 +55,16 @@ class CourseStatus:
 
     def to_dict(self) -> dict:
         """JSON-ready record, as in the course file."""
-        return {"next_visit": self.next_visit,
-                "next_visit_date": None if self.next_visit_date is None else self.next_visit_date.isoformat(),
-                "date_rule": self.date_rule, "allocation": self.allocation.to_dict(),
-                "not_eligible": [n.to_dict() for n in self.not_eligible],
-                "next_imaging_date": self.next_imaging_date.isoformat(),
-                "treat_until": None if self.treat_until is None else self.treat_until.isoformat(),
-                "notes": list(self.notes)}
+        return {
+            "next_visit": self.next_visit,
+            "next_visit_date": None if self.next_visit_date is None else self.next_visit_date.isoformat(),
+            "date_rule": self.date_rule,
+            "allocation": self.allocation.to_dict(),
+            "not_eligible": [n.to_dict() for n in self.not_eligible],
+            "next_imaging_date": self.next_imaging_date.isoformat(),
+            "treat_until": None if self.treat_until is None else self.treat_until.isoformat(),
+            "notes": list(self.notes),
+        }
 
 
 def visit_date(protocol: Protocol, course: Course, number: int) -> tuple[dt.date | None, str]:
@@ -69,7 +72,10 @@ def visit_date(protocol: Protocol, course: Course, number: int) -> tuple[dt.date
     schedule = protocol.schedule
     if number == 1:
         latest = course.baseline.date + dt.timedelta(days=BASELINE_VALID_DAYS)
-        return latest, f"at the latest {BASELINE_VALID_DAYS} days after the baseline imaging (RECIST 1.1 baseline window)"
+        return (
+            latest,
+            f"at the latest {BASELINE_VALID_DAYS} days after the baseline imaging (RECIST 1.1 baseline window)",
+        )
     if schedule is None:
         return None, f"protocol '{protocol.name}' gives no schedule: set the date with the treating team"
     previous = course.visit(number - 1)
@@ -111,7 +117,9 @@ def latest_volume_ml(course: Course, lesion: CourseLesion) -> float | None:
     return None
 
 
-def _candidate(course: Course, lesion: CourseLesion, last: Imaging, protocol: Protocol) -> LesionDoseInput | NotEligible:
+def _candidate(
+    course: Course, lesion: CourseLesion, last: Imaging, protocol: Protocol
+) -> LesionDoseInput | NotEligible:
     size = latest_size(course, lesion)
     if last.status.get(lesion.id) == ABSENT:
         return NotEligible(lesion.id, f"absent at {last.id}")
@@ -127,8 +135,10 @@ def _candidate(course: Course, lesion: CourseLesion, last: Imaging, protocol: Pr
         return NotEligible(lesion.id, f"too small to measure at {timepoint_id}: no size to dose by")
     volume = latest_volume_ml(course, lesion)
     if volume is None and DOSE_KINDS[protocol.kind].needs_lesion_volume:
-        return NotEligible(lesion.id, f"protocol '{protocol.name}' doses by volume and no time point measured it "
-                                      "(add a time point from masks)")
+        return NotEligible(
+            lesion.id,
+            f"protocol '{protocol.name}' doses by volume and no time point measured it (add a time point from masks)",
+        )
     return LesionDoseInput(lesion.id, float(longest), volume, is_new_for_dosing(lesion))
 
 
@@ -145,12 +155,25 @@ def course_status(course: Course) -> CourseStatus:
     allocation = allocate(inputs, protocol, number)
     schedule = protocol.schedule or {}
     first = course.visit(1)
-    until = (first.date + dt.timedelta(days=schedule["minimum_duration_days"])
-             if first is not None and schedule.get("minimum_duration_days") else None)
+    until = (
+        first.date + dt.timedelta(days=schedule["minimum_duration_days"])
+        if first is not None and schedule.get("minimum_duration_days")
+        else None
+    )
     notes = (f"treat until at least {until}",) if until else ()
     latest = course.timeline[-1]
     if date is not None and date < latest.date:
-        notes += (f"visit {number} was due on {date}, before the course's latest entry ({latest.label}, {latest.date}): "
-                  "overdue or paused",)
-    return CourseStatus(number, date, rule, allocation, tuple(excluded),
-                        last.date + dt.timedelta(days=IMAGING_INTERVAL_DAYS), until, notes)
+        notes += (
+            f"visit {number} was due on {date}, before the course's latest entry ({latest.label}, {latest.date}): "
+            "overdue or paused",
+        )
+    return CourseStatus(
+        number,
+        date,
+        rule,
+        allocation,
+        tuple(excluded),
+        last.date + dt.timedelta(days=IMAGING_INTERVAL_DAYS),
+        until,
+        notes,
+    )

@@ -67,14 +67,15 @@ class VisitScript:
 
 #: The injection visits. Visits 1-3 follow the T-VEC schedule (days 7, 28 = +3 weeks, 42 = +2 weeks); visit 4
 #: comes after a pause, once the new lesion is seen, and plans it first. Visit 1 delivers 90 % (a shortfall).
-VISITS = (VisitScript(7, (1.5, -1.0, 0.0), 0.9, (0.0, -4.0, 0.0)),
-          VisitScript(28, (-1.0, 2.0, 0.0), 1.0, (3.0, 0.0, 0.0)),
-          VisitScript(42, (0.0, 1.5, 0.0), 1.0, (0.0, 0.0, 0.0)),
-          VisitScript(98, (1.0, 1.0, 0.0), 1.0, (0.0, 0.0, 0.0)))
+VISITS = (
+    VisitScript(7, (1.5, -1.0, 0.0), 0.9, (0.0, -4.0, 0.0)),
+    VisitScript(28, (-1.0, 2.0, 0.0), 1.0, (3.0, 0.0, 0.0)),
+    VisitScript(42, (0.0, 1.5, 0.0), 1.0, (0.0, 0.0, 0.0)),
+    VisitScript(98, (1.0, 1.0, 0.0), 1.0, (0.0, 0.0, 0.0)),
+)
 #: Follow-up imaging: id, day from baseline, each changed lesion's size factor (semi-axes x factor) against the
 #: baseline. The injected L4 shrinks; the non-injected L1 and L2 shrink too (abscopal response); L3 stays.
-FOLLOW_UPS = (("W7", 49, {"L1": 0.5, "L2": 0.7, "L4": 0.5}),
-              ("W13", 91, {"L1": 0.4, "L2": 0.6, "L4": 0.4}))
+FOLLOW_UPS = (("W7", 49, {"L1": 0.5, "L2": 0.7, "L4": 0.5}), ("W13", 91, {"L1": 0.4, "L2": 0.6, "L4": 0.4}))
 #: Where the biopsy through the introducer is taken before each injection, from the planned target (LPS mm).
 BIOPSY_OFFSET_MM = (0.0, 0.0, 3.0)
 #: Needle length outside the skin (mm) and radius (19 G, about 1.1 mm outer diameter, ISO 9626).
@@ -87,14 +88,29 @@ CT_MAX_HU = 3071.0
 #: Rise of contrast-tagged injectate over the tissue it fills (HU): diluted iodinated contrast.
 INJECTATE_TAG_HU = 300.0
 #: The new lesion at the last follow-up: a subcutaneous nodule in the right anterior abdominal wall.
-NEW_LESION = LesionTruth("L5", "subcutaneous_fat", "new subcutaneous nodule (last follow-up)",
-                         (-60.0, -100.0, -20.0), (7.0, 6.0, 7.0), LESION_HU)
+NEW_LESION = LesionTruth(
+    "L5",
+    "subcutaneous_fat",
+    "new subcutaneous nodule (last follow-up)",
+    (-60.0, -100.0, -20.0),
+    (7.0, 6.0, 7.0),
+    LESION_HU,
+)
 NEW_LESION_AT = "W13"
 #: Host tissue HU a lesion's old voxels return to when it shrinks.
 HOST_HU = {"liver": LIVER_HU, "subcutaneous_fat": FAT_HU}
 #: Checklist items ticked at each visit; the rest are left open to show the report's open items.
-TICKED = ("case_selection", "baseline_imaging", "lesion_categories", "contraindications", "consent",
-          "plan_checked", "anaesthesia_not_in_lesion", "single_entry_fanning", "volume_and_leak_logged")
+TICKED = (
+    "case_selection",
+    "baseline_imaging",
+    "lesion_categories",
+    "contraindications",
+    "consent",
+    "plan_checked",
+    "anaesthesia_not_in_lesion",
+    "single_entry_fanning",
+    "volume_and_leak_logged",
+)
 
 
 # --------------------------------------------------------------------------- synthetic images
@@ -119,8 +135,10 @@ def ellipsoid_mask(grid: Grid, centre, semi_axes) -> np.ndarray:
 
 def _fraction_inside(points: np.ndarray, grid: Grid, inside, supersample: int = 4) -> np.ndarray:
     """Fraction of each voxel (centres ``points``, (..., 3) LPS) for which ``inside(points)`` holds."""
-    offsets = ((np.arange(supersample) + 0.5) / supersample - 0.5)
-    sub = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3) * np.asarray(grid.spacing_mm)
+    offsets = (np.arange(supersample) + 0.5) / supersample - 0.5
+    sub = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3) * np.asarray(
+        grid.spacing_mm
+    )
     # an axis-aligned grid (the teaching torso's): sub-voxel offsets are spacing-scaled LPS offsets
     return np.mean([inside(points + offset) for offset in sub], axis=0)
 
@@ -137,6 +155,7 @@ def insert_needle(ct: Volume, hub_lps, tip_lps) -> Volume:
         t = (p - hub) @ axis
         radial = np.linalg.norm(p - hub - t[..., None] * axis, axis=-1)
         return (radial <= NEEDLE_RADIUS_MM) & (t >= 0) & (t <= length)
+
     fraction = _fraction_inside(points, ct.grid, inside)
     array = ct.array.astype(np.float32)
     block = array[slices]
@@ -166,7 +185,7 @@ def leaked_ml(lesion: LesionTruth, centre, radius_mm: float, samples: int = 400_
     points = np.asarray(centre) + rng.uniform(-radius_mm, radius_mm, (samples, 3))
     points = points[np.linalg.norm(points - centre, axis=1) <= radius_mm]
     outside = np.sum(((points - lesion.centre_lps) / np.asarray(lesion.semi_axes_mm)) ** 2, axis=1) > 1.0
-    return float(outside.mean() * 4.0 / 3.0 * math.pi * radius_mm ** 3 / 1000.0)
+    return float(outside.mean() * 4.0 / 3.0 * math.pi * radius_mm**3 / 1000.0)
 
 
 def scaled(lesion: LesionTruth, factor: float) -> LesionTruth:
@@ -174,8 +193,9 @@ def scaled(lesion: LesionTruth, factor: float) -> LesionTruth:
     return dataclasses.replace(lesion, semi_axes_mm=tuple(s * factor for s in lesion.semi_axes_mm))
 
 
-def follow_up_ct(baseline: Volume, baseline_masks: dict, lesions: dict[str, LesionTruth],
-                 rng: np.random.Generator) -> tuple[Volume, dict[str, np.ndarray]]:
+def follow_up_ct(
+    baseline: Volume, baseline_masks: dict, lesions: dict[str, LesionTruth], rng: np.random.Generator
+) -> tuple[Volume, dict[str, np.ndarray]]:
     """The baseline CT with changed lesions repainted: old voxels back to host tissue, new ellipsoids painted."""
     array = baseline.array.astype(np.float32)
     masks = {}
@@ -212,7 +232,9 @@ def _injection_visit(number: int, course: Course, teaching, case: Case, out: Pat
         entry, target = np.asarray(best.entry_lps), np.asarray(best.target_lps)
         tip = target + np.asarray(script.tip_offset_mm)
         direction = (target - entry) / np.linalg.norm(target - entry)
-        needle_ct = insert_needle(needle_ct, tip - direction * (np.linalg.norm(target - entry) + NEEDLE_OUTSIDE_MM), tip)
+        needle_ct = insert_needle(
+            needle_ct, tip - direction * (np.linalg.norm(target - entry) + NEEDLE_OUTSIDE_MM), tip
+        )
         delivered = round(lesion.allocation.injectate_ml * script.delivered_fraction, 4)
         centre, radius = tip + np.asarray(script.injectate_shift_mm), sphere_radius_mm(delivered)
         injections.append((centre, radius))
@@ -222,30 +244,53 @@ def _injection_visit(number: int, course: Course, teaching, case: Case, out: Pat
         record = next(item for item in plan_dict["lesions"] if item["id"] == lesion.lesion_id)
         deposits = np.array([d["point_lps"] for d in deposit_list(record)])
         visit_truth[lesion.lesion_id] = {
-            "tip_error_mm": round(float(np.linalg.norm(script.tip_offset_mm)), 4), "delivered_ml": delivered,
-            "injectate_ml": round(4.0 / 3.0 * math.pi * radius ** 3 / 1000.0, 4),
+            "tip_error_mm": round(float(np.linalg.norm(script.tip_offset_mm)), 4),
+            "delivered_ml": delivered,
+            "injectate_ml": round(4.0 / 3.0 * math.pi * radius**3 / 1000.0, 4),
             "leaked_ml": round(leaked_ml(teaching[lesion.lesion_id], centre, radius), 4),
-            "planned_ml": lesion.allocation.injectate_ml, "new": lesion.lesion_id in new,
-            "samples": {biopsy.sample_id: round(float(np.min(np.linalg.norm(deposits - biopsy.point_lps, axis=1))), 3)}}
+            "planned_ml": lesion.allocation.injectate_ml,
+            "new": lesion.lesion_id in new,
+            "samples": {biopsy.sample_id: round(float(np.min(np.linalg.norm(deposits - biopsy.point_lps, axis=1))), 3)},
+        }
     post_ct = needle_ct
     for centre, radius in injections:
         post_ct = add_injectate(post_ct, centre, radius)
     write_volume(needle_ct, folder / "procedure_ct.nrrd")
     write_volume(post_ct, folder / "post_injection_ct.nrrd")
-    review = review_visit(plan_from_dict(plan_dict), needle_ct, {**case.structures, **case.lesions}, post_ct=post_ct,
-                          injection_log=records, sampling_log=samples)
+    review = review_visit(
+        plan_from_dict(plan_dict),
+        needle_ct,
+        {**case.structures, **case.lesions},
+        post_ct=post_ct,
+        injection_log=records,
+        sampling_log=samples,
+    )
     write_review(review, folder / "review")
     date = BASELINE_DATE + dt.timedelta(days=script.day)
-    entry = make_visit(course, number, date, plan_dict, review.to_dict(), f"visit{number}/plan", f"visit{number}/review")
+    entry = make_visit(
+        course, number, date, plan_dict, review.to_dict(), f"visit{number}/plan", f"visit{number}/review"
+    )
     entry.checklist = tick({}, list(TICKED), [])
     course.add(entry)
     record_injections(course, entry)
-    truth["visits"][str(number)] = {"date": date.isoformat(), "concentration_per_ml": entry.concentration_per_ml,
-                                    "new_lesions": list(new), "lesions": visit_truth}
+    truth["visits"][str(number)] = {
+        "date": date.isoformat(),
+        "concentration_per_ml": entry.concentration_per_ml,
+        "new_lesions": list(new),
+        "lesions": visit_truth,
+    }
 
 
-def _follow_up(timepoint_id: str, day: int, factors: dict, course: Course, teaching, out: Path, truth: dict,
-               rng: np.random.Generator) -> tuple[Case, dict[str, LesionTruth]]:
+def _follow_up(
+    timepoint_id: str,
+    day: int,
+    factors: dict,
+    course: Course,
+    teaching,
+    out: Path,
+    truth: dict,
+    rng: np.random.Generator,
+) -> tuple[Case, dict[str, LesionTruth]]:
     """A follow-up CT with the scripted lesion changes, measured from its masks into the course; return the
     case on it (for the visits that follow) and the lesions' truth there.
     """
@@ -260,11 +305,20 @@ def _follow_up(timepoint_id: str, day: int, factors: dict, course: Course, teach
     write_volume(ct, folder / "ct.nrrd")
     write_seg_nrrd(folder / "lesions.seg.nrrd", ct.grid, masks)
     date = BASELINE_DATE + dt.timedelta(days=day)
-    course.add(Imaging(timepoint_id, date, measurements_from_masks(course, masks, ct.grid), {},
-                       f"lesion masks followup-{timepoint_id}/lesions.seg.nrrd"))
+    course.add(
+        Imaging(
+            timepoint_id,
+            date,
+            measurements_from_masks(course, masks, ct.grid),
+            {},
+            f"lesion masks followup-{timepoint_id}/lesions.seg.nrrd",
+        )
+    )
     current = {**teaching.truth, **lesions}
-    truth["timepoints"][timepoint_id] = {"date": date.isoformat(), "diameters_mm": {
-        lesion_id: current[lesion_id].longest_axial_diameter_mm for lesion_id in masks}}
+    truth["timepoints"][timepoint_id] = {
+        "date": date.isoformat(),
+        "diameters_mm": {lesion_id: current[lesion_id].longest_axial_diameter_mm for lesion_id in masks},
+    }
     return Case(ct, baseline.structures, masks), current
 
 
@@ -276,8 +330,10 @@ def _truth_streams(course: Course, truth: dict) -> dict:
         for lesion_id, measurement in entry.get("measurements", {}).items():
             measurement["diameter_mm"] = diameters[lesion_id]
     result = evaluate_study(course_study(course_from_dict(data)), warn_baseline=True).itrecist
-    return {tp.id: {"overall": row.overall, "injected": row.injected, "non_injected": row.non_injected}
-            for tp, row in zip(course.imaging[1:], result.timepoints[1:])}
+    return {
+        tp.id: {"overall": row.overall, "injected": row.injected, "non_injected": row.non_injected}
+        for tp, row in zip(course.imaging[1:], result.timepoints[1:])
+    }
 
 
 def _write_course(staging: Path, seed: int) -> dict[str, Path]:
@@ -288,14 +344,31 @@ def _write_course(staging: Path, seed: int) -> dict[str, Path]:
     write_seg_nrrd(staging / "baseline" / "lesions.seg.nrrd", case.grid, case.lesions)
     baseline_plan = plan_case(case, PlanConfig(protocol=PROTOCOL, visit=1), case_name="teaching course baseline")
     write_plan(baseline_plan, case, staging / "baseline" / "plan")
-    course = new_course(PATIENT, _plan_dict(baseline_plan), BASELINE_DATE, "baseline/plan", non_targets=("L3",),
-                        organs={lesion_id: t.organ for lesion_id, t in teaching.truth.items()})
-    truth: dict = {"frame": "LPS", "patient": PATIENT, "protocol": PROTOCOL, "visits": {},
-                   "timepoints": {"BL": {"date": BASELINE_DATE.isoformat(), "diameters_mm": {
-                       lesion_id: t.longest_axial_diameter_mm for lesion_id, t in teaching.truth.items()}}}}
+    course = new_course(
+        PATIENT,
+        _plan_dict(baseline_plan),
+        BASELINE_DATE,
+        "baseline/plan",
+        non_targets=("L3",),
+        organs={lesion_id: t.organ for lesion_id, t in teaching.truth.items()},
+    )
+    truth: dict = {
+        "frame": "LPS",
+        "patient": PATIENT,
+        "protocol": PROTOCOL,
+        "visits": {},
+        "timepoints": {
+            "BL": {
+                "date": BASELINE_DATE.isoformat(),
+                "diameters_mm": {lesion_id: t.longest_axial_diameter_mm for lesion_id, t in teaching.truth.items()},
+            }
+        },
+    }
     # the timeline in date order: each visit is planned and reviewed on the latest CT
-    events = sorted([(script.day, "visit", number) for number, script in enumerate(VISITS, start=1)]
-                    + [(day, "imaging", index) for index, (_, day, _) in enumerate(FOLLOW_UPS)])
+    events = sorted(
+        [(script.day, "visit", number) for number, script in enumerate(VISITS, start=1)]
+        + [(day, "imaging", index) for index, (_, day, _) in enumerate(FOLLOW_UPS)]
+    )
     current_case, current_truth = case, dict(teaching.truth)
     rng = np.random.default_rng(seed + 1)
     for _, kind, index in events:
@@ -305,8 +378,10 @@ def _write_course(staging: Path, seed: int) -> dict[str, Path]:
             timepoint_id, day, factors = FOLLOW_UPS[index]
             current_case, current_truth = _follow_up(timepoint_id, day, factors, course, teaching, staging, truth, rng)
     truth["itrecist"] = _truth_streams(course, truth)
-    paths = {"course": save_course(course, staging / "course.json", new=True),
-             "truth": write_text_atomic(staging / "truth.json", json.dumps(truth, indent=1) + "\n")}
+    paths = {
+        "course": save_course(course, staging / "course.json", new=True),
+        "truth": write_text_atomic(staging / "truth.json", json.dumps(truth, indent=1) + "\n"),
+    }
     response = evaluate_study(course_study(course))
     paths["response"] = write_outputs(response, staging / "response")["html"]
     paths["report"] = write_course_report(course, staging / "report")["html"]

@@ -19,12 +19,17 @@ from hitit.lesions.segment import Lesion
 from hitit.response.study import Study
 
 
-def measurements_from_masks(course: Course, masks: dict[str, np.ndarray], grid: Grid,
-                            new_nodal: dict[str, bool] | None = None) -> dict[str, dict]:
+def measurements_from_masks(
+    course: Course, masks: dict[str, np.ndarray], grid: Grid, new_nodal: dict[str, bool] | None = None
+) -> dict[str, dict]:
     """Lesion id -> measurement record of every mask (empty mask: absent), measured on ``grid``."""
     out = {}
     for lesion_id, mask in masks.items():
-        nodal = course.lesion(lesion_id).nodal if lesion_id in course.lesion_ids() else (new_nodal or {}).get(lesion_id, False)
+        nodal = (
+            course.lesion(lesion_id).nodal
+            if lesion_id in course.lesion_ids()
+            else (new_nodal or {}).get(lesion_id, False)
+        )
         if not mask.any():
             out[lesion_id] = measurement_record(nodal, 0.0, 0.0, 0.0)
             continue

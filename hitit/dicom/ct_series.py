@@ -16,9 +16,13 @@ from hitit.errors import InputError
 from hitit.geometry import Grid
 
 #: What a referencing object needs from every slice (DICOM keyword -> what it is called in messages).
-REQUIRED_UIDS = {"StudyInstanceUID": "Study Instance UID", "SeriesInstanceUID": "Series Instance UID",
-                 "SOPInstanceUID": "SOP Instance UID", "SOPClassUID": "SOP Class UID",
-                 "FrameOfReferenceUID": "Frame of Reference UID"}
+REQUIRED_UIDS = {
+    "StudyInstanceUID": "Study Instance UID",
+    "SeriesInstanceUID": "Series Instance UID",
+    "SOPInstanceUID": "SOP Instance UID",
+    "SOPClassUID": "SOP Class UID",
+    "FrameOfReferenceUID": "Frame of Reference UID",
+}
 
 
 @dataclass
@@ -57,8 +61,14 @@ def read_ct_series(folder: str | Path) -> CtSeries:
         raise InputError(f"No DICOM image slices in {folder}: --ct takes the folder of the CT series' DICOM files.")
     series = {str(d.get("SeriesInstanceUID", "")) for d in datasets}
     if len(series) > 1:
-        raise InputError(f"Folder {folder} holds {len(series)} DICOM series: put the planning CT series in a folder of its own.")
-    missing = [label for keyword, label in REQUIRED_UIDS.items() if any(not str(d.get(keyword, "") or "").strip() for d in datasets)]
+        raise InputError(
+            f"Folder {folder} holds {len(series)} DICOM series: put the planning CT series in a folder of its own."
+        )
+    missing = [
+        label
+        for keyword, label in REQUIRED_UIDS.items()
+        if any(not str(d.get(keyword, "") or "").strip() for d in datasets)
+    ]
     if missing:
         raise InputError(
             f"The CT series in {folder} has no {', '.join(missing)} (a de-identified copy?): DICOM objects must reference "
@@ -74,7 +84,15 @@ def _grid(datasets: list, orientation: np.ndarray, normal: np.ndarray) -> Grid:
     """The series grid: i along rows (IOP row direction), j down columns, k along the sorted normal (LPS mm)."""
     positions = np.asarray([d.ImagePositionPatient for d in datasets], dtype=float)
     row_spacing, column_spacing = (float(v) for v in datasets[0].PixelSpacing)
-    gap = float(np.median(np.diff(positions @ normal))) if len(datasets) > 1 else float(datasets[0].get("SliceThickness", 1) or 1)
+    gap = (
+        float(np.median(np.diff(positions @ normal)))
+        if len(datasets) > 1
+        else float(datasets[0].get("SliceThickness", 1) or 1)
+    )
     direction = np.column_stack([orientation[:3], orientation[3:], normal])
-    return Grid((int(datasets[0].Columns), int(datasets[0].Rows), len(datasets)), (column_spacing, row_spacing, gap),
-                tuple(positions[0]), direction.ravel())
+    return Grid(
+        (int(datasets[0].Columns), int(datasets[0].Rows), len(datasets)),
+        (column_spacing, row_spacing, gap),
+        tuple(positions[0]),
+        direction.ravel(),
+    )

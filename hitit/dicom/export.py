@@ -58,8 +58,17 @@ def lesion_records(plan: PlanFile) -> list[LesionRecord]:
     records = []
     for lesion in plan.lesions:
         m = lesion.record["measurement"]
-        records.append(LesionRecord(lesion.id, float(m["volume_ml"]), float(m["longest_diameter_mm"]),
-                                    float(m["short_axis_mm"]), lesion.injectate_ml, m.get("organ"), bool(m["nodal"])))
+        records.append(
+            LesionRecord(
+                lesion.id,
+                float(m["volume_ml"]),
+                float(m["longest_diameter_mm"]),
+                float(m["short_axis_mm"]),
+                lesion.injectate_ml,
+                m.get("organ"),
+                bool(m["nodal"]),
+            )
+        )
     return records
 
 
@@ -95,20 +104,35 @@ def build_seg(ct: CtSeries, masks: dict[str, np.ndarray], records: list[LesionRe
     descriptions = []
     for number, record in enumerate(records, start=1):
         site = finding_site(record.organ)
-        descriptions.append(hd.seg.SegmentDescription(
-            segment_number=number, segment_label=record.lesion_id,
-            segmented_property_category=segment_category(), segmented_property_type=segment_type(),
-            # the masks are the planner's input segmentation; HITIT records no algorithm for them
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            anatomic_regions=[site] if site is not None else None,
-            tracking_id=record.lesion_id, tracking_uid=tracking_uid(key, record.lesion_id, seed),
-        ))
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=record.lesion_id,
+                segmented_property_category=segment_category(),
+                segmented_property_type=segment_type(),
+                # the masks are the planner's input segmentation; HITIT records no algorithm for them
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+                anatomic_regions=[site] if site is not None else None,
+                tracking_id=record.lesion_id,
+                tracking_uid=tracking_uid(key, record.lesion_id, seed),
+            )
+        )
     return hd.seg.Segmentation(
-        source_images=ct.datasets, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, manufacturer_model_name="hitit",
-        software_versions=__version__, device_serial_number="none", series_description="HITIT lesions",
-        content_label="LESIONS", content_description="Lesions of a HITIT plan",
+        source_images=ct.datasets,
+        pixel_array=pixels,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name="hitit",
+        software_versions=__version__,
+        device_serial_number="none",
+        series_description="HITIT lesions",
+        content_label="LESIONS",
+        content_description="Lesions of a HITIT plan",
     )
 
 
@@ -122,36 +146,56 @@ def build_sr(ct: CtSeries, seg, records: list[LesionRecord], key: str, seed: str
     groups = []
     for number, record in enumerate(records, start=1):
         site = finding_site(record.organ)
-        groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=tracking_uid(key, record.lesion_id, seed), identifier=record.lesion_id),
-            referenced_segment=hd.sr.ReferencedSegment(
-                sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID, segment_number=number,
-                source_series=hd.sr.SourceSeriesForSegmentation(ct.first.SeriesInstanceUID)),
-            finding_type=segment_type(),
-            finding_sites=[hd.sr.FindingSite(site)] if site is not None else None,
-            measurements=[
-                hd.sr.Measurement(concept("SCT", "Volume"), round(record.volume_ml, 3), milliliter),
-                hd.sr.Measurement(concept("SCT", "LongAxis"), round(record.longest_diameter_mm, 2), millimeter),
-                hd.sr.Measurement(concept("SCT", "ShortAxis"), round(record.short_axis_mm, 2), millimeter),
-                hd.sr.Measurement(planned_injectate_volume(), round(record.injectate_ml, 3), milliliter),
-            ],
-        ))
+        groups.append(
+            hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=tracking_uid(key, record.lesion_id, seed), identifier=record.lesion_id
+                ),
+                referenced_segment=hd.sr.ReferencedSegment(
+                    sop_class_uid=seg.SOPClassUID,
+                    sop_instance_uid=seg.SOPInstanceUID,
+                    segment_number=number,
+                    source_series=hd.sr.SourceSeriesForSegmentation(ct.first.SeriesInstanceUID),
+                ),
+                finding_type=segment_type(),
+                finding_sites=[hd.sr.FindingSite(site)] if site is not None else None,
+                measurements=[
+                    hd.sr.Measurement(concept("SCT", "Volume"), round(record.volume_ml, 3), milliliter),
+                    hd.sr.Measurement(concept("SCT", "LongAxis"), round(record.longest_diameter_mm, 2), millimeter),
+                    hd.sr.Measurement(concept("SCT", "ShortAxis"), round(record.short_axis_mm, 2), millimeter),
+                    hd.sr.Measurement(planned_injectate_volume(), round(record.injectate_ml, 3), milliliter),
+                ],
+            )
+        )
     observer = hd.sr.ObserverContext(
         observer_type=concept("DCM", "Device"),
-        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(uid=hd.UID(), name=f"HITIT {__version__}"))
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=hd.UID(), name=f"HITIT {__version__}"
+        ),
+    )
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=concept("LN", "CTUnspecifiedBodyRegion"),  # LOINC 25045-6, CID 100
         imaging_measurements=groups,
     )
     return hd.sr.Comprehensive3DSR(
-        evidence=[seg, *ct.datasets], content=report[0], series_instance_uid=hd.UID(), series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, series_description="HITIT lesion measurements",
-        is_complete=True, is_final=False, is_verified=False,
+        evidence=[seg, *ct.datasets],
+        content=report[0],
+        series_instance_uid=hd.UID(),
+        series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        series_description="HITIT lesion measurements",
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
     )
 
 
-def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Path, seed: str | None = None) -> dict[str, Path]:
+def export_dicom(
+    plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Path, seed: str | None = None
+) -> dict[str, Path]:
     """Write ``lesions.seg.dcm`` and ``measurements.sr.dcm`` of the plan in ``plan_dir`` into ``out_dir``.
 
     Both objects are built in memory first, so bad input (a CT without UIDs, a plan made on another
@@ -169,17 +213,24 @@ def export_dicom(plan_dir: str | Path, ct_folder: str | Path, out_dir: str | Pat
     plan = load_plan(plan_dir)
     masks_path = Path(plan_dir) / LESION_MASKS_FILE
     if not masks_path.is_file():
-        raise InputError(f"{plan_dir} has no {LESION_MASKS_FILE} (the lesion masks): plan the case again with this HITIT version.")
+        raise InputError(
+            f"{plan_dir} has no {LESION_MASKS_FILE} (the lesion masks): plan the case again with this HITIT version."
+        )
     ct = read_ct_series(ct_folder)
     if not seg_nrrd_grid(masks_path).same_as(ct.grid, tolerance_mm=0.01):
-        raise InputError(f"The plan in {plan_dir} was made on another CT grid than the series in {ct_folder}: "
-                         f"give the CT series the plan was made on (plan grid {seg_nrrd_grid(masks_path).describe()}).")
+        raise InputError(
+            f"The plan in {plan_dir} was made on another CT grid than the series in {ct_folder}: "
+            f"give the CT series the plan was made on (plan grid {seg_nrrd_grid(masks_path).describe()})."
+        )
     masks = read_structures(masks_path, ct.grid)
     records = lesion_records(plan)
     missing = [r.lesion_id for r in records if r.lesion_id not in masks or not masks[r.lesion_id].any()]
     if missing or not records:
-        raise InputError(f"Lesions {missing} of plan.json have no mask in {masks_path.name}: plan the case again." if missing
-                         else f"The plan in {plan_dir} has no lesion to export.")
+        raise InputError(
+            f"Lesions {missing} of plan.json have no mask in {masks_path.name}: plan the case again."
+            if missing
+            else f"The plan in {plan_dir} has no lesion to export."
+        )
     seed_key = patient_key(ct, seed)
     seg = build_seg(ct, masks, records, seed_key, seed)
     sr = build_sr(ct, seg, records, seed_key, seed)

@@ -62,23 +62,32 @@ def read_measurement_report(path: str | Path) -> MeasurementReportRead:
         raise InputError(f"Measurement report not found: {path}. Check the path.")
     dataset = read_dicom_object(path)
     if str(dataset.get("Modality", "")) != "SR" or "ContentSequence" not in dataset:
-        raise InputError(f"{path.name} is not a DICOM structured report (Modality {dataset.get('Modality', 'none')}): "
-                         "pass TID 1500 measurement reports (SR).")
+        raise InputError(
+            f"{path.name} is not a DICOM structured report (Modality {dataset.get('Modality', 'none')}): "
+            "pass TID 1500 measurement reports (SR)."
+        )
     try:
         report = hd.sr.MeasurementReport.from_sequence([dataset])
     except (ValueError, AttributeError, KeyError, TypeError) as error:
         raise InputError(f"{path.name} is an SR but not a TID 1500 Measurement Report ({error}).") from None
-    groups = (report.get_volumetric_roi_measurement_groups() + report.get_planar_roi_measurement_groups()
-              + report.get_image_measurement_groups())
+    groups = (
+        report.get_volumetric_roi_measurement_groups()
+        + report.get_planar_roi_measurement_groups()
+        + report.get_image_measurement_groups()
+    )
     read = MeasurementReportRead(path, _report_date(dataset, path), str(dataset.get("PatientID", "") or ""))
     for group in groups:
         lesion = _lesion(group, path)
         if lesion is not None:
             if any(other.key == lesion.key for other in read.lesions):
-                raise InputError(f"{path.name}: lesion {lesion.lesion_id} ({lesion.key}) has two measurement groups; keep one.")
+                raise InputError(
+                    f"{path.name}: lesion {lesion.lesion_id} ({lesion.key}) has two measurement groups; keep one."
+                )
             read.lesions.append(lesion)
     if not read.lesions:
-        raise InputError(f"{path.name} has no measurement group with a tracking identifier: nothing to follow over time.")
+        raise InputError(
+            f"{path.name} has no measurement group with a tracking identifier: nothing to follow over time."
+        )
     return read
 
 
@@ -88,7 +97,9 @@ def _report_date(dataset, path: Path) -> str:
     try:
         return dt.datetime.strptime(value, "%Y%m%d").date().isoformat()
     except ValueError:
-        raise InputError(f"{path.name} has no valid Study Date or Content Date ({value!r}): time points need a date.") from None
+        raise InputError(
+            f"{path.name} has no valid Study Date or Content Date ({value!r}): time points need a date."
+        ) from None
 
 
 def _lesion(group, path: Path) -> ReportedLesion | None:
@@ -100,14 +111,21 @@ def _lesion(group, path: Path) -> ReportedLesion | None:
     longest = next((_mm(measurements[c], identifier, path) for c in LONGEST_DIAMETER_CODES if c in measurements), None)
     short = _mm(measurements[SHORT_AXIS_CODE], identifier, path) if SHORT_AXIS_CODE in measurements else None
     sites = [site.value for site in (group.finding_sites or [])]
-    return ReportedLesion(key=str(group.tracking_uid or identifier), lesion_id=str(identifier), longest_diameter_mm=longest,
-                          short_axis_mm=short, organ=str(sites[0].meaning).lower() if sites else None,
-                          nodal=any(str(s.value) == LYMPH_NODE_CODE for s in sites))
+    return ReportedLesion(
+        key=str(group.tracking_uid or identifier),
+        lesion_id=str(identifier),
+        longest_diameter_mm=longest,
+        short_axis_mm=short,
+        organ=str(sites[0].meaning).lower() if sites else None,
+        nodal=any(str(s.value) == LYMPH_NODE_CODE for s in sites),
+    )
 
 
 def _mm(measurement, lesion_id: str, path: Path) -> float:
     """A length measurement in mm (UCUM unit converted)."""
     unit = str(measurement.unit.value)
     if unit not in LENGTH_UNITS_MM:
-        raise InputError(f"{path.name}: lesion {lesion_id}: {measurement.name.meaning} is in {unit!r}, not a length unit (mm, cm).")
+        raise InputError(
+            f"{path.name}: lesion {lesion_id}: {measurement.name.meaning} is in {unit!r}, not a length unit (mm, cm)."
+        )
     return float(measurement.value) * LENGTH_UNITS_MM[unit]

@@ -58,24 +58,35 @@ def read_roles(path: str | Path) -> dict[str, LesionRole]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "lesion_id" not in reader.fieldnames:
-            raise InputError(f"{path.name}: the first line must name the columns lesion_id, role, nodal, injected_from (organ optional).")
+            raise InputError(
+                f"{path.name}: the first line must name the columns lesion_id, role, nodal, injected_from (organ optional)."
+            )
         for line, row in enumerate(reader, start=2):
             lesion_id = (row.get("lesion_id") or "").strip()
             role = (row.get("role") or "").strip().lower() or None
             nodal = (row.get("nodal") or "").strip().lower()
             if not lesion_id or role not in (None, TARGET, NON_TARGET) or nodal not in _TRUE | _FALSE:
-                raise InputError(f"{path.name} line {line}: need a lesion_id, role {TARGET} or {NON_TARGET}, nodal yes/no; "
-                                 f"got {dict(row)}.")
-            roles[lesion_id] = LesionRole(role, (nodal in _TRUE) if nodal else None,
-                                          (row.get("injected_from") or "").strip() or None, (row.get("organ") or "").strip() or None)
+                raise InputError(
+                    f"{path.name} line {line}: need a lesion_id, role {TARGET} or {NON_TARGET}, nodal yes/no; "
+                    f"got {dict(row)}."
+                )
+            roles[lesion_id] = LesionRole(
+                role,
+                (nodal in _TRUE) if nodal else None,
+                (row.get("injected_from") or "").strip() or None,
+                (row.get("organ") or "").strip() or None,
+            )
     return roles
 
 
-def study_from_reports(reports: list[MeasurementReportRead], labels: list[str] | None = None,
-                       roles: dict[str, LesionRole] | None = None) -> StudyFromReports:
+def study_from_reports(
+    reports: list[MeasurementReportRead], labels: list[str] | None = None, roles: dict[str, LesionRole] | None = None
+) -> StudyFromReports:
     """The study of ``reports`` (any order), validated against the study schema and rules."""
     if labels and len(labels) != len(reports):
-        raise InputError(f"{len(labels)} labels for {len(reports)} reports: give one --label per report, in the same order.")
+        raise InputError(
+            f"{len(labels)} labels for {len(reports)} reports: give one --label per report, in the same order."
+        )
     named = sorted(zip(reports, labels or [None] * len(reports)), key=lambda pair: pair[0].date)
     timepoints = [(label or report.date, report) for report, label in named]
     ids = [tp for tp, _ in timepoints]
@@ -83,7 +94,9 @@ def study_from_reports(reports: list[MeasurementReportRead], labels: list[str] |
         raise InputError(f"Two reports have the same time point id ({', '.join(ids)}): give each report a --label.")
     patients = {r.patient_id for r in reports if r.patient_id}
     if len(patients) > 1:
-        raise InputError(f"The reports are of different patients ({', '.join(sorted(patients))}): give one patient's reports.")
+        raise InputError(
+            f"The reports are of different patients ({', '.join(sorted(patients))}): give one patient's reports."
+        )
     roles = roles or {}
     first_seen: dict[str, tuple[str, ReportedLesion]] = {}
     values: dict[str, dict[str, ReportedLesion]] = {}
@@ -93,7 +106,9 @@ def study_from_reports(reports: list[MeasurementReportRead], labels: list[str] |
             values.setdefault(lesion.key, {})[tp] = lesion
     unknown = sorted(set(roles) - {lesion.lesion_id for _, lesion in first_seen.values()})
     if unknown:
-        raise InputError(f"Roles file names lesions {unknown} that no report measures: check the lesion ids (Tracking Identifiers).")
+        raise InputError(
+            f"Roles file names lesions {unknown} that no report measures: check the lesion ids (Tracking Identifiers)."
+        )
     baseline = ids[0]
     lesions, new_lesions, defaulted = [], [], []
     for key, (tp, first) in first_seen.items():
@@ -110,17 +125,24 @@ def study_from_reports(reports: list[MeasurementReportRead], labels: list[str] |
             lesions.append(item)
         else:
             new_lesions.append({**item, "timepoint": tp, "measurable": True})
-    study = {"timepoints": [{"id": tp, "date": report.date} for tp, report in timepoints], "lesions": lesions,
-             "new_lesions": new_lesions}
+    study = {
+        "timepoints": [{"id": tp, "date": report.date} for tp, report in timepoints],
+        "lesions": lesions,
+        "new_lesions": new_lesions,
+    }
     study_from_dict(study, source="measurement reports")  # schema and rules; raises naming the field to fix
     messages = []
     if defaulted:
-        messages.append(f"Lesions {', '.join(defaulted)}: role set to target and injected_from to null (never injected). "
-                        "Edit role, nodal, organ and injected_from in the study file, or pass --roles FILE "
-                        "(CSV lesion_id,role,nodal,injected_from).")
+        messages.append(
+            f"Lesions {', '.join(defaulted)}: role set to target and injected_from to null (never injected). "
+            "Edit role, nodal, organ and injected_from in the study file, or pass --roles FILE "
+            "(CSV lesion_id,role,nodal,injected_from)."
+        )
     unspecified = [item["id"] for item in lesions + new_lesions if item["organ"] == UNSPECIFIED_ORGAN]
     if unspecified:
-        messages.append(f"Lesions {', '.join(unspecified)}: no finding site in the reports, organ '{UNSPECIFIED_ORGAN}'; fill it in.")
+        messages.append(
+            f"Lesions {', '.join(unspecified)}: no finding site in the reports, organ '{UNSPECIFIED_ORGAN}'; fill it in."
+        )
     return StudyFromReports(study, messages)
 
 
@@ -129,6 +151,8 @@ def _diameter(lesion: ReportedLesion, nodal: bool, timepoint: str) -> float:
     value = lesion.short_axis_mm if nodal else lesion.longest_diameter_mm
     if value is None:
         what = "short axis (the lesion is nodal)" if nodal else "long axis or length"
-        raise InputError(f"Lesion {lesion.lesion_id} at {timepoint}: the report has no {what}; measure it or mark it "
-                         "otherwise in --roles.")
+        raise InputError(
+            f"Lesion {lesion.lesion_id} at {timepoint}: the report has no {what}; measure it or mark it "
+            "otherwise in --roles."
+        )
     return round(float(value), 2)

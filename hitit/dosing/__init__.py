@@ -5,7 +5,15 @@ from hitit.dosing.allocate import Allocation, LesionAllocation, LesionDoseInput,
 from hitit.dosing.deposits import DepositConfig, DepositPlan, plan_deposits
 
 __all__ = [
-    "Protocol", "available_protocols", "load_protocol",
-    "Allocation", "LesionAllocation", "LesionDoseInput", "allocate", "injectate_ml",
-    "DepositConfig", "DepositPlan", "plan_deposits",
+    "Protocol",
+    "available_protocols",
+    "load_protocol",
+    "Allocation",
+    "LesionAllocation",
+    "LesionDoseInput",
+    "allocate",
+    "injectate_ml",
+    "DepositConfig",
+    "DepositPlan",
+    "plan_deposits",
 ]

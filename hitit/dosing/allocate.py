@@ -89,8 +89,10 @@ class Allocation:
     lesions: tuple[LesionAllocation, ...]
     concentration_per_ml: float | None
     dose_unit: str | None
-    policy: str = field(default="full volume in priority order while it fits the cap; the first lesion that "
-                                "does not fit and all after it are deferred")
+    policy: str = field(
+        default="full volume in priority order while it fits the cap; the first lesion that "
+        "does not fit and all after it are deferred"
+    )
 
     @property
     def total_injectate_ml(self) -> float:
@@ -104,18 +106,29 @@ class Allocation:
 
     def to_dict(self) -> dict:
         """JSON-ready allocation with the protocol (name, version, every parameter)."""
-        return {"protocol": self.protocol.to_dict(), "visit": self.visit, "policy": self.policy,
-                "per_visit_cap_ml": self.protocol.per_visit_cap_ml,
-                "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
-                "lesions": [a.to_dict() for a in self.lesions],
-                "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
+        return {
+            "protocol": self.protocol.to_dict(),
+            "visit": self.visit,
+            "policy": self.policy,
+            "per_visit_cap_ml": self.protocol.per_visit_cap_ml,
+            "concentration_per_ml": self.concentration_per_ml,
+            "dose_unit": self.dose_unit,
+            "lesions": [a.to_dict() for a in self.lesions],
+            "total_injectate_ml": round(self.total_injectate_ml, 6),
+            "total_dose": self.total_dose,
+        }
 
     def summary_dict(self) -> dict:
         """The visit's totals and policy without what a plan stores elsewhere (the protocol with its cap,
         the visit in the settings, each lesion's share in its own record).
         """
-        return {"policy": self.policy, "concentration_per_ml": self.concentration_per_ml, "dose_unit": self.dose_unit,
-                "total_injectate_ml": round(self.total_injectate_ml, 6), "total_dose": self.total_dose}
+        return {
+            "policy": self.policy,
+            "concentration_per_ml": self.concentration_per_ml,
+            "dose_unit": self.dose_unit,
+            "total_injectate_ml": round(self.total_injectate_ml, 6),
+            "total_dose": self.total_dose,
+        }
 
 
 def _size_table_ml(p: dict, longest_diameter_mm: float, volume_ml: float | None) -> float:
@@ -157,12 +170,15 @@ DOSE_KINDS: dict[str, DoseKind] = {
 }
 
 
-def injectate_ml(protocol: Protocol, longest_diameter_mm: float, volume_ml: float | None = None,
-                 lesion_id: str = "lesion") -> float:
+def injectate_ml(
+    protocol: Protocol, longest_diameter_mm: float, volume_ml: float | None = None, lesion_id: str = "lesion"
+) -> float:
     """Protocol volume (mL) for one lesion of this longest diameter (mm) and volume (mL)."""
     kind = DOSE_KINDS.get(protocol.kind)
     if kind is None:
-        raise InputError(f"Protocol '{protocol.name}': unknown kind '{protocol.kind}'; known kinds: {', '.join(DOSE_KINDS)}.")
+        raise InputError(
+            f"Protocol '{protocol.name}': unknown kind '{protocol.kind}'; known kinds: {', '.join(DOSE_KINDS)}."
+        )
     if kind.needs_lesion_volume and volume_ml is None:
         raise InputError(f"Protocol '{protocol.name}' doses by lesion volume: give volume_ml for lesion '{lesion_id}'.")
     return kind.volume_ml(protocol.parameters, longest_diameter_mm, volume_ml)
@@ -200,13 +216,29 @@ def allocate(lesions: list[LesionDoseInput], protocol: Protocol, visit: int = 1)
             reason = f"priority {rank}: {required:g} mL"
         elif blocked_by is None:
             blocked_by = lesion.lesion_id
-            reason = (f"deferred: needs {required:g} mL but only {max(remaining, 0.0):g} mL remain of the "
-                      f"{cap:g} mL per-visit cap")
+            reason = (
+                f"deferred: needs {required:g} mL but only {max(remaining, 0.0):g} mL remain of the "
+                f"{cap:g} mL per-visit cap"
+            )
         else:
             reason = f"deferred: after {blocked_by}, which did not fit the per-visit cap (strict priority order)"
         given = required if fits else 0.0
-        results[n] = LesionAllocation(lesion.lesion_id, lesion.longest_diameter_mm, lesion.volume_ml, lesion.new,
-                                      rank, required, given, fits, reason,
-                                      None if concentration is None else given * concentration)
-    return Allocation(protocol, visit, tuple(results[n] for n in range(len(lesions))), concentration,
-                      protocol.parameters.get("dose_unit"))
+        results[n] = LesionAllocation(
+            lesion.lesion_id,
+            lesion.longest_diameter_mm,
+            lesion.volume_ml,
+            lesion.new,
+            rank,
+            required,
+            given,
+            fits,
+            reason,
+            None if concentration is None else given * concentration,
+        )
+    return Allocation(
+        protocol,
+        visit,
+        tuple(results[n] for n in range(len(lesions))),
+        concentration,
+        protocol.parameters.get("dose_unit"),
+    )

@@ -56,14 +56,16 @@ class DepositConfig:
     max_fan_angle_deg: float = 15.0
     max_paths: int = 3
     advance_past_target: bool = True
-    sources: dict = field(default_factory=lambda: {
-        "margin_mm": "[R]/[D] off-target leakage near the lesion edge (Muñoz et al., J Immunother Cancer 2021, doi:10.1136/jitc-2020-001800)",
-        "max_deposit_ml": f"[D] several small infusions limit leakage (PMC7295656); 0.5 mL syringe ({TVEC_LABEL})",
-        "radial_reach_mm": f"[R] redirect when the lesion is larger than the needle's radial reach ({TVEC_LABEL})",
-        "max_fan_angle_deg": "[R] fanning by a few degrees from one entry",
-        "max_paths": "[R] practical number of redirections",
-        "advance_past_target": "[D] planning choice",
-    })
+    sources: dict = field(
+        default_factory=lambda: {
+            "margin_mm": "[R]/[D] off-target leakage near the lesion edge (Muñoz et al., J Immunother Cancer 2021, doi:10.1136/jitc-2020-001800)",
+            "max_deposit_ml": f"[D] several small infusions limit leakage (PMC7295656); 0.5 mL syringe ({TVEC_LABEL})",
+            "radial_reach_mm": f"[R] redirect when the lesion is larger than the needle's radial reach ({TVEC_LABEL})",
+            "max_fan_angle_deg": "[R] fanning by a few degrees from one entry",
+            "max_paths": "[R] practical number of redirections",
+            "advance_past_target": "[D] planning choice",
+        }
+    )
 
     def to_dict(self) -> dict:
         """Every parameter and its source."""
@@ -81,8 +83,12 @@ class Deposit:
 
     def to_dict(self) -> dict:
         """JSON-ready record."""
-        return {"point_lps": [round(v, 2) for v in self.point_lps], "needle_depth_mm": round(self.needle_depth_mm, 1),
-                "volume_ml": round(self.volume_ml, 4), "distance_to_boundary_mm": round(self.distance_to_boundary_mm, 2)}
+        return {
+            "point_lps": [round(v, 2) for v in self.point_lps],
+            "needle_depth_mm": round(self.needle_depth_mm, 1),
+            "volume_ml": round(self.volume_ml, 4),
+            "distance_to_boundary_mm": round(self.distance_to_boundary_mm, 2),
+        }
 
 
 @dataclass
@@ -96,8 +102,12 @@ class NeedlePath:
 
     def to_dict(self) -> dict:
         """JSON-ready record."""
-        return {"entry_lps": list(self.entry_lps), "direction_lps": [round(v, 5) for v in self.direction_lps],
-                "tilt_deg": round(self.tilt_deg, 2), "deposits": [d.to_dict() for d in self.deposits]}
+        return {
+            "entry_lps": list(self.entry_lps),
+            "direction_lps": [round(v, 5) for v in self.direction_lps],
+            "tilt_deg": round(self.tilt_deg, 2),
+            "deposits": [d.to_dict() for d in self.deposits],
+        }
 
 
 @dataclass
@@ -119,9 +129,13 @@ class DepositPlan:
 
     def to_dict(self) -> dict:
         """JSON-ready plan (points LPS mm); the injectate and the deposit settings are the plan's, stored once there."""
-        return {"deposit_volume_ml": self.deposit_volume_ml, "deposit_radius_mm": round(self.deposit_radius_mm, 2),
-                "coverage_fraction": round(self.coverage_fraction, 4), "paths": [p.to_dict() for p in self.paths],
-                "warnings": list(self.warnings)}
+        return {
+            "deposit_volume_ml": self.deposit_volume_ml,
+            "deposit_radius_mm": round(self.deposit_radius_mm, 2),
+            "coverage_fraction": round(self.coverage_fraction, 4),
+            "paths": [p.to_dict() for p in self.paths],
+            "warnings": list(self.warnings),
+        }
 
 
 class _LesionField:
@@ -135,8 +149,9 @@ class _LesionField:
         self.lo = np.asarray(lo[::-1])  # (i, j, k) of the box's first voxel
         image = sitk.GetImageFromArray(self.mask.astype(np.uint8))
         image.SetSpacing(grid.spacing_mm)
-        self.inside = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
-            image, insideIsPositive=True, squaredDistance=False, useImageSpacing=True))
+        self.inside = sitk.GetArrayFromImage(
+            sitk.SignedMaurerDistanceMap(image, insideIsPositive=True, squaredDistance=False, useImageSpacing=True)
+        )
         k, j, i = np.nonzero(self.mask)
         self.points = grid.index_to_lps(np.stack([i, j, k], axis=1) + self.lo)
 
@@ -150,15 +165,17 @@ class _LesionField:
         return out
 
 
-def _samples_along(field_: _LesionField, entry: np.ndarray, direction: np.ndarray, stop_mm: float,
-                   step_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def _samples_along(
+    field_: _LesionField, entry: np.ndarray, direction: np.ndarray, stop_mm: float, step_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Depths (mm from entry) and inside distances sampled along a line from ``entry`` to ``stop_mm``."""
     t = np.arange(0.0, stop_mm + step_mm, step_mm)
     return t, field_.inside_distance(entry + t[:, None] * direction)
 
 
-def _usable_depths(field_: _LesionField, entry, direction, stop_mm, config: DepositConfig, step_mm: float,
-                   warnings: list[str]) -> np.ndarray:
+def _usable_depths(
+    field_: _LesionField, entry, direction, stop_mm, config: DepositConfig, step_mm: float, warnings: list[str]
+) -> np.ndarray:
     """Depths along one line where a deposit keeps ``margin_mm`` (or the deepest inside point, with a warning)."""
     t, d = _samples_along(field_, entry, direction, stop_mm, step_mm)
     inside = d >= 0
@@ -166,11 +183,13 @@ def _usable_depths(field_: _LesionField, entry, direction, stop_mm, config: Depo
         return np.empty(0)
     if config.advance_past_target:
         last = np.nonzero(inside)[0].max()
-        t, d = t[:last + 1], d[:last + 1]
+        t, d = t[: last + 1], d[: last + 1]
     usable = t[d >= config.margin_mm]
     if usable.size == 0:
-        warnings.append(f"no point of a path is {config.margin_mm:g} mm inside the lesion: one deposit at the "
-                        f"deepest point ({d.max():.1f} mm from the boundary)")
+        warnings.append(
+            f"no point of a path is {config.margin_mm:g} mm inside the lesion: one deposit at the "
+            f"deepest point ({d.max():.1f} mm from the boundary)"
+        )
         usable = t[[int(np.argmax(d))]]
     return usable
 
@@ -194,8 +213,9 @@ def _tilted(main: np.ndarray, towards: np.ndarray, max_deg: float) -> tuple[np.n
     return math.cos(rad) * main + math.sin(rad) * perp, use
 
 
-def plan_deposits(mask: np.ndarray, grid: Grid, entry_lps, target_lps, injectate_ml: float,
-                  config: DepositConfig = DepositConfig()) -> DepositPlan:
+def plan_deposits(
+    mask: np.ndarray, grid: Grid, entry_lps, target_lps, injectate_ml: float, config: DepositConfig = DepositConfig()
+) -> DepositPlan:
     """Plan deposits of ``injectate_ml`` mL for the lesion ``mask`` along the path ``entry_lps`` -> ``target_lps`` (LPS mm)."""
     if injectate_ml <= 0:
         raise InputError(f"Injectate volume must be positive, got {injectate_ml} mL.")
@@ -230,8 +250,10 @@ def plan_deposits(mask: np.ndarray, grid: Grid, entry_lps, target_lps, injectate
     lengths = np.array([max(u[-1] - u[0], step) for _, _, u in kept])
     counts = _split_counts(n_total, lengths)
     volume = injectate_ml / n_total
-    paths = [NeedlePath(tuple(entry), tuple(d), a, _place(field_, entry, d, u, c, volume))
-             for (d, a, u), c in zip(kept, counts)]
+    paths = [
+        NeedlePath(tuple(entry), tuple(d), a, _place(field_, entry, d, u, c, volume))
+        for (d, a, u), c in zip(kept, counts)
+    ]
     radius = (3.0 * volume * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
     points = np.array([dep.point_lps for p in paths for dep in p.deposits])
     near = np.min(np.linalg.norm(field_.points[:, None, :] - points[None, :, :], axis=-1), axis=1)
@@ -245,7 +267,7 @@ def _split_counts(n_total: int, lengths: np.ndarray) -> list[int]:
     share = extra * lengths / lengths.sum()
     counts = np.floor(share).astype(int)
     order = np.argsort(-(share - counts))
-    counts[order[:extra - counts.sum()]] += 1
+    counts[order[: extra - counts.sum()]] += 1
     return [int(c) + 1 for c in counts]
 
 
@@ -255,5 +277,4 @@ def _place(field_: _LesionField, entry, direction, usable: np.ndarray, count: in
     depths = usable[np.clip(np.round(quantiles * (len(usable) - 1)).astype(int), 0, len(usable) - 1)]
     points = entry + depths[:, None] * direction
     margins = field_.inside_distance(points)
-    return [Deposit(tuple(float(v) for v in p), float(t), volume, float(m))
-            for p, t, m in zip(points, depths, margins)]
+    return [Deposit(tuple(float(v) for v in p), float(t), volume, float(m)) for p, t, m in zip(points, depths, margins)]

@@ -55,9 +55,17 @@ class Protocol:
 
     def to_dict(self) -> dict:
         """Name, version, source, kind, every parameter and the lesion rules."""
-        return {"name": self.name, "version": self.version, "source": self.source, "description": self.description,
-                "kind": self.kind, "parameters": self.parameters, "lesion_rules": [dict(r) for r in self.lesion_rules],
-                "schedule": None if self.schedule is None else dict(self.schedule), "path": self.path}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "description": self.description,
+            "kind": self.kind,
+            "parameters": self.parameters,
+            "lesion_rules": [dict(r) for r in self.lesion_rules],
+            "schedule": None if self.schedule is None else dict(self.schedule),
+            "path": self.path,
+        }
 
 
 def available_protocols() -> list[str]:
@@ -77,8 +85,10 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
         return parse_protocol(shipped.read_text(encoding="utf-8"), f"shipped protocol '{text_path}'")
     path = Path(name_or_path)
     if not path.is_file():
-        raise InputError(f"No protocol '{text_path}': give a shipped name ({', '.join(available_protocols())}) "
-                         "or the path of a protocol JSON file.")
+        raise InputError(
+            f"No protocol '{text_path}': give a shipped name ({', '.join(available_protocols())}) "
+            "or the path of a protocol JSON file."
+        )
     return parse_protocol(path.read_text(encoding="utf-8"), str(path))
 
 
@@ -97,8 +107,17 @@ def parse_protocol(text: str, origin: str) -> Protocol:
         field = "/".join(parts) or "(top level)"
         raise InputError(f"Protocol {origin}: field '{field}': {error.message}.")
     _check_consistency(data, origin)
-    return Protocol(data["name"], data["version"], data["source"], data.get("description", ""), data["kind"],
-                    data["parameters"], origin, tuple(data.get("lesion_rules", ())), data.get("schedule"))
+    return Protocol(
+        data["name"],
+        data["version"],
+        data["source"],
+        data.get("description", ""),
+        data["kind"],
+        data["parameters"],
+        origin,
+        tuple(data.get("lesion_rules", ())),
+        data.get("schedule"),
+    )
 
 
 def _check_consistency(data: dict, origin: str) -> None:
@@ -108,7 +127,11 @@ def _check_consistency(data: dict, origin: str) -> None:
     if table is not None:
         bounds = [row["above_mm"] for row in table]
         if bounds[0] != 0 or any(b <= a for a, b in zip(bounds, bounds[1:])):
-            raise InputError(f"Protocol {origin}: field 'parameters/table': rows must start at above_mm 0 and "
-                             f"increase strictly, got {bounds}.")
+            raise InputError(
+                f"Protocol {origin}: field 'parameters/table': rows must start at above_mm 0 and "
+                f"increase strictly, got {bounds}."
+            )
     if params.get("min_ml") is not None and params.get("max_ml") is not None and params["min_ml"] > params["max_ml"]:
-        raise InputError(f"Protocol {origin}: field 'parameters/min_ml': {params['min_ml']} is above max_ml {params['max_ml']}.")
+        raise InputError(
+            f"Protocol {origin}: field 'parameters/min_ml': {params['min_ml']} is above max_ml {params['max_ml']}."
+        )

@@ -70,7 +70,9 @@ def read_dicom_object(path: Path):
     except (OSError, EOFError, ValueError, KeyError, TypeError, struct.error) as error:
         if isinstance(error, InputError):
             raise
-        raise InputError(f"Cannot read DICOM file {path}: it is truncated or corrupt ({error}); copy or export it again.") from None
+        raise InputError(
+            f"Cannot read DICOM file {path}: it is truncated or corrupt ({error}); copy or export it again."
+        ) from None
     return dataset
 
 
@@ -94,7 +96,9 @@ def _check_complete(path: Path, dataset) -> None:
     else:
         complete = True  # nothing to compare: the reader's required-attribute checks decide
     if not complete:
-        raise InputError(f"DICOM file {path} is truncated (it ends inside its last data element); copy or export it again.")
+        raise InputError(
+            f"DICOM file {path} is truncated (it ends inside its last data element); copy or export it again."
+        )
 
 
 def structure_kind(dataset, path: Path) -> str:
@@ -149,6 +153,8 @@ def dicom_sop_class(path: Path) -> str:
     import pydicom
 
     try:
-        return str(pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPClassUID"]).get("SOPClassUID", ""))
+        return str(
+            pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPClassUID"]).get("SOPClassUID", "")
+        )
     except Exception:  # an unreadable file is not a segmentation; the caller says what was expected
         return ""

@@ -45,7 +45,9 @@ def read_dicom_seg(path: Path, dataset, grid: Grid, reference: DicomSeriesRef | 
     try:
         seg = hd.seg.Segmentation.from_dataset(dataset, copy=False)
     except (ValueError, AttributeError, KeyError, TypeError) as error:
-        raise InputError(f"Cannot read DICOM SEG {path.name}: {error}. The object is incomplete or not a valid SEG.") from None
+        raise InputError(
+            f"Cannot read DICOM SEG {path.name}: {error}. The object is incomplete or not a valid SEG."
+        ) from None
     present = _segments_with_frames(dataset)
     names: dict[int, str] = {}
     for number in seg.get_segment_numbers():
@@ -146,7 +148,10 @@ def _aligned_mapping(source: Grid, target: Grid):
     to_target = np.linalg.inv(target.ijk_to_lps_matrix()) @ source.ijk_to_lps_matrix()
     linear, offset = to_target[:3, :3], to_target[:3, 3]
     rounded = np.rint(linear)
-    if np.abs(linear - rounded).max() > ALIGNED_TOLERANCE_VOXELS or np.abs(offset - np.rint(offset)).max() > ALIGNED_TOLERANCE_VOXELS:
+    if (
+        np.abs(linear - rounded).max() > ALIGNED_TOLERANCE_VOXELS
+        or np.abs(offset - np.rint(offset)).max() > ALIGNED_TOLERANCE_VOXELS
+    ):
         return None
     if not (np.all(np.abs(rounded).sum(axis=0) == 1) and np.all(np.abs(rounded).sum(axis=1) == 1)):
         return None  # not a signed permutation: the voxels differ in size or the axes are oblique

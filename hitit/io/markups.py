@@ -22,9 +22,7 @@ from hitit.io.atomic import write_text_atomic
 
 #: The ``@schema`` value Slicer writes (it keeps the old ``master`` URL on purpose so that
 #: Slicer < 5.1 can read the files; Slicer's reader matches it by file name).
-MARKUPS_SCHEMA_URL = (
-    "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#"
-)
+MARKUPS_SCHEMA_URL = "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#"
 _KIND_TO_TYPE = {"points": "Fiducial", "line": "Line"}
 _TYPE_TO_KIND = {v: k for k, v in _KIND_TO_TYPE.items()}
 
@@ -51,7 +49,9 @@ class Markup:
         if not np.all(np.isfinite(self.points_lps)):
             raise InputError(f"Markup '{self.name}' has a point that is not a finite number (NaN or infinity).")
         if self.kind == "line" and len(self.points_lps) != 2:
-            raise InputError(f"Line markup '{self.name}' has {len(self.points_lps)} defined points; a line needs exactly 2.")
+            raise InputError(
+                f"Line markup '{self.name}' has {len(self.points_lps)} defined points; a line needs exactly 2."
+            )
         self.labels = list(self.labels or []) or [f"{self.name}-{i + 1}" for i in range(len(self.points_lps))]
         self.descriptions = list(self.descriptions or []) or [""] * len(self.points_lps)
         for what, values in (("labels", self.labels), ("descriptions", self.descriptions)):
@@ -81,7 +81,9 @@ class Markup:
 @lru_cache(maxsize=1)
 def markups_schema() -> dict:
     """Slicer's markups schema v1.0.3 (shipped copy)."""
-    return json.loads(resources.files("hitit.io").joinpath("schema/markups-schema-v1.0.3.json").read_text(encoding="utf-8"))
+    return json.loads(
+        resources.files("hitit.io").joinpath("schema/markups-schema-v1.0.3.json").read_text(encoding="utf-8")
+    )
 
 
 def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
@@ -92,18 +94,22 @@ def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
         points = from_lps(markup.points_lps, frame)
         control_points = []
         for index, point in enumerate(points):
-            control_points.append({
-                "id": str(index + 1),
-                "label": markup.labels[index],
-                "description": markup.descriptions[index],
-                "associatedNodeID": "",
-                "position": [float(v) for v in point],
-                "orientation": [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0] if frame == "LPS" else [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-                "selected": True,
-                "locked": markup.locked,
-                "visibility": True,
-                "positionStatus": "defined",
-            })
+            control_points.append(
+                {
+                    "id": str(index + 1),
+                    "label": markup.labels[index],
+                    "description": markup.descriptions[index],
+                    "associatedNodeID": "",
+                    "position": [float(v) for v in point],
+                    "orientation": [-1.0, -0.0, -0.0, -0.0, -1.0, -0.0, 0.0, 0.0, 1.0]
+                    if frame == "LPS"
+                    else [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                    "selected": True,
+                    "locked": markup.locked,
+                    "visibility": True,
+                    "positionStatus": "defined",
+                }
+            )
         document = {
             "type": _KIND_TO_TYPE[markup.kind],
             "name": markup.name,
@@ -116,10 +122,25 @@ def markups_to_json(markups: list[Markup], frame: str = "LPS") -> dict:
             "controlPoints": control_points,
         }
         if markup.kind == "line":
-            document["measurements"] = [{"name": "length", "enabled": True, "value": markup.length_mm, "units": "mm", "printFormat": "%-#4.4g%s"}]
+            document["measurements"] = [
+                {
+                    "name": "length",
+                    "enabled": True,
+                    "value": markup.length_mm,
+                    "units": "mm",
+                    "printFormat": "%-#4.4g%s",
+                }
+            ]
         if markup.color is not None:
             color = [float(c) for c in markup.color]
-            document["display"] = {"visibility": True, "opacity": 1.0, "color": color, "selectedColor": color, "propertiesLabelVisibility": True, "pointLabelsVisibility": True}
+            document["display"] = {
+                "visibility": True,
+                "opacity": 1.0,
+                "color": color,
+                "selectedColor": color,
+                "propertiesLabelVisibility": True,
+                "pointLabelsVisibility": True,
+            }
         documents.append(document)
     return {"@schema": MARKUPS_SCHEMA_URL, "markups": documents}
 
@@ -143,20 +164,36 @@ def write_markups(path: str | Path, markups: list[Markup], frame: str = "LPS") -
     return write_text_atomic(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
-def write_points(path: str | Path, name: str, points_lps: np.ndarray, labels: list[str] | None = None,
-                 color: tuple[float, float, float] | None = None, frame: str = "LPS") -> Path:
+def write_points(
+    path: str | Path,
+    name: str,
+    points_lps: np.ndarray,
+    labels: list[str] | None = None,
+    color: tuple[float, float, float] | None = None,
+    frame: str = "LPS",
+) -> Path:
     """Write one point list (``points_lps`` (N, 3), LPS mm) to a ``.mrk.json`` in ``frame``."""
     return write_markups(path, [Markup("points", name, points_lps, labels=labels or [], color=color)], frame)
 
 
-def write_line(path: str | Path, name: str, start_lps: np.ndarray, end_lps: np.ndarray,
-               color: tuple[float, float, float] | None = None, frame: str = "LPS") -> Path:
+def write_line(
+    path: str | Path,
+    name: str,
+    start_lps: np.ndarray,
+    end_lps: np.ndarray,
+    color: tuple[float, float, float] | None = None,
+    frame: str = "LPS",
+) -> Path:
     """Write one line from ``start_lps`` to ``end_lps`` (LPS mm) to a ``.mrk.json`` in ``frame``."""
     return write_markups(path, [Markup("line", name, np.vstack([start_lps, end_lps]), color=color)], frame)
 
 
-def write_lines(path: str | Path, lines: dict[str, np.ndarray],
-                colors: dict[str, tuple[float, float, float]] | None = None, frame: str = "LPS") -> Path:
+def write_lines(
+    path: str | Path,
+    lines: dict[str, np.ndarray],
+    colors: dict[str, tuple[float, float, float]] | None = None,
+    frame: str = "LPS",
+) -> Path:
     """Write several lines ``{name: (2, 3) LPS mm}`` into one ``.mrk.json`` (Slicer loads one node each)."""
     markups = [Markup("line", name, points, color=(colors or {}).get(name)) for name, points in lines.items()]
     return write_markups(path, markups, frame)
@@ -196,7 +233,9 @@ def _markup_from_json(item: dict, default_name: str, path: Path) -> Markup:
         if position in ("", None) or point.get("positionStatus") in ("undefined", "missing"):
             continue  # undefined position: Slicer writes "" (or leaves the key out)
         if not isinstance(position, list) or len(position) != 3:
-            raise InputError(f"{path}: control point {point.get('label', '?')!r} has position {position!r}, not [x, y, z].")
+            raise InputError(
+                f"{path}: control point {point.get('label', '?')!r} has position {position!r}, not [x, y, z]."
+            )
         points.append(position)
         labels.append(str(point.get("label", "")))
         descriptions.append(str(point.get("description", "")))

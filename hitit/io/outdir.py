@@ -33,8 +33,9 @@ from hitit.io.atomic import write_text_atomic
 MARKER_NAME = ".hitit-output.json"
 
 
-def write_output_set(target: str | os.PathLike, kind: str,
-                     write: Callable[[Path], Mapping[str, Path]]) -> dict[str, Path]:
+def write_output_set(
+    target: str | os.PathLike, kind: str, write: Callable[[Path], Mapping[str, Path]]
+) -> dict[str, Path]:
     """Write one set of outputs of ``kind`` (e.g. ``"plan"``) into the folder ``target``.
 
     ``write(staging)`` writes every file of the set into the empty folder ``staging`` (sub-folders
@@ -89,7 +90,9 @@ def read_marker(folder: str | os.PathLike) -> dict | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path} is damaged: remove it only if no file of that folder is yours to keep.") from None
     if not (isinstance(marker, dict) and isinstance(marker.get("kind"), str) and isinstance(marker.get("files"), list)):
-        raise InputError(f"{path} is not a HITIT output marker: remove it only if no file of that folder is yours to keep.")
+        raise InputError(
+            f"{path} is not a HITIT output marker: remove it only if no file of that folder is yours to keep."
+        )
     return marker
 
 
@@ -112,12 +115,21 @@ def _refuse_collisions(target: Path, new_files: list[str], old_files: list[str])
     ours = set(old_files) | {MARKER_NAME}
     clashes = [name for name in new_files if name not in ours and _exists(target / name)]
     # a new file inside a sub-folder whose name is taken by a user's file cannot be written either
-    clashes += [name for name in new_files if any((target / parent).is_file() and parent.as_posix() not in ours
-                                                   for parent in Path(name).parents if parent != Path("."))]
+    clashes += [
+        name
+        for name in new_files
+        if any(
+            (target / parent).is_file() and parent.as_posix() not in ours
+            for parent in Path(name).parents
+            if parent != Path(".")
+        )
+    ]
     if clashes:
         listed = ", ".join(sorted(set(clashes))[:5]) + (" ..." if len(set(clashes)) > 5 else "")
-        raise InputError(f"{target} already holds files HITIT did not write ({listed}): "
-                         "choose an empty or new --out folder, or move those files away.")
+        raise InputError(
+            f"{target} already holds files HITIT did not write ({listed}): "
+            "choose an empty or new --out folder, or move those files away."
+        )
 
 
 def _move_set(staging: Path, target: Path, new_files: list[str], old_files: list[str]) -> None:

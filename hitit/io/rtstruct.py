@@ -50,10 +50,16 @@ def read_rtstruct(path: Path, dataset, grid: Grid, reference: DicomSeriesRef | N
     """
     check_reference(dataset, path, reference, "structure set")
     if "StructureSetROISequence" not in dataset or "ROIContourSequence" not in dataset:
-        raise InputError(f"RT Structure Set {path.name} has no ROI list or no contours: it is incomplete; export it again.")
-    names = {int(roi.ROINumber): str(roi.get("ROIName", "") or f"ROI_{roi.ROINumber}").strip()
-             for roi in dataset.StructureSetROISequence}
-    contours = {int(item.ReferencedROINumber): list(item.get("ContourSequence", [])) for item in dataset.ROIContourSequence}
+        raise InputError(
+            f"RT Structure Set {path.name} has no ROI list or no contours: it is incomplete; export it again."
+        )
+    names = {
+        int(roi.ROINumber): str(roi.get("ROIName", "") or f"ROI_{roi.ROINumber}").strip()
+        for roi in dataset.StructureSetROISequence
+    }
+    contours = {
+        int(item.ReferencedROINumber): list(item.get("ContourSequence", [])) for item in dataset.ROIContourSequence
+    }
     masks: MaskSet = {}
     any_contour = False
     with _numpy_decimal_strings():
@@ -124,7 +130,9 @@ def _contour_indices(item, grid: Grid, name: str, path: Path) -> np.ndarray:
     try:
         points = np.asarray(item.ContourData, dtype=float).reshape(-1, 3)
     except (AttributeError, ValueError, TypeError):
-        raise InputError(f"ROI '{name}' in {path.name} has a contour without valid Contour Data (x, y, z triplets).") from None
+        raise InputError(
+            f"ROI '{name}' in {path.name} has a contour without valid Contour Data (x, y, z triplets)."
+        ) from None
     if not len(points):
         raise InputError(f"ROI '{name}' in {path.name} has a contour with no point.")
     ijk = grid.lps_to_index(points)  # DICOM patient coordinates are LPS mm
@@ -149,7 +157,7 @@ def rasterise_slice(polygons: list[np.ndarray], ni: int, nj: int) -> np.ndarray:
     starts, ends = starts - lo, ends - lo
     inside = _even_odd(starts, ends, box_ni, box_nj)
     inside[_on_boundary(starts, ends, box_ni, box_nj)] = True
-    out[lo[1]:hi[1], lo[0]:hi[0]] = inside
+    out[lo[1] : hi[1], lo[0] : hi[0]] = inside
     return out
 
 
@@ -169,7 +177,9 @@ def _even_odd(starts: np.ndarray, ends: np.ndarray, ni: int, nj: int) -> np.ndar
     if len(row):
         x0, dx = starts[edge, 0], ends[edge, 0] - starts[edge, 0]
         t = (row - starts[edge, 1]) / (ends[edge, 1] - starts[edge, 1])
-        first_right = np.clip(np.floor(x0 + t * dx).astype(np.int64) + 1, 0, ni)  # first centre strictly right of the crossing
+        first_right = np.clip(
+            np.floor(x0 + t * dx).astype(np.int64) + 1, 0, ni
+        )  # first centre strictly right of the crossing
         np.add.at(counts, (row, first_right), 1)
     return (np.cumsum(counts, axis=1)[:, :ni] % 2).astype(bool)
 

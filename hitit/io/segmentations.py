@@ -54,7 +54,9 @@ _REFERENCE_GEOMETRY_DESCRIPTION = (
 # --------------------------------------------------------------------- label names
 def totalsegmentator_total_map() -> dict[int, str]:
     """The TotalSegmentator "total" task (v2) label -> class name map shipped with HITIT."""
-    data = json.loads(resources.files("hitit.io").joinpath("totalsegmentator_total_v2.json").read_text(encoding="utf-8"))
+    data = json.loads(
+        resources.files("hitit.io").joinpath("totalsegmentator_total_v2.json").read_text(encoding="utf-8")
+    )
     return {int(k): v for k, v in data["labels"].items()}
 
 
@@ -74,7 +76,7 @@ def read_label_map_file(path: str | Path) -> dict[int, str]:
                 names = {int(row["label"]): row["name"].strip() for row in csv.DictReader(handle)}
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
         raise InputError(
-            f"Cannot read label map {path} ({error}): use JSON {{\"1\": \"liver\", ...}} or CSV with columns label,name."
+            f'Cannot read label map {path} ({error}): use JSON {{"1": "liver", ...}} or CSV with columns label,name.'
         ) from None
     if not names or not all(names.values()):
         raise InputError(f"Label map {path} is empty or has a label without a name.")
@@ -125,17 +127,18 @@ def _nifti_extensions(header: bytes) -> list[bytes]:
     order = "<" if struct.unpack("<i", header[:4])[0] == 348 else ">"
     out, offset = [], 352
     while offset + 8 <= len(header):
-        size, _code = struct.unpack(f"{order}ii", header[offset:offset + 8])
+        size, _code = struct.unpack(f"{order}ii", header[offset : offset + 8])
         if size < 8 or offset + size > len(header):
             break
-        out.append(header[offset + 8:offset + size])
+        out.append(header[offset + 8 : offset + size])
         offset += size
     return out
 
 
 # --------------------------------------------------------------------- reading
-def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None,
-                    reference=None) -> MaskSet:
+def read_structures(
+    path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None, reference=None
+) -> MaskSet:
     """Named boolean masks (arrays ``[k, j, i]`` on ``grid``) from a segmentation file or folder.
 
     ``path`` is a ``.seg.nrrd``, a multi-label NIfTI/NRRD (names from ``label_map``, a JSON/CSV
@@ -159,7 +162,9 @@ def read_structures(path: str | Path, grid: Grid, label_map: str | Path | dict[i
     if _is_slicer_segmentation(path):
         return _read_seg_nrrd(path, grid)
     if not path.name.endswith(VOLUME_SUFFIXES):
-        raise InputError(f"{path} is not a segmentation: use .seg.nrrd, a label map (.nii.gz/.nrrd) or a folder of masks.")
+        raise InputError(
+            f"{path} is not a segmentation: use .seg.nrrd, a label map (.nii.gz/.nrrd) or a folder of masks."
+        )
     return _read_label_map(path, grid, label_map)
 
 
@@ -197,8 +202,9 @@ def _dicom_structure_files(folder: Path) -> list[Path]:
     )
 
 
-def read_lesions(path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None,
-                 reference=None) -> MaskSet:
+def read_lesions(
+    path: str | Path, grid: Grid, label_map: str | Path | dict[int, str] | None = None, reference=None
+) -> MaskSet:
     """Named lesion masks (arrays ``[k, j, i]`` on ``grid``): a lesion mask is a lesion whatever its label values.
 
     ``.seg.nrrd`` files, mask folders, DICOM SEG and RTSTRUCT are read as :func:`read_structures` reads them. A label map
@@ -318,7 +324,7 @@ def _label_mask(labels: np.ndarray, values: list[int], boxes: list[Box]) -> np.n
     """Full-grid mask of the voxels holding any of ``values``, each compared only inside its box."""
     lo = tuple(min(b[0][a] for b in boxes) for a in range(3))
     hi = tuple(max(b[1][a] for b in boxes) for a in range(3))
-    window = labels[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    window = labels[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     crop = window == values[0] if len(values) == 1 else np.isin(window, values)
     return boxed_mask(labels.shape, (lo, hi), crop)
 
@@ -339,14 +345,14 @@ def _label_names(path: Path, present: list[int], label_map, unnamed=None) -> dic
         names, source = totalsegmentator_total_map(), "the built-in TotalSegmentator 'total' v2 map"
     else:
         raise InputError(
-            f"Label map {path.name} names no labels: pass a label map file (--label-map, JSON {{\"1\": \"liver\"}} "
+            f'Label map {path.name} names no labels: pass a label map file (--label-map, JSON {{"1": "liver"}} '
             "or CSV label,name) saying what each label value is."
         )
     unknown = [v for v in present if v not in names]
     if unknown:
         raise InputError(
             f"Label values {unknown[:10]} in {path.name} are not in {source}: pass a label map file "
-            "(--label-map, JSON {\"1\": \"liver\"} or CSV label,name) that names every label."
+            '(--label-map, JSON {"1": "liver"} or CSV label,name) that names every label.'
         )
     return names
 
@@ -364,8 +370,10 @@ def _read_mask_folder(folder: Path, grid: Grid) -> MaskSet:
         image = read_image_file(file)
         values = sitk.GetArrayViewFromImage(image)
         if values.size and (values.min() < 0 or values.max() > 1):
-            raise InputError(f"{file} is not a binary mask (values {values.min()} to {values.max()}): "
-                             "a mask folder holds one 0/1 file per structure; read label maps as files.")
+            raise InputError(
+                f"{file} is not a binary mask (values {values.min()} to {values.max()}): "
+                "a mask folder holds one 0/1 file per structure; read label maps as files."
+            )
         masks[name] = mask_onto_grid(image, grid, name=file.name)
     return masks
 
@@ -392,8 +400,13 @@ def require_nonempty_masks(masks: MaskSet, kind: str = "segment") -> MaskSet:
 
 
 # --------------------------------------------------------------------- writing
-def write_seg_nrrd(path: str | Path, grid: Grid, masks: MaskSet,
-                   colors: dict[str, tuple[float, float, float]] | None = None, crop: bool = False) -> Path:
+def write_seg_nrrd(
+    path: str | Path,
+    grid: Grid,
+    masks: MaskSet,
+    colors: dict[str, tuple[float, float, float]] | None = None,
+    crop: bool = False,
+) -> Path:
     """Write ``masks`` (arrays ``[k, j, i]`` on ``grid``) as a Slicer ``.seg.nrrd``, atomically.
 
     Non-overlapping segments share one layer; overlapping ones go to further layers (a 4D
@@ -413,16 +426,25 @@ def write_seg_nrrd(path: str | Path, grid: Grid, masks: MaskSet,
         _check_segment(name, mask, grid, (colors or {}).get(name, DEFAULT_SEGMENT_COLOR))
     lo, hi = _union_box(masks.values(), grid.shape) if crop else ((0, 0, 0), grid.shape)
     window = tuple(slice(a, b) for a, b in zip(lo, hi))
-    stored = Grid(tuple(b - a for a, b in zip(lo[::-1], hi[::-1])), grid.spacing_mm,
-                  tuple(grid.index_to_lps(np.asarray(lo[::-1], dtype=float))), grid.direction)
+    stored = Grid(
+        tuple(b - a for a, b in zip(lo[::-1], hi[::-1])),
+        grid.spacing_mm,
+        tuple(grid.index_to_lps(np.asarray(lo[::-1], dtype=float))),
+        grid.direction,
+    )
     segmentation = slicerio.create_segmentation(stored.size, stored.ijk_to_lps_matrix())
     for index, (name, mask) in enumerate(masks.items()):
         color = [float(c) for c in (colors or {}).get(name, DEFAULT_SEGMENT_COLOR)]
         slicerio.add_segment(
             segmentation,
             np.asarray(mask[window], dtype=bool).transpose(2, 1, 0),
-            {"id": f"Segment_{index + 1}", "name": name, "color": color,
-             "nameAutoGenerated": False, "colorAutoGenerated": name not in (colors or {})},
+            {
+                "id": f"Segment_{index + 1}",
+                "name": name,
+                "color": color,
+                "nameAutoGenerated": False,
+                "colorAutoGenerated": name not in (colors or {}),
+            },
         )
     # written as a raw header field so that it ends with "&": Slicer only parses "&"-terminated parameters
     segmentation["Segmentation_ConversionParameters"] = _reference_geometry_parameter(grid)
@@ -439,8 +461,7 @@ def _union_box(masks, shape) -> Box:
     boxes = [b for b in (mask_box(m) for m in masks) if b is not None]
     if not boxes:
         return (0, 0, 0), (1, 1, 1)
-    return (tuple(min(b[0][a] for b in boxes) for a in range(3)),
-            tuple(max(b[1][a] for b in boxes) for a in range(3)))
+    return (tuple(min(b[0][a] for b in boxes) for a in range(3)), tuple(max(b[1][a] for b in boxes) for a in range(3)))
 
 
 def _check_segment(name: str, mask: np.ndarray, grid: Grid, color) -> None:
@@ -475,7 +496,9 @@ def _reference_grid(parameters: str) -> Grid | None:
             extent = [int(float(v)) for v in values[16:22]]
             lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ ras
             lps[:3, 3] += lps[:3, :3] @ np.array(extent[0::2], dtype=float)
-            return Grid.from_ijk_to_lps(lps, [extent[1] - extent[0] + 1, extent[3] - extent[2] + 1, extent[5] - extent[4] + 1])
+            return Grid.from_ijk_to_lps(
+                lps, [extent[1] - extent[0] + 1, extent[3] - extent[2] + 1, extent[5] - extent[4] + 1]
+            )
     return None
 
 
@@ -490,7 +513,9 @@ def seg_nrrd_grid(path: str | Path) -> Grid:
         reference = _reference_grid(header.get("Segmentation_ConversionParameters", ""))
         if reference is not None:
             return reference
-        directions = [d for d in header["space directions"] if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
+        directions = [
+            d for d in header["space directions"] if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))
+        ]
         matrix = np.eye(4)
         matrix[:3, :3] = np.asarray(directions, dtype=float).T
         matrix[:3, 3] = np.asarray(header["space origin"], dtype=float)

@@ -44,8 +44,14 @@ HEADER_ATTRIBUTES = {
     "0018|1049": "ContrastBolusIngredientConcentration",
 }
 #: ``HeaderFormat`` recorded in ``Volume.metadata`` for each file ending.
-HEADER_FORMATS = {".nrrd": "NRRD", ".nhdr": "NRRD", ".nii": "NIfTI", ".nii.gz": "NIfTI", ".mha": "MetaImage",
-                  ".mhd": "MetaImage"}
+HEADER_FORMATS = {
+    ".nrrd": "NRRD",
+    ".nhdr": "NRRD",
+    ".nii": "NIfTI",
+    ".nii.gz": "NIfTI",
+    ".mha": "MetaImage",
+    ".mhd": "MetaImage",
+}
 
 
 def read_volume(path: str | Path, series_id: str | None = None) -> Volume:
@@ -141,14 +147,16 @@ def _check_nifti_complete(path: Path) -> None:
             dims = struct.unpack(f"{order}8h", head[40:56])
             bitpix = struct.unpack(f"{order}h", head[72:74])[0]
             vox_offset = struct.unpack(f"{order}f", head[108:112])[0]
-            expected = int(vox_offset) + int(np.prod(dims[1:1 + max(dims[0], 0)], dtype=np.int64)) * bitpix // 8
+            expected = int(vox_offset) + int(np.prod(dims[1 : 1 + max(dims[0], 0)], dtype=np.int64)) * bitpix // 8
             if opener is gzip.open and _gzip_size_field(path) == expected % (1 << 32):
                 return  # the gzip trailer says the stream ends where the header says (a cut file ends elsewhere)
             total = len(head)
             while chunk := handle.read(1 << 22):
                 total += len(chunk)
     except (OSError, EOFError, zlib.error) as error:
-        raise InputError(f"Cannot read {path}: the file is corrupt or truncated ({error}). Copy or export it again.") from None
+        raise InputError(
+            f"Cannot read {path}: the file is corrupt or truncated ({error}). Copy or export it again."
+        ) from None
     if total < expected:
         raise InputError(
             f"Cannot read {path}: the file is truncated ({total} of {expected} bytes), probably corrupt; copy or export it again."
@@ -190,8 +198,14 @@ def read_dicom_series_with_ref(folder: Path, series_id: str | None = None) -> tu
     order = np.argsort(positions @ normal, kind="stable")
     files = [files[i] for i in order]
     positions = positions[order]
-    series = DicomSeriesRef(tags[0]["0020|000d"], tags[0]["0020|000e"], tags[0]["0020|0052"],
-                            tuple(tags[i]["0008|0018"] for i in order), tags[0]["0010|0020"], tags[0]["0010|0010"])
+    series = DicomSeriesRef(
+        tags[0]["0020|000d"],
+        tags[0]["0020|000e"],
+        tags[0]["0020|0052"],
+        tuple(tags[i]["0008|0018"] for i in order),
+        tags[0]["0010|0020"],
+        tags[0]["0010|0010"],
+    )
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:
@@ -228,7 +242,8 @@ def _series_files(folder: Path, series_id: str | None) -> list[str]:
         raise InputError(f"No DICOM series found in folder {folder}. Point to a folder of DICOM image files.")
     if series_id is None and len(series_ids) > 1:
         counts = ", ".join(
-            f"'{sid}' ({len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid))} files)" for sid in series_ids
+            f"'{sid}' ({len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid))} files)"
+            for sid in series_ids
         )
         raise InputError(
             f"Folder {folder} holds {len(series_ids)} DICOM series: {counts}. Choose one by its series id "
@@ -250,7 +265,9 @@ def _slice_positions(files: list[str]) -> tuple[np.ndarray, np.ndarray, list[dic
         reader.SetFileName(name)
         try:
             reader.ReadImageInformation()
-            tags.append({tag: reader.GetMetaData(tag).strip(" \x00") if reader.HasMetaDataKey(tag) else "" for tag in _UID_TAGS})
+            tags.append(
+                {tag: reader.GetMetaData(tag).strip(" \x00") if reader.HasMetaDataKey(tag) else "" for tag in _UID_TAGS}
+            )
             positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
             orientation = orientation or [float(v) for v in reader.GetMetaData("0020|0037").split("\\")]
         except (RuntimeError, ValueError):

@@ -9,7 +9,16 @@ from hitit.lesions.measure import LesionMeasurement, MeasurementConfig, measure_
 from hitit.lesions.injectability import InjectabilityConfig, InjectabilityVerdict, Reason, assess_injectability
 
 __all__ = [
-    "Lesion", "grow_lesion_from_seed", "lesion_from_diameters", "lesions_from_masks",
-    "LesionMeasurement", "MeasurementConfig", "measure_lesion", "measure_lesions",
-    "InjectabilityConfig", "InjectabilityVerdict", "Reason", "assess_injectability",
+    "Lesion",
+    "grow_lesion_from_seed",
+    "lesion_from_diameters",
+    "lesions_from_masks",
+    "LesionMeasurement",
+    "MeasurementConfig",
+    "measure_lesion",
+    "measure_lesions",
+    "InjectabilityConfig",
+    "InjectabilityVerdict",
+    "Reason",
+    "assess_injectability",
 ]

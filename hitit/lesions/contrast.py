@@ -58,10 +58,15 @@ def contrast_from_header(metadata: dict[str, str]) -> Contrast:
         if amount > 0:
             return Contrast(True, f"CT header ({header or 'file'}): {keyword} = {amount:g}")
     if header == "DICOM":
-        return Contrast(False, "CT header (DICOM): no Contrast/Bolus attributes, which a CT image must carry when "
-                               "contrast was given")
-    return Contrast(None, f"the CT {'file (' + header + ')' if header else 'volume'} does not say whether contrast "
-                          "was given: state it with --contrast yes|no")
+        return Contrast(
+            False,
+            "CT header (DICOM): no Contrast/Bolus attributes, which a CT image must carry when contrast was given",
+        )
+    return Contrast(
+        None,
+        f"the CT {'file (' + header + ')' if header else 'volume'} does not say whether contrast "
+        "was given: state it with --contrast yes|no",
+    )
 
 
 def resolve_contrast(stated: str | None, metadata: dict[str, str]) -> tuple[Contrast, list[str]]:

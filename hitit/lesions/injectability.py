@@ -36,11 +36,24 @@ SEVERITY_ORDER = {"info": 0, "caution": 1, "no": 2}
 
 #: TotalSegmentator (total task) names of major vessels.
 MAJOR_VESSELS = (
-    "aorta", "inferior_vena_cava", "portal_vein_and_splenic_vein", "superior_vena_cava",
-    "pulmonary_vein", "pulmonary_artery", "brachiocephalic_trunk", "brachiocephalic_vein_left",
-    "brachiocephalic_vein_right", "common_carotid_artery_left", "common_carotid_artery_right",
-    "subclavian_artery_left", "subclavian_artery_right", "iliac_artery_left", "iliac_artery_right",
-    "iliac_vena_left", "iliac_vena_right", "heart",
+    "aorta",
+    "inferior_vena_cava",
+    "portal_vein_and_splenic_vein",
+    "superior_vena_cava",
+    "pulmonary_vein",
+    "pulmonary_artery",
+    "brachiocephalic_trunk",
+    "brachiocephalic_vein_left",
+    "brachiocephalic_vein_right",
+    "common_carotid_artery_left",
+    "common_carotid_artery_right",
+    "subclavian_artery_left",
+    "subclavian_artery_right",
+    "iliac_artery_left",
+    "iliac_artery_right",
+    "iliac_vena_left",
+    "iliac_vena_right",
+    "heart",
 )
 #: TotalSegmentator names of hollow organs (bowel, gallbladder, bladder, oesophagus, stomach).
 HOLLOW_ORGANS = ("stomach", "duodenum", "small_bowel", "colon", "gallbladder", "urinary_bladder", "esophagus")
@@ -84,15 +97,17 @@ class InjectabilityConfig:
     hollow_organ_distance_mm: float = 5.0
     vessel_structures: tuple[str, ...] = MAJOR_VESSELS
     hollow_structures: tuple[str, ...] = HOLLOW_ORGANS
-    sources: dict = field(default_factory=lambda: {
-        "min_longest_diameter_mm": "[R] common trial protocol requirement (not verified in a primary source; see docs/evidence.md)",
-        "max_necrosis_fraction": "[R] 'not predominantly necrotic'; target the solid part (Bitar et al., Cancer Imaging 2024, PMID 39456110 [V])",
-        "max_depth_mm": "the plan's needle length ([R] commonly stocked 10/15/20 cm needles) minus needle_reserve_mm",
-        "needle_reserve_mm": "[D] hub and handling length outside the skin",
-        "vessel_distance_mm": "[D] from CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308); [R] not abutting a major vessel",
-        "hollow_organ_distance_mm": "[R] avoid bowel and gallbladder (interventional-radiology teaching)",
-        "injected_before_baseline": f"[V] locally treated lesions are non-measurable unless progressed: {RECIST_1_1}; PMC4671850",
-    })
+    sources: dict = field(
+        default_factory=lambda: {
+            "min_longest_diameter_mm": "[R] common trial protocol requirement (not verified in a primary source; see docs/evidence.md)",
+            "max_necrosis_fraction": "[R] 'not predominantly necrotic'; target the solid part (Bitar et al., Cancer Imaging 2024, PMID 39456110 [V])",
+            "max_depth_mm": "the plan's needle length ([R] commonly stocked 10/15/20 cm needles) minus needle_reserve_mm",
+            "needle_reserve_mm": "[D] hub and handling length outside the skin",
+            "vessel_distance_mm": "[D] from CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308); [R] not abutting a major vessel",
+            "hollow_organ_distance_mm": "[R] avoid bowel and gallbladder (interventional-radiology teaching)",
+            "injected_before_baseline": f"[V] locally treated lesions are non-measurable unless progressed: {RECIST_1_1}; PMC4671850",
+        }
+    )
 
     def max_depth_mm(self, needle_length_mm: float) -> float:
         """Deepest reachable lesion edge (mm from the skin) with a needle of ``needle_length_mm``: length minus reserve."""
@@ -125,54 +140,93 @@ def _size_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reas
     """Size and necrosis findings."""
     out = []
     if m.longest_diameter_mm < rules.min_longest_diameter_mm:
-        out.append(Reason("TOO_SMALL", "no", f"longest diameter {m.longest_diameter_mm:.1f} mm is below "
-                          f"{rules.min_longest_diameter_mm:g} mm", rules.sources["min_longest_diameter_mm"]))
+        out.append(
+            Reason(
+                "TOO_SMALL",
+                "no",
+                f"longest diameter {m.longest_diameter_mm:.1f} mm is below {rules.min_longest_diameter_mm:g} mm",
+                rules.sources["min_longest_diameter_mm"],
+            )
+        )
     if m.necrosis_fraction is None:
-        out.append(Reason("NECROSIS_UNKNOWN", "info", _necrosis_unknown_message(m), rules.sources["max_necrosis_fraction"]))
+        out.append(
+            Reason("NECROSIS_UNKNOWN", "info", _necrosis_unknown_message(m), rules.sources["max_necrosis_fraction"])
+        )
     elif m.necrosis_fraction > rules.max_necrosis_fraction:
-        out.append(Reason("MOSTLY_NECROTIC", "no", f"{100 * m.necrosis_fraction:.0f} % of the lesion is necrotic "
-                          f"(> {100 * rules.max_necrosis_fraction:.0f} %)", rules.sources["max_necrosis_fraction"]))
+        out.append(
+            Reason(
+                "MOSTLY_NECROTIC",
+                "no",
+                f"{100 * m.necrosis_fraction:.0f} % of the lesion is necrotic "
+                f"(> {100 * rules.max_necrosis_fraction:.0f} %)",
+                rules.sources["max_necrosis_fraction"],
+            )
+        )
     return out
 
 
 def _necrosis_unknown_message(m: LesionMeasurement) -> str:
     """Why the necrosis rule was neither passed nor failed for a lesion whose necrosis is not known."""
     why = "no CT intensities given" if m.necrosis is None else m.necrosis.reason.removeprefix("necrosis not assessed: ")
-    return (f"necrosis not assessed ({why}): the rule 'not predominantly necrotic' neither passes nor fails; "
-            "judge necrosis on contrast-enhanced imaging")
+    return (
+        f"necrosis not assessed ({why}): the rule 'not predominantly necrotic' neither passes nor fails; "
+        "judge necrosis on contrast-enhanced imaging"
+    )
 
 
-def _access_reasons(m: LesionMeasurement, rules: InjectabilityConfig, needle_length_mm: float,
-                    trajectory_feasible: bool | None) -> list[Reason]:
+def _access_reasons(
+    m: LesionMeasurement, rules: InjectabilityConfig, needle_length_mm: float, trajectory_feasible: bool | None
+) -> list[Reason]:
     """Depth (against the needle of ``needle_length_mm``) and trajectory findings."""
     out = []
     max_depth = rules.max_depth_mm(needle_length_mm)
     if m.depth_mm is None:
         out.append(Reason("DEPTH_UNKNOWN", "info", "depth not measured (no body mask given)", ""))
     elif m.depth_mm > max_depth:
-        out.append(Reason("TOO_DEEP", "no", f"lesion is {m.depth_mm:.0f} mm below the skin, beyond the usable "
-                          f"needle length {max_depth:g} mm ({needle_length_mm:g} mm needle - "
-                          f"{rules.needle_reserve_mm:g} mm reserve)", rules.sources["max_depth_mm"]))
+        out.append(
+            Reason(
+                "TOO_DEEP",
+                "no",
+                f"lesion is {m.depth_mm:.0f} mm below the skin, beyond the usable "
+                f"needle length {max_depth:g} mm ({needle_length_mm:g} mm needle - "
+                f"{rules.needle_reserve_mm:g} mm reserve)",
+                rules.sources["max_depth_mm"],
+            )
+        )
     if trajectory_feasible is None:
         out.append(Reason("TRAJECTORY_NOT_CHECKED", "info", "no trajectory evaluated yet", ""))
     elif not trajectory_feasible:
-        out.append(Reason("NO_SAFE_TRAJECTORY", "no", "no needle path satisfies the safety constraints",
-                          "trajectory engine (rules in hitit/anatomy/catalogue.json)"))
+        out.append(
+            Reason(
+                "NO_SAFE_TRAJECTORY",
+                "no",
+                "no needle path satisfies the safety constraints",
+                "trajectory engine (rules in hitit/anatomy/catalogue.json)",
+            )
+        )
     return out
 
 
 def _neighbour_reasons(m: LesionMeasurement, rules: InjectabilityConfig) -> list[Reason]:
     """Abutment of major vessels and hollow organs (from the measured distances)."""
     out = []
-    groups = (("ABUTS_VESSEL", "major vessel", rules.vessel_structures, rules.vessel_distance_mm, "vessel_distance_mm"),
-              ("ABUTS_HOLLOW_ORGAN", "hollow organ", rules.hollow_structures, rules.hollow_organ_distance_mm,
-               "hollow_organ_distance_mm"))
+    groups = (
+        ("ABUTS_VESSEL", "major vessel", rules.vessel_structures, rules.vessel_distance_mm, "vessel_distance_mm"),
+        (
+            "ABUTS_HOLLOW_ORGAN",
+            "hollow organ",
+            rules.hollow_structures,
+            rules.hollow_organ_distance_mm,
+            "hollow_organ_distance_mm",
+        ),
+    )
     for code, kind, names, limit, key in groups:
         for name in names:
             d = m.distance_to_structures_mm.get(name)
             if d is not None and d < limit:
-                out.append(Reason(code, "caution", f"{d:.1f} mm from {kind} '{name}' (< {limit:g} mm)",
-                                  rules.sources[key]))
+                out.append(
+                    Reason(code, "caution", f"{d:.1f} mm from {kind} '{name}' (< {limit:g} mm)", rules.sources[key])
+                )
     return out
 
 
@@ -192,17 +246,23 @@ def protocol_reasons(protocol: Protocol, m: LesionMeasurement) -> list[Reason]:
     for rule in protocol.lesion_rules:
         applies = LESION_RULE_KINDS.get(rule["kind"])
         if applies is None:
-            raise InputError(f"Protocol {protocol.name}: lesion rule kind '{rule['kind']}' is unknown; known kinds: "
-                             f"{', '.join(LESION_RULE_KINDS)}.")
+            raise InputError(
+                f"Protocol {protocol.name}: lesion rule kind '{rule['kind']}' is unknown; known kinds: "
+                f"{', '.join(LESION_RULE_KINDS)}."
+            )
         if applies(rule, m):
             out.append(Reason(rule["code"], rule["severity"], rule["message"], rule["source"]))
     return out
 
 
-def assess_injectability(m: LesionMeasurement, rules: InjectabilityConfig = InjectabilityConfig(),
-                         protocol: Protocol | None = None, trajectory_feasible: bool | None = None,
-                         injected_before_baseline: bool = False,
-                         needle_length_mm: float = TrajectoryConfig.needle_length_mm) -> InjectabilityVerdict:
+def assess_injectability(
+    m: LesionMeasurement,
+    rules: InjectabilityConfig = InjectabilityConfig(),
+    protocol: Protocol | None = None,
+    trajectory_feasible: bool | None = None,
+    injected_before_baseline: bool = False,
+    needle_length_mm: float = TrajectoryConfig.needle_length_mm,
+) -> InjectabilityVerdict:
     """Apply every rule to a measured lesion.
 
     ``protocol``: the dosing protocol, whose ``lesion_rules`` add agent-specific findings (T-VEC: not
@@ -210,13 +270,22 @@ def assess_injectability(m: LesionMeasurement, rules: InjectabilityConfig = Inje
     ``injected_before_baseline``: the lesion was injected before the baseline scan;
     ``needle_length_mm``: the plan's needle (``PlanConfig.planning.needle_length_mm``), which sets the depth limit.
     """
-    reasons = (_size_reasons(m, rules) + _access_reasons(m, rules, needle_length_mm, trajectory_feasible)
-               + _neighbour_reasons(m, rules))
+    reasons = (
+        _size_reasons(m, rules)
+        + _access_reasons(m, rules, needle_length_mm, trajectory_feasible)
+        + _neighbour_reasons(m, rules)
+    )
     if protocol is not None:
         reasons += protocol_reasons(protocol, m)
     if injected_before_baseline:
-        reasons.append(Reason("INJECTED_BEFORE_BASELINE", "caution", "lesion was injected before the baseline scan: "
-                              "not measurable for response unless it progressed", rules.sources["injected_before_baseline"]))
+        reasons.append(
+            Reason(
+                "INJECTED_BEFORE_BASELINE",
+                "caution",
+                "lesion was injected before the baseline scan: not measurable for response unless it progressed",
+                rules.sources["injected_before_baseline"],
+            )
+        )
     worst = max((SEVERITY_ORDER[r.severity] for r in reasons), default=0)
     verdict = {0: "yes", 1: "caution", 2: "no"}[worst]
     return InjectabilityVerdict(m.lesion_id, verdict, tuple(reasons), rules, rules.max_depth_mm(needle_length_mm))

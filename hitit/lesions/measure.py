@@ -75,14 +75,16 @@ class MeasurementConfig:
     node_target_sa_mm: float = 15.0
     node_pathological_sa_mm: float = 10.0
     structure_reach_mm: float = 50.0
-    sources: dict = field(default_factory=lambda: {
-        "measurable_ld_mm": f"[V] {RECIST_1_1}; PMC2755245 Table 3",
-        "thick_slice_mm": f"[V] {RECIST_1_1}",
-        "slice_multiple": f"[V] {RECIST_1_1}",
-        "node_target_sa_mm": f"[V] {RECIST_1_1}",
-        "node_pathological_sa_mm": f"[V] {RECIST_1_1}",
-        "structure_reach_mm": "computation bound (crop of distance maps), not clinical",
-    })
+    sources: dict = field(
+        default_factory=lambda: {
+            "measurable_ld_mm": f"[V] {RECIST_1_1}; PMC2755245 Table 3",
+            "thick_slice_mm": f"[V] {RECIST_1_1}",
+            "slice_multiple": f"[V] {RECIST_1_1}",
+            "node_target_sa_mm": f"[V] {RECIST_1_1}",
+            "node_pathological_sa_mm": f"[V] {RECIST_1_1}",
+            "structure_reach_mm": "computation bound (crop of distance maps), not clinical",
+        }
+    )
 
     def to_dict(self) -> dict:
         """Every parameter and its source."""
@@ -124,21 +126,31 @@ class LesionMeasurement:
 
     def to_dict(self) -> dict:
         """JSON-ready record (frame LPS; lengths rounded to 0.01 mm, volumes to 0.001 mL)."""
+
         def r(v, n=2):
             return None if v is None else round(float(v), n)
+
         return {
-            "id": self.lesion_id, "name": self.name, "nodal": self.nodal,
-            "voxel_count": self.voxel_count, "volume_ml": r(self.volume_ml, 3),
+            "id": self.lesion_id,
+            "name": self.name,
+            "nodal": self.nodal,
+            "voxel_count": self.voxel_count,
+            "volume_ml": r(self.volume_ml, 3),
             "centroid_lps": [r(v) for v in self.centroid_lps],
-            "longest_diameter_mm": r(self.longest_diameter_mm), "short_axis_mm": r(self.short_axis_mm),
-            "ld_slice_k": self.ld_slice_k, "ld_endpoints_lps": [[r(v) for v in p] for p in self.ld_endpoints_lps],
-            "max_3d_diameter_mm": r(self.max_3d_diameter_mm), "depth_mm": r(self.depth_mm),
-            "organ": self.organ, "organ_fraction": r(self.organ_fraction, 3),
+            "longest_diameter_mm": r(self.longest_diameter_mm),
+            "short_axis_mm": r(self.short_axis_mm),
+            "ld_slice_k": self.ld_slice_k,
+            "ld_endpoints_lps": [[r(v) for v in p] for p in self.ld_endpoints_lps],
+            "max_3d_diameter_mm": r(self.max_3d_diameter_mm),
+            "depth_mm": r(self.depth_mm),
+            "organ": self.organ,
+            "organ_fraction": r(self.organ_fraction, 3),
             # structures beyond the reach (None) are left out: "farther than structure_reach_mm" is all they say
             "distance_to_structures_mm": {k: r(v) for k, v in self.distance_to_structures_mm.items() if v is not None},
             "necrosis_fraction": r(self.necrosis_fraction, 3),
             "necrosis": None if self.necrosis is None else self.necrosis.to_dict(),
-            "measurable": self.measurable, "recist_category": self.recist_category,
+            "measurable": self.measurable,
+            "recist_category": self.recist_category,
             "recist_reason": self.recist_reason,
         }
 
@@ -178,7 +190,7 @@ def _farthest_pair(points: np.ndarray) -> tuple[float, int, int]:
         return 0.0, 0, 0
     best = (-1.0, 0, 0)
     for start in range(0, len(points), _PAIR_BLOCK):
-        block = points[start:start + _PAIR_BLOCK]
+        block = points[start : start + _PAIR_BLOCK]
         d2 = np.sum((block[:, None, :] - points[None, :, :]) ** 2, axis=-1)
         a, b = np.unravel_index(int(np.argmax(d2)), d2.shape)
         if d2[a, b] > best[0]:
@@ -198,7 +210,7 @@ def in_plane_diameters(mask: np.ndarray, grid: Grid) -> tuple[float, float, int,
     perpendicular Feret width of centres + a quarter voxel for the SA).
     """
     lo, hi = _bbox(mask)
-    sub = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    sub = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     candidates = _line_extremes(sub, 2) & _line_extremes(sub, 1)
     spacing = np.asarray(grid.spacing_mm[:2])  # (s_i, s_j)
     k_all, j_all, i_all = np.nonzero(candidates)
@@ -223,7 +235,7 @@ def in_plane_diameters(mask: np.ndarray, grid: Grid) -> tuple[float, float, int,
 def max_3d_diameter_mm(mask: np.ndarray, grid: Grid) -> float:
     """Largest 3D diameter (mm): farthest voxel centres plus half a voxel along that direction."""
     lo, hi = _bbox(mask)
-    sub = mask[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    sub = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
     candidates = _line_extremes(sub, 0) & _line_extremes(sub, 1) & _line_extremes(sub, 2)
     k, j, i = np.nonzero(candidates)
     spacing = np.asarray(grid.spacing_mm)
@@ -274,7 +286,7 @@ def depth_to_points_mm(mask: np.ndarray, grid: Grid, skin_points_lps: np.ndarray
     points = points[from_centre <= from_centre.min() + spread]
     # squared distances as |p|^2 + |q|^2 - 2 p.q (one matrix product per block), about the lesion's centre
     lesion, points = lesion - centre, points - centre
-    lesion_sq, points_sq = (lesion ** 2).sum(axis=1), (points ** 2).sum(axis=1)
+    lesion_sq, points_sq = (lesion**2).sum(axis=1), (points**2).sum(axis=1)
     best = np.inf
     for start in range(0, len(lesion), _PAIR_BLOCK):
         block = slice(start, start + _PAIR_BLOCK)
@@ -287,8 +299,9 @@ def _spacing_zyx(grid: Grid) -> np.ndarray:
     return np.asarray(grid.spacing_mm)[::-1]
 
 
-def distances_to_structures_mm(mask: np.ndarray, grid: Grid, structures: MaskSet,
-                               reach_mm: float) -> dict[str, float | None]:
+def distances_to_structures_mm(
+    mask: np.ndarray, grid: Grid, structures: MaskSet, reach_mm: float
+) -> dict[str, float | None]:
     """Voxel-centre distance (mm) from the lesion to each structure (0 = overlap; None = beyond ``reach_mm``)."""
     lo, hi = _bbox(mask)
     box = _grow_box(lo, hi, np.ceil(reach_mm / _spacing_zyx(grid)).astype(int) + 1, mask.shape)
@@ -297,8 +310,12 @@ def distances_to_structures_mm(mask: np.ndarray, grid: Grid, structures: MaskSet
     # value of the lesion's map over the structure's voxels (0 where they overlap)
     image = sitk.GetImageFromArray(lesion.astype(np.uint8))
     image.SetSpacing(grid.spacing_mm)
-    dist = np.maximum(sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(
-        image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)), 0.0)
+    dist = np.maximum(
+        sitk.GetArrayFromImage(
+            sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+        ),
+        0.0,
+    )
     out: dict[str, float | None] = {}
     for name, structure in structures.items():
         if not _overlaps(box, structure):
@@ -314,23 +331,29 @@ def containing_organ(mask: np.ndarray, structures: MaskSet) -> tuple[str | None,
     lo, hi = _bbox(mask)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
     lesion = np.asarray(mask[box])
-    counts = {name: int(np.count_nonzero(np.asarray(s[box])[lesion])) if _overlaps(box, s) else 0
-              for name, s in structures.items()}
+    counts = {
+        name: int(np.count_nonzero(np.asarray(s[box])[lesion])) if _overlaps(box, s) else 0
+        for name, s in structures.items()
+    }
     if not counts or max(counts.values()) == 0:
         return None, None
     name = max(counts, key=counts.get)
     return name, counts[name] / int(mask.sum())
 
 
-def recist_category(nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float,
-                    config: MeasurementConfig) -> tuple[bool, str, str]:
+def recist_category(
+    nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float, config: MeasurementConfig
+) -> tuple[bool, str, str]:
     """RECIST 1.1 measurability: (measurable, category, reason) for a lesion (Eisenhauer 2009)."""
     if nodal:
         if sa_mm >= config.node_target_sa_mm:
             return True, "measurable node", f"short axis {sa_mm:.1f} mm >= {config.node_target_sa_mm:g} mm"
         if sa_mm >= config.node_pathological_sa_mm:
-            return False, "pathological node (non-target)", (
-                f"short axis {sa_mm:.1f} mm in [{config.node_pathological_sa_mm:g}, {config.node_target_sa_mm:g}) mm")
+            return (
+                False,
+                "pathological node (non-target)",
+                (f"short axis {sa_mm:.1f} mm in [{config.node_pathological_sa_mm:g}, {config.node_target_sa_mm:g}) mm"),
+            )
         return False, "normal node", f"short axis {sa_mm:.1f} mm < {config.node_pathological_sa_mm:g} mm"
     minimum = config.measurable_ld_mm
     if slice_mm > config.thick_slice_mm:
@@ -341,9 +364,16 @@ def recist_category(nodal: bool, ld_mm: float, sa_mm: float, slice_mm: float,
 
 
 # --------------------------------------------------------------------------- entry points
-def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, body_mask: np.ndarray | None = None,
-                   structures: MaskSet | None = None, config: MeasurementConfig = MeasurementConfig(),
-                   skin_distance: np.ndarray | None = None, contrast: Contrast | None = None) -> LesionMeasurement:
+def measure_lesion(
+    lesion: Lesion,
+    grid: Grid,
+    hu: np.ndarray | None = None,
+    body_mask: np.ndarray | None = None,
+    structures: MaskSet | None = None,
+    config: MeasurementConfig = MeasurementConfig(),
+    skin_distance: np.ndarray | None = None,
+    contrast: Contrast | None = None,
+) -> LesionMeasurement:
     """Measure one lesion on ``grid``.
 
     ``hu``: the CT array (HU) for the necrosis fraction, assessed only when ``contrast`` says the CT
@@ -368,23 +398,41 @@ def measure_lesion(lesion: Lesion, grid: Grid, hu: np.ndarray | None = None, bod
         organ = lesion.organ or found
     necrosis = None if hu is None else assess_necrosis(mask, hu, grid, contrast or UNKNOWN_CONTRAST, config.necrosis)
     return LesionMeasurement(
-        lesion.lesion_id, lesion.name, lesion.nodal, count, count * grid.voxel_volume_ml,
-        tuple(float(v) for v in centroid), ld, sa, ld_k,
+        lesion.lesion_id,
+        lesion.name,
+        lesion.nodal,
+        count,
+        count * grid.voxel_volume_ml,
+        tuple(float(v) for v in centroid),
+        ld,
+        sa,
+        ld_k,
         tuple(tuple(float(v) for v in p) for p in grid.index_to_lps(ends)),
-        max_3d_diameter_mm(mask, grid), measurable, category, reason,
+        max_3d_diameter_mm(mask, grid),
+        measurable,
+        category,
+        reason,
         depth_mm=None if skin_distance is None else depth_to_skin_mm(mask, skin_distance),
-        organ=organ, organ_fraction=organ_fraction,
+        organ=organ,
+        organ_fraction=organ_fraction,
         distance_to_structures_mm=distances_to_structures_mm(mask, grid, structures, config.structure_reach_mm)
-        if structures else {},
+        if structures
+        else {},
         necrosis_fraction=None if necrosis is None else necrosis.fraction,
-        config=config, necrosis=necrosis,
+        config=config,
+        necrosis=necrosis,
     )
 
 
-def measure_lesions(lesions: list[Lesion], grid: Grid, hu: np.ndarray | None = None,
-                    body_mask: np.ndarray | None = None, structures: MaskSet | None = None,
-                    config: MeasurementConfig = MeasurementConfig(), contrast: Contrast | None = None
-                    ) -> list[LesionMeasurement]:
+def measure_lesions(
+    lesions: list[Lesion],
+    grid: Grid,
+    hu: np.ndarray | None = None,
+    body_mask: np.ndarray | None = None,
+    structures: MaskSet | None = None,
+    config: MeasurementConfig = MeasurementConfig(),
+    contrast: Contrast | None = None,
+) -> list[LesionMeasurement]:
     """Measure several lesions, computing the skin distance map once (``contrast``: see :func:`measure_lesion`)."""
     skin = None if body_mask is None else skin_distance_map(body_mask, grid)
     return [measure_lesion(lesion, grid, hu, None, structures, config, skin, contrast) for lesion in lesions]

@@ -38,11 +38,15 @@ from hitit.geometry import Grid
 from hitit.lesions.contrast import Contrast
 
 #: Published source of the fluid range (both bounds).
-_BOSNIAK = ("Silverman SG et al., Bosniak classification of cystic renal masses, version 2019, Radiology "
-            "2019;292:475-488, doi:10.1148/radiol.2019182646: simple fluid attenuation -9 to 20 HU on CT")
+_BOSNIAK = (
+    "Silverman SG et al., Bosniak classification of cystic renal masses, version 2019, Radiology "
+    "2019;292:475-488, doi:10.1148/radiol.2019182646: simple fluid attenuation -9 to 20 HU on CT"
+)
 #: Published source of the fat range.
-_FAT = ("Mitsiopoulos N et al., J Appl Physiol 1998;85:115-122, doi:10.1152/jappl.1998.85.1.115: adipose tissue "
-        "-190 to -30 HU on CT (the range body-composition studies use)")
+_FAT = (
+    "Mitsiopoulos N et al., J Appl Physiol 1998;85:115-122, doi:10.1152/jappl.1998.85.1.115: adipose tissue "
+    "-190 to -30 HU on CT (the range body-composition studies use)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,18 @@ class NecrosisConfig:
     fat_max_hu: float = -30.0
     smoothing_mm: float = 1.5
     partial_volume_voxels: int = 1
-    sources: dict = field(default_factory=lambda: {
-        "fluid_min_hu": _BOSNIAK,
-        "fluid_max_hu": f"{_BOSNIAK}; viable tumour enhances above it on contrast CT",
-        "fat_max_hu": _FAT,
-        "smoothing_mm": "image-processing choice (noise suppression), not clinical",
-        "partial_volume_voxels": "image-processing choice: one voxel of the acquired grid along each axis, the extent "
-                                 "over which a boundary voxel mixes the tissues on both sides",
-        "contrast": "necrosis is non-enhancement and is judged on contrast-enhanced imaging: Bitar 2024 (necrosis "
-                    "assessed on baseline imaging, the solid component targeted)",
-    })
+    sources: dict = field(
+        default_factory=lambda: {
+            "fluid_min_hu": _BOSNIAK,
+            "fluid_max_hu": f"{_BOSNIAK}; viable tumour enhances above it on contrast CT",
+            "fat_max_hu": _FAT,
+            "smoothing_mm": "image-processing choice (noise suppression), not clinical",
+            "partial_volume_voxels": "image-processing choice: one voxel of the acquired grid along each axis, the extent "
+            "over which a boundary voxel mixes the tissues on both sides",
+            "contrast": "necrosis is non-enhancement and is judged on contrast-enhanced imaging: Bitar 2024 (necrosis "
+            "assessed on baseline imaging, the solid component targeted)",
+        }
+    )
 
     def to_dict(self) -> dict:
         """Every parameter and its source."""
@@ -104,13 +110,20 @@ class NecrosisAssessment:
 
     def to_dict(self) -> dict:
         """JSON-ready record (fractions to 0.001)."""
+
         def r(v):
             return None if v is None else round(float(v), 3)
-        return {"status": "assessed" if self.assessed else "not assessed", "fraction": r(self.fraction),
-                "reason": self.reason, "contrast": self.contrast.to_dict(),
-                "assessable_fraction": r(self.assessable_fraction),
-                "partial_volume_width_mm": None if self.partial_volume_width_mm is None
-                else [round(w, 3) for w in self.partial_volume_width_mm]}
+
+        return {
+            "status": "assessed" if self.assessed else "not assessed",
+            "fraction": r(self.fraction),
+            "reason": self.reason,
+            "contrast": self.contrast.to_dict(),
+            "assessable_fraction": r(self.assessable_fraction),
+            "partial_volume_width_mm": None
+            if self.partial_volume_width_mm is None
+            else [round(w, 3) for w in self.partial_volume_width_mm],
+        }
 
 
 def not_assessed(contrast: Contrast, reason: str) -> NecrosisAssessment:
@@ -139,6 +152,7 @@ def _lesion_average(values: np.ndarray, mask: np.ndarray, grid: Grid, sigma_mm: 
 
     def blur(a: np.ndarray) -> np.ndarray:
         return sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(_image(a, grid), sigma_mm))
+
     return blur(values * m) / np.maximum(blur(m), 1e-6)
 
 
@@ -154,16 +168,19 @@ def _reaching_the_edge(seen: np.ndarray, fluid: np.ndarray, radius: list[int], g
     return seen | (grown.astype(bool) & fluid)
 
 
-def assess_necrosis(mask: np.ndarray, hu: np.ndarray, grid: Grid, contrast: Contrast,
-                    config: NecrosisConfig = NecrosisConfig()) -> NecrosisAssessment:
+def assess_necrosis(
+    mask: np.ndarray, hu: np.ndarray, grid: Grid, contrast: Contrast, config: NecrosisConfig = NecrosisConfig()
+) -> NecrosisAssessment:
     """The necrotic fraction of the lesion ``mask`` on the CT ``hu`` (both ``[k, j, i]`` on ``grid``).
 
     Not assessed unless ``contrast.enhanced`` is True (see the module docstring for what counts).
     """
     if contrast.enhanced is not True:
         state = "unknown" if contrast.enhanced is None else "not contrast-enhanced"
-        return not_assessed(contrast, f"the CT is {state} ({contrast.source}); necrosis is non-enhancement and "
-                                      "needs a contrast-enhanced CT")
+        return not_assessed(
+            contrast,
+            f"the CT is {state} ({contrast.source}); necrosis is non-enhancement and needs a contrast-enhanced CT",
+        )
     spacing = np.asarray(grid.spacing_mm, float)  # i, j, k
     width = config.partial_volume_voxels * spacing
     # the average mixes neighbours up to about 2 sigma away: whole voxels within that reach along each axis
@@ -175,25 +192,41 @@ def assess_necrosis(mask: np.ndarray, hu: np.ndarray, grid: Grid, contrast: Cont
     m = mask[box]
     average = _lesion_average(hu[box].astype(np.float32), m, grid, config.smoothing_mm)
     radius = [int(config.partial_volume_voxels)] * 3
-    interior = m.copy() if not any(radius) else sitk.GetArrayFromImage(sitk.BinaryErode(
-        _image(m.astype(np.uint8), grid), radius, sitk.sitkBox)).astype(bool)
+    interior = (
+        m.copy()
+        if not any(radius)
+        else sitk.GetArrayFromImage(sitk.BinaryErode(_image(m.astype(np.uint8), grid), radius, sitk.sitkBox)).astype(
+            bool
+        )
+    )
     fat_or_air = m & (average <= config.fat_max_hu)
     near = None
     if fat_or_air.any():
-        near = sitk.GetArrayFromImage(sitk.BinaryDilate(_image(fat_or_air.astype(np.uint8), grid),
-                                                        [int(r) for r in fat_reach], sitk.sitkBall)).astype(bool)
+        near = sitk.GetArrayFromImage(
+            sitk.BinaryDilate(_image(fat_or_air.astype(np.uint8), grid), [int(r) for r in fat_reach], sitk.sitkBall)
+        ).astype(bool)
         interior &= ~near
     total = int(m.sum())
     assessable = int(interior.sum())
     contrast_note = f"contrast-enhanced CT ({contrast.source})"
     if assessable == 0:
-        return NecrosisAssessment(False, None, "necrosis not assessed: no lesion voxel lies beyond the partial-volume "
-                                  f"width ({', '.join(f'{w:g}' for w in width)} mm) of the boundary and of fat or air",
-                                  contrast, 0.0, tuple(float(w) for w in width))
+        return NecrosisAssessment(
+            False,
+            None,
+            "necrosis not assessed: no lesion voxel lies beyond the partial-volume "
+            f"width ({', '.join(f'{w:g}' for w in width)} mm) of the boundary and of fat or air",
+            contrast,
+            0.0,
+            tuple(float(w) for w in width),
+        )
     fluid = m & (average >= config.fluid_min_hu) & (average <= config.fluid_max_hu)
     necrotic = _reaching_the_edge(interior & fluid, fluid if near is None else fluid & ~near, radius, grid)
     return NecrosisAssessment(
-        True, float(necrotic.sum()) / total,
+        True,
+        float(necrotic.sum()) / total,
         f"voxels in {config.fluid_min_hu:g} to {config.fluid_max_hu:g} HU (non-enhancing fluid) beyond the "
         f"partial-volume width of the boundary and of fat or air, on a {contrast_note}",
-        contrast, assessable / total, tuple(float(w) for w in width))
+        contrast,
+        assessable / total,
+        tuple(float(w) for w in width),
+    )

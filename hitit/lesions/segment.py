@@ -59,8 +59,13 @@ class Lesion:
 
     def to_dict(self) -> dict:
         """JSON-ready description (without the mask)."""
-        return {"id": self.lesion_id, "name": self.name, "organ": self.organ, "nodal": self.nodal,
-                "voxels": int(self.mask.sum())}
+        return {
+            "id": self.lesion_id,
+            "name": self.name,
+            "organ": self.organ,
+            "nodal": self.nodal,
+            "voxels": int(self.mask.sum()),
+        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,9 @@ class GrowConfig:
         return dict(self.__dict__)
 
 
-def lesions_from_masks(masks: MaskSet, nodal: set[str] | frozenset[str] = frozenset(),
-                       organs: dict[str, str] | None = None) -> list[Lesion]:
+def lesions_from_masks(
+    masks: MaskSet, nodal: set[str] | frozenset[str] = frozenset(), organs: dict[str, str] | None = None
+) -> list[Lesion]:
     """One :class:`Lesion` per non-empty mask, named by its segment name (``nodal``: names of nodes)."""
     organs = organs or {}
     return [Lesion(name, mask, name, organs.get(name), name in nodal) for name, mask in masks.items() if mask.any()]
@@ -112,15 +118,24 @@ def _distance_mm_from(grid: Grid, lo: np.ndarray, hi: np.ndarray, point_lps: np.
     return np.linalg.norm(pts - np.asarray(point_lps, dtype=float), axis=-1)
 
 
-def grow_lesion_from_seed(ct: Volume, seed_lps, lesion_id: str = "L1", config: GrowConfig = GrowConfig(),
-                          name: str = "", organ: str | None = None, nodal: bool = False) -> Lesion:
+def grow_lesion_from_seed(
+    ct: Volume,
+    seed_lps,
+    lesion_id: str = "L1",
+    config: GrowConfig = GrowConfig(),
+    name: str = "",
+    organ: str | None = None,
+    nodal: bool = False,
+) -> Lesion:
     """Segment the lesion under a click point ``seed_lps`` (LPS mm) by region growing on the CT (HU)."""
     grid = ct.grid
     seed_ijk = grid.lps_to_index(np.asarray(seed_lps, dtype=float))
     if not grid.contains_index(seed_ijk, margin_voxels=0.0):
-        raise InputError(f"Click point {tuple(np.round(seed_lps, 1))} (LPS mm) lies outside the CT ({grid.describe()}).")
+        raise InputError(
+            f"Click point {tuple(np.round(seed_lps, 1))} (LPS mm) lies outside the CT ({grid.describe()})."
+        )
     lo, hi = _crop_box(grid, seed_ijk, _ball_index_radius(grid, config.max_radius_mm))
-    crop = ct.array[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
+    crop = ct.array[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]].astype(np.float32)
     image = sitk.GetImageFromArray(crop)
     image.SetSpacing(grid.spacing_mm)
     smooth = sitk.SmoothingRecursiveGaussian(image, config.smoothing_mm) if config.smoothing_mm > 0 else image
@@ -135,7 +150,7 @@ def grow_lesion_from_seed(ct: Volume, seed_lps, lesion_id: str = "L1", config: G
     mask = sitk.GetArrayFromImage(sitk.BinaryFillhole(mask)).astype(bool) & (distance <= config.max_radius_mm)
     mask = _with_enhancing_rim(mask, smooth, distance, mean, tolerance, config, grid.spacing_mm, seed_local)
     full = np.zeros(grid.shape, dtype=bool)
-    full[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = mask
+    full[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = mask
     return Lesion(lesion_id, full, name, organ, nodal)
 
 
@@ -144,8 +159,16 @@ def _ball(spacing_mm, radius_mm: float) -> list[int]:
     return [max(int(round(radius_mm / s)), 1) for s in spacing_mm]
 
 
-def _with_enhancing_rim(core: np.ndarray, smooth: sitk.Image, distance: np.ndarray, core_mean: float,
-                        tolerance: float, config: GrowConfig, spacing_mm, seed_local) -> np.ndarray:
+def _with_enhancing_rim(
+    core: np.ndarray,
+    smooth: sitk.Image,
+    distance: np.ndarray,
+    core_mean: float,
+    tolerance: float,
+    config: GrowConfig,
+    spacing_mm,
+    seed_local,
+) -> np.ndarray:
     """``core`` (crop ``[k, j, i]``) with the enhancing rim around it when there is one (module docstring, step 5).
 
     ``smooth`` is the smoothed crop (HU), ``distance`` each voxel's distance (mm) from the click,
@@ -162,8 +185,9 @@ def _with_enhancing_rim(core: np.ndarray, smooth: sitk.Image, distance: np.ndarr
     rim_mean = float(np.median(values[shell]))
     if rim_mean - core_mean <= tolerance:
         return core  # no brighter tissue around the grown region: nothing to add
-    rim_tolerance = max(config.multiplier * 1.4826 * float(np.median(np.abs(values[shell] - rim_mean))),
-                        config.min_tolerance_hu)
+    rim_tolerance = max(
+        config.multiplier * 1.4826 * float(np.median(np.abs(values[shell] - rim_mean))), config.min_tolerance_hu
+    )
     in_range = (np.abs(values - rim_mean) <= rim_tolerance) & ~core
     labels = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray(in_range.astype(np.uint8))))
     touching = np.unique(labels[shell & in_range])
@@ -193,8 +217,16 @@ def _open_keep_seed_component(grown: sitk.Image, opening_mm: float, spacing_mm, 
     return sitk.Cast(labels == labels[seed_local], sitk.sitkUInt8)
 
 
-def lesion_from_diameters(grid: Grid, centre_lps, diameters_mm, axes_lps=None, lesion_id: str = "L1",
-                          name: str = "", organ: str | None = None, nodal: bool = False) -> Lesion:
+def lesion_from_diameters(
+    grid: Grid,
+    centre_lps,
+    diameters_mm,
+    axes_lps=None,
+    lesion_id: str = "L1",
+    name: str = "",
+    organ: str | None = None,
+    nodal: bool = False,
+) -> Lesion:
     """An ellipsoid lesion from three orthogonal diameters (mm) around ``centre_lps``.
 
     ``axes_lps`` is a 3x3 array whose rows are the unit LPS directions of the three diameters;
@@ -212,8 +244,10 @@ def lesion_from_diameters(grid: Grid, centre_lps, diameters_mm, axes_lps=None, l
     if np.all(hi > lo):
         kk, jj, ii = np.meshgrid(*(np.arange(lo[a], hi[a]) for a in (2, 1, 0)), indexing="ij")
         local = (grid.index_to_lps(np.stack([ii, jj, kk], axis=-1)) - centre) @ axes.T
-        mask[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = np.sum((local / semi) ** 2, axis=-1) <= 1.0
+        mask[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = np.sum((local / semi) ** 2, axis=-1) <= 1.0
     if not mask.any():
-        raise InputError(f"The ellipsoid at {tuple(np.round(centre, 1))} (LPS mm) with diameters {tuple(diameters_mm)} mm "
-                         "covers no voxel centre of the CT: check the centre and the diameters.")
+        raise InputError(
+            f"The ellipsoid at {tuple(np.round(centre, 1))} (LPS mm) with diameters {tuple(diameters_mm)} mm "
+            "covers no voxel centre of the CT: check the centre and the diameters."
+        )
     return Lesion(lesion_id, mask, name, organ, nodal)

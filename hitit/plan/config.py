@@ -62,12 +62,20 @@ class PlanConfig:
         if self.aim not in AIMS:
             raise InputError(f"Unknown aim {self.aim!r}: use {' or '.join(AIMS)}.")
         if self.contrast not in (None, *STATEMENTS):
-            raise InputError(f"Unknown contrast statement {self.contrast!r}: use yes or no (or leave it to the CT header).")
+            raise InputError(
+                f"Unknown contrast statement {self.contrast!r}: use yes or no (or leave it to the CT header)."
+            )
         self.catalogue()  # a bad margin override is refused here, not halfway through planning
 
-    def with_overrides(self, *, needle_length_mm: float | None = None, gauge: int | None = None,
-                       max_axial_angle_deg: float | None = None, top_k: int | None = None,
-                       margins_mm: Mapping[str, float] | None = None) -> PlanConfig:
+    def with_overrides(
+        self,
+        *,
+        needle_length_mm: float | None = None,
+        gauge: int | None = None,
+        max_axial_angle_deg: float | None = None,
+        top_k: int | None = None,
+        margins_mm: Mapping[str, float] | None = None,
+    ) -> PlanConfig:
         """A copy with the settings a user commonly changes (None keeps the current value).
 
         ``needle_length_mm``: usable needle length (mm), used by the trajectory engine and the
@@ -75,9 +83,16 @@ class PlanConfig:
         ``max_axial_angle_deg``: largest angle to the axial plane; ``top_k``: trajectories proposed per
         lesion; ``margins_mm``: margin overrides (mm) by category or structure name, added to the current ones.
         """
-        changes = {name: value for name, value in (("needle_length_mm", needle_length_mm), ("gauge", gauge),
-                                                    ("max_axial_angle_deg", max_axial_angle_deg), ("top_k", top_k))
-                   if value is not None}
+        changes = {
+            name: value
+            for name, value in (
+                ("needle_length_mm", needle_length_mm),
+                ("gauge", gauge),
+                ("max_axial_angle_deg", max_axial_angle_deg),
+                ("top_k", top_k),
+            )
+            if value is not None
+        }
         margins = {**self.margins_mm, **(margins_mm or {})}
         return replace(self, planning=replace(self.planning, **changes), margins_mm=margins)
 
@@ -97,11 +112,20 @@ class PlanConfig:
     def to_dict(self) -> dict:
         """Every parameter used, with sources where the stage records them."""
         return {
-            "protocol": self.protocol, "visit": self.visit, "new_lesions": list(self.new_lesions),
-            "nodal_lesions": list(self.nodal_lesions), "lesion_organs": dict(self.lesion_organs),
-            "margins_mm": dict(self.margins_mm), "auto_structures": list(self.auto_structures),
-            "entry_sides": list(self.entry_sides), "aim": self.aim, "contrast": self.contrast,
-            "planning": self.planning.to_dict(), "injectability": self.injectability.to_dict(),
-            "measurement": self.measurement.to_dict(), "deposits": self.deposits.to_dict(),
-            "body": self.body.to_dict(), "skin": self.skin.to_dict(),
+            "protocol": self.protocol,
+            "visit": self.visit,
+            "new_lesions": list(self.new_lesions),
+            "nodal_lesions": list(self.nodal_lesions),
+            "lesion_organs": dict(self.lesion_organs),
+            "margins_mm": dict(self.margins_mm),
+            "auto_structures": list(self.auto_structures),
+            "entry_sides": list(self.entry_sides),
+            "aim": self.aim,
+            "contrast": self.contrast,
+            "planning": self.planning.to_dict(),
+            "injectability": self.injectability.to_dict(),
+            "measurement": self.measurement.to_dict(),
+            "deposits": self.deposits.to_dict(),
+            "body": self.body.to_dict(),
+            "skin": self.skin.to_dict(),
         }

@@ -47,7 +47,14 @@ MODEL_COMPRESSION_LEVEL = 5
 #: Kind of output set a plan folder is (its marker names it).
 PLAN_OUTPUT_KIND = "plan"
 #: Files of every plan folder besides the per-lesion accessibility maps.
-PLAN_FILES = ("plan.json", "lesions.csv", "trajectories.mrk.json", "deposits.mrk.json", "report.html", "lesions.seg.nrrd")
+PLAN_FILES = (
+    "plan.json",
+    "lesions.csv",
+    "trajectories.mrk.json",
+    "deposits.mrk.json",
+    "report.html",
+    "lesions.seg.nrrd",
+)
 #: The plan folder's copy of the lesion masks (one segment per lesion id, on the CT grid), so that
 #: ``hitit export-dicom`` needs only the plan folder and the CT series.
 LESION_MASKS_FILE = "lesions.seg.nrrd"
@@ -74,8 +81,17 @@ def trajectory_markups(plan: dict) -> list[Markup]:
     """One line per proposed path (safe ones, and the least-bad ones of a lesion with no safe path), named and
     coloured as the Slicer Planner shows them (:func:`hitit.plan.trajectory_lines.trajectory_lines`).
     """
-    return [Markup("line", line.name, [line.entry_lps, line.target_lps], labels=[f"{line.name}-entry", f"{line.name}-target"],
-                   descriptions=[line.description, ""], color=line.color) for line in trajectory_lines(plan)]
+    return [
+        Markup(
+            "line",
+            line.name,
+            [line.entry_lps, line.target_lps],
+            labels=[f"{line.name}-entry", f"{line.name}-target"],
+            descriptions=[line.description, ""],
+            color=line.color,
+        )
+        for line in trajectory_lines(plan)
+    ]
 
 
 def deposit_markups(plan: dict) -> list[Markup]:
@@ -84,16 +100,28 @@ def deposit_markups(plan: dict) -> list[Markup]:
     for lesion in plan["lesions"]:
         deposits = deposit_list(lesion)
         if deposits:
-            lists.append(Markup(
-                "points", f"{lesion['id']}-deposits", [d["point_lps"] for d in deposits],
-                labels=[f"{lesion['id']}-D{i + 1} {d['needle_depth_mm']:.0f} mm" for i, d in enumerate(deposits)],
-                descriptions=[f"{d['volume_ml']:.2f} mL at {d['needle_depth_mm']:.1f} mm from the skin" for d in deposits],
-                color=DEPOSIT_COLOR))
+            lists.append(
+                Markup(
+                    "points",
+                    f"{lesion['id']}-deposits",
+                    [d["point_lps"] for d in deposits],
+                    labels=[f"{lesion['id']}-D{i + 1} {d['needle_depth_mm']:.0f} mm" for i, d in enumerate(deposits)],
+                    descriptions=[
+                        f"{d['volume_ml']:.2f} mL at {d['needle_depth_mm']:.1f} mm from the skin" for d in deposits
+                    ],
+                    color=DEPOSIT_COLOR,
+                )
+            )
     return lists
 
 
-def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, str] | None = None,
-               key_images: KeyImages | None = None) -> dict[str, Path]:
+def write_plan(
+    plan: Plan,
+    case: Case,
+    out_dir: str | Path,
+    patient: dict[str, str] | None = None,
+    key_images: KeyImages | None = None,
+) -> dict[str, Path]:
     """Write the plan folder for ``plan`` computed on ``case``; returns the written paths by kind.
 
     No patient name or id is written unless ``patient`` (``{"id": ..., "name": ...}``) is given:
@@ -106,8 +134,9 @@ def write_plan(plan: Plan, case: Case, out_dir: str | Path, patient: dict[str, s
     polydata = {lesion.lesion_id: lesion.target.accessibility_polydata() for lesion in plan.lesions}
     pictures = {lesion.lesion_id: skin_map_png(lesion.target) for lesion in plan.lesions}
     lesions = {lesion.lesion_id: case.lesions[lesion.lesion_id] for lesion in plan.lesions}
-    return write_plan_folder(plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures, key_images),
-                             (case.grid, lesions))
+    return write_plan_folder(
+        plan_dict, out_dir, polydata, build_report(plan_dict, case, pictures, key_images), (case.grid, lesions)
+    )
 
 
 def skin_map_png(target) -> bytes:
@@ -115,8 +144,14 @@ def skin_map_png(target) -> bytes:
     skin = target.skin
     paths = target.trajectories or target.least_bad
     marks = [(str(rank), np.asarray(t.entry_lps)) for rank, t in enumerate(paths, start=1)]
-    return render_skin_map(skin.points_lps, skin.normals_lps, target.arrays["score"], target.arrays["reason"], marks,
-                           f"{target.target_id}: {target.counts.get('feasible', 0)} safe skin entries")
+    return render_skin_map(
+        skin.points_lps,
+        skin.normals_lps,
+        target.arrays["score"],
+        target.arrays["reason"],
+        marks,
+        f"{target.target_id}: {target.counts.get('feasible', 0)} safe skin entries",
+    )
 
 
 def write_polydata(polydata, path: Path) -> Path:
@@ -129,8 +164,11 @@ def write_polydata(polydata, path: Path) -> Path:
     out = vtkPolyData()
     out.ShallowCopy(polydata)
     points = vtkPoints()
-    points.SetData(numpy_support.numpy_to_vtk(
-        numpy_support.vtk_to_numpy(polydata.GetPoints().GetData()).astype(np.float32), deep=True))
+    points.SetData(
+        numpy_support.numpy_to_vtk(
+            numpy_support.vtk_to_numpy(polydata.GetPoints().GetData()).astype(np.float32), deep=True
+        )
+    )
     out.SetPoints(points)
     polys = polydata.GetPolys().NewInstance()
     polys.DeepCopy(polydata.GetPolys())
@@ -162,8 +200,13 @@ def accessibility_file_name(lesion_id: str) -> str:
     return f"accessibility_{lesion_id}.vtp"
 
 
-def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, object], report_html: str,
-                      lesions: tuple[Grid, dict] | None = None) -> dict[str, Path]:
+def write_plan_folder(
+    plan: dict,
+    out_dir: str | Path,
+    polydata: dict[str, object],
+    report_html: str,
+    lesions: tuple[Grid, dict] | None = None,
+) -> dict[str, Path]:
     """Write every plan file into ``out_dir`` as one output set (see :func:`hitit.io.outdir.write_output_set`):
     a previous plan there is replaced as a whole, the user's own files are never touched.
 
@@ -174,8 +217,12 @@ def write_plan_folder(plan: dict, out_dir: str | Path, polydata: dict[str, objec
     check_plan(json.loads(text), "the plan to write")
 
     def write(staging: Path) -> dict[str, Path]:
-        files = {"plan": staging / "plan.json", "lesions_csv": staging / "lesions.csv",
-                 "trajectories": staging / "trajectories.mrk.json", "report": staging / "report.html"}
+        files = {
+            "plan": staging / "plan.json",
+            "lesions_csv": staging / "lesions.csv",
+            "trajectories": staging / "trajectories.mrk.json",
+            "report": staging / "report.html",
+        }
         write_text_atomic(files["plan"], text)
         write_text_atomic(files["lesions_csv"], _csv_text(*_lesion_table(plan)))
         write_markups(files["trajectories"], trajectory_markups(plan))

@@ -123,8 +123,11 @@ class Plan:
         is nearest the path's tip); the skin normal is the one of the skin point nearest the entry.
         """
         target = np.asarray(target_lps, dtype=float)
-        lesion = self.lesion(lesion_id) if lesion_id else min(
-            self.lesions, key=lambda p: float(np.linalg.norm(np.subtract(p.measurement.centroid_lps, target))))
+        lesion = (
+            self.lesion(lesion_id)
+            if lesion_id
+            else min(self.lesions, key=lambda p: float(np.linalg.norm(np.subtract(p.measurement.centroid_lps, target))))
+        )
         skin = lesion.target.skin
         entry = np.asarray(entry_lps, dtype=float)
         nearest = int(np.argmin(np.linalg.norm(skin.points_lps - entry, axis=1)))
@@ -166,8 +169,14 @@ def _report(progress: Progress | None, cancel: Callable[[], bool] | None, fracti
         progress(fraction, message)
 
 
-def plan_case(case: Case, settings: PlanConfig | None = None, progress: Progress | None = None,
-              cancel: Callable[[], bool] | None = None, case_name: str = "case", crop: bool = True) -> Plan:
+def plan_case(
+    case: Case,
+    settings: PlanConfig | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    case_name: str = "case",
+    crop: bool = True,
+) -> Plan:
     """Plan every lesion of ``case`` (masks on the CT grid) under ``settings``.
 
     Entries are the skin points a needle can reach: within the needle length of an aim point and, while a
@@ -209,8 +218,15 @@ def _angle_limited(settings: PlanConfig) -> bool:
     return settings.planning.axial_limit_deg < 90.0
 
 
-def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | None, cancel: Callable[[], bool] | None,
-               case_name: str, reach: str, whole: bool) -> Plan:
+def _plan_case(
+    case: Case,
+    settings: PlanConfig | None,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    case_name: str,
+    reach: str,
+    whole: bool,
+) -> Plan:
     """:func:`plan_case` over the entries of ``reach`` (``axial`` or ``needle``, see :class:`_Region`), computed
     on the region around them, or on the whole CT when ``whole``.
     """
@@ -219,8 +235,9 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
     if not case.lesions:
         raise InputError("The case has no lesion: give a lesion segmentation (one segment per lesion).")
     # every mask's box found once: the steps below work on the boxes
-    case = Case(case.ct, {n: with_box(m) for n, m in case.structures.items()},
-                {n: with_box(m) for n, m in case.lesions.items()})
+    case = Case(
+        case.ct, {n: with_box(m) for n, m in case.structures.items()}, {n: with_box(m) for n, m in case.lesions.items()}
+    )
     lesions = lesions_from_masks(case.lesions, set(settings.nodal_lesions), settings.lesion_organs)
     empty = sorted(set(case.lesions) - {lesion.lesion_id for lesion in lesions})
     if empty:
@@ -236,8 +253,10 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
 
     _report(progress, cancel, 0.15, "Measuring lesions")
     measurements = measure_lesions(lesions, case.grid, case.ct.array, None, structures, settings.measurement, contrast)
-    measurements = [replace(m, depth_mm=depth_to_points_mm(lesion.mask, case.grid, skin.points_lps))
-                    for lesion, m in zip(lesions, measurements)]
+    measurements = [
+        replace(m, depth_mm=depth_to_points_mm(lesion.mask, case.grid, skin.points_lps))
+        for lesion, m in zip(lesions, measurements)
+    ]
 
     _report(progress, cancel, 0.3, "Preparing distance maps")
     scenes = _prepare_scenes(case, structures, lesions, measurements, aims, settings, warnings, reach == "axial")
@@ -245,10 +264,17 @@ def _plan_case(case: Case, settings: PlanConfig | None, progress: Progress | Non
     for index, (lesion, m) in enumerate(zip(lesions, measurements)):
         _report(progress, cancel, 0.4 + 0.45 * index / len(lesions), f"Trajectories for {lesion.lesion_id}")
         scene = scenes[m.organ]
-        target = max((plan_target(scene, aim, skin, lesion.lesion_id, lesion.mask) for aim in aims[lesion.lesion_id]),
-                     key=_aim_quality)
-        verdict = assess_injectability(m, settings.injectability, protocol, target.status == "ok",
-                                       needle_length_mm=settings.planning.needle_length_mm)
+        target = max(
+            (plan_target(scene, aim, skin, lesion.lesion_id, lesion.mask) for aim in aims[lesion.lesion_id]),
+            key=_aim_quality,
+        )
+        verdict = assess_injectability(
+            m,
+            settings.injectability,
+            protocol,
+            target.status == "ok",
+            needle_length_mm=settings.planning.needle_length_mm,
+        )
         assessed.append(_Assessed(m, target, scene, lesion.mask, verdict))
 
     _report(progress, cancel, 0.88, "Allocating injectate")
@@ -270,17 +296,27 @@ class _Assessed(NamedTuple):
     injectability: InjectabilityVerdict
 
 
-def _finish(a: _Assessed, share: LesionAllocation | NotInjectable, case: Case, landmarks: Landmarks,
-            settings: PlanConfig) -> LesionPlan:
+def _finish(
+    a: _Assessed, share: LesionAllocation | NotInjectable, case: Case, landmarks: Landmarks, settings: PlanConfig
+) -> LesionPlan:
     """The lesion's plan: deposits along its best path when it is injected, the procedure card of that path."""
     deposits = procedure = None
     if a.target.status == "ok":
         best = a.target.trajectories[0]
         if share.injectate_ml > 0:
-            deposits = plan_deposits(a.mask, case.grid, best.entry_lps, best.target_lps, share.injectate_ml, settings.deposits)
+            deposits = plan_deposits(
+                a.mask, case.grid, best.entry_lps, best.target_lps, share.injectate_ml, settings.deposits
+            )
         paths = deposits.to_dict()["paths"] if deposits is not None else []
-        procedure = procedure_card(best.to_dict(), paths, case.grid, a.mask, landmarks,
-                                   settings.planning.needle_length_mm, settings.planning.gauge)
+        procedure = procedure_card(
+            best.to_dict(),
+            paths,
+            case.grid,
+            a.mask,
+            landmarks,
+            settings.planning.needle_length_mm,
+            settings.planning.gauge,
+        )
     return LesionPlan(*a, share, deposits, procedure)
 
 
@@ -350,8 +386,15 @@ def _body_and_skin(case: Case, lesions, settings: PlanConfig, region: _Region, p
     structures = dict(case.structures)
     if settings.auto_structures:
         structures.update(auto_structures(case.ct, body, settings.auto_structures))
-    skin = skin_surface(case.ct, spacing_mm=settings.planning.entry_spacing_mm, side=settings.entry_sides or None,
-                        body=body, params=settings.skin, known=region.known, keep=region.keep)
+    skin = skin_surface(
+        case.ct,
+        spacing_mm=settings.planning.entry_spacing_mm,
+        side=settings.entry_sides or None,
+        body=body,
+        params=settings.skin,
+        known=region.known,
+        keep=region.keep,
+    )
     return structures, skin
 
 
@@ -366,8 +409,9 @@ def aim_candidates(mask: np.ndarray, grid, centre_lps: np.ndarray, inner_margin_
     crop[k - lo[2], j - lo[1], i - lo[0]] = 1
     image = sitk.GetImageFromArray(crop)
     image.SetSpacing(grid.spacing_mm)
-    inside = -sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False,
-                                                                   useImageSpacing=True))
+    inside = -sitk.GetArrayFromImage(
+        sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    )
     points = grid.index_to_lps(np.column_stack([i, j, k]).astype(float))
     depth = inside[k - lo[2], j - lo[1], i - lo[0]]
     offsets = points - centre_lps
@@ -389,8 +433,16 @@ def _aim_quality(target: TargetPlan) -> tuple:
     return (target.status == "ok", target.trajectories[0].score if target.trajectories else 0.0)
 
 
-def _prepare_scenes(case: Case, structures, lesions, measurements, aims: dict, settings: PlanConfig,
-                    warnings: list[str], axial_limited: bool) -> dict:
+def _prepare_scenes(
+    case: Case,
+    structures,
+    lesions,
+    measurements,
+    aims: dict,
+    settings: PlanConfig,
+    warnings: list[str],
+    axial_limited: bool,
+) -> dict:
     """One prepared scene per host organ: the organ holding a target is allowed for that target only.
 
     Each scene's crop also covers its lesions (the organ-path rule measures them); ``axial_limited``: see
@@ -406,8 +458,9 @@ def _prepare_scenes(case: Case, structures, lesions, measurements, aims: dict, s
         targets = np.vstack([aims[m.lesion_id] for m in measurements if m.organ == organ])
         boxes = [mask_box(lesion.mask) for lesion, m in zip(lesions, measurements) if m.organ == organ]
         include = (tuple(np.min([b[0] for b in boxes], axis=0)), tuple(np.max([b[1] for b in boxes], axis=0)))
-        scenes[organ] = prepare((case.grid, structures), rules, settings.planning, targets,
-                                axial_limited=axial_limited, include=include)
+        scenes[organ] = prepare(
+            (case.grid, structures), rules, settings.planning, targets, axial_limited=axial_limited, include=include
+        )
         warnings.extend(w for w in scenes[organ].warnings if w not in warnings)
     return scenes
 
@@ -417,18 +470,30 @@ def _check_inside_body(lesions, body: np.ndarray) -> None:
     for lesion in lesions:
         inside = float(body[lesion.mask].mean())
         if inside < 0.5:
-            raise InputError(f"Lesion '{lesion.lesion_id}' lies outside the body ({100 * (1 - inside):.0f} % of its voxels "
-                             "are in air or outside the patient): check that the lesion segmentation belongs to this CT.")
+            raise InputError(
+                f"Lesion '{lesion.lesion_id}' lies outside the body ({100 * (1 - inside):.0f} % of its voxels "
+                "are in air or outside the patient): check that the lesion segmentation belongs to this CT."
+            )
 
 
-def _allocate(assessed: list[_Assessed], protocol, settings: PlanConfig
-              ) -> tuple[Allocation, dict[str, LesionAllocation | NotInjectable]]:
+def _allocate(
+    assessed: list[_Assessed], protocol, settings: PlanConfig
+) -> tuple[Allocation, dict[str, LesionAllocation | NotInjectable]]:
     """Allocate injectate among the lesions that can be injected; the others get none, with the reason."""
     candidates = [a for a in assessed if a.injectability.verdict != "no"]
     allocation = allocate(
-        [LesionDoseInput(a.measurement.lesion_id, a.measurement.longest_diameter_mm, a.measurement.volume_ml,
-                         a.measurement.lesion_id in settings.new_lesions) for a in candidates],
-        protocol, settings.visit)
+        [
+            LesionDoseInput(
+                a.measurement.lesion_id,
+                a.measurement.longest_diameter_mm,
+                a.measurement.volume_ml,
+                a.measurement.lesion_id in settings.new_lesions,
+            )
+            for a in candidates
+        ],
+        protocol,
+        settings.visit,
+    )
     shares: dict[str, LesionAllocation | NotInjectable] = {a.lesion_id: a for a in allocation.lesions}
     for a in assessed:
         if a.measurement.lesion_id not in shares:

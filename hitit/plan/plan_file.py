@@ -57,8 +57,10 @@ def check_plan(document: Any, source: str = PLAN_FILE_NAME) -> None:
     if version is None:
         raise InputError(f"{source}: format_version is missing: not a plan file of this HITIT; {_FIX}.")
     if version != PLAN_FORMAT_VERSION:
-        raise InputError(f"{source}: format_version {version!r} is not known to this HITIT (it reads "
-                         f"{PLAN_FORMAT_VERSION}); {_FIX}, or read it with the HITIT version that wrote it.")
+        raise InputError(
+            f"{source}: format_version {version!r} is not known to this HITIT (it reads "
+            f"{PLAN_FORMAT_VERSION}); {_FIX}, or read it with the HITIT version that wrote it."
+        )
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(plan_schema()).iter_errors(document))
     if error is not None:
         raise InputError(f"{source}: {_field(error)}: {_what(error)}; {_FIX}.")
@@ -66,8 +68,10 @@ def check_plan(document: Any, source: str = PLAN_FILE_NAME) -> None:
     for n, lesion in enumerate(document["lesions"]):
         if lesion["scene_index"] >= scenes:
             indices = f"0 to {scenes - 1}" if scenes else "the plan has none"
-            raise InputError(f"{source}: lesions[{n}].scene_index: {lesion['scene_index']} is not an index into scenes "
-                             f"({indices}); {_FIX}.")
+            raise InputError(
+                f"{source}: lesions[{n}].scene_index: {lesion['scene_index']} is not an index into scenes "
+                f"({indices}); {_FIX}."
+            )
 
 
 def _field(error: jsonschema.ValidationError) -> str:
@@ -82,9 +86,16 @@ def _field(error: jsonschema.ValidationError) -> str:
 
 
 #: How a failed schema keyword reads in a message (its value is filled in).
-_EXPECTED = {"type": "must be of type {}", "const": "must be {}", "enum": "must be one of {}",
-             "minItems": "must have at least {} items", "maxItems": "must have at most {} items",
-             "minimum": "must be at least {}", "exclusiveMinimum": "must be more than {}", "minLength": "must not be empty"}
+_EXPECTED = {
+    "type": "must be of type {}",
+    "const": "must be {}",
+    "enum": "must be one of {}",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "minimum": "must be at least {}",
+    "exclusiveMinimum": "must be more than {}",
+    "minLength": "must not be empty",
+}
 
 
 def _what(error: jsonschema.ValidationError) -> str:
@@ -183,7 +194,9 @@ class PlanFile:
         for lesion in self.lesions:
             if lesion.id == lesion_id:
                 return lesion
-        raise InputError(f"No lesion '{lesion_id}' in the plan (it has {', '.join(other.id for other in self.lesions)}).")
+        raise InputError(
+            f"No lesion '{lesion_id}' in the plan (it has {', '.join(other.id for other in self.lesions)})."
+        )
 
 
 def load_plan(path: str | Path) -> PlanFile:
@@ -205,25 +218,51 @@ def plan_from_dict(document: Any, source: str = PLAN_FILE_NAME) -> PlanFile:
 
     check_plan(document, source)
     config = PlanConfig.from_dict(document["config"], f"{source}: config")
-    scenes = [MappingProxyType({name: StructureRule(**rule) for name, rule in scene["rules"].items()})
-              for scene in document["scenes"]]
+    scenes = [
+        MappingProxyType({name: StructureRule(**rule) for name, rule in scene["rules"].items()})
+        for scene in document["scenes"]
+    ]
     lesions = tuple(_lesion(record, scenes[record["scene_index"]]) for record in document["lesions"])
-    return PlanFile(document["format_version"], document["hitit_version"], document["case_name"], config, lesions,
-                    tuple(document["warnings"]), _read_only(document))
+    return PlanFile(
+        document["format_version"],
+        document["hitit_version"],
+        document["case_name"],
+        config,
+        lesions,
+        tuple(document["warnings"]),
+        _read_only(document),
+    )
 
 
 def _lesion(record: dict, rules: Mapping[str, StructureRule]) -> PlannedLesion:
-    deposits = tuple(PlannedDeposit(tuple(float(v) for v in d["point_lps"]), float(d["needle_depth_mm"]), float(d["volume_ml"]))
-                     for path in (record["deposits"] or {"paths": []})["paths"] for d in path["deposits"])
-    return PlannedLesion(str(record["id"]), record["status"], float(record["allocation"]["injectate_ml"]),
-                         np.asarray(record["target_lps"], dtype=float), _trajectories(record["trajectories"]),
-                         _trajectories(record["least_bad"]), deposits, rules, _read_only(record))
+    deposits = tuple(
+        PlannedDeposit(tuple(float(v) for v in d["point_lps"]), float(d["needle_depth_mm"]), float(d["volume_ml"]))
+        for path in (record["deposits"] or {"paths": []})["paths"]
+        for d in path["deposits"]
+    )
+    return PlannedLesion(
+        str(record["id"]),
+        record["status"],
+        float(record["allocation"]["injectate_ml"]),
+        np.asarray(record["target_lps"], dtype=float),
+        _trajectories(record["trajectories"]),
+        _trajectories(record["least_bad"]),
+        deposits,
+        rules,
+        _read_only(record),
+    )
 
 
 def _trajectories(records: list[dict]) -> tuple[PlannedTrajectory, ...]:
     known = {f.name for f in fields(PathCheck)}
-    return tuple(PlannedTrajectory(int(r["rank"]), PathCheck(**{k: v for k, v in r.items() if k in known}),
-                                   _read_only(r["procedure"]) if r.get("procedure") else None) for r in records)
+    return tuple(
+        PlannedTrajectory(
+            int(r["rank"]),
+            PathCheck(**{k: v for k, v in r.items() if k in known}),
+            _read_only(r["procedure"]) if r.get("procedure") else None,
+        )
+        for r in records
+    )
 
 
 def _read_only(value: Any) -> Any:

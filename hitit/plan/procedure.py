@@ -62,8 +62,9 @@ class Landmarks:
     level_half_height_mm: float
 
     @classmethod
-    def from_case(cls, structures: dict[str, np.ndarray], grid: Grid, skin_points_lps: np.ndarray,
-                  skin_spacing_mm: float) -> Landmarks:
+    def from_case(
+        cls, structures: dict[str, np.ndarray], grid: Grid, skin_points_lps: np.ndarray, skin_spacing_mm: float
+    ) -> Landmarks:
         """Landmarks of a case: every structure named ``vertebra*`` (TotalSegmentator ``vertebrae_L1`` ...)."""
         vertebrae = {}
         for name, mask in structures.items():
@@ -73,8 +74,9 @@ class Landmarks:
                 k, j, i = (axis + offset for axis, offset in zip(np.nonzero(crop), lo))
                 vertebrae[name] = grid.index_to_lps(np.column_stack([i, j, k]).astype(float))
         axes = grid.direction_matrix * np.asarray(grid.spacing_mm)
-        return cls(np.asarray(skin_points_lps, float), float(skin_spacing_mm), vertebrae,
-                   0.5 * float(np.abs(axes[2]).sum()))
+        return cls(
+            np.asarray(skin_points_lps, float), float(skin_spacing_mm), vertebrae, 0.5 * float(np.abs(axes[2]).sum())
+        )
 
     def midline(self, z_mm: float) -> tuple[float | None, str]:
         """Patient x (mm, LPS) of the midline at axial level ``z_mm`` and what it was taken from."""
@@ -142,26 +144,49 @@ class ProcedureCard:
 
     def to_dict(self) -> dict:
         """JSON-ready card (rounded to 0.1 mm / 0.1 degree / 0.01 mL)."""
+
         def r(value, digits=1):
             return None if value is None else round(float(value), digits)
+
         return {
-            "frame": "LPS", "entry_lps": [r(v, 2) for v in self.entry_lps], "target_lps": [r(v, 2) for v in self.target_lps],
-            "table_position_mm": r(self.table_position_mm), "slice_index": self.slice_index,
-            "target_table_position_mm": r(self.target_table_position_mm), "target_slice_index": self.target_slice_index,
-            "patient_position": self.patient_position, "entry_side": self.entry_side,
-            "angle_from_vertical_deg": r(self.angle_from_vertical_deg), "angle_towards": self.angle_towards,
-            "craniocaudal_angle_deg": r(self.craniocaudal_angle_deg), "craniocaudal_towards": self.craniocaudal_towards,
-            "midline_offset_mm": r(self.midline_offset_mm), "midline_side": self.midline_side,
-            "midline_reference": self.midline_reference, "height_above_table_mm": r(self.height_above_table_mm),
-            "depth_to_target_mm": r(self.depth_to_target_mm), "depth_to_lesion_edge_mm": r(self.depth_to_lesion_edge_mm),
-            "needle_length_mm": r(self.needle_length_mm), "needle_gauge": self.needle_gauge,
-            "needle_outer_diameter_mm": r(self.needle_outer_diameter_mm, 2), "depth_mark_mm": r(self.depth_mark_mm),
+            "frame": "LPS",
+            "entry_lps": [r(v, 2) for v in self.entry_lps],
+            "target_lps": [r(v, 2) for v in self.target_lps],
+            "table_position_mm": r(self.table_position_mm),
+            "slice_index": self.slice_index,
+            "target_table_position_mm": r(self.target_table_position_mm),
+            "target_slice_index": self.target_slice_index,
+            "patient_position": self.patient_position,
+            "entry_side": self.entry_side,
+            "angle_from_vertical_deg": r(self.angle_from_vertical_deg),
+            "angle_towards": self.angle_towards,
+            "craniocaudal_angle_deg": r(self.craniocaudal_angle_deg),
+            "craniocaudal_towards": self.craniocaudal_towards,
+            "midline_offset_mm": r(self.midline_offset_mm),
+            "midline_side": self.midline_side,
+            "midline_reference": self.midline_reference,
+            "height_above_table_mm": r(self.height_above_table_mm),
+            "depth_to_target_mm": r(self.depth_to_target_mm),
+            "depth_to_lesion_edge_mm": r(self.depth_to_lesion_edge_mm),
+            "needle_length_mm": r(self.needle_length_mm),
+            "needle_gauge": self.needle_gauge,
+            "needle_outer_diameter_mm": r(self.needle_outer_diameter_mm, 2),
+            "depth_mark_mm": r(self.depth_mark_mm),
             "needle_outside_skin_mm": r(self.needle_outside_skin_mm),
-            "deposits": [{**d, "needle_depth_mm": r(d["needle_depth_mm"]), "volume_ml": r(d["volume_ml"], 3),
-                          "tilt_deg": r(d["tilt_deg"])} for d in self.deposits],
+            "deposits": [
+                {
+                    **d,
+                    "needle_depth_mm": r(d["needle_depth_mm"]),
+                    "volume_ml": r(d["volume_ml"], 3),
+                    "tilt_deg": r(d["tilt_deg"]),
+                }
+                for d in self.deposits
+            ],
             "total_injectate_ml": r(self.total_injectate_ml, 2),
             "nearby_limit_mm": self.nearby_limit_mm,
-            "nearby_structures": [{"name": s["name"], "distance_mm": r(s["distance_mm"])} for s in self.nearby_structures],
+            "nearby_structures": [
+                {"name": s["name"], "distance_mm": r(s["distance_mm"])} for s in self.nearby_structures
+            ],
         }
 
 
@@ -189,7 +214,9 @@ def entry_side(entry_lps, target_lps) -> str:
     return f"{side} lateral"
 
 
-def depth_to_mask_mm(mask: np.ndarray, grid: Grid, entry_lps, target_lps, step_mm: float = EDGE_STEP_MM) -> float | None:
+def depth_to_mask_mm(
+    mask: np.ndarray, grid: Grid, entry_lps, target_lps, step_mm: float = EDGE_STEP_MM
+) -> float | None:
     """Distance (mm) from the entry along the needle to the first point whose nearest voxel is in ``mask``."""
     entry, target = np.asarray(entry_lps, float), np.asarray(target_lps, float)
     length = float(np.linalg.norm(target - entry))
@@ -203,8 +230,15 @@ def depth_to_mask_mm(mask: np.ndarray, grid: Grid, entry_lps, target_lps, step_m
     return float(t[np.argmax(hit)]) if hit.any() else None
 
 
-def procedure_card(trajectory: dict, deposit_paths: list[dict], grid: Grid, lesion_mask: np.ndarray,
-                   landmarks: Landmarks, needle_length_mm: float, gauge: int) -> ProcedureCard:
+def procedure_card(
+    trajectory: dict,
+    deposit_paths: list[dict],
+    grid: Grid,
+    lesion_mask: np.ndarray,
+    landmarks: Landmarks,
+    needle_length_mm: float,
+    gauge: int,
+) -> ProcedureCard:
     """The card of one chosen path.
 
     ``trajectory`` is a plan.json trajectory record (``entry_lps``, ``target_lps``, ``clearance_by_structure_mm``),
@@ -220,21 +254,54 @@ def procedure_card(trajectory: dict, deposit_paths: list[dict], grid: Grid, lesi
     table_y = landmarks.table_top_y(float(entry[2]), position)
     height = None if table_y is None else float(table_y - entry[1] if position == "supine" else entry[1] - table_y)
     depth = float(np.linalg.norm(target - entry))
-    deposits = [{"path": p, "tilt_deg": float(path.get("tilt_deg", 0.0)), "needle_depth_mm": float(d["needle_depth_mm"]),
-                 "volume_ml": float(d["volume_ml"])}
-                for p, path in enumerate(deposit_paths, start=1)
-                for d in sorted(path["deposits"], key=lambda d: -d["needle_depth_mm"])]
+    deposits = [
+        {
+            "path": p,
+            "tilt_deg": float(path.get("tilt_deg", 0.0)),
+            "needle_depth_mm": float(d["needle_depth_mm"]),
+            "volume_ml": float(d["volume_ml"]),
+        }
+        for p, path in enumerate(deposit_paths, start=1)
+        for d in sorted(path["deposits"], key=lambda d: -d["needle_depth_mm"])
+    ]
     mark = max((d["needle_depth_mm"] for d in deposits if d["path"] == 1), default=depth)
-    nearby = sorted(({"name": n, "distance_mm": float(v)} for n, v in (trajectory.get("clearance_by_structure_mm") or {}).items()
-                     if v is not None and v <= NEARBY_STRUCTURE_MM), key=lambda s: s["distance_mm"])
+    nearby = sorted(
+        (
+            {"name": n, "distance_mm": float(v)}
+            for n, v in (trajectory.get("clearance_by_structure_mm") or {}).items()
+            if v is not None and v <= NEARBY_STRUCTURE_MM
+        ),
+        key=lambda s: s["distance_mm"],
+    )
     k_entry, k_target = (int(np.rint(grid.lps_to_index(p)[2])) for p in (entry, target))
     return ProcedureCard(
-        entry.tolist(), target.tolist(), float(entry[2]), k_entry, float(target[2]), k_target, position,
-        side, angle, _towards(angle, "patient left", "patient right"), tilt,
-        _towards(tilt, "head", "feet"), offset, "" if offset is None else _towards(offset, "left", "right"), reference,
-        height, depth, depth_to_mask_mm(lesion_mask, grid, entry, target), float(needle_length_mm), int(gauge),
-        GAUGE_OUTER_DIAMETER_MM[int(gauge)], float(mark), float(needle_length_mm - mark), deposits,
-        float(sum(d["volume_ml"] for d in deposits)), nearby)
+        entry.tolist(),
+        target.tolist(),
+        float(entry[2]),
+        k_entry,
+        float(target[2]),
+        k_target,
+        position,
+        side,
+        angle,
+        _towards(angle, "patient left", "patient right"),
+        tilt,
+        _towards(tilt, "head", "feet"),
+        offset,
+        "" if offset is None else _towards(offset, "left", "right"),
+        reference,
+        height,
+        depth,
+        depth_to_mask_mm(lesion_mask, grid, entry, target),
+        float(needle_length_mm),
+        int(gauge),
+        GAUGE_OUTER_DIAMETER_MM[int(gauge)],
+        float(mark),
+        float(needle_length_mm - mark),
+        deposits,
+        float(sum(d["volume_ml"] for d in deposits)),
+        nearby,
+    )
 
 
 def _towards(value: float, positive: str, negative: str, dead_band: float = 0.05) -> str:

@@ -45,8 +45,9 @@ def readable(text: str) -> str:
     return re.sub(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b", lambda m: m.group(0).replace("_", " "), text)
 
 
-def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = None,
-                 key_images: KeyImages | None = None) -> str:
+def build_report(
+    plan: dict, case: Case, skin_maps: dict[str, bytes] | None = None, key_images: KeyImages | None = None
+) -> str:
     """The report page as an HTML string (images embedded).
 
     ``skin_maps`` holds each lesion's skin accessibility picture (PNG) by lesion id. ``key_images`` are
@@ -54,11 +55,18 @@ def build_report(plan: dict, case: Case, skin_maps: dict[str, bytes] | None = No
     :mod:`hitit.report.key_images`); a view it lacks is drawn by the core, and the page names the renderer.
     """
     report = HtmlReport(f"HITIT plan — {plan.get('case_name', 'case')}")
-    report.paragraph("A planning aid: every path, angle and volume must be checked by the treating radiologist "
-                     "on the CT before use.", "note")
+    report.paragraph(
+        "A planning aid: every path, angle and volume must be checked by the treating radiologist "
+        "on the CT before use.",
+        "note",
+    )
     patient = plan.get("patient")
-    report.paragraph(f"Patient {patient.get('name', '')} (id {patient.get('id', '')})." if patient else
-                     "No patient name or id is stored in this plan (hitit plan --include-patient-id adds them).", "note")
+    report.paragraph(
+        f"Patient {patient.get('name', '')} (id {patient.get('id', '')})."
+        if patient
+        else "No patient name or id is stored in this plan (hitit plan --include-patient-id adds them).",
+        "note",
+    )
     report.paragraph(f"Chosen-path figures drawn by {key_images.renderer if key_images else CORE_RENDERER}.", "note")
     _case_summary(report, plan, case)
     _decision_table(report, plan)
@@ -75,18 +83,32 @@ def _case_summary(report: HtmlReport, plan: dict, case: Case) -> None:
     protocol = plan["protocol"]
     oblique = not np.allclose(np.abs(grid.direction_matrix), np.eye(3), atol=1e-3)
     cap = protocol.get("parameters", {}).get("per_visit_cap_ml")
-    report.key_values([
-        ("CT", f"{plan.get('case_name', 'case')}: {' × '.join(str(s) for s in grid.size)} voxels of "
-               f"{' × '.join(f'{s:g}' for s in grid.spacing_mm)} mm{', oblique acquisition' if oblique else ''}"),
-        ("CT date", plan.get("ct_date")),
-        ("Planned", f"{datetime.date.today().isoformat()} with HITIT {plan.get('hitit_version', '')}".strip()),
-        ("Protocol", f"{protocol['name']} {protocol.get('version', '')}: {protocol.get('description', '')}".strip()),
-        ("Visit", plan["config"]["visit"]),
-        ("Needle", f"{planning['needle_length_mm']:g} mm, {planning['gauge']} G; at most "
-                   f"{planning['max_axial_angle_deg'] + planning.get('axial_tolerance_deg', 0):g}° out of the axial plane"),
-        ("Injectate this visit", f"{plan['allocation']['total_injectate_ml']:.2f} mL"
-                                 + (f" (per-visit cap {cap:g} mL)" if cap is not None else " (no per-visit cap)")),
-    ])
+    report.key_values(
+        [
+            (
+                "CT",
+                f"{plan.get('case_name', 'case')}: {' × '.join(str(s) for s in grid.size)} voxels of "
+                f"{' × '.join(f'{s:g}' for s in grid.spacing_mm)} mm{', oblique acquisition' if oblique else ''}",
+            ),
+            ("CT date", plan.get("ct_date")),
+            ("Planned", f"{datetime.date.today().isoformat()} with HITIT {plan.get('hitit_version', '')}".strip()),
+            (
+                "Protocol",
+                f"{protocol['name']} {protocol.get('version', '')}: {protocol.get('description', '')}".strip(),
+            ),
+            ("Visit", plan["config"]["visit"]),
+            (
+                "Needle",
+                f"{planning['needle_length_mm']:g} mm, {planning['gauge']} G; at most "
+                f"{planning['max_axial_angle_deg'] + planning.get('axial_tolerance_deg', 0):g}° out of the axial plane",
+            ),
+            (
+                "Injectate this visit",
+                f"{plan['allocation']['total_injectate_ml']:.2f} mL"
+                + (f" (per-visit cap {cap:g} mL)" if cap is not None else " (no per-visit cap)"),
+            ),
+        ]
+    )
 
 
 def decision(lesion: dict) -> tuple[str, str]:
@@ -106,8 +128,9 @@ def chosen_path_line(lesion: dict) -> str:
     card = t.get("procedure") or {}
     angle, tilt = needle_angles_deg(t["entry_lps"], t["target_lps"])
     side = card.get("entry_side") or entry_side(t["entry_lps"], t["target_lps"])
-    words = f"{side}, {abs(angle):.0f}° from vertical" + (f" towards the patient's {'left' if angle > 0 else 'right'}"
-                                                          if abs(angle) >= 0.5 else "")
+    words = f"{side}, {abs(angle):.0f}° from vertical" + (
+        f" towards the patient's {'left' if angle > 0 else 'right'}" if abs(angle) >= 0.5 else ""
+    )
     if abs(tilt) >= 0.5:
         words += f", tilted {abs(tilt):.0f}° towards the {'head' if tilt > 0 else 'feet'}"
     words += f", {t['length_mm']:.0f} mm deep"
@@ -126,13 +149,28 @@ def _decision_table(report: HtmlReport, plan: dict) -> None:
     rows = []
     for lesion in plan["lesions"]:
         verdict, why = decision(lesion)
-        rows.append({"lesion": link(lesion["id"], _anchor(lesion)), "organ": lesion["measurement"].get("organ") or "no organ",
-                     "injectable": tagged(_VERDICT_WORDS.get(verdict, verdict), verdict), "why": why,
-                     "injectate": float(lesion["allocation"]["injectate_ml"]), "path": chosen_path_line(lesion)})
+        rows.append(
+            {
+                "lesion": link(lesion["id"], _anchor(lesion)),
+                "organ": lesion["measurement"].get("organ") or "no organ",
+                "injectable": tagged(_VERDICT_WORDS.get(verdict, verdict), verdict),
+                "why": why,
+                "injectate": float(lesion["allocation"]["injectate_ml"]),
+                "path": chosen_path_line(lesion),
+            }
+        )
     report.heading("Decision")
-    report.table(rows, [Column("lesion", "Lesion"), Column("organ", "Organ"), Column("injectable", "Injectable"),
-                        Column("why", "Why"), Column("injectate", "Injectate this visit (mL)", 2),
-                        Column("path", "Chosen path")])
+    report.table(
+        rows,
+        [
+            Column("lesion", "Lesion"),
+            Column("organ", "Organ"),
+            Column("injectable", "Injectable"),
+            Column("why", "Why"),
+            Column("injectate", "Injectate this visit (mL)", 2),
+            Column("path", "Chosen path"),
+        ],
+    )
 
 
 def _anchor(lesion: dict) -> str:
@@ -154,11 +192,15 @@ def plan_notices(plan: dict, case: Case) -> dict[str, list[str]]:
     empty = sorted(n for n, m in critical.items() if not m.any())
     if empty:
         groups["Critical structures missing"] = [
-            f"{readable(n)} is in the segmentation but empty: its margin could not be checked." for n in empty]
-    cut = [f"{readable(name)} is cut by the edge of the scan {gap:.0f} mm from the needle path of {lesion_id}: "
-           "the part outside the scan was not checked."
-           for name, mask in sorted(critical.items()) if mask.any()
-           for lesion_id, gap in _cut_near_paths(mask, case.grid, plan)]
+            f"{readable(n)} is in the segmentation but empty: its margin could not be checked." for n in empty
+        ]
+    cut = [
+        f"{readable(name)} is cut by the edge of the scan {gap:.0f} mm from the needle path of {lesion_id}: "
+        "the part outside the scan was not checked."
+        for name, mask in sorted(critical.items())
+        if mask.any()
+        for lesion_id, gap in _cut_near_paths(mask, case.grid, plan)
+    ]
     if cut:
         groups["Cut by the field of view"] = cut
     not_assessed = _unassessed_rules(plan, case, catalogue)
@@ -212,9 +254,13 @@ def _unassessed_rules(plan: dict, case: Case, catalogue: Catalogue) -> list[str]
     present = {n for n, m in case.structures.items() if m.any()}
     rules = plan["config"]["injectability"]
     out = []
-    for kind, key, category in (("major vessel", "vessel_structures", "vessel"),
-                                ("hollow organ", "hollow_structures", "hollow_organ")):
-        if not any(n in present for n in rules.get(key, ())) and not any(catalogue.category_of(n) == category for n in present):
+    for kind, key, category in (
+        ("major vessel", "vessel_structures", "vessel"),
+        ("hollow organ", "hollow_structures", "hollow_organ"),
+    ):
+        if not any(n in present for n in rules.get(key, ())) and not any(
+            catalogue.category_of(n) == category for n in present
+        ):
             out.append(f"No {kind} is segmented: the distance of each lesion to a {kind} could not be assessed.")
     unknown: dict[str, list[str]] = {}
     for lesion in plan["lesions"]:
@@ -237,19 +283,37 @@ def _warnings(report: HtmlReport, groups: dict[str, list[str]]) -> None:
 
 
 # --------------------------------------------------------------------------- one lesion
-def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, skin_map: bytes | None,
-                    key_images: KeyImages | None = None) -> None:
+def _lesion_section(
+    report: HtmlReport,
+    plan: dict,
+    lesion: dict,
+    case: Case,
+    skin_map: bytes | None,
+    key_images: KeyImages | None = None,
+) -> None:
     verdict, why = decision(lesion)
     m = lesion["measurement"]
     title = f"Lesion {lesion['id']} — {m.get('organ') or 'no organ'} — injectable: {verdict}"
     with report.section(_anchor(lesion), title):
         report.paragraph(Html(f"Decision: {tagged(verdict, verdict)}, {why}."))
-        report.table([{**m, "necrosis_pct": None if m.get("necrosis_fraction") is None else 100 * m["necrosis_fraction"],
-                       "recist": readable(m.get("recist_category") or "")}],
-                     [Column("volume_ml", "Volume (mL)", 1), Column("longest_diameter_mm", "Longest diameter (mm)", 1),
-                      Column("short_axis_mm", "Short axis (mm)", 1), Column("max_3d_diameter_mm", "Largest 3D diameter (mm)", 1),
-                      Column("depth_mm", "Depth below the skin (mm)", 0), Column("necrosis_pct", "Necrotic (%)", 0),
-                      Column("recist", "RECIST")])
+        report.table(
+            [
+                {
+                    **m,
+                    "necrosis_pct": None if m.get("necrosis_fraction") is None else 100 * m["necrosis_fraction"],
+                    "recist": readable(m.get("recist_category") or ""),
+                }
+            ],
+            [
+                Column("volume_ml", "Volume (mL)", 1),
+                Column("longest_diameter_mm", "Longest diameter (mm)", 1),
+                Column("short_axis_mm", "Short axis (mm)", 1),
+                Column("max_3d_diameter_mm", "Largest 3D diameter (mm)", 1),
+                Column("depth_mm", "Depth below the skin (mm)", 0),
+                Column("necrosis_pct", "Necrotic (%)", 0),
+                Column("recist", "RECIST"),
+            ],
+        )
         reasons = [f"{r['severity']}: {readable(r['message'])}" for r in lesion["injectability"]["reasons"]]
         if reasons:
             report.heading("Reasons", 3)
@@ -264,8 +328,11 @@ def _lesion_section(report: HtmlReport, plan: dict, lesion: dict, case: Case, sk
         else:
             report.paragraph(readable(lesion["message"]), "bad")
         if skin_map is not None:
-            report.image(skin_map, f"{lesion['id']}: where on the skin a safe needle can enter (numbered: the ranked paths)",
-                         "wide")
+            report.image(
+                skin_map,
+                f"{lesion['id']}: where on the skin a safe needle can enter (numbered: the ranked paths)",
+                "wide",
+            )
         _ranked_paths(report, lesion, case)
 
 
@@ -275,48 +342,89 @@ def _allocation(report: HtmlReport, plan: dict, lesion: dict) -> None:
     dose = a.get("dose")
     unit = plan["allocation"].get("dose_unit")
     report.heading("Allocation", 3)
-    report.key_values([
-        ("Injectate this visit", f"{a.get('injectate_ml', 0.0):.2f} mL"),
-        ("Required by the protocol", None if a.get("required_ml") is None else f"{a['required_ml']:.2f} mL"),
-        ("Priority", None if a.get("priority_rank") is None else f"{a['priority_rank']} of {ranks}"),
-        ("Why", readable(a.get("reason", "")) or None),
-        *([("Dose", f"{dose:.3g} {unit or ''}".strip())] if dose is not None else []),
-    ])
+    report.key_values(
+        [
+            ("Injectate this visit", f"{a.get('injectate_ml', 0.0):.2f} mL"),
+            ("Required by the protocol", None if a.get("required_ml") is None else f"{a['required_ml']:.2f} mL"),
+            ("Priority", None if a.get("priority_rank") is None else f"{a['priority_rank']} of {ranks}"),
+            ("Why", readable(a.get("reason", "")) or None),
+            *([("Dose", f"{dose:.3g} {unit or ''}".strip())] if dose is not None else []),
+        ]
+    )
 
 
 def _procedure_card(report: HtmlReport, card: dict) -> None:
     """The console parameters of the chosen path (see :mod:`hitit.plan.procedure`)."""
+
     def mm(value, digits=0):
         return None if value is None else f"{value:.{digits}f} mm"
+
     angle, tilt = card["angle_from_vertical_deg"], card["craniocaudal_angle_deg"]
     slices = f"slice {card['slice_index']}"
     if card["target_slice_index"] != card["slice_index"]:
         slices += f" (target on slice {card['target_slice_index']}, z = {card['target_table_position_mm']:.1f} mm)"
     offset = card.get("midline_offset_mm")
-    midline = None if offset is None else (f"{abs(offset):.0f} mm {card['midline_side'] or 'on the midline'}"
-                                           f"{' of the midline' if card['midline_side'] else ''} ({readable(card['midline_reference'])})")
+    midline = (
+        None
+        if offset is None
+        else (
+            f"{abs(offset):.0f} mm {card['midline_side'] or 'on the midline'}"
+            f"{' of the midline' if card['midline_side'] else ''} ({readable(card['midline_reference'])})"
+        )
+    )
     nearby = ", ".join(f"{readable(s['name'])} {s['distance_mm']:.1f} mm" for s in card["nearby_structures"])
-    report.key_values([
-        ("Patient position", card["patient_position"]),
-        ("Table position of the entry", f"z = {card['table_position_mm']:.1f} mm, {slices}"),
-        ("Entry on the skin", f"{card['entry_side']}; {midline or 'midline not found'}; "
-                              f"{mm(card.get('height_above_table_mm')) or '—'} above the table top"),
-        ("Needle angle", f"{abs(angle):.1f}° from vertical" + (f", tip towards the {card['angle_towards']}" if card["angle_towards"] else "")
-         + f"; craniocaudal {abs(tilt):.1f}°" + (f" towards the {card['craniocaudal_towards']}" if card["craniocaudal_towards"] else " (axial plane)")),
-        ("Depth from the skin", f"{card['depth_to_target_mm']:.0f} mm to the target, "
-                                f"{mm(card.get('depth_to_lesion_edge_mm')) or '—'} to the lesion's near edge"),
-        ("Needle", f"{card['needle_length_mm']:g} mm, {card['needle_gauge']} G ({card['needle_outer_diameter_mm']:.2f} mm); "
-                   f"depth mark at {card['depth_mark_mm']:.0f} mm ({card['needle_outside_skin_mm']:.0f} mm stays outside)"),
-        ("Total injectate", f"{card['total_injectate_ml']:.2f} mL in {len(card['deposits'])} deposits"
-         if card["deposits"] else "none this visit"),
-        (f"Within {card['nearby_limit_mm']:g} mm of the needle", nearby or "no critical structure"),
-    ])
+    report.key_values(
+        [
+            ("Patient position", card["patient_position"]),
+            ("Table position of the entry", f"z = {card['table_position_mm']:.1f} mm, {slices}"),
+            (
+                "Entry on the skin",
+                f"{card['entry_side']}; {midline or 'midline not found'}; "
+                f"{mm(card.get('height_above_table_mm')) or '—'} above the table top",
+            ),
+            (
+                "Needle angle",
+                f"{abs(angle):.1f}° from vertical"
+                + (f", tip towards the {card['angle_towards']}" if card["angle_towards"] else "")
+                + f"; craniocaudal {abs(tilt):.1f}°"
+                + (
+                    f" towards the {card['craniocaudal_towards']}" if card["craniocaudal_towards"] else " (axial plane)"
+                ),
+            ),
+            (
+                "Depth from the skin",
+                f"{card['depth_to_target_mm']:.0f} mm to the target, "
+                f"{mm(card.get('depth_to_lesion_edge_mm')) or '—'} to the lesion's near edge",
+            ),
+            (
+                "Needle",
+                f"{card['needle_length_mm']:g} mm, {card['needle_gauge']} G ({card['needle_outer_diameter_mm']:.2f} mm); "
+                f"depth mark at {card['depth_mark_mm']:.0f} mm ({card['needle_outside_skin_mm']:.0f} mm stays outside)",
+            ),
+            (
+                "Total injectate",
+                f"{card['total_injectate_ml']:.2f} mL in {len(card['deposits'])} deposits"
+                if card["deposits"]
+                else "none this visit",
+            ),
+            (f"Within {card['nearby_limit_mm']:g} mm of the needle", nearby or "no critical structure"),
+        ]
+    )
     if card["deposits"]:
-        report.table(_deposit_rows(card["deposits"]),
-                     [Column("path", "Needle path"), Column("depths", "Depth marks, deepest first (mm)"),
-                      Column("each", "Volume each (mL)", 2), Column("total", "Path total (mL)", 2)])
-        report.paragraph("Advance to the deepest mark, inject, withdraw to the next mark; fanned paths leave from "
-                         "the same skin entry, tilted by the angle given.", "note")
+        report.table(
+            _deposit_rows(card["deposits"]),
+            [
+                Column("path", "Needle path"),
+                Column("depths", "Depth marks, deepest first (mm)"),
+                Column("each", "Volume each (mL)", 2),
+                Column("total", "Path total (mL)", 2),
+            ],
+        )
+        report.paragraph(
+            "Advance to the deepest mark, inject, withdraw to the next mark; fanned paths leave from "
+            "the same skin entry, tilted by the angle given.",
+            "note",
+        )
 
 
 def _deposit_rows(deposits: list[dict]) -> list[dict]:
@@ -326,16 +434,22 @@ def _deposit_rows(deposits: list[dict]) -> list[dict]:
         own = [d for d in deposits if d["path"] == path]
         volumes = sorted({d["volume_ml"] for d in own})
         tilt = own[0]["tilt_deg"]
-        rows.append({"path": f"{path}" + (f" (fanned {tilt:.0f}°)" if path > 1 else ""),
-                     "depths": ", ".join(f"{d['needle_depth_mm']:.0f}" for d in own),
-                     "each": volumes[0] if len(volumes) == 1 else f"{volumes[0]:.2f}–{volumes[-1]:.2f}",
-                     "total": sum(d["volume_ml"] for d in own)})
+        rows.append(
+            {
+                "path": f"{path}" + (f" (fanned {tilt:.0f}°)" if path > 1 else ""),
+                "depths": ", ".join(f"{d['needle_depth_mm']:.0f}" for d in own),
+                "each": volumes[0] if len(volumes) == 1 else f"{volumes[0]:.2f}–{volumes[-1]:.2f}",
+                "total": sum(d["volume_ml"] for d in own),
+            }
+        )
     return rows
 
 
 def _outlined_structures(t: dict, case: Case, organ: str | None) -> dict[str, np.ndarray]:
     """The structures to outline on a path's reformats: the host organ and the nearest critical ones."""
-    clearances = {k: v for k, v in (t.get("clearance_by_structure_mm") or {}).items() if v is not None and v <= OUTLINE_WITHIN_MM}
+    clearances = {
+        k: v for k, v in (t.get("clearance_by_structure_mm") or {}).items() if v is not None and v <= OUTLINE_WITHIN_MM
+    }
     names = sorted(clearances, key=clearances.get)[:MAX_OUTLINED_STRUCTURES]
     if organ and organ in case.structures and organ not in names:
         names.append(organ)
@@ -346,13 +460,19 @@ def _chosen_figures(report: HtmlReport, lesion: dict, t: dict, case: Case, key_i
     masks = _outlined_structures(t, case, lesion["measurement"].get("organ"))
     deposits = np.array([d["point_lps"] for d in deposit_list(lesion)]) if deposit_list(lesion) else None
     mask = case.lesions.get(lesion["id"])
-    for kind, words in (("axial", "axial plane through the target"), ("oblique", "plane along the needle"), ("3d", "3D view")):
+    for kind, words in (
+        ("axial", "axial plane through the target"),
+        ("oblique", "plane along the needle"),
+        ("3d", "3D view"),
+    ):
         drawn = key_images.get(lesion["id"], t["rank"], kind) if key_images else None
         if drawn is not None:
             report.image(drawn, f"{lesion['id']} chosen path: {words} (drawn by {KEY_IMAGE_LEGEND})", "half")
         elif kind != "3d":  # the core draws no 3D view
             png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], kind, deposits)
-            report.image(png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)", "half")
+            report.image(
+                png, f"{lesion['id']} chosen path: {words} (green: needle, red +: target, yellow: deposits)", "half"
+            )
 
 
 def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
@@ -365,19 +485,42 @@ def _ranked_paths(report: HtmlReport, lesion: dict, case: Case) -> None:
     for t in paths:
         angle, tilt = needle_angles_deg(t["entry_lps"], t["target_lps"])
         nearest = _nearest_structure(t)
-        rows.append({"rank": t["rank"], "side": entry_side(t["entry_lps"], t["target_lps"]), "length": t["length_mm"],
-                     "clearance": t["min_clearance_mm"], "nearest": readable(nearest) if nearest else None,
-                     "angle": angle, "tilt": tilt, "skin": t.get("skin_angle_deg"), "pleura": t.get("pleural_punctures"),
-                     "verdict": tagged("safe", "yes") if t["feasible"] else Html(
-                         f'{tagged("unsafe", "no")}: {"; ".join(readable(v) for v in t["violations"])}')})
-    report.table(rows, [Column("rank", "Rank"), Column("side", "Entry"), Column("length", "Length (mm)", 0),
-                        Column("clearance", "Smallest clearance (mm)", 1), Column("nearest", "Nearest structure"),
-                        Column("angle", "From vertical (°, + left)", 0), Column("tilt", "Craniocaudal (°, + head)", 0),
-                        Column("skin", "To the skin normal (°)", 0), Column("pleura", "Pleural crossings"),
-                        Column("verdict", "Verdict")])
-    alternatives = paths[1:1 + ALTERNATIVE_THUMBNAILS] if safe else paths[:ALTERNATIVE_THUMBNAILS]
+        rows.append(
+            {
+                "rank": t["rank"],
+                "side": entry_side(t["entry_lps"], t["target_lps"]),
+                "length": t["length_mm"],
+                "clearance": t["min_clearance_mm"],
+                "nearest": readable(nearest) if nearest else None,
+                "angle": angle,
+                "tilt": tilt,
+                "skin": t.get("skin_angle_deg"),
+                "pleura": t.get("pleural_punctures"),
+                "verdict": tagged("safe", "yes")
+                if t["feasible"]
+                else Html(f"{tagged('unsafe', 'no')}: {'; '.join(readable(v) for v in t['violations'])}"),
+            }
+        )
+    report.table(
+        rows,
+        [
+            Column("rank", "Rank"),
+            Column("side", "Entry"),
+            Column("length", "Length (mm)", 0),
+            Column("clearance", "Smallest clearance (mm)", 1),
+            Column("nearest", "Nearest structure"),
+            Column("angle", "From vertical (°, + left)", 0),
+            Column("tilt", "Craniocaudal (°, + head)", 0),
+            Column("skin", "To the skin normal (°)", 0),
+            Column("pleura", "Pleural crossings"),
+            Column("verdict", "Verdict"),
+        ],
+    )
+    alternatives = paths[1 : 1 + ALTERNATIVE_THUMBNAILS] if safe else paths[:ALTERNATIVE_THUMBNAILS]
     mask = case.lesions.get(lesion["id"])
     for t in alternatives:
         masks = _outlined_structures(t, case, lesion["measurement"].get("organ"))
         png = render_trajectory(case.ct, masks, mask, t["entry_lps"], t["target_lps"], "axial", thumbnail=True)
-        report.image(png, f"{lesion['id']} path {t['rank']} ({'safe' if t['feasible'] else 'NOT SAFE'}), axial", "quarter")
+        report.image(
+            png, f"{lesion['id']} path {t['rank']} ({'safe' if t['feasible'] else 'NOT SAFE'}), axial", "quarter"
+        )

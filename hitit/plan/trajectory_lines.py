@@ -24,7 +24,9 @@ def trajectory_name(lesion_id: str, rank: int, feasible: bool = True) -> str:
     return f"{lesion_id}-{'T' if feasible else 'X'}{int(rank)}"
 
 
-def line_color(feasible: bool, margin_slack_mm: float | None, comfortable_slack_mm: float) -> tuple[float, float, float]:
+def line_color(
+    feasible: bool, margin_slack_mm: float | None, comfortable_slack_mm: float
+) -> tuple[float, float, float]:
     """Red if unsafe, amber if the margins are kept by less than ``comfortable_slack_mm`` (mm), else green."""
     if not feasible or margin_slack_mm is None:
         return UNSAFE_COLOR
@@ -59,11 +61,23 @@ def trajectory_lines(plan: Mapping, lesion_id: str | None = None) -> list[Trajec
             continue
         for t in [*lesion["trajectories"], *lesion.get("least_bad", [])]:
             feasible = bool(t["feasible"])
-            description = (f"{'safe' if feasible else 'UNSAFE'}; length {t['length_mm']:.1f} mm; "
-                           f"min clearance {_mm(t['min_clearance_mm'])}")
-            lines.append(TrajectoryLine(trajectory_name(lesion["id"], t["rank"], feasible), str(lesion["id"]), int(t["rank"]),
-                                        feasible, tuple(t["entry_lps"]), tuple(t["target_lps"]),
-                                        line_color(feasible, t.get("margin_slack_mm"), comfortable), description, t))
+            description = (
+                f"{'safe' if feasible else 'UNSAFE'}; length {t['length_mm']:.1f} mm; "
+                f"min clearance {_mm(t['min_clearance_mm'])}"
+            )
+            lines.append(
+                TrajectoryLine(
+                    trajectory_name(lesion["id"], t["rank"], feasible),
+                    str(lesion["id"]),
+                    int(t["rank"]),
+                    feasible,
+                    tuple(t["entry_lps"]),
+                    tuple(t["target_lps"]),
+                    line_color(feasible, t.get("margin_slack_mm"), comfortable),
+                    description,
+                    t,
+                )
+            )
     return lines
 
 

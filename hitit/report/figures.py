@@ -38,15 +38,25 @@ LETTER_COMPONENT = 0.38
 
 _LETTERS = (("L", "R"), ("P", "A"), ("S", "I"))
 #: Skin map views: (title, direction from the body towards the viewer, LPS).
-SKIN_VIEWS = (("front", (0.0, -1.0, 0.0)), ("patient's left side", (1.0, 0.0, 0.0)),
-              ("back", (0.0, 1.0, 0.0)), ("patient's right side", (-1.0, 0.0, 0.0)))
+SKIN_VIEWS = (
+    ("front", (0.0, -1.0, 0.0)),
+    ("patient's left side", (1.0, 0.0, 0.0)),
+    ("back", (0.0, 1.0, 0.0)),
+    ("patient's right side", (-1.0, 0.0, 0.0)),
+)
 _SUPERIOR = np.array([0.0, 0.0, 1.0])
 #: Refused skin entries by why (:class:`~hitit.trajectories.feasibility.PathReason`), and their colours.
-SKIN_REASON_GROUPS = {"blocked by a structure": (PathReason.HARD_STRUCTURE,),
-                      "outside the angle limits": (PathReason.AXIAL_ANGLE, PathReason.SKIN_ANGLE),
-                      "other rule (organ path, lung)": (PathReason.ORGAN_PATH, PathReason.LUNG_OUTSIDE_LUNG)}
-SKIN_COLOURS = {"blocked by a structure": (0.80, 0.15, 0.20), "outside the angle limits": (0.93, 0.72, 0.76),
-                "other rule (organ path, lung)": (0.95, 0.60, 0.25), "out of needle reach or excluded": (0.86, 0.86, 0.86)}
+SKIN_REASON_GROUPS = {
+    "blocked by a structure": (PathReason.HARD_STRUCTURE,),
+    "outside the angle limits": (PathReason.AXIAL_ANGLE, PathReason.SKIN_ANGLE),
+    "other rule (organ path, lung)": (PathReason.ORGAN_PATH, PathReason.LUNG_OUTSIDE_LUNG),
+}
+SKIN_COLOURS = {
+    "blocked by a structure": (0.80, 0.15, 0.20),
+    "outside the angle limits": (0.93, 0.72, 0.76),
+    "other rule (organ path, lung)": (0.95, 0.60, 0.25),
+    "out of needle reach or excluded": (0.86, 0.86, 0.86),
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +74,13 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def trajectory_plane(entry_lps: np.ndarray, target_lps: np.ndarray, kind: str,
-                     pixel_mm: float = REFORMAT_PIXEL_MM, margin_mm: float = REFORMAT_MARGIN_MM) -> Plane:
+def trajectory_plane(
+    entry_lps: np.ndarray,
+    target_lps: np.ndarray,
+    kind: str,
+    pixel_mm: float = REFORMAT_PIXEL_MM,
+    margin_mm: float = REFORMAT_MARGIN_MM,
+) -> Plane:
     """The plane to show a trajectory in.
 
     ``kind`` is ``"axial"`` (the patient axial plane through the target) or ``"oblique"`` (the
@@ -76,7 +91,10 @@ def trajectory_plane(entry_lps: np.ndarray, target_lps: np.ndarray, kind: str,
     target = np.asarray(target_lps, dtype=float)
     axis = _unit(target - entry)
     if kind == "axial":
-        u, v = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])  # radiological: image right = patient left, anterior up
+        u, v = (
+            np.array([1.0, 0.0, 0.0]),
+            np.array([0.0, 1.0, 0.0]),
+        )  # radiological: image right = patient left, anterior up
         centre = target
         half_u = half_v = max(np.linalg.norm((target - entry)[:2]), 20.0) + margin_mm
     elif kind == "oblique":
@@ -96,7 +114,9 @@ def trajectory_plane(entry_lps: np.ndarray, target_lps: np.ndarray, kind: str,
 
 def _plane_corners(plane: Plane) -> np.ndarray:
     extent_u, extent_v = (plane.size[0] - 1) * plane.pixel_mm, (plane.size[1] - 1) * plane.pixel_mm
-    return np.array([plane.origin_lps + a * extent_u * plane.u + b * extent_v * plane.v for a in (0, 1) for b in (0, 1)])
+    return np.array(
+        [plane.origin_lps + a * extent_u * plane.u + b * extent_v * plane.v for a in (0, 1) for b in (0, 1)]
+    )
 
 
 def plane_crop(grid: Grid, plane: Plane) -> tuple[slice, slice, slice] | None:
@@ -171,8 +191,9 @@ def outline(cut: np.ndarray) -> np.ndarray:
     return cut & ~inner
 
 
-def _outlined(ax, rgb: np.ndarray, grid: Grid, plane: Plane, masks: dict[str, np.ndarray], colors: dict[str, object],
-              labels: bool) -> None:
+def _outlined(
+    ax, rgb: np.ndarray, grid: Grid, plane: Plane, masks: dict[str, np.ndarray], colors: dict[str, object], labels: bool
+) -> None:
     """Paint each mask's cut through ``plane`` as an outline into ``rgb`` and write its name on it."""
     for name, mask in masks.items():
         cut = sample_mask(grid, mask, plane)
@@ -184,15 +205,20 @@ def _outlined(ax, rgb: np.ndarray, grid: Grid, plane: Plane, masks: dict[str, np
             rows, cols = np.nonzero(cut)
             centre = np.array([cols.mean(), rows.mean()])
             nearest = int(np.argmin((cols - centre[0]) ** 2 + (rows - centre[1]) ** 2))  # a pixel on the structure
-            text = ax.text(cols[nearest], rows[nearest], name.replace("_", " "), color=color, fontsize=6,
-                           ha="center", va="center")
+            text = ax.text(
+                cols[nearest], rows[nearest], name.replace("_", " "), color=color, fontsize=6, ha="center", va="center"
+            )
             text.set_path_effects([path_effects.withStroke(linewidth=2, foreground="black")])
 
 
 def edge_letters(plane: Plane) -> dict[str, str]:
     """Orientation letters of the image edges of ``plane`` as drawn (columns along u, rows along v downwards)."""
-    return {"left": orientation_letters(-plane.u), "right": orientation_letters(plane.u),
-            "top": orientation_letters(-plane.v), "bottom": orientation_letters(plane.v)}
+    return {
+        "left": orientation_letters(-plane.u),
+        "right": orientation_letters(plane.u),
+        "top": orientation_letters(-plane.v),
+        "bottom": orientation_letters(plane.v),
+    }
 
 
 def _frame_marks(ax, plane: Plane, scale_mm: float | None) -> None:
@@ -207,8 +233,16 @@ def _frame_marks(ax, plane: Plane, scale_mm: float | None) -> None:
         length = scale_mm / plane.pixel_mm
         x0, y0 = 0.06 * width_px, 0.9 * height_px
         ax.plot([x0, x0 + length], [y0, y0], color="white", linewidth=2.5, solid_capstyle="butt", path_effects=stroke)
-        ax.text(x0 + length / 2, y0 - 0.02 * height_px, f"{scale_mm:g} mm", color="white", fontsize=7, ha="center",
-                va="bottom", path_effects=stroke)
+        ax.text(
+            x0 + length / 2,
+            y0 - 0.02 * height_px,
+            f"{scale_mm:g} mm",
+            color="white",
+            fontsize=7,
+            ha="center",
+            va="bottom",
+            path_effects=stroke,
+        )
 
 
 def _windowed_rgb(hu: np.ndarray) -> np.ndarray:
@@ -218,8 +252,16 @@ def _windowed_rgb(hu: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def render_trajectory(ct: Volume, structures: dict[str, np.ndarray], lesion: np.ndarray | None, entry_lps, target_lps,
-                      kind: str, deposits_lps=None, thumbnail: bool = False) -> bytes:
+def render_trajectory(
+    ct: Volume,
+    structures: dict[str, np.ndarray],
+    lesion: np.ndarray | None,
+    entry_lps,
+    target_lps,
+    kind: str,
+    deposits_lps=None,
+    thumbnail: bool = False,
+) -> bytes:
     """PNG of a reformat through a needle path: CT, structures and lesion outlined and named, the needle,
     its deposits (yellow dots) and target (red cross), orientation letters and a scale bar.
 
@@ -244,8 +286,15 @@ def render_trajectory(ct: Volume, structures: dict[str, np.ndarray], lesion: np.
     ax.plot(needle[:, 0], needle[:, 1], color="lime", linewidth=1.6, linestyle="--" if tilted else "-")
     if deposits_lps is not None and len(deposits_lps):
         dots = to_plane_pixels(plane, np.asarray(deposits_lps, float))
-        ax.plot(dots[:, 0], dots[:, 1], "o", color="gold", markersize=2.5 if thumbnail else 3.5, markeredgecolor="black",
-                markeredgewidth=0.4)
+        ax.plot(
+            dots[:, 0],
+            dots[:, 1],
+            "o",
+            color="gold",
+            markersize=2.5 if thumbnail else 3.5,
+            markeredgecolor="black",
+            markeredgewidth=0.4,
+        )
     ax.plot(*needle[1], marker="+", color="red", markersize=8 if thumbnail else 11, markeredgewidth=1.5)
     ax.set_xlim(-0.5, plane.size[0] - 0.5)
     ax.set_ylim(plane.size[1] - 0.5, -0.5)
@@ -261,8 +310,13 @@ def _scale_mm(plane: Plane) -> float:
 
 
 # --------------------------------------------------------------------------- skin map
-def surface_view(points_lps: np.ndarray, normals_lps: np.ndarray, towards_viewer, pixel_mm: float = SKIN_PIXEL_MM,
-                 bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def surface_view(
+    points_lps: np.ndarray,
+    normals_lps: np.ndarray,
+    towards_viewer,
+    pixel_mm: float = SKIN_PIXEL_MM,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which surface point each pixel of an orthographic view shows (z-buffer of the points facing the viewer).
 
     The view looks at the body along ``-towards_viewer`` with the patient's head up; returns the
@@ -306,8 +360,14 @@ def _fill_from_neighbours(image: np.ndarray, depth: np.ndarray) -> np.ndarray:
     return out
 
 
-def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.ndarray, reason: np.ndarray,
-                    marks: list[tuple[str, np.ndarray]], title: str) -> bytes:
+def render_skin_map(
+    points_lps: np.ndarray,
+    normals_lps: np.ndarray,
+    score: np.ndarray,
+    reason: np.ndarray,
+    marks: list[tuple[str, np.ndarray]],
+    title: str,
+) -> bytes:
     """PNG of the patient's skin seen from the front, left, back and right, coloured by entry quality.
 
     Safe entries are coloured by score (viridis, 1 = best), refused ones by why (:data:`SKIN_REASON_GROUPS`),
@@ -325,8 +385,9 @@ def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.n
     views = [(name, *surface_view(points_lps, normals_lps, w, bounds=bounds), np.asarray(w)) for name, w in SKIN_VIEWS]
     widths = [v[1].shape[1] for v in views]
     height_px = views[0][1].shape[0]
-    fig, axes = new_figure(ncols=4, figsize=(10.0, 10.0 * height_px / sum(widths) + 1.1), dpi=100,
-                            gridspec_kw={"width_ratios": widths})
+    fig, axes = new_figure(
+        ncols=4, figsize=(10.0, 10.0 * height_px / sum(widths) + 1.1), dpi=100, gridspec_kw={"width_ratios": widths}
+    )
     for ax, (name, image, right, up, w) in zip(axes, views):
         visible = image >= 0
         shade = np.clip(normals_lps @ w, 0.0, 1.0) * 0.55 + 0.45
@@ -347,11 +408,14 @@ def render_skin_map(points_lps: np.ndarray, normals_lps: np.ndarray, score: np.n
         ax.text(0.5, 0.98, orientation_letters(up), **style)
         ax.set_title(name, fontsize=8)
         ax.set_axis_off()
-    handles = [Line2D([], [], marker="s", linestyle="", color=cmap(0.2), label="safe entry, poorer score"),
-               Line2D([], [], marker="s", linestyle="", color=cmap(0.95), label="safe entry, best score")]
+    handles = [
+        Line2D([], [], marker="s", linestyle="", color=cmap(0.2), label="safe entry, poorer score"),
+        Line2D([], [], marker="s", linestyle="", color=cmap(0.95), label="safe entry, best score"),
+    ]
     handles += [Line2D([], [], marker="s", linestyle="", color=c, label=n) for n, c in SKIN_COLOURS.items()]
-    handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="red",
-                              label="ranked entries"))
+    handles.append(
+        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="red", label="ranked entries")
+    )
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.88, bottom=0.16, wspace=0.04)

@@ -148,8 +148,10 @@ class HtmlReport:
 
     def key_values(self, pairs: list[tuple[str, object]]) -> None:
         """A two-column table of labels and values (a card)."""
-        body = "".join(f"<tr><th>{html.escape(label)}</th><td>{value if isinstance(value, Html) else html.escape(format_value(value))}</td></tr>"
-                       for label, value in pairs)
+        body = "".join(
+            f"<tr><th>{html.escape(label)}</th><td>{value if isinstance(value, Html) else html.escape(format_value(value))}</td></tr>"
+            for label, value in pairs
+        )
         self.parts.append(f'<table class="kv">{body}</table>')
 
     def image(self, png: bytes, caption: str, size: str = "") -> None:
@@ -170,7 +172,7 @@ class HtmlReport:
     def render(self) -> str:
         """The whole page as a string."""
         return (
-            f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(self.title)}</title>"
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>'
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>{''.join(self.parts)}</body></html>"
         )
 

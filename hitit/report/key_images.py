@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 #: Views of one trajectory: the axial slice through the target, the slice along the needle, a 3D view.
 KEY_IMAGE_VIEWS = ("axial", "oblique", "3d")
 #: What the report says when it drew its figures itself.
-CORE_RENDERER = ("the HITIT core (matplotlib reformats of the CT; 3D Slicer's renderer was not used: "
-                 "run python -m hitit_slicer.render with the same arguments where Slicer's core libraries are installed)")
+CORE_RENDERER = (
+    "the HITIT core (matplotlib reformats of the CT; 3D Slicer's renderer was not used: "
+    "run python -m hitit_slicer.render with the same arguments where Slicer's core libraries are installed)"
+)
 
 
 @dataclass(frozen=True)

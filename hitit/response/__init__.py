@@ -14,5 +14,13 @@ from hitit.response.outputs import write_outputs
 from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig
 from hitit.response.study import Study, load_study, study_from_dict
 
-__all__ = ["DEFAULT_CONFIG", "ResponseConfig", "Study", "StudyResponse", "evaluate_study", "load_study",
-           "study_from_dict", "write_outputs"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ResponseConfig",
+    "Study",
+    "StudyResponse",
+    "evaluate_study",
+    "load_study",
+    "study_from_dict",
+    "write_outputs",
+]

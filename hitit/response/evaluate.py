@@ -23,8 +23,10 @@ RECIST_NAME, IRECIST_NAME, ITRECIST_NAME = "RECIST1.1", "iRECIST", "itRECIST"
 CRITERIA = (RECIST_NAME, IRECIST_NAME, ITRECIST_NAME)
 #: Category reported for every time point and best response of a criterion whose baseline rules are not met.
 NOT_ASSESSABLE = "not assessable"
-RULES_NOTE = ("itRECIST rules beyond the Fig. 1 legend of Goldmacher et al. (JCO 2020) are implemented as recalled, "
-              "to be confirmed against the paper; see hitit/response/RULES.md.")
+RULES_NOTE = (
+    "itRECIST rules beyond the Fig. 1 legend of Goldmacher et al. (JCO 2020) are implemented as recalled, "
+    "to be confirmed against the paper; see hitit/response/RULES.md."
+)
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,23 @@ class StudyResponse:
     def to_dict(self) -> dict:
         """The response.json document (one top-level object)."""
         timepoints = [
-            {"id": t.id, "date": t.date.isoformat(), "is_baseline": index == 0,
-             "criteria": {name: self._timepoint_dict(name, index) for name in CRITERIA}}
+            {
+                "id": t.id,
+                "date": t.date.isoformat(),
+                "is_baseline": index == 0,
+                "criteria": {name: self._timepoint_dict(name, index) for name in CRITERIA},
+            }
             for index, t in enumerate(self.study.timepoints)
         ]
         return {
             "patient": self.study.patient,
-            "assessment": {name: {"assessed": self.assessed(name),
-                                  "not_assessable": [p.to_dict() for p in self.not_assessable.get(name, ())]}
-                           for name in CRITERIA},
+            "assessment": {
+                name: {
+                    "assessed": self.assessed(name),
+                    "not_assessable": [p.to_dict() for p in self.not_assessable.get(name, ())],
+                }
+                for name in CRITERIA
+            },
             "timepoints": timepoints,
             "best_overall_response": {name: self._best_dict(name) for name in CRITERIA},
             "warnings": list(self.warnings),
@@ -88,13 +98,16 @@ class StudyResponse:
         result = self.result(criterion)
         unassessed = {"unconfirmed": NOT_ASSESSABLE, "confirmed": NOT_ASSESSABLE}
         if criterion == ITRECIST_NAME:
-            return {name: best.to_dict() if result is not None else dict(unassessed)
-                    for name, best in self.itrecist.best_overall_response.items()}
+            return {
+                name: best.to_dict() if result is not None else dict(unassessed)
+                for name, best in self.itrecist.best_overall_response.items()
+            }
         return result.best_overall_response.to_dict() if result is not None else unassessed
 
 
-def evaluate_study(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG,
-                   strict: bool = False) -> StudyResponse:
+def evaluate_study(
+    study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG, strict: bool = False
+) -> StudyResponse:
     """All three criteria, each assessed apart.
 
     A criterion whose baseline rules are broken is not assessable (the others are reported as usual);
@@ -118,25 +131,49 @@ def evaluate_study(study: Study, warn_baseline: bool = False, config: ResponseCo
     ['itRECIST']
     """
     if strict and not warn_baseline:
-        return _response(study, evaluate_recist(study, False, config), evaluate_irecist(study, False, config),
-                         evaluate_itrecist(study, False, config), {})
+        return _response(
+            study,
+            evaluate_recist(study, False, config),
+            evaluate_irecist(study, False, config),
+            evaluate_itrecist(study, False, config),
+            {},
+        )
     recist_problems = recist_baseline_problems(study, config)
-    problems = {RECIST_NAME: recist_problems, IRECIST_NAME: recist_problems,
-                ITRECIST_NAME: itrecist_baseline_problems(study, config)}
+    problems = {
+        RECIST_NAME: recist_problems,
+        IRECIST_NAME: recist_problems,
+        ITRECIST_NAME: itrecist_baseline_problems(study, config),
+    }
     not_assessable = {} if warn_baseline else {name: tuple(found) for name, found in problems.items() if found}
     if len(not_assessable) == len(CRITERIA):
-        raise InputError("no criterion can be assessed: "
-                         f"{RECIST_NAME} and {IRECIST_NAME} baseline: {recist_problems[0]}; "
-                         f"{ITRECIST_NAME} baseline: {problems[ITRECIST_NAME][0]}; "
-                         "fix the target selection or pass --warn-baseline to assess with warnings")
-    return _response(study, evaluate_recist(study, True, config), evaluate_irecist(study, True, config),
-                     evaluate_itrecist(study, True, config), not_assessable)
+        raise InputError(
+            "no criterion can be assessed: "
+            f"{RECIST_NAME} and {IRECIST_NAME} baseline: {recist_problems[0]}; "
+            f"{ITRECIST_NAME} baseline: {problems[ITRECIST_NAME][0]}; "
+            "fix the target selection or pass --warn-baseline to assess with warnings"
+        )
+    return _response(
+        study,
+        evaluate_recist(study, True, config),
+        evaluate_irecist(study, True, config),
+        evaluate_itrecist(study, True, config),
+        not_assessable,
+    )
 
 
-def _response(study: Study, recist: RecistResult, irecist: IrecistResult, itrecist: ItrecistResult,
-              not_assessable: dict[str, tuple[BaselineProblem, ...]]) -> StudyResponse:
+def _response(
+    study: Study,
+    recist: RecistResult,
+    irecist: IrecistResult,
+    itrecist: ItrecistResult,
+    not_assessable: dict[str, tuple[BaselineProblem, ...]],
+) -> StudyResponse:
     # iRECIST validates the same RECIST 1.1 baseline rules; list those warnings once. A criterion that is
     # not assessable reports its problems as such, not as warnings.
-    warnings = [w for name, result in ((RECIST_NAME, recist), (ITRECIST_NAME, itrecist))
-                if name not in not_assessable for w in result.warnings]
+    warnings = [
+        w
+        for name, result in ((RECIST_NAME, recist), (ITRECIST_NAME, itrecist))
+        if name not in not_assessable
+        for w in result.warnings
+    ]
     return StudyResponse(study, recist, irecist, itrecist, warnings, not_assessable)

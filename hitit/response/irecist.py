@@ -78,7 +78,10 @@ def all_lesions_view(study: Study) -> ViewAt:
 
 # --- new lesions ----------------------------------------------------------------------------------
 
-def split_new_lesions(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> tuple[tuple[NewLesion, ...], tuple[NewLesion, ...]]:
+
+def split_new_lesions(
+    study: Study, config: ResponseConfig = DEFAULT_CONFIG
+) -> tuple[tuple[NewLesion, ...], tuple[NewLesion, ...]]:
     """New-lesion targets (NLT) and new-lesion non-targets (NLNT).
 
     Source: iRECIST (Seymour 2017) as recalled [R]: RECIST 1.1 target rules applied to new lesions: up to 5
@@ -86,6 +89,7 @@ def split_new_lesions(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> 
     They are chosen when they appear, the largest first (ties by id), so the choice never depends
     on the order of the file.
     """
+
     def rank(new: NewLesion):
         return (study.index_of(new.timepoint), -(new.diameter_mm(new.timepoint) or 0.0), new.id)
 
@@ -93,7 +97,10 @@ def split_new_lesions(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> 
     per_organ: dict[str, int] = {}
     for new in sorted((n for n in study.new_lesions if n.measurable), key=rank):
         organ = organ_key(new.organ, new.nodal)
-        if len(chosen) < config.max_new_lesion_targets and per_organ.get(organ, 0) < config.max_new_lesion_targets_per_organ:
+        if (
+            len(chosen) < config.max_new_lesion_targets
+            and per_organ.get(organ, 0) < config.max_new_lesion_targets_per_organ
+        ):
             chosen.append(new)
             per_organ[organ] = per_organ.get(organ, 0) + 1
     chosen_ids = {new.id for new in chosen}
@@ -133,12 +140,16 @@ def new_lesion_state(study: Study, index: int, counted: bool, config: ResponseCo
     timepoint_id = study.timepoints[index].id
     present = tuple(n for n in appeared if not n.is_absent(timepoint_id))
     return NewLesionState(
-        count=len(appeared), present=bool(present),
-        nlt=tuple(n for n in nlt if n.id in ids), nlnt=tuple(n for n in nlnt if n.id in ids), present_lesions=present,
+        count=len(appeared),
+        present=bool(present),
+        nlt=tuple(n for n in nlt if n.id in ids),
+        nlnt=tuple(n for n in nlnt if n.id in ids),
+        present_lesions=present,
     )
 
 
 # --- time-point result ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IrecistTimepoint:
@@ -190,7 +201,9 @@ class _Facts:
     new: NewLesionState
 
 
-def evaluate_irecist_stream(study: Study, view_at: ViewAt, config: ResponseConfig = DEFAULT_CONFIG) -> list[IrecistTimepoint]:
+def evaluate_irecist_stream(
+    study: Study, view_at: ViewAt, config: ResponseConfig = DEFAULT_CONFIG
+) -> list[IrecistTimepoint]:
     """iRECIST time-point responses of one stream, in time order (baseline first)."""
     state = _Progression()
     rows = [_row(study, _facts(study, view_at, 0, config), None, [], [], state)]
@@ -204,9 +217,13 @@ def evaluate_irecist_stream(study: Study, view_at: ViewAt, config: ResponseConfi
 def _facts(study: Study, view_at: ViewAt, index: int, config: ResponseConfig) -> _Facts:
     view = view_at(index)
     timepoint_id = study.timepoints[index].id
-    return _Facts(index, view, assess_targets(study, view.targets, index, config),
-                  non_target_category(view.non_targets, timepoint_id) if index else None,
-                  new_lesion_state(study, index, view.new_lesions, config))
+    return _Facts(
+        index,
+        view,
+        assess_targets(study, view.targets, index, config),
+        non_target_category(view.non_targets, timepoint_id) if index else None,
+        new_lesion_state(study, index, view.new_lesions, config),
+    )
 
 
 def _step(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig):
@@ -264,7 +281,9 @@ def _known_new_lesions_progress(study: Study, facts: _Facts, state: _Progression
     return current is not None and bool(known) and is_progression(current, min(known), config)
 
 
-def confirmation_reasons(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig) -> tuple[list[str], list[str]]:
+def confirmation_reasons(
+    study: Study, facts: _Facts, state: _Progression, config: ResponseConfig
+) -> tuple[list[str], list[str]]:
     """Why the pending iUPD is confirmed as iCPD at this time point (empty: not confirmed), and notes.
 
     Source: iRECIST (Seymour 2017, PMC5648544 Table 2; EORTC iRECIST FAQ). Compared with the iUPD time point:
@@ -280,11 +299,16 @@ def confirmation_reasons(study: Study, facts: _Facts, state: _Progression, confi
     more_new = facts.new.count > _new_count_at(study, reference, facts)
     reasons = [f"more new lesions ({facts.new.count})"] if more_new else []
     if days < config.icpd_min_days:
-        return reasons, ([f"{days} days after iUPD: too early to confirm except by more new lesions"] if not reasons else [])
+        return reasons, (
+            [f"{days} days after iUPD: too early to confirm except by more new lesions"] if not reasons else []
+        )
     reasons += _target_confirmation(study, facts, state, config) + _non_target_confirmation(study, facts, state)
     reasons += _new_lesion_confirmation(study, facts, state, config)
-    notes = [f"confirmed {days} days after iUPD, later than the {config.icpd_max_days}-day window"] \
-        if reasons and days > config.icpd_max_days else []
+    notes = (
+        [f"confirmed {days} days after iUPD, later than the {config.icpd_max_days}-day window"]
+        if reasons and days > config.icpd_max_days
+        else []
+    )
     return reasons, notes
 
 
@@ -309,7 +333,9 @@ def _non_target_confirmation(study: Study, facts: _Facts, state: _Progression) -
     if TRIGGER_NON_TARGET not in state.triggers:
         return ["non-target unequivocal progression"] if facts.non_target == PD else []
     timepoint_id = study.timepoints[facts.index].id
-    increased = [lesion.id for lesion in facts.view.non_targets if lesion.status.get(timepoint_id) in _INCREASE_STATUSES]
+    increased = [
+        lesion.id for lesion in facts.view.non_targets if lesion.status.get(timepoint_id) in _INCREASE_STATUSES
+    ]
     return [f"non-target increase ({', '.join(increased)})"] if increased else []
 
 
@@ -321,7 +347,11 @@ def _new_lesion_confirmation(study: Study, facts: _Facts, state: _Progression, c
     reasons = []
     appeared = [n.id for n in study.new_lesions_by(state.iupd_index)]
     current, reference = facts.new.nlt_sum_mm(timepoint_id, appeared), facts.new.nlt_sum_mm(reference_id, appeared)
-    if current is not None and reference is not None and current - reference >= config.icpd_increase_mm - FLOAT_TOLERANCE_MM:
+    if (
+        current is not None
+        and reference is not None
+        and current - reference >= config.icpd_increase_mm - FLOAT_TOLERANCE_MM
+    ):
         reasons.append(f"new-lesion target sum +{current - reference:.1f} mm since iUPD")
     increased = [n.id for n in facts.new.nlnt if n.status.get(timepoint_id) in _INCREASE_STATUSES]
     if increased:
@@ -346,20 +376,32 @@ def _reset(state: _Progression, facts: _Facts) -> None:
     state.iupd_index, state.triggers, state.reset_index = None, frozenset(), facts.index
 
 
-def _row(study: Study, facts: _Facts, overall, triggers, confirmation, state: _Progression, notes=()) -> IrecistTimepoint:
+def _row(
+    study: Study, facts: _Facts, overall, triggers, confirmation, state: _Progression, notes=()
+) -> IrecistTimepoint:
     t = facts.targets
     timepoint_id = study.timepoints[facts.index].id
     pending = state.iupd_index if overall in (IUPD, ICPD) else None
     return IrecistTimepoint(
-        timepoint_id=timepoint_id, overall=overall, target=t.category, non_target=facts.non_target,
-        new_lesions=facts.new.count > 0, sum_mm=t.sum_mm, baseline_sum_mm=t.baseline_sum_mm,
-        nadir_sum_mm=t.nadir_sum_mm, change_from_baseline_pct=t.change_from_baseline_pct,
-        change_from_nadir_pct=t.change_from_nadir_pct, change_from_nadir_mm=t.change_from_nadir_mm,
+        timepoint_id=timepoint_id,
+        overall=overall,
+        target=t.category,
+        non_target=facts.non_target,
+        new_lesions=facts.new.count > 0,
+        sum_mm=t.sum_mm,
+        baseline_sum_mm=t.baseline_sum_mm,
+        nadir_sum_mm=t.nadir_sum_mm,
+        change_from_baseline_pct=t.change_from_baseline_pct,
+        change_from_nadir_pct=t.change_from_nadir_pct,
+        change_from_nadir_mm=t.change_from_nadir_mm,
         new_lesion_target_sum_mm=facts.new.nlt_sum_mm(timepoint_id) if facts.new.nlt else None,
-        new_lesion_target_ids=[n.id for n in facts.new.nlt], new_lesion_non_target_ids=[n.id for n in facts.new.nlnt],
+        new_lesion_target_ids=[n.id for n in facts.new.nlt],
+        new_lesion_non_target_ids=[n.id for n in facts.new.nlnt],
         target_ids=sorted(lesion.id for lesion in facts.view.targets),
         iupd_timepoint_id=study.timepoints[pending].id if pending is not None else None,
-        progression_triggers=list(triggers), confirmation=list(confirmation), notes=list(notes),
+        progression_triggers=list(triggers),
+        confirmation=list(confirmation),
+        notes=list(notes),
     )
 
 
@@ -376,8 +418,9 @@ def _with_note(row: IrecistTimepoint, note: str) -> IrecistTimepoint:
     return IrecistTimepoint(**{**asdict(row), "notes": row.notes + [note]})
 
 
-def irecist_best_overall_response(rows: Sequence[IrecistTimepoint], dates: Sequence,
-                                  config: ResponseConfig = DEFAULT_CONFIG) -> BestOverallResponse:
+def irecist_best_overall_response(
+    rows: Sequence[IrecistTimepoint], dates: Sequence, config: ResponseConfig = DEFAULT_CONFIG
+) -> BestOverallResponse:
     """iBOR: best time-point response, an iUPD later confirmed counting as iCPD.
 
     Source: iRECIST (Seymour 2017, PMC5648544 Table 3): iUPD, iSD, iSD -> iSD; iUPD, iCPD -> iCPD;
@@ -396,7 +439,9 @@ class IrecistResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def evaluate_irecist(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG) -> IrecistResult:
+def evaluate_irecist(
+    study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG
+) -> IrecistResult:
     """iRECIST for every time point (baseline validated as RECIST 1.1, Seymour 2017)."""
     warnings = refuse_or_warn("iRECIST", recist_baseline_problems(study, config), warn_baseline)
     rows = evaluate_irecist_stream(study, all_lesions_view(study), config)

@@ -82,10 +82,14 @@ def itrecist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CO
     for category, (maximum, ids) in counts.items():
         if not config.min_targets_per_stream <= len(ids) <= maximum:
             listed = ", ".join(ids) or "none"
-            problems.append(BaselineProblem(
-                f"itRECIST: {config.min_targets_per_stream}-{maximum} {category} target lesions at baseline", tuple(ids),
-                f"{len(ids)} {category} target lesions at {baseline} ({listed}); itRECIST needs "
-                f"{config.min_targets_per_stream}-{maximum} (set injected_from to {baseline} for injected targets)"))
+            problems.append(
+                BaselineProblem(
+                    f"itRECIST: {config.min_targets_per_stream}-{maximum} {category} target lesions at baseline",
+                    tuple(ids),
+                    f"{len(ids)} {category} target lesions at {baseline} ({listed}); itRECIST needs "
+                    f"{config.min_targets_per_stream}-{maximum} (set injected_from to {baseline} for injected targets)",
+                )
+            )
     return problems
 
 
@@ -125,15 +129,23 @@ class ItrecistResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def evaluate_itrecist(study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG) -> ItrecistResult:
+def evaluate_itrecist(
+    study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG
+) -> ItrecistResult:
     """itRECIST for every time point: overall, injected and non-injected streams (iRECIST-style, Goldmacher 2020 as recalled [R])."""
     warnings = refuse_or_warn("itRECIST", itrecist_baseline_problems(study, config), warn_baseline)
-    streams = {name: evaluate_irecist_stream(study, lambda index, name=name: stream_view(study, name, index), config)
-               for name in STREAMS}
-    rows = [_timepoint(study, index, {name: rows[index] for name, rows in streams.items()})
-            for index in range(len(study.timepoints))]
+    streams = {
+        name: evaluate_irecist_stream(study, lambda index, name=name: stream_view(study, name, index), config)
+        for name in STREAMS
+    }
+    rows = [
+        _timepoint(study, index, {name: rows[index] for name, rows in streams.items()})
+        for index in range(len(study.timepoints))
+    ]
     dates = [t.date for t in study.timepoints[1:]]
-    best = {name: irecist_best_overall_response(stream_rows[1:], dates, config) for name, stream_rows in streams.items()}
+    best = {
+        name: irecist_best_overall_response(stream_rows[1:], dates, config) for name, stream_rows in streams.items()
+    }
     return ItrecistResult(timepoints=rows, best_overall_response=best, warnings=warnings)
 
 
@@ -141,10 +153,14 @@ def _timepoint(study: Study, index: int, rows: dict[str, IrecistTimepoint]) -> I
     overall, injected, non_injected = rows[STREAM_OVERALL], rows[STREAM_INJECTED], rows[STREAM_NON_INJECTED]
     return ItrecistTimepoint(
         timepoint_id=study.timepoints[index].id,
-        overall=overall.overall, injected=injected.overall, non_injected=non_injected.overall,
-        sum_mm=overall.sum_mm, change_from_baseline_pct=overall.change_from_baseline_pct,
+        overall=overall.overall,
+        injected=injected.overall,
+        non_injected=non_injected.overall,
+        sum_mm=overall.sum_mm,
+        change_from_baseline_pct=overall.change_from_baseline_pct,
         change_from_nadir_pct=overall.change_from_nadir_pct,
-        injected_sum_mm=injected.sum_mm, injected_change_from_baseline_pct=injected.change_from_baseline_pct,
+        injected_sum_mm=injected.sum_mm,
+        injected_change_from_baseline_pct=injected.change_from_baseline_pct,
         injected_change_from_nadir_pct=injected.change_from_nadir_pct,
         non_injected_sum_mm=non_injected.sum_mm,
         non_injected_change_from_baseline_pct=non_injected.change_from_baseline_pct,

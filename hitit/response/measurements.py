@@ -32,14 +32,20 @@ def recist_diameter(lesion_id: str, timepoint_id: str, value: LesionMeasurement,
         return value
     key = SHORT_AXIS_KEY if nodal else LONGEST_DIAMETER_KEY
     if key not in value:
-        raise InputError(f"lesion {lesion_id}, time point {timepoint_id}, field {key}: missing "
-                         f"({'short axis for a node' if nodal else 'longest diameter'}); got {', '.join(value) or 'nothing'}")
+        raise InputError(
+            f"lesion {lesion_id}, time point {timepoint_id}, field {key}: missing "
+            f"({'short axis for a node' if nodal else 'longest diameter'}); got {', '.join(value) or 'nothing'}"
+        )
     return float(value[key])
 
 
-def study_from_measurements(timepoints: Mapping[str, str], lesions: Mapping[str, Mapping],
-                            measurements: Mapping[str, Mapping[str, LesionMeasurement]],
-                            new_lesions: Iterable[Mapping] = (), patient: str = "") -> Study:
+def study_from_measurements(
+    timepoints: Mapping[str, str],
+    lesions: Mapping[str, Mapping],
+    measurements: Mapping[str, Mapping[str, LesionMeasurement]],
+    new_lesions: Iterable[Mapping] = (),
+    patient: str = "",
+) -> Study:
     """A validated study from plain mappings.
 
     ``timepoints``: id -> ISO date, in time order. ``lesions``: id -> {"organ", "role", "nodal",
@@ -49,21 +55,28 @@ def study_from_measurements(timepoints: Mapping[str, str], lesions: Mapping[str,
     """
     unknown = sorted(set(measurements) - set(lesions))
     if unknown:
-        raise InputError(f"lesion {unknown[0]}, field measurements: not described in lesions (organ, role ...); add it there")
+        raise InputError(
+            f"lesion {unknown[0]}, field measurements: not described in lesions (organ, role ...); add it there"
+        )
     lesion_items = []
     for lesion_id, info in lesions.items():
         item = {"id": lesion_id, **info}
         nodal = bool(info.get("nodal", False))
-        values = {tp: recist_diameter(lesion_id, tp, value, nodal) for tp, value in measurements.get(lesion_id, {}).items()}
+        values = {
+            tp: recist_diameter(lesion_id, tp, value, nodal) for tp, value in measurements.get(lesion_id, {}).items()
+        }
         if values:
             item["measurements"] = values
         lesion_items.append(item)
-    return study_from_dict({
-        "patient": patient,
-        "timepoints": [{"id": tp, "date": date} for tp, date in timepoints.items()],
-        "lesions": lesion_items,
-        "new_lesions": [dict(item) for item in new_lesions],
-    }, source="measurements")
+    return study_from_dict(
+        {
+            "patient": patient,
+            "timepoints": [{"id": tp, "date": date} for tp, date in timepoints.items()],
+            "lesions": lesion_items,
+            "new_lesions": [dict(item) for item in new_lesions],
+        },
+        source="measurements",
+    )
 
 
 def read_line_markups(path: str | Path, id_from: str = "name") -> dict[str, float]:
@@ -98,8 +111,10 @@ def _markup_lesion_id(path: Path, markup: Mapping, id_from: str) -> str:
         raise InputError(f"id_from must be 'name' or 'label', not {id_from!r}")
     labels = {_CONTROL_POINT_SUFFIX.sub("", point.get("label", "")) for point in markup.get("controlPoints", [])}
     if len(labels) != 1 or "" in labels:
-        raise InputError(f"{path}: line {markup.get('name', '')!r}: control-point labels {sorted(labels)} do not "
-                         "name one lesion; label both points with the lesion id")
+        raise InputError(
+            f"{path}: line {markup.get('name', '')!r}: control-point labels {sorted(labels)} do not "
+            "name one lesion; label both points with the lesion id"
+        )
     return labels.pop()
 
 
@@ -110,9 +125,14 @@ def _line_length_mm(path: Path, lesion_id: str, markup: Mapping) -> float:
     return math.dist(points[0]["position"], points[1]["position"])
 
 
-def study_from_markups(timepoints: Mapping[str, str], lesions: Mapping[str, Mapping],
-                       markup_files: Mapping[str, Iterable[str | Path]], id_from: str = "name",
-                       new_lesions: Iterable[Mapping] = (), patient: str = "") -> Study:
+def study_from_markups(
+    timepoints: Mapping[str, str],
+    lesions: Mapping[str, Mapping],
+    markup_files: Mapping[str, Iterable[str | Path]],
+    id_from: str = "name",
+    new_lesions: Iterable[Mapping] = (),
+    patient: str = "",
+) -> Study:
     """A validated study from Slicer line markups: ``markup_files`` maps time point id -> .mrk.json files.
 
     Each line measures the diameter the criteria sum (longest diameter, or short axis for a node).

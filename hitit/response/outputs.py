@@ -23,8 +23,21 @@ from hitit.response.itrecist import STREAMS
 from hitit.response.plots import figure_bytes, spider_figure, waterfall_figure, write_plots
 from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig
 
-CSV_COLUMNS = ("timepoint_id", "date", "criterion", "stream", "overall", "target", "non_target", "new_lesions",
-               "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "change_from_nadir_mm", "note")
+CSV_COLUMNS = (
+    "timepoint_id",
+    "date",
+    "criterion",
+    "stream",
+    "overall",
+    "target",
+    "non_target",
+    "new_lesions",
+    "sum_mm",
+    "change_from_baseline_pct",
+    "change_from_nadir_pct",
+    "change_from_nadir_mm",
+    "note",
+)
 
 
 def csv_rows(response: StudyResponse) -> list[dict]:
@@ -68,12 +81,24 @@ def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONF
         report.paragraph(f"Warning: {warning}", "warn")
     if response.not_assessable:
         report.heading("Criteria not assessable")
-        report.paragraph("The baseline of this study breaks these rules, so the criterion gives no response; "
-                         "the other criteria are reported as usual.", "warn")
-        report.table([{"criterion": name, "rule": problem.rule, "lesions": ", ".join(problem.lesions) or "-",
-                       "detail": problem.message}
-                      for name, problems in response.not_assessable.items() for problem in problems],
-                     ["criterion", "rule", "lesions", "detail"])
+        report.paragraph(
+            "The baseline of this study breaks these rules, so the criterion gives no response; "
+            "the other criteria are reported as usual.",
+            "warn",
+        )
+        report.table(
+            [
+                {
+                    "criterion": name,
+                    "rule": problem.rule,
+                    "lesions": ", ".join(problem.lesions) or "-",
+                    "detail": problem.message,
+                }
+                for name, problems in response.not_assessable.items()
+                for problem in problems
+            ],
+            ["criterion", "rule", "lesions", "detail"],
+        )
     report.heading("Best overall response")
     best = response.to_dict()["best_overall_response"]
     rows = [{"criterion": RECIST_NAME, **best[RECIST_NAME]}, {"criterion": IRECIST_NAME, **best[IRECIST_NAME]}]
@@ -84,13 +109,21 @@ def response_html(response: StudyResponse, config: ResponseConfig = DEFAULT_CONF
     report.heading("Lesion categories (itRECIST)")
     report.table([{"timepoint_id": row.timepoint_id, **row.lesion_categories} for row in response.itrecist.timepoints])
     report.heading("Plots")
-    report.image(figure_bytes(waterfall_figure(response.itrecist, config=config), "png"), "Waterfall: best change of the target sum per lesion group")
-    report.image(figure_bytes(spider_figure(study, response.itrecist, config=config), "png"), "Spider: change from baseline over time")
+    report.image(
+        figure_bytes(waterfall_figure(response.itrecist, config=config), "png"),
+        "Waterfall: best change of the target sum per lesion group",
+    )
+    report.image(
+        figure_bytes(spider_figure(study, response.itrecist, config=config), "png"),
+        "Spider: change from baseline over time",
+    )
     report.paragraph(RULES_NOTE, "note")
     return report.render()
 
 
-def write_outputs(response: StudyResponse, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG) -> dict[str, Path]:
+def write_outputs(
+    response: StudyResponse, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG
+) -> dict[str, Path]:
     """Write response.json, response.csv, response.html and the plots into ``out_dir`` as one output set
     (a previous response there is replaced as a whole, the user's files are never touched); return the paths.
     """

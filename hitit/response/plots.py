@@ -16,7 +16,11 @@ from hitit.response.recist import DEFAULT_CONFIG, ResponseConfig, percent_change
 from hitit.response.study import Study  # noqa: E402
 from hitit.report.canvas import new_figure
 
-GROUP_LABELS = {STREAM_OVERALL: "all targets", STREAM_INJECTED: "injected (T-I)", STREAM_NON_INJECTED: "non-injected (T-NI)"}
+GROUP_LABELS = {
+    STREAM_OVERALL: "all targets",
+    STREAM_INJECTED: "injected (T-I)",
+    STREAM_NON_INJECTED: "non-injected (T-NI)",
+}
 GROUP_COLOURS = {STREAM_OVERALL: "#444444", STREAM_INJECTED: "#d95f02", STREAM_NON_INJECTED: "#1b9e77"}
 #: Days per week, for the time axis of the spider plot.
 DAYS_PER_WEEK = 7.0
@@ -62,8 +66,15 @@ def _threshold_lines(axes, config: ResponseConfig) -> None:
     """The PR (-30 %) and PD (+20 %) reference lines of RECIST 1.1."""
     for value, label in ((-config.pr_decrease_pct, "PR"), (config.pd_increase_pct, "PD")):
         axes.axhline(value, color="#999999", linestyle="--", linewidth=0.8)
-        axes.annotate(f"{label} {value:+g} %", xy=(1.0, value), xycoords=("axes fraction", "data"),
-                      fontsize=7, color="#777777", ha="right", va="bottom")
+        axes.annotate(
+            f"{label} {value:+g} %",
+            xy=(1.0, value),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            color="#777777",
+            ha="right",
+            va="bottom",
+        )
 
 
 def waterfall_figure(result: ItrecistResult, title: str = "", config: ResponseConfig = DEFAULT_CONFIG):
@@ -73,8 +84,13 @@ def waterfall_figure(result: ItrecistResult, title: str = "", config: ResponseCo
     names = list(data)
     axes.bar([GROUP_LABELS[n] for n in names], [data[n] for n in names], color=[GROUP_COLOURS[n] for n in names])
     for position, name in enumerate(names):
-        axes.annotate(f"{data[name]:+.1f} %", xy=(position, data[name]), ha="center",
-                      va="top" if data[name] < 0 else "bottom", fontsize=8)
+        axes.annotate(
+            f"{data[name]:+.1f} %",
+            xy=(position, data[name]),
+            ha="center",
+            va="top" if data[name] < 0 else "bottom",
+            fontsize=8,
+        )
     axes.axhline(0.0, color="black", linewidth=0.8)
     _threshold_lines(axes, config)
     axes.set_ylabel("best change of target sum from baseline (%)")
@@ -112,13 +128,16 @@ def figure_bytes(figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_plots(study: Study, result: ItrecistResult, out_dir: str | Path,
-                config: ResponseConfig = DEFAULT_CONFIG) -> dict[str, Path]:
+def write_plots(
+    study: Study, result: ItrecistResult, out_dir: str | Path, config: ResponseConfig = DEFAULT_CONFIG
+) -> dict[str, Path]:
     """Write waterfall and spider plots as PNG and SVG into ``out_dir``; return their paths by name."""
     out_dir = Path(out_dir)
     paths = {}
-    for name, make in (("waterfall", lambda: waterfall_figure(result, config=config)),
-                       ("spider", lambda: spider_figure(study, result, config=config))):
+    for name, make in (
+        ("waterfall", lambda: waterfall_figure(result, config=config)),
+        ("spider", lambda: spider_figure(study, result, config=config)),
+    ):
         for fmt in ("png", "svg"):
             paths[f"{name}_{fmt}"] = write_bytes_atomic(out_dir / f"{name}.{fmt}", figure_bytes(make(), fmt))
     return paths

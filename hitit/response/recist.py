@@ -115,6 +115,7 @@ def nadir_mm(history: Sequence[float | None]) -> float | None:
 
 # --- baseline validation -------------------------------------------------------------------------
 
+
 def measurability_problem(lesion: Lesion, baseline_id: str, config: ResponseConfig) -> str | None:
     """Why a target lesion is not measurable at baseline, or ``None`` if it is.
 
@@ -146,12 +147,19 @@ class BaselineProblem:
         return {"rule": self.rule, "lesions": list(self.lesions), "message": self.message}
 
 
-def measurability_problems(targets: Sequence[Lesion], baseline_id: str, config: ResponseConfig) -> list[BaselineProblem]:
+def measurability_problems(
+    targets: Sequence[Lesion], baseline_id: str, config: ResponseConfig
+) -> list[BaselineProblem]:
     """A problem for each target that is not measurable at baseline (RECIST 1.1 measurability)."""
-    rule = (f"RECIST 1.1: a target is measurable at baseline (longest diameter >= {config.measurable_non_nodal_mm:g} mm, "
-            f"node short axis >= {config.measurable_node_sa_mm:g} mm)")
-    return [BaselineProblem(rule, (lesion.id,), f"lesion {lesion.id} at {baseline_id}: {problem}") for lesion in targets
-            if (problem := measurability_problem(lesion, baseline_id, config))]
+    rule = (
+        f"RECIST 1.1: a target is measurable at baseline (longest diameter >= {config.measurable_non_nodal_mm:g} mm, "
+        f"node short axis >= {config.measurable_node_sa_mm:g} mm)"
+    )
+    return [
+        BaselineProblem(rule, (lesion.id,), f"lesion {lesion.id} at {baseline_id}: {problem}")
+        for lesion in targets
+        if (problem := measurability_problem(lesion, baseline_id, config))
+    ]
 
 
 def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[BaselineProblem]:
@@ -160,10 +168,14 @@ def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[BaselinePr
     for lesion in lesions:
         by_organ.setdefault(organ_key(lesion.organ, lesion.nodal), []).append(lesion.id)
     return [
-        BaselineProblem(f"RECIST 1.1: at most {limit} targets per organ (all lymph nodes one organ)", tuple(ids),
-                        f"lesion {ids[limit]}: {len(ids)} targets in organ {organ!r} ({', '.join(ids)}); at most {limit} "
-                        "per organ (all lymph nodes count as one organ)")
-        for organ, ids in sorted(by_organ.items()) if len(ids) > limit
+        BaselineProblem(
+            f"RECIST 1.1: at most {limit} targets per organ (all lymph nodes one organ)",
+            tuple(ids),
+            f"lesion {ids[limit]}: {len(ids)} targets in organ {organ!r} ({', '.join(ids)}); at most {limit} "
+            "per organ (all lymph nodes count as one organ)",
+        )
+        for organ, ids in sorted(by_organ.items())
+        if len(ids) > limit
     ]
 
 
@@ -175,27 +187,39 @@ def recist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONF
     targets = study.targets
     problems = measurability_problems(targets, study.baseline.id, config)
     if len(targets) > config.max_targets:
-        problems.append(BaselineProblem(
-            f"RECIST 1.1: at most {config.max_targets} target lesions", tuple(t.id for t in targets[config.max_targets:]),
-            f"lesion {targets[config.max_targets].id}: {len(targets)} target lesions; "
-            f"RECIST 1.1 allows at most {config.max_targets}"))
+        problems.append(
+            BaselineProblem(
+                f"RECIST 1.1: at most {config.max_targets} target lesions",
+                tuple(t.id for t in targets[config.max_targets :]),
+                f"lesion {targets[config.max_targets].id}: {len(targets)} target lesions; "
+                f"RECIST 1.1 allows at most {config.max_targets}",
+            )
+        )
     problems += per_organ_problems(targets, config.max_targets_per_organ)
     if not targets:
-        problems.append(BaselineProblem("RECIST 1.1: at least one measurable target lesion", (),
-                                        "no target lesion: RECIST 1.1 needs at least one measurable target for PR/PD by size"))
+        problems.append(
+            BaselineProblem(
+                "RECIST 1.1: at least one measurable target lesion",
+                (),
+                "no target lesion: RECIST 1.1 needs at least one measurable target for PR/PD by size",
+            )
+        )
     return problems
 
 
 def refuse_or_warn(criterion: str, problems: Sequence[BaselineProblem], warn_baseline: bool) -> list[str]:
     """Raise for a baseline that breaks the rules, or return the problems as warnings when asked."""
     if problems and not warn_baseline:
-        raise InputError(f"{criterion} baseline: {problems[0]}"
-                         + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                         + "; fix the target selection or pass --warn-baseline to continue with warnings")
+        raise InputError(
+            f"{criterion} baseline: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            + "; fix the target selection or pass --warn-baseline to continue with warnings"
+        )
     return [f"{criterion} baseline: {problem}" for problem in problems]
 
 
 # --- time-point categories -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TargetAssessment:
@@ -210,8 +234,14 @@ class TargetAssessment:
     change_from_nadir_mm: float | None
 
 
-def target_category(lesions: Sequence[Lesion], timepoint_id: str, total: float | None, baseline: float | None,
-                    nadir: float | None, config: ResponseConfig = DEFAULT_CONFIG) -> str | None:
+def target_category(
+    lesions: Sequence[Lesion],
+    timepoint_id: str,
+    total: float | None,
+    baseline: float | None,
+    nadir: float | None,
+    config: ResponseConfig = DEFAULT_CONFIG,
+) -> str | None:
     """Target response at a time point: CR, PR, SD, PD, NE (``None``: no target lesions).
 
     Source: RECIST 1.1 response table (PMC2755245 Table 3); EORTC clarification: CR = every non-nodal target
@@ -243,20 +273,27 @@ def is_progression(total: float, nadir: float, config: ResponseConfig = DEFAULT_
     From a nadir of 0 mm any increase of >= 5 mm is PD (the relative rule is then always met).
     """
     increase = total - nadir
-    return (increase >= config.pd_increase_mm - FLOAT_TOLERANCE_MM
-            and increase >= config.pd_increase_pct / 100.0 * nadir - FLOAT_TOLERANCE_MM)
+    return (
+        increase >= config.pd_increase_mm - FLOAT_TOLERANCE_MM
+        and increase >= config.pd_increase_pct / 100.0 * nadir - FLOAT_TOLERANCE_MM
+    )
 
 
-def assess_targets(study: Study, lesions: Sequence[Lesion], index: int,
-                   config: ResponseConfig = DEFAULT_CONFIG) -> TargetAssessment:
+def assess_targets(
+    study: Study, lesions: Sequence[Lesion], index: int, config: ResponseConfig = DEFAULT_CONFIG
+) -> TargetAssessment:
     """Sum, baseline, nadir (over earlier time points, with this lesion set) and the target category."""
     history = sum_history_mm(study, lesions, index)
     total, baseline = history[index], history[0]
     nadir = nadir_mm(history[:index]) if index else baseline
     category = target_category(lesions, study.timepoints[index].id, total, baseline, nadir, config) if index else None
     return TargetAssessment(
-        category=category, sum_mm=total, baseline_sum_mm=baseline, nadir_sum_mm=nadir,
-        change_from_baseline_pct=percent_change(total, baseline), change_from_nadir_pct=percent_change(total, nadir),
+        category=category,
+        sum_mm=total,
+        baseline_sum_mm=baseline,
+        nadir_sum_mm=nadir,
+        change_from_baseline_pct=percent_change(total, baseline),
+        change_from_nadir_pct=percent_change(total, nadir),
         change_from_nadir_mm=None if total is None or nadir is None else total - nadir,
     )
 
@@ -298,6 +335,7 @@ def overall_category(target: str | None, non_target: str | None, new_lesions: bo
 
 
 # --- RECIST 1.1 over the study -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RecistTimepoint:
@@ -346,8 +384,9 @@ def evaluate_recist(study: Study, warn_baseline: bool = False, config: ResponseC
     """RECIST 1.1 for every time point of a study (refuses a non-conforming baseline unless ``warn_baseline``)."""
     warnings = refuse_or_warn("RECIST 1.1", recist_baseline_problems(study, config), warn_baseline)
     rows = [_recist_timepoint(study, index, config) for index in range(len(study.timepoints))]
-    best = best_overall_response([row.overall for row in rows[1:]], [t.date for t in study.timepoints[1:]],
-                                 RECIST_VOCABULARY, config)
+    best = best_overall_response(
+        [row.overall for row in rows[1:]], [t.date for t in study.timepoints[1:]], RECIST_VOCABULARY, config
+    )
     return RecistResult(timepoints=rows, best_overall_response=best, warnings=warnings)
 
 
@@ -358,15 +397,22 @@ def _recist_timepoint(study: Study, index: int, config: ResponseConfig) -> Recis
     # RECIST 1.1: any unequivocal new lesion is PD; it stays on record at later time points.
     new_lesions = bool(study.new_lesions_by(index))
     return RecistTimepoint(
-        timepoint_id=timepoint_id, target=targets.category, non_target=non_target, new_lesions=new_lesions,
+        timepoint_id=timepoint_id,
+        target=targets.category,
+        non_target=non_target,
+        new_lesions=new_lesions,
         overall=overall_category(targets.category, non_target, new_lesions) if index else None,
-        sum_mm=targets.sum_mm, baseline_sum_mm=targets.baseline_sum_mm, nadir_sum_mm=targets.nadir_sum_mm,
-        change_from_baseline_pct=targets.change_from_baseline_pct, change_from_nadir_pct=targets.change_from_nadir_pct,
+        sum_mm=targets.sum_mm,
+        baseline_sum_mm=targets.baseline_sum_mm,
+        nadir_sum_mm=targets.nadir_sum_mm,
+        change_from_baseline_pct=targets.change_from_baseline_pct,
+        change_from_nadir_pct=targets.change_from_nadir_pct,
         change_from_nadir_mm=targets.change_from_nadir_mm,
     )
 
 
 # --- best overall response -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -382,8 +428,9 @@ class Vocabulary:
 RECIST_VOCABULARY = Vocabulary(CR, PR, SD, PD, ranking=(CR, PR, SD, NON_CR_NON_PD, PD, NE))
 
 
-def best_overall_response(categories: Sequence[str], dates: Sequence, vocabulary: Vocabulary,
-                          config: ResponseConfig = DEFAULT_CONFIG) -> BestOverallResponse:
+def best_overall_response(
+    categories: Sequence[str], dates: Sequence, vocabulary: Vocabulary, config: ResponseConfig = DEFAULT_CONFIG
+) -> BestOverallResponse:
     """Best response recorded from the first follow-up until (and including) progression.
 
     Source: RECIST 1.1 (Eisenhauer 2009; confirmation as in PMC4671850): with confirmation, a CR needs a
@@ -395,8 +442,11 @@ def best_overall_response(categories: Sequence[str], dates: Sequence, vocabulary
         categories, dates = list(categories)[:stop], list(dates)[:stop]
     unconfirmed = _best(categories, vocabulary)
     confirmed = [_confirmed_category(i, categories, dates, vocabulary, config) for i in range(len(categories))]
-    return BestOverallResponse(unconfirmed=unconfirmed, confirmed=_best(confirmed, vocabulary),
-                               confirmation_min_days=config.confirmation_min_days)
+    return BestOverallResponse(
+        unconfirmed=unconfirmed,
+        confirmed=_best(confirmed, vocabulary),
+        confirmation_min_days=config.confirmation_min_days,
+    )
 
 
 def _best(categories: Sequence[str], vocabulary: Vocabulary) -> str:
@@ -404,12 +454,15 @@ def _best(categories: Sequence[str], vocabulary: Vocabulary) -> str:
     return min(ranked, key=vocabulary.ranking.index) if ranked else NE
 
 
-def _confirmed_category(index: int, categories: Sequence[str], dates: Sequence, vocabulary: Vocabulary,
-                        config: ResponseConfig) -> str:
+def _confirmed_category(
+    index: int, categories: Sequence[str], dates: Sequence, vocabulary: Vocabulary, config: ResponseConfig
+) -> str:
     """The category at ``index`` if confirmed (CR by CR, PR by PR or CR, >= 4 weeks later), else SD."""
     category = categories[index]
-    accepted = {vocabulary.complete: (vocabulary.complete,),
-                vocabulary.partial: (vocabulary.partial, vocabulary.complete)}.get(category)
+    accepted = {
+        vocabulary.complete: (vocabulary.complete,),
+        vocabulary.partial: (vocabulary.partial, vocabulary.complete),
+    }.get(category)
     if accepted is None:
         return category
     for later in range(index + 1, len(categories)):

@@ -94,8 +94,13 @@ class Lesion:
 
     def to_dict(self) -> dict:
         """As stored in a study file (JSON-ready)."""
-        out: dict[str, Any] = {"id": self.id, "organ": self.organ, "nodal": self.nodal, "role": self.role,
-                               "injected_from": self.injected_from}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "organ": self.organ,
+            "nodal": self.nodal,
+            "role": self.role,
+            "injected_from": self.injected_from,
+        }
         if self.description:
             out["description"] = self.description
         if self.measurements:
@@ -128,8 +133,13 @@ class NewLesion:
 
     def to_dict(self) -> dict:
         """As stored in a study file (JSON-ready)."""
-        out: dict[str, Any] = {"id": self.id, "timepoint": self.timepoint, "organ": self.organ,
-                               "nodal": self.nodal, "measurable": self.measurable}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "timepoint": self.timepoint,
+            "organ": self.organ,
+            "nodal": self.nodal,
+            "measurable": self.measurable,
+        }
         if self.description:
             out["description"] = self.description
         if self.measurements:
@@ -210,15 +220,29 @@ def study_from_dict(data: Any, source: str = "study") -> Study:
     _check_schema(data, source)
     timepoints = tuple(_parse_timepoint(item, source) for item in data["timepoints"])
     lesions = tuple(
-        Lesion(id=item["id"], organ=item["organ"], role=item["role"], nodal=item.get("nodal", False),
-               injected_from=item.get("injected_from"), measurements=dict(item.get("measurements", {})),
-               status=dict(item.get("status", {})), description=item.get("description", ""))
+        Lesion(
+            id=item["id"],
+            organ=item["organ"],
+            role=item["role"],
+            nodal=item.get("nodal", False),
+            injected_from=item.get("injected_from"),
+            measurements=dict(item.get("measurements", {})),
+            status=dict(item.get("status", {})),
+            description=item.get("description", ""),
+        )
         for item in data["lesions"]
     )
     new_lesions = tuple(
-        NewLesion(id=item["id"], timepoint=item["timepoint"], organ=item["organ"], measurable=item["measurable"],
-                  nodal=item.get("nodal", False), measurements=dict(item.get("measurements", {})),
-                  status=dict(item.get("status", {})), description=item.get("description", ""))
+        NewLesion(
+            id=item["id"],
+            timepoint=item["timepoint"],
+            organ=item["organ"],
+            measurable=item["measurable"],
+            nodal=item.get("nodal", False),
+            measurements=dict(item.get("measurements", {})),
+            status=dict(item.get("status", {})),
+            description=item.get("description", ""),
+        )
         for item in data.get("new_lesions", [])
     )
     study = Study(timepoints=timepoints, lesions=lesions, new_lesions=new_lesions, patient=data.get("patient", ""))
@@ -255,7 +279,9 @@ def _parse_timepoint(item: dict, source: str) -> Timepoint:
     try:
         date = dt.date.fromisoformat(item["date"])
     except ValueError as error:
-        raise InputError(f"{source}: time point {item['id']}, field date: {item['date']!r} is not an ISO date (YYYY-MM-DD)") from error
+        raise InputError(
+            f"{source}: time point {item['id']}, field date: {item['date']!r} is not an ISO date (YYYY-MM-DD)"
+        ) from error
     return Timepoint(id=item["id"], date=date)
 
 
@@ -290,15 +316,20 @@ def _check_unique_lesion_ids(study: Study, source: str) -> None:
         seen.add(lesion_id)
 
 
-def _check_values(lesion_kind: str, lesion_id: str, values: Mapping[str, Any], field_name: str,
-                  known: set[str], source: str) -> None:
+def _check_values(
+    lesion_kind: str, lesion_id: str, values: Mapping[str, Any], field_name: str, known: set[str], source: str
+) -> None:
     for timepoint_id, value in values.items():
         if timepoint_id not in known:
-            raise InputError(f"{source}: {lesion_kind} {lesion_id}, field {field_name}: unknown time point {timepoint_id!r}; "
-                             f"use one of {', '.join(sorted(known))}")
+            raise InputError(
+                f"{source}: {lesion_kind} {lesion_id}, field {field_name}: unknown time point {timepoint_id!r}; "
+                f"use one of {', '.join(sorted(known))}"
+            )
         if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"{source}: {lesion_kind} {lesion_id}, field {field_name}, time point {timepoint_id}: "
-                             f"{value} is not a finite diameter in mm")
+            raise InputError(
+                f"{source}: {lesion_kind} {lesion_id}, field {field_name}, time point {timepoint_id}: "
+                f"{value} is not a finite diameter in mm"
+            )
 
 
 def _check_lesion(study: Study, lesion: Lesion, known: set[str], source: str) -> None:
@@ -307,18 +338,26 @@ def _check_lesion(study: Study, lesion: Lesion, known: set[str], source: str) ->
     # The format has only injected_from, so "never back to non-injected" holds by construction;
     # what can still be wrong is a time point that does not exist.
     if lesion.injected_from is not None and lesion.injected_from not in known:
-        raise InputError(f"{source}: lesion {lesion.id}, field injected_from: unknown time point {lesion.injected_from!r}; "
-                         f"use one of {', '.join(t.id for t in study.timepoints)} or null")
+        raise InputError(
+            f"{source}: lesion {lesion.id}, field injected_from: unknown time point {lesion.injected_from!r}; "
+            f"use one of {', '.join(t.id for t in study.timepoints)} or null"
+        )
     baseline = study.baseline.id
     if lesion.is_target and baseline not in lesion.measurements:
-        raise InputError(f"{source}: lesion {lesion.id}, field measurements, time point {baseline}: "
-                         "a target lesion needs its baseline diameter")
+        raise InputError(
+            f"{source}: lesion {lesion.id}, field measurements, time point {baseline}: "
+            "a target lesion needs its baseline diameter"
+        )
     if lesion.is_target and lesion.status:
-        raise InputError(f"{source}: lesion {lesion.id}, field status: target lesions are measured; "
-                         "give diameters in measurements instead")
+        raise InputError(
+            f"{source}: lesion {lesion.id}, field status: target lesions are measured; "
+            "give diameters in measurements instead"
+        )
     if not lesion.is_target and lesion.measurements:
-        raise InputError(f"{source}: lesion {lesion.id}, field measurements: non-target lesions are assessed "
-                         "qualitatively; give status (present/absent/unequivocal-progression/increased) instead")
+        raise InputError(
+            f"{source}: lesion {lesion.id}, field measurements: non-target lesions are assessed "
+            "qualitatively; give status (present/absent/unequivocal-progression/increased) instead"
+        )
 
 
 def _check_new_lesion(study: Study, new: NewLesion, known: set[str], source: str) -> None:
@@ -326,14 +365,20 @@ def _check_new_lesion(study: Study, new: NewLesion, known: set[str], source: str
         raise InputError(f"{source}: new lesion {new.id}, field timepoint: unknown time point {new.timepoint!r}")
     appears = study.index_of(new.timepoint)
     if appears == 0:
-        raise InputError(f"{source}: new lesion {new.id}, field timepoint: a lesion seen at baseline "
-                         f"({new.timepoint}) is not new; list it under lesions")
+        raise InputError(
+            f"{source}: new lesion {new.id}, field timepoint: a lesion seen at baseline "
+            f"({new.timepoint}) is not new; list it under lesions"
+        )
     for field_name, values in (("measurements", new.measurements), ("status", new.status)):
         _check_values("new lesion", new.id, values, field_name, known, source)
         for timepoint_id in values:
             if study.index_of(timepoint_id) < appears:
-                raise InputError(f"{source}: new lesion {new.id}, field {field_name}, time point {timepoint_id}: "
-                                 f"before the lesion appears ({new.timepoint})")
+                raise InputError(
+                    f"{source}: new lesion {new.id}, field {field_name}, time point {timepoint_id}: "
+                    f"before the lesion appears ({new.timepoint})"
+                )
     if new.measurable and new.diameter_mm(new.timepoint) is None:
-        raise InputError(f"{source}: new lesion {new.id}, field measurements, time point {new.timepoint}: "
-                         "a measurable new lesion needs its diameter when it appears (or set measurable to false)")
+        raise InputError(
+            f"{source}: new lesion {new.id}, field measurements, time point {new.timepoint}: "
+            "a measurable new lesion needs its diameter when it appears (or set measurable to false)"
+        )

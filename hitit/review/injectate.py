@@ -47,8 +47,25 @@ SEED_RADIUS_MM = 5.0
 #: voxels thick around it (half-maximum refinement, rule 5).
 PLATEAU_PERCENTILE = 90.0
 BACKGROUND_SHELL_VOXELS = 2
-PREEXISTING_HYPERDENSE = ("vertebra", "rib", "sacrum", "hip", "femur", "humerus", "scapula", "clavicula", "sternum",
-                          "skull", "bone", "aorta", "vena_cava", "vein", "artery", "iliac", "portal")
+PREEXISTING_HYPERDENSE = (
+    "vertebra",
+    "rib",
+    "sacrum",
+    "hip",
+    "femur",
+    "humerus",
+    "scapula",
+    "clavicula",
+    "sternum",
+    "skull",
+    "bone",
+    "aorta",
+    "vena_cava",
+    "vein",
+    "artery",
+    "iliac",
+    "portal",
+)
 
 
 @dataclass
@@ -66,11 +83,15 @@ class InjectateConfig:
 
     def to_dict(self) -> dict:
         """JSON-ready thresholds with their sources."""
-        return {**asdict(self), "preexisting_hyperdense": list(self.preexisting_hyperdense), "sources": {
-            "min_hu": "contrast-tagged injectate reads several hundred HU above tissue; [R] configurable",
-            "enhancement_hu": "half a +200-300 HU tagged deposit, > 8 noise SD [D], configurable",
-            "half_max_refinement": "half-maximum (FWHM-style) edge: partial-volume edge voxels count by half [D]",
-        }}
+        return {
+            **asdict(self),
+            "preexisting_hyperdense": list(self.preexisting_hyperdense),
+            "sources": {
+                "min_hu": "contrast-tagged injectate reads several hundred HU above tissue; [R] configurable",
+                "enhancement_hu": "half a +200-300 HU tagged deposit, > 8 noise SD [D], configurable",
+                "half_max_refinement": "half-maximum (FWHM-style) edge: partial-volume edge voxels count by half [D]",
+            },
+        }
 
 
 @dataclass
@@ -101,15 +122,19 @@ class InjectateResult:
         """JSON-ready record (mL, fractions); the mask is not included."""
         fraction = self.covered_fraction
         leaked_fraction = self.leaked_fraction
-        return {"lesion_id": self.lesion_id, "injectate_ml": round(self.injectate_ml, 4),
-                "lesion_ml": round(self.lesion_ml, 4), "covered_ml": round(self.covered_ml, 4),
-                "covered_fraction": None if fraction is None else round(fraction, 4),
-                "leaked_ml": round(self.leaked_ml, 4),
-                "leaked_fraction": None if leaked_fraction is None else round(leaked_fraction, 4),
-                "leaked_by_structure_ml": {k: round(v, 4) for k, v in self.leaked_by_structure_ml.items()},
-                "baseline_used": self.baseline_used,
-                "level_hu": None if self.level_hu is None else round(self.level_hu, 1),
-                "level_kind": "enhancement over baseline" if self.baseline_used else "post-injection HU"}
+        return {
+            "lesion_id": self.lesion_id,
+            "injectate_ml": round(self.injectate_ml, 4),
+            "lesion_ml": round(self.lesion_ml, 4),
+            "covered_ml": round(self.covered_ml, 4),
+            "covered_fraction": None if fraction is None else round(fraction, 4),
+            "leaked_ml": round(self.leaked_ml, 4),
+            "leaked_fraction": None if leaked_fraction is None else round(leaked_fraction, 4),
+            "leaked_by_structure_ml": {k: round(v, 4) for k, v in self.leaked_by_structure_ml.items()},
+            "baseline_used": self.baseline_used,
+            "level_hu": None if self.level_hu is None else round(self.level_hu, 1),
+            "level_kind": "enhancement over baseline" if self.baseline_used else "post-injection HU",
+        }
 
 
 def contrast_values(post_ct: Volume, baseline: Volume | None) -> np.ndarray:
@@ -117,13 +142,21 @@ def contrast_values(post_ct: Volume, baseline: Volume | None) -> np.ndarray:
     if baseline is None:
         return post_ct.array.astype(np.float32)
     if not baseline.grid.same_as(post_ct.grid):
-        raise GeometryError("The baseline CT is not on the post-injection CT's grid: resample it first "
-                            f"(baseline {baseline.grid.describe()}; post {post_ct.grid.describe()}).")
+        raise GeometryError(
+            "The baseline CT is not on the post-injection CT's grid: resample it first "
+            f"(baseline {baseline.grid.describe()}; post {post_ct.grid.describe()})."
+        )
     return post_ct.array.astype(np.float32) - baseline.array.astype(np.float32)
 
 
-def hyperdense_mask(post_ct: Volume, baseline: Volume | None, structures: dict[str, np.ndarray],
-                    config: InjectateConfig, values: np.ndarray, level: float) -> np.ndarray:
+def hyperdense_mask(
+    post_ct: Volume,
+    baseline: Volume | None,
+    structures: dict[str, np.ndarray],
+    config: InjectateConfig,
+    values: np.ndarray,
+    level: float,
+) -> np.ndarray:
     """Voxels that may be contrast-tagged injectate (rules 1-3 of the module docstring) at ``level``.
 
     ``values`` are :func:`contrast_values`; ``level`` is in their unit (enhancement or post HU).
@@ -147,8 +180,9 @@ def half_max_level(values: np.ndarray, region: np.ndarray, config: InjectateConf
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     crop = region[box]
     radius = [config.background_shell_voxels] * 3
-    grown = sitk.GetArrayFromImage(sitk.BinaryDilate(sitk.GetImageFromArray(crop.astype(np.uint8)), radius,
-                                                     sitk.sitkBall)).astype(bool)
+    grown = sitk.GetArrayFromImage(
+        sitk.BinaryDilate(sitk.GetImageFromArray(crop.astype(np.uint8)), radius, sitk.sitkBall)
+    ).astype(bool)
     shell = grown & ~crop
     plateau = float(np.percentile(values[box][crop], config.plateau_percentile))
     return 0.5 * (plateau + float(np.median(values[box][shell])))
@@ -178,9 +212,15 @@ def needle_track_points(start_lps, end_lps, step_mm: float) -> np.ndarray:
     return start + np.linspace(0.0, 1.0, steps + 1)[:, None] * (end - start)
 
 
-def injectate_distribution(lesion_id: str, post_ct: Volume, lesion: np.ndarray, seeds_lps: np.ndarray,
-                           structures: dict[str, np.ndarray] | None = None, baseline: Volume | None = None,
-                           config: InjectateConfig | None = None) -> InjectateResult:
+def injectate_distribution(
+    lesion_id: str,
+    post_ct: Volume,
+    lesion: np.ndarray,
+    seeds_lps: np.ndarray,
+    structures: dict[str, np.ndarray] | None = None,
+    baseline: Volume | None = None,
+    config: InjectateConfig | None = None,
+) -> InjectateResult:
     """Segment the injectate seeded at ``seeds_lps`` (deposits and needle track, LPS mm) and split it by the lesion.
 
     ``lesion`` and ``structures`` are boolean masks on the post CT grid. Leakage per structure
@@ -191,23 +231,41 @@ def injectate_distribution(lesion_id: str, post_ct: Volume, lesion: np.ndarray, 
     structures = structures or {}
     values = contrast_values(post_ct, baseline)
     level = config.enhancement_hu if baseline is not None else config.min_hu
-    injectate = seeded_components(hyperdense_mask(post_ct, baseline, structures, config, values, level),
-                                  post_ct.grid, seeds_lps, config.seed_radius_mm)
+    injectate = seeded_components(
+        hyperdense_mask(post_ct, baseline, structures, config, values, level),
+        post_ct.grid,
+        seeds_lps,
+        config.seed_radius_mm,
+    )
     if config.half_max_refinement and injectate.any():
         level = max(level, half_max_level(values, injectate, config))
-        injectate = seeded_components(hyperdense_mask(post_ct, baseline, structures, config, values, level),
-                                      post_ct.grid, seeds_lps, config.seed_radius_mm)
+        injectate = seeded_components(
+            hyperdense_mask(post_ct, baseline, structures, config, values, level),
+            post_ct.grid,
+            seeds_lps,
+            config.seed_radius_mm,
+        )
     voxel_ml = post_ct.grid.voxel_volume_ml
     outside = injectate & ~lesion
-    by_structure = {name: float(np.count_nonzero(outside & mask)) * voxel_ml
-                    for name, mask in structures.items() if name != lesion_id}
+    by_structure = {
+        name: float(np.count_nonzero(outside & mask)) * voxel_ml
+        for name, mask in structures.items()
+        if name != lesion_id
+    }
     labelled = np.zeros_like(outside)
     for name, mask in structures.items():
         if name != lesion_id:
             labelled |= mask
     leaked = {name: ml for name, ml in by_structure.items() if ml > 0}
     leaked["unlabelled"] = float(np.count_nonzero(outside & ~labelled)) * voxel_ml
-    return InjectateResult(lesion_id, float(np.count_nonzero(injectate)) * voxel_ml,
-                           float(np.count_nonzero(lesion)) * voxel_ml, float(np.count_nonzero(injectate & lesion)) * voxel_ml,
-                           float(np.count_nonzero(outside)) * voxel_ml, leaked, baseline is not None,
-                           float(level), injectate)
+    return InjectateResult(
+        lesion_id,
+        float(np.count_nonzero(injectate)) * voxel_ml,
+        float(np.count_nonzero(lesion)) * voxel_ml,
+        float(np.count_nonzero(injectate & lesion)) * voxel_ml,
+        float(np.count_nonzero(outside)) * voxel_ml,
+        leaked,
+        baseline is not None,
+        float(level),
+        injectate,
+    )

@@ -75,10 +75,13 @@ class NeedleDetectionConfig:
 
     def to_dict(self) -> dict:
         """JSON-ready thresholds with their sources."""
-        return {**asdict(self), "sources": {
-            "metal_threshold_hu": "steel reads > +3000 HU (clipped), cortical bone < ~+1900 HU: CT physics teaching [R], configurable",
-            "max_rms_radius_mm": "17-22 G needle 0.7-1.5 mm OD (ISO 9626 gauge table) plus CT blooming [D]",
-        }}
+        return {
+            **asdict(self),
+            "sources": {
+                "metal_threshold_hu": "steel reads > +3000 HU (clipped), cortical bone < ~+1900 HU: CT physics teaching [R], configurable",
+                "max_rms_radius_mm": "17-22 G needle 0.7-1.5 mm OD (ISO 9626 gauge table) plus CT blooming [D]",
+            },
+        }
 
 
 @dataclass
@@ -108,9 +111,16 @@ class NeedleLine:
 
     def to_dict(self) -> dict:
         """JSON-ready record (LPS mm)."""
-        return {"frame": "LPS", "source": self.source, "tip_lps": _r(self.tip_lps), "hub_lps": _r(self.hub_lps),
-                "length_mm": round(self.length_mm, 2), "voxels": self.voxels,
-                "rms_radius_mm": _opt(self.rms_radius_mm), "elongation": _opt(self.elongation)}
+        return {
+            "frame": "LPS",
+            "source": self.source,
+            "tip_lps": _r(self.tip_lps),
+            "hub_lps": _r(self.hub_lps),
+            "length_mm": round(self.length_mm, 2),
+            "voxels": self.voxels,
+            "rms_radius_mm": _opt(self.rms_radius_mm),
+            "elongation": _opt(self.elongation),
+        }
 
 
 @dataclass
@@ -174,8 +184,9 @@ def _bridged_labels(metal: np.ndarray, gap_voxels: int) -> np.ndarray:
     return labels
 
 
-def _fit_component(flat_indices: np.ndarray, hu: np.ndarray, ct: Volume,
-                   config: NeedleDetectionConfig) -> _Candidate | None:
+def _fit_component(
+    flat_indices: np.ndarray, hu: np.ndarray, ct: Volume, config: NeedleDetectionConfig
+) -> _Candidate | None:
     """PCA line fit of one component (flat array indices); None when it is not needle-shaped."""
     if len(flat_indices) < 3:
         return None
@@ -199,14 +210,19 @@ def _fit_component(flat_indices: np.ndarray, hu: np.ndarray, ct: Volume,
     return _Candidate(centre, axis, end_a, end_b, len(flat_indices), rms_radius, elongation)
 
 
-def _extend_end(ct: Volume, centre: np.ndarray, direction: np.ndarray, reach_mm: float,
-                config: NeedleDetectionConfig) -> np.ndarray:
+def _extend_end(
+    ct: Volume, centre: np.ndarray, direction: np.ndarray, reach_mm: float, config: NeedleDetectionConfig
+) -> np.ndarray:
     """The needle end (LPS mm) along ``direction`` from ``centre``: the last metal voxel at ``reach_mm``,
     followed on through partially filled voxels (``end_threshold_hu`` within ``end_radius_mm`` of the axis).
     """
     end = centre + reach_mm * direction
-    lo = np.floor(ct.grid.lps_to_index(end) - (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm))
-    hi = np.ceil(ct.grid.lps_to_index(end) + (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm))
+    lo = np.floor(
+        ct.grid.lps_to_index(end) - (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm)
+    )
+    hi = np.ceil(
+        ct.grid.lps_to_index(end) + (config.end_search_mm + config.end_radius_mm) / np.asarray(ct.grid.spacing_mm)
+    )
     corners = np.array([lo, hi])
     lo = np.clip(corners.min(0), 0, np.asarray(ct.grid.size) - 1).astype(int)
     hi = np.clip(corners.max(0), 0, np.asarray(ct.grid.size) - 1).astype(int)
@@ -276,7 +292,8 @@ def needle_from_line(points_lps, target_lps=None) -> NeedleLine:
     if len(points) != 2 or np.linalg.norm(points[1] - points[0]) == 0:
         raise InputError("A needle markup must be a line with two distinct points (hub and tip).")
     first_is_tip = target_lps is not None and (
-        np.linalg.norm(points[0] - target_lps) < np.linalg.norm(points[1] - target_lps))
+        np.linalg.norm(points[0] - target_lps) < np.linalg.norm(points[1] - target_lps)
+    )
     tip, hub = (points[0], points[1]) if first_is_tip else (points[1], points[0])
     return NeedleLine(tip, hub, "markup")
 
@@ -334,13 +351,18 @@ class NeedleReview:
 
     def to_dict(self) -> dict:
         """JSON-ready record (LPS mm, degrees)."""
-        return {"lesion_id": self.lesion_id, "needle": self.needle.to_dict(),
-                "deviation": self.deviation.to_dict(), "margins": self.margins}
+        return {
+            "lesion_id": self.lesion_id,
+            "needle": self.needle.to_dict(),
+            "deviation": self.deviation.to_dict(),
+            "margins": self.margins,
+        }
 
 
 # --------------------------------------------------------------------------- margins of the actual path
-def actual_path_margins(grid, structures: dict, entry_lps, tip_lps, rules: Mapping[str, StructureRule],
-                        planning: TrajectoryConfig) -> dict:
+def actual_path_margins(
+    grid, structures: dict, entry_lps, tip_lps, rules: Mapping[str, StructureRule], planning: TrajectoryConfig
+) -> dict:
     """Whether the actual path entry -> tip (LPS mm) kept the plan's margins, judged exactly as the planner
     judged its own paths: the plan's structure rules (``rules``, of the lesion's scene) and needle
     (``planning``), the trajectory engine's exact check of the needle surface against the voxel centres.
@@ -350,13 +372,26 @@ def actual_path_margins(grid, structures: dict, entry_lps, tip_lps, rules: Mappi
     """
     judged = {name: rule for name, rule in rules.items() if name in structures}
     if not judged:
-        return {"kept": True, "blocking": [], "structures": {},
-                "method": "no structure of the plan's rules was given on the intraprocedural CT: no margin to judge"}
+        return {
+            "kept": True,
+            "blocking": [],
+            "structures": {},
+            "method": "no structure of the plan's rules was given on the intraprocedural CT: no margin to judge",
+        }
     scene = prepare((grid, {name: structures[name] for name in judged}), judged, planning, np.asarray(tip_lps, float))
     check = check_path(scene, entry_lps, tip_lps)
-    rows = {name: {"actual_mm": round(clearance, 2), "required_mm": judged[name].margin_mm,
-                   "kept": name not in check.blocking} for name, clearance in check.clearance_by_structure_mm.items()}
-    return {"kept": not check.blocking, "blocking": list(check.blocking),
-            "method": "the planner's exact clearance check (needle surface to structure voxel centres) with the plan's "
-                      f"rules and a {scene.needle_radius_mm * 2:.2f} mm needle, tolerance {scene.tolerance_mm:.2f} mm",
-            "structures": rows}
+    rows = {
+        name: {
+            "actual_mm": round(clearance, 2),
+            "required_mm": judged[name].margin_mm,
+            "kept": name not in check.blocking,
+        }
+        for name, clearance in check.clearance_by_structure_mm.items()
+    }
+    return {
+        "kept": not check.blocking,
+        "blocking": list(check.blocking),
+        "method": "the planner's exact clearance check (needle surface to structure voxel centres) with the plan's "
+        f"rules and a {scene.needle_radius_mm * 2:.2f} mm needle, tolerance {scene.tolerance_mm:.2f} mm",
+        "structures": rows,
+    }

@@ -46,10 +46,16 @@ class SampleDistance:
     def to_dict(self) -> dict:
         """JSON-ready record (LPS mm)."""
         s = self.sample
-        return {"id": s.sample_id, "lesion_id": s.lesion_id, "timepoint": s.timepoint, "kind": s.kind, "note": s.note,
-                "point_lps": [round(float(v), 3) for v in s.point_lps],
-                "nearest_planned_deposit_mm": _round(self.nearest_planned_deposit_mm),
-                "nearest_delivered_deposit_mm": _round(self.nearest_delivered_deposit_mm)}
+        return {
+            "id": s.sample_id,
+            "lesion_id": s.lesion_id,
+            "timepoint": s.timepoint,
+            "kind": s.kind,
+            "note": s.note,
+            "point_lps": [round(float(v), 3) for v in s.point_lps],
+            "nearest_planned_deposit_mm": _round(self.nearest_planned_deposit_mm),
+            "nearest_delivered_deposit_mm": _round(self.nearest_delivered_deposit_mm),
+        }
 
 
 def _round(value: float | None) -> float | None:
@@ -65,17 +71,27 @@ def samples_from_json(document, where: str = "sampling log") -> list[Sample]:
     """Samples from a parsed sampling log (dict with ``samples`` or a list)."""
     items = document.get("samples") if isinstance(document, dict) else document
     if not isinstance(items, list):
-        raise InputError(f"{where}: expected a list of samples or {{\"samples\": [...]}}.")
+        raise InputError(f'{where}: expected a list of samples or {{"samples": [...]}}.')
     default_frame = document.get("frame", "LPS") if isinstance(document, dict) else "LPS"
     samples = []
     for n, item in enumerate(items):
         try:
             point = np.asarray(item["point"], dtype=float).reshape(3)
             point_lps = to_lps(point, item.get("frame", default_frame))
-            samples.append(Sample(str(item.get("id", f"S{n + 1}")), str(item["lesion_id"]), str(item["timepoint"]),
-                                  point_lps, str(item.get("kind", "biopsy")), item.get("note")))
+            samples.append(
+                Sample(
+                    str(item.get("id", f"S{n + 1}")),
+                    str(item["lesion_id"]),
+                    str(item["timepoint"]),
+                    point_lps,
+                    str(item.get("kind", "biopsy")),
+                    item.get("note"),
+                )
+            )
         except KeyError as missing:
-            raise InputError(f"{where} sample {n + 1}: missing {missing} (needs lesion_id, timepoint, point).") from None
+            raise InputError(
+                f"{where} sample {n + 1}: missing {missing} (needs lesion_id, timepoint, point)."
+            ) from None
         except (TypeError, ValueError, GeometryError) as error:
             raise InputError(f"{where} sample {n + 1}: point must be 3 numbers in LPS or RAS ({error}).") from None
     return samples
@@ -118,12 +134,17 @@ def _nearest_mm(point: np.ndarray, deposits: np.ndarray | None) -> float | None:
     return float(np.min(np.linalg.norm(np.asarray(deposits) - point, axis=1)))
 
 
-def sample_distances(samples: list[Sample], planned: dict[str, np.ndarray],
-                     delivered: dict[str, np.ndarray] | None = None) -> list[SampleDistance]:
+def sample_distances(
+    samples: list[Sample], planned: dict[str, np.ndarray], delivered: dict[str, np.ndarray] | None = None
+) -> list[SampleDistance]:
     """Each sample's distance to the nearest planned / delivered deposit of its lesion (dicts lesion id -> (N, 3) LPS mm).
 
     A non-injected lesion (no deposits) gives None distances.
     """
     delivered = delivered or {}
-    return [SampleDistance(s, _nearest_mm(s.point_lps, planned.get(s.lesion_id)),
-                           _nearest_mm(s.point_lps, delivered.get(s.lesion_id))) for s in samples]
+    return [
+        SampleDistance(
+            s, _nearest_mm(s.point_lps, planned.get(s.lesion_id)), _nearest_mm(s.point_lps, delivered.get(s.lesion_id))
+        )
+        for s in samples
+    ]

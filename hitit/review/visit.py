@@ -23,14 +23,30 @@ from hitit.errors import InputError  # noqa: E402
 from hitit.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
 from hitit.io.outdir import write_output_set  # noqa: E402
 from hitit.plan.plan_file import PlanFile, PlannedLesion  # noqa: E402
-from hitit.report.figures import (SOFT_TISSUE_WINDOW_HU, figure_png, sample_plane, to_plane_pixels,  # noqa: E402
-                                  trajectory_plane)
+from hitit.report.figures import (
+    SOFT_TISSUE_WINDOW_HU,
+    figure_png,
+    sample_plane,
+    to_plane_pixels,  # noqa: E402
+    trajectory_plane,
+)
 from hitit.report.html import HtmlReport  # noqa: E402
 from hitit.review.injectate import InjectateConfig, InjectateResult, injectate_distribution, needle_track_points  # noqa: E402
-from hitit.review.needle import (NeedleDetectionConfig, NeedleReview, actual_path_margins,  # noqa: E402
-                                 compare_with_plan, detect_needle, needle_from_line)
-from hitit.review.sampling_log import (Sample, SampleDistance, delivered_deposits, sample_distances,  # noqa: E402
-                                       samples_from_json)
+from hitit.review.needle import (
+    NeedleDetectionConfig,
+    NeedleReview,
+    actual_path_margins,  # noqa: E402
+    compare_with_plan,
+    detect_needle,
+    needle_from_line,
+)
+from hitit.review.sampling_log import (
+    Sample,
+    SampleDistance,
+    delivered_deposits,
+    sample_distances,  # noqa: E402
+    samples_from_json,
+)
 from hitit.review.volumes import InjectionRecord, VisitVolumes, injection_records, review_volumes  # noqa: E402
 from hitit.report.canvas import new_figure
 
@@ -61,12 +77,17 @@ class Review:
 
     def to_dict(self) -> dict:
         """JSON-ready review (``frame`` LPS, mm, mL, degrees)."""
-        return {"frame": "LPS", "visit": self.visit, "config": self.config,
-                "needles": [n.to_dict() for n in self.needles], "needle_notes": self.needle_notes,
-                "not_reviewed": [{"lesion_id": k, "reason": v} for k, v in self.not_reviewed.items()],
-                "volumes": None if self.volumes is None else self.volumes.to_dict(),
-                "injectate": [r.to_dict() for r in self.injectate],
-                "samples": [s.to_dict() for s in self.samples]}
+        return {
+            "frame": "LPS",
+            "visit": self.visit,
+            "config": self.config,
+            "needles": [n.to_dict() for n in self.needles],
+            "needle_notes": self.needle_notes,
+            "not_reviewed": [{"lesion_id": k, "reason": v} for k, v in self.not_reviewed.items()],
+            "volumes": None if self.volumes is None else self.volumes.to_dict(),
+            "injectate": [r.to_dict() for r in self.injectate],
+            "samples": [s.to_dict() for s in self.samples],
+        }
 
 
 # --------------------------------------------------------------------------- needles
@@ -123,15 +144,19 @@ def assign_lines(lines, planned: dict[str, tuple[np.ndarray, np.ndarray]]) -> di
     for distance, index, lesion_id in sorted(pairs, key=lambda p: p[0]):
         if index not in used and lesion_id not in assigned:
             used.add(index)
-            assigned[lesion_id] = (unnamed[index], f"unnamed reviewer line markup, tip {distance:.1f} mm from the "
-                                                   "planned path")
+            assigned[lesion_id] = (
+                unnamed[index],
+                f"unnamed reviewer line markup, tip {distance:.1f} mm from the planned path",
+            )
     return assigned
 
 
 def _not_reviewed_reason(lesion_id: str) -> str:
     """Why a lesion got no reviewer line (the matching rule of :func:`assign_lines`)."""
-    return (f"not reviewed: no needle line named '{lesion_id}' and no unnamed line with its tip within "
-            f"{NEEDLE_MATCH_DISTANCE_MM:g} mm of the planned path")
+    return (
+        f"not reviewed: no needle line named '{lesion_id}' and no unnamed line with its tip within "
+        f"{NEEDLE_MATCH_DISTANCE_MM:g} mm of the planned path"
+    )
 
 
 def _detected_needle(ct: Volume, entry, target, config: NeedleDetectionConfig):
@@ -145,8 +170,9 @@ def _detected_needle(ct: Volume, entry, target, config: NeedleDetectionConfig):
     return needle, "detected automatically"
 
 
-def review_needles(plan: PlanFile, ct: Volume, structures: dict, needle_markup=None,
-                   config: NeedleDetectionConfig | None = None) -> tuple[list[NeedleReview], dict[str, str]]:
+def review_needles(
+    plan: PlanFile, ct: Volume, structures: dict, needle_markup=None, config: NeedleDetectionConfig | None = None
+) -> tuple[list[NeedleReview], dict[str, str]]:
     """Needle review of every lesion that has its own actual needle; notes say how each needle was found,
     or for a lesion without one, "not reviewed: ..." and why (see :func:`assign_lines`).
     """
@@ -168,17 +194,25 @@ def review_needles(plan: PlanFile, ct: Volume, structures: dict, needle_markup=N
             needle, notes[lesion_id] = _detected_needle(ct, entry, target, config)
         if needle is None:
             continue
-        margins = actual_path_margins(ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.lesion(lesion_id).rules,
-                                      plan.config.planning)
+        margins = actual_path_margins(
+            ct.grid, structures, needle.hub_lps, needle.tip_lps, plan.lesion(lesion_id).rules, plan.config.planning
+        )
         reviews.append(NeedleReview(lesion_id, needle, compare_with_plan(needle, entry, target), margins))
     return reviews, notes
 
 
 # --------------------------------------------------------------------------- the whole review
-def review_visit(plan: PlanFile, ct: Volume, structures: dict | None = None, needle_markup=None,
-                post_ct: Volume | None = None, injection_log=None, sampling_log=None,
-                needle_config: NeedleDetectionConfig | None = None,
-                injectate_config: InjectateConfig | None = None) -> Review:
+def review_visit(
+    plan: PlanFile,
+    ct: Volume,
+    structures: dict | None = None,
+    needle_markup=None,
+    post_ct: Volume | None = None,
+    injection_log=None,
+    sampling_log=None,
+    needle_config: NeedleDetectionConfig | None = None,
+    injectate_config: InjectateConfig | None = None,
+) -> Review:
     """Review one visit of ``plan`` (see the module docstring).
 
     ``injection_log`` is a list of :class:`InjectionRecord` or a parsed JSON log; ``sampling_log``
@@ -213,9 +247,20 @@ def review_visit(plan: PlanFile, ct: Volume, structures: dict | None = None, nee
     injectate_config = injectate_config or InjectateConfig()
     needles, notes = review_needles(plan, ct, organ_masks, needle_markup, needle_config)
     not_reviewed = {k: v for k, v in notes.items() if k not in {n.lesion_id for n in needles}}
-    review = Review(plan.visit, needles, notes, not_reviewed, ct=ct, post_ct=post_ct, lesion_masks=lesion_masks,
-                    config={"needle_detection": needle_config.to_dict(), "injectate": injectate_config.to_dict(),
-                            "needle_match_distance_mm": NEEDLE_MATCH_DISTANCE_MM})
+    review = Review(
+        plan.visit,
+        needles,
+        notes,
+        not_reviewed,
+        ct=ct,
+        post_ct=post_ct,
+        lesion_masks=lesion_masks,
+        config={
+            "needle_detection": needle_config.to_dict(),
+            "injectate": injectate_config.to_dict(),
+            "needle_match_distance_mm": NEEDLE_MATCH_DISTANCE_MM,
+        },
+    )
     for lesion in plan.lesions:
         if lesion.chosen is not None:
             review.plan_lines[lesion.id] = (lesion.chosen.entry_lps, lesion.chosen.target_lps)
@@ -224,8 +269,9 @@ def review_visit(plan: PlanFile, ct: Volume, structures: dict | None = None, nee
         review.volumes = review_volumes(plan, records)
     delivered = _delivered_deposits(plan, needles)
     if post_ct is not None:
-        review.injectate = _review_injectate(plan, post_ct, ct, masks, lesion_masks, needles, delivered,
-                                             injectate_config)
+        review.injectate = _review_injectate(
+            plan, post_ct, ct, masks, lesion_masks, needles, delivered, injectate_config
+        )
     if sampling_log is not None:
         samples = sampling_log if _is_list_of(sampling_log, Sample) else samples_from_json(sampling_log)
         planned = {lesion.id: lesion.deposit_points_lps for lesion in plan.lesions}
@@ -244,27 +290,43 @@ def _delivered_deposits(plan: PlanFile, needles: list[NeedleReview]) -> dict[str
     for needle_review in needles:
         lesion: PlannedLesion = plan.lesion(needle_review.lesion_id)
         delivered[needle_review.lesion_id] = delivered_deposits(
-            lesion.deposit_points_lps, lesion.chosen.entry_lps, lesion.chosen.target_lps,
-            needle_review.needle.tip_lps, needle_review.needle.axis)
+            lesion.deposit_points_lps,
+            lesion.chosen.entry_lps,
+            lesion.chosen.target_lps,
+            needle_review.needle.tip_lps,
+            needle_review.needle.axis,
+        )
     return delivered
 
 
-def _review_injectate(plan: PlanFile, post_ct, ct, masks, lesion_masks, needles, delivered, config) -> list[InjectateResult]:
+def _review_injectate(
+    plan: PlanFile, post_ct, ct, masks, lesion_masks, needles, delivered, config
+) -> list[InjectateResult]:
     """Injectate per lesion that has a mask and deposits or a needle; seeds are deposits plus the needle track."""
     baseline = ct if ct.grid.same_as(post_ct.grid) else None
     if any(m.shape != post_ct.grid.shape for m in masks.values()):
-        raise InputError("The structure masks are not on the post-injection CT's grid: give a post CT on the "
-                         "intraprocedural CT's grid (register and resample it first).")
-    tracks = {n.lesion_id: needle_track_points(n.needle.hub_lps, n.needle.tip_lps, post_ct.grid.min_spacing_mm)
-              for n in needles}
+        raise InputError(
+            "The structure masks are not on the post-injection CT's grid: give a post CT on the "
+            "intraprocedural CT's grid (register and resample it first)."
+        )
+    tracks = {
+        n.lesion_id: needle_track_points(n.needle.hub_lps, n.needle.tip_lps, post_ct.grid.min_spacing_mm)
+        for n in needles
+    }
     results = []
     for lesion in plan.lesions:
         lesion_id = lesion.id
-        seeds = [lesion.deposit_points_lps, delivered.get(lesion_id, np.empty((0, 3))), tracks.get(lesion_id, np.empty((0, 3)))]
+        seeds = [
+            lesion.deposit_points_lps,
+            delivered.get(lesion_id, np.empty((0, 3))),
+            tracks.get(lesion_id, np.empty((0, 3))),
+        ]
         seeds = np.vstack(seeds)
         if lesion_id not in lesion_masks or len(seeds) == 0:
             continue
-        results.append(injectate_distribution(lesion_id, post_ct, lesion_masks[lesion_id], seeds, masks, baseline, config))
+        results.append(
+            injectate_distribution(lesion_id, post_ct, lesion_masks[lesion_id], seeds, masks, baseline, config)
+        )
     return results
 
 
@@ -292,8 +354,9 @@ def _needle_figure(review: Review, needle_review: NeedleReview) -> bytes:
     ax.set_ylim(plane.size[1] - 1, 0)
     ax.legend(loc="lower right", fontsize=6, framealpha=0.6)
     d = needle_review.deviation
-    ax.set_title(f"{needle_review.lesion_id}: tip-target {d.tip_to_target_mm:.1f} mm, angle {d.angle_deg:.1f} deg",
-                 fontsize=9)
+    ax.set_title(
+        f"{needle_review.lesion_id}: tip-target {d.tip_to_target_mm:.1f} mm, angle {d.angle_deg:.1f} deg", fontsize=9
+    )
     ax.set_axis_off()
     return figure_png(fig)
 
@@ -308,32 +371,46 @@ def _injectate_figure(review: Review, result: InjectateResult) -> bytes:
     plane = trajectory_plane(centre - np.array([0.0, 30.0, 0.0]), centre, "axial")
     hu = sample_plane(review.post_ct, plane)
     tagged = sample_plane(Volume(grid, mask.astype(np.uint8)), plane, nearest=True, default=0)
-    lesion = sample_plane(Volume(grid, review.lesion_masks[result.lesion_id].astype(np.uint8)), plane, nearest=True, default=0)
+    lesion = sample_plane(
+        Volume(grid, review.lesion_masks[result.lesion_id].astype(np.uint8)), plane, nearest=True, default=0
+    )
     fig, ax = new_figure(figsize=(5.2, 5.6), dpi=110)
     ax.imshow(hu, cmap="gray", vmin=SOFT_TISSUE_WINDOW_HU[0], vmax=SOFT_TISSUE_WINDOW_HU[1], interpolation="bilinear")
     ax.imshow(np.ma.masked_where(tagged < 0.5, tagged), cmap="autumn", alpha=0.5, interpolation="nearest")
     if lesion.any():
         ax.contour(lesion, levels=[0.5], colors=["yellow"], linewidths=1.0)
     fraction = result.covered_fraction or 0.0
-    ax.set_title(f"{result.lesion_id}: injectate {result.injectate_ml:.2f} mL, lesion covered {100 * fraction:.0f} %, "
-                 f"leaked {result.leaked_ml:.2f} mL", fontsize=8)
+    ax.set_title(
+        f"{result.lesion_id}: injectate {result.injectate_ml:.2f} mL, lesion covered {100 * fraction:.0f} %, "
+        f"leaked {result.leaked_ml:.2f} mL",
+        fontsize=8,
+    )
     ax.set_axis_off()
     return figure_png(fig)
 
 
 def _html_image(report: HtmlReport, file_name: str, caption: str) -> None:
-    report.raw(f'<figure><img src="{html.escape(file_name)}" alt="{html.escape(caption)}">'
-               f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    report.raw(
+        f'<figure><img src="{html.escape(file_name)}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _needle_rows(review: Review) -> list[dict]:
     rows = []
     for n in review.needles:
         d = n.deviation
-        rows.append({"lesion": n.lesion_id, "needle": n.needle.source, "tip to target (mm)": d.tip_to_target_mm,
-                     "angle (deg)": d.angle_deg, "depth error (mm, + = too deep)": d.depth_error_mm,
-                     "lateral at target depth (mm)": d.lateral_at_target_depth_mm,
-                     "kept margins": "yes" if n.margins.get("kept") else "NO"})
+        rows.append(
+            {
+                "lesion": n.lesion_id,
+                "needle": n.needle.source,
+                "tip to target (mm)": d.tip_to_target_mm,
+                "angle (deg)": d.angle_deg,
+                "depth error (mm, + = too deep)": d.depth_error_mm,
+                "lateral at target depth (mm)": d.lateral_at_target_depth_mm,
+                "kept margins": "yes" if n.margins.get("kept") else "NO",
+            }
+        )
     return rows
 
 
@@ -349,15 +426,19 @@ def _write_review_files(review: Review, out: Path) -> dict[str, Path]:
     paths = {"json": write_text_atomic(out / "review.json", json.dumps(review.to_dict(), indent=2))}
     report = HtmlReport(f"Injection-site review{'' if review.visit is None else f', visit {review.visit}'}")
     report.heading("Planned vs actual needle")
-    report.paragraph("Depth error is the tip's offset along the planned axis; lateral deviation is measured in the "
-                     "plane through the planned target perpendicular to the planned axis. Coordinates LPS mm.", "note")
+    report.paragraph(
+        "Depth error is the tip's offset along the planned axis; lateral deviation is measured in the "
+        "plane through the planned target perpendicular to the planned axis. Coordinates LPS mm.",
+        "note",
+    )
     report.table(_needle_rows(review))
     for n in review.needles:
         report.paragraph(f"{n.lesion_id}: {review.needle_notes.get(n.lesion_id, '')}", "note")
     if review.not_reviewed:
         report.heading("Not reviewed")
-        report.paragraph("These lesions have no actual needle of their own, so no placement error is reported for them.",
-                         "note")
+        report.paragraph(
+            "These lesions have no actual needle of their own, so no placement error is reported for them.", "note"
+        )
         report.table([{"lesion": k, "reason": v} for k, v in review.not_reviewed.items()])
     for n in review.needles:
         name = f"needle_{n.lesion_id}.png"
@@ -365,22 +446,37 @@ def _write_review_files(review: Review, out: Path) -> dict[str, Path]:
         _html_image(report, name, f"{n.lesion_id}: actual needle (red) and planned path (blue, dashed)")
     if review.volumes is not None:
         report.heading("Delivered vs prescribed volume")
-        report.table([row.to_dict() for row in review.volumes.lesions],
-                     ["lesion_id", "prescribed_ml", "delivered_ml", "shortfall_ml", "technical_success", "passes",
-                      "leakage_seen"])
-        report.paragraph(f"Visit technical success: {review.volumes.technical_success} (full prescribed volume "
-                         f"delivered, tolerance {review.volumes.tolerance_ml} mL; Sheth 2020).")
+        report.table(
+            [row.to_dict() for row in review.volumes.lesions],
+            [
+                "lesion_id",
+                "prescribed_ml",
+                "delivered_ml",
+                "shortfall_ml",
+                "technical_success",
+                "passes",
+                "leakage_seen",
+            ],
+        )
+        report.paragraph(
+            f"Visit technical success: {review.volumes.technical_success} (full prescribed volume "
+            f"delivered, tolerance {review.volumes.tolerance_ml} mL; Sheth 2020)."
+        )
     if review.injectate:
         report.heading("Injectate distribution (contrast-tagged)")
-        report.table([r.to_dict() for r in review.injectate],
-                     ["lesion_id", "injectate_ml", "covered_ml", "covered_fraction", "leaked_ml", "leaked_by_structure_ml"])
+        report.table(
+            [r.to_dict() for r in review.injectate],
+            ["lesion_id", "injectate_ml", "covered_ml", "covered_fraction", "leaked_ml", "leaked_by_structure_ml"],
+        )
         for result in review.injectate:
             name = f"injectate_{result.lesion_id}.png"
             paths[name] = write_bytes_atomic(out / name, _injectate_figure(review, result))
             _html_image(report, name, f"{result.lesion_id}: injectate (orange) and lesion (yellow)")
     if review.samples:
         report.heading("Biopsy and sampling log")
-        report.table([s.to_dict() for s in review.samples],
-                     ["id", "lesion_id", "timepoint", "kind", "nearest_planned_deposit_mm", "nearest_delivered_deposit_mm"])
+        report.table(
+            [s.to_dict() for s in review.samples],
+            ["id", "lesion_id", "timepoint", "kind", "nearest_planned_deposit_mm", "nearest_delivered_deposit_mm"],
+        )
     paths["html"] = report.write(out / "review.html")
     return paths

@@ -66,8 +66,11 @@ class LesionVolume:
 
     def to_dict(self) -> dict:
         """JSON-ready record (mL)."""
-        return {**asdict(self), "shortfall_ml": round(self.shortfall_ml, 4),
-                "delivered_fraction": round(self.delivered_ml / self.prescribed_ml, 4) if self.prescribed_ml > 0 else None}
+        return {
+            **asdict(self),
+            "shortfall_ml": round(self.shortfall_ml, 4),
+            "delivered_fraction": round(self.delivered_ml / self.prescribed_ml, 4) if self.prescribed_ml > 0 else None,
+        }
 
 
 @dataclass
@@ -96,12 +99,16 @@ class VisitVolumes:
 
     def to_dict(self) -> dict:
         """JSON-ready record with the tolerance and its source."""
-        return {"visit": self.visit, "prescribed_total_ml": round(self.prescribed_total_ml, 4),
-                "delivered_total_ml": round(self.delivered_total_ml, 4), "technical_success": self.technical_success,
-                "tolerance_ml": self.tolerance_ml,
-                "definition": "technical success = full prescribed volume delivered (delivered >= prescribed - tolerance); "
-                              "Sheth et al., JAMA Netw Open 2020",
-                "lesions": [row.to_dict() for row in self.lesions]}
+        return {
+            "visit": self.visit,
+            "prescribed_total_ml": round(self.prescribed_total_ml, 4),
+            "delivered_total_ml": round(self.delivered_total_ml, 4),
+            "technical_success": self.technical_success,
+            "tolerance_ml": self.tolerance_ml,
+            "definition": "technical success = full prescribed volume delivered (delivered >= prescribed - tolerance); "
+            "Sheth et al., JAMA Netw Open 2020",
+            "lesions": [row.to_dict() for row in self.lesions],
+        }
 
 
 def _as_bool(value) -> bool | None:
@@ -126,11 +133,20 @@ def _record(item: dict, where: str) -> InjectionRecord:
     try:
         delivered = float(item["delivered_ml"])
         lesion_id = str(item["lesion_id"]).strip()
-        record = InjectionRecord(lesion_id, delivered, item.get("needle") or None, _as_int(item.get("passes")),
-                                 _as_bool(item.get("leakage_seen")), _as_int(item.get("visit")), item.get("note") or None)
+        record = InjectionRecord(
+            lesion_id,
+            delivered,
+            item.get("needle") or None,
+            _as_int(item.get("passes")),
+            _as_bool(item.get("leakage_seen")),
+            _as_int(item.get("visit")),
+            item.get("note") or None,
+        )
     except KeyError as missing:
-        raise InputError(f"{where}: every injection needs {missing}; columns are lesion_id, delivered_ml, needle, "
-                         "passes, leakage_seen, visit, note.") from None
+        raise InputError(
+            f"{where}: every injection needs {missing}; columns are lesion_id, delivered_ml, needle, "
+            "passes, leakage_seen, visit, note."
+        ) from None
     except (TypeError, ValueError):
         raise InputError(f"{where}: delivered_ml, passes and visit must be numbers (got {item}).") from None
     if delivered < 0 or not lesion_id:
@@ -153,7 +169,7 @@ def injection_records(document, where: str = "injection log") -> list[InjectionR
     """Records from an already-parsed JSON log (a list, or a dict with ``injections`` and an optional ``visit``)."""
     items = document.get("injections") if isinstance(document, dict) else document
     if not isinstance(items, list):
-        raise InputError(f"{where}: expected a list of injections or {{\"injections\": [...]}}.")
+        raise InputError(f'{where}: expected a list of injections or {{"injections": [...]}}.')
     default_visit = document.get("visit") if isinstance(document, dict) else None
     records = [_record(item, f"{where} injection {n + 1}") for n, item in enumerate(items)]
     for record in records:
@@ -162,8 +178,9 @@ def injection_records(document, where: str = "injection log") -> list[InjectionR
     return records
 
 
-def review_volumes(plan: PlanFile, records: list[InjectionRecord],
-                   tolerance_ml: float = TECHNICAL_SUCCESS_TOLERANCE_ML) -> VisitVolumes:
+def review_volumes(
+    plan: PlanFile, records: list[InjectionRecord], tolerance_ml: float = TECHNICAL_SUCCESS_TOLERANCE_ML
+) -> VisitVolumes:
     """Delivered vs prescribed per lesion for the plan's visit; log records of other visits are ignored.
 
     Lesions with nothing prescribed get ``technical_success`` None; lesions in the log but not in
@@ -175,19 +192,31 @@ def review_volumes(plan: PlanFile, records: list[InjectionRecord],
     planned_ids = []
     for lesion in plan.lesions:
         planned_ids.append(lesion.id)
-        rows.append(_lesion_row(lesion.id, lesion.injectate_ml, [r for r in records if r.lesion_id == lesion.id],
-                                True, tolerance_ml))
+        rows.append(
+            _lesion_row(
+                lesion.id, lesion.injectate_ml, [r for r in records if r.lesion_id == lesion.id], True, tolerance_ml
+            )
+        )
     for lesion_id in dict.fromkeys(r.lesion_id for r in records if r.lesion_id not in planned_ids):
         rows.append(_lesion_row(lesion_id, 0.0, [r for r in records if r.lesion_id == lesion_id], False, tolerance_ml))
     return VisitVolumes(visit, rows, tolerance_ml)
 
 
-def _lesion_row(lesion_id: str, prescribed: float, records: list[InjectionRecord], in_plan: bool,
-                tolerance_ml: float) -> LesionVolume:
+def _lesion_row(
+    lesion_id: str, prescribed: float, records: list[InjectionRecord], in_plan: bool, tolerance_ml: float
+) -> LesionVolume:
     """Sum one lesion's records and judge technical success."""
     delivered = float(sum(r.delivered_ml for r in records))
     passes = [r.passes for r in records if r.passes is not None]
     leakage = [r.leakage_seen for r in records if r.leakage_seen is not None]
     success = bool(delivered >= prescribed - tolerance_ml) if prescribed > 0 else None
-    return LesionVolume(lesion_id, prescribed, delivered, success, in_plan, sum(passes) if passes else None,
-                        sorted({r.needle for r in records if r.needle}), any(leakage) if leakage else None)
+    return LesionVolume(
+        lesion_id,
+        prescribed,
+        delivered,
+        success,
+        in_plan,
+        sum(passes) if passes else None,
+        sorted({r.needle for r in records if r.needle}),
+        any(leakage) if leakage else None,
+    )

@@ -16,5 +16,16 @@ from hitit.trajectories.distance import PreparedScene, prepare
 from hitit.trajectories.feasibility import PathReason
 from hitit.trajectories.planner import TargetPlan, plan_target
 
-__all__ = ["GAUGE_OUTER_DIAMETER_MM", "PathCheck", "TrajectoryConfig", "PreparedScene", "PathReason", "ScoreWeights",
-           "TargetPlan", "check_path", "needle_radius_mm", "plan_target", "prepare"]
+__all__ = [
+    "GAUGE_OUTER_DIAMETER_MM",
+    "PathCheck",
+    "TrajectoryConfig",
+    "PreparedScene",
+    "PathReason",
+    "ScoreWeights",
+    "TargetPlan",
+    "check_path",
+    "needle_radius_mm",
+    "plan_target",
+    "prepare",
+]

@@ -120,7 +120,9 @@ def baseline_process(ct_path: str, structures_path: str, lesion_path: str, confi
     k, j, i = np.nonzero(lesion)
     target = grid.index_to_lps(np.array([i.mean(), j.mean(), k.mean()]))
     host = names.get(int(np.bincount(labels[lesion]).argmax()))
-    rules = rules_for_target(sorted({names[v] for v in np.flatnonzero(np.bincount(labels.ravel())) if v in names}), host)
+    rules = rules_for_target(
+        sorted({names[v] for v in np.flatnonzero(np.bincount(labels.ravel())) if v in names}), host
+    )
     obstacle = np.zeros(grid.shape, dtype=np.uint8)
     for value, (lo, hi) in label_boxes(labels).items():
         rule = rules.get(names.get(value, ""))
@@ -136,8 +138,14 @@ def baseline_process(ct_path: str, structures_path: str, lesion_path: str, confi
     reach = entries[np.linalg.norm(entries - target, axis=1) <= config.needle_length_mm]
     blocked = RayCastBaseline(locator, mesh, 0.0).blocked(reach, target)
     times["rays"] = time.perf_counter() - start
-    return {"entries": int(len(entries)), "entries_in_reach": int(len(reach)), "clear": int((~blocked).sum()),
-            "target_lps": [float(v) for v in target], "host_organ": host, "stages_s": times}
+    return {
+        "entries": int(len(entries)),
+        "entries_in_reach": int(len(reach)),
+        "clear": int((~blocked).sum()),
+        "target_lps": [float(v) for v in target],
+        "host_organ": host,
+        "stages_s": times,
+    }
 
 
 def _mesh_lps(volume: np.ndarray, grid) -> vtkPolyData:
@@ -163,14 +171,16 @@ def _mesh_lps(volume: np.ndarray, grid) -> vtkPolyData:
 def _dilate_into(out: np.ndarray, labels: np.ndarray, value: int, box, radius_mm: float, grid) -> None:
     """Set ``out`` where a voxel centre lies within ``radius_mm`` of label ``value`` (distance map on its box)."""
     import SimpleITK as sitk
+
     pad = np.ceil(radius_mm / np.asarray(grid.spacing_mm)[::-1]).astype(int) + 1
     lo = [max(int(v) - p, 0) for v, p in zip(box[0], pad)]
     hi = [min(int(v) + p, s) for v, p, s in zip(box[1], pad, labels.shape)]
     window = tuple(slice(a, b) for a, b in zip(lo, hi))
     image = sitk.GetImageFromArray((labels[window] == value).astype(np.uint8))
     image.SetSpacing(grid.spacing_mm)
-    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False,
-                                                                   useImageSpacing=True))
+    distance = sitk.GetArrayFromImage(
+        sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    )
     out[window] |= (distance <= radius_mm).astype(np.uint8)
 
 
@@ -178,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m hitit.trajectories.baseline CT LABELS LESION``: run :func:`baseline_process`, print JSON."""
     import json
     import sys
+
     args = sys.argv[1:] if argv is None else argv
     print(json.dumps(baseline_process(*args[:3])))
     return 0

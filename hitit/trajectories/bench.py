@@ -79,7 +79,7 @@ def _tube(x, y, z, p0, p1, radius):
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     u = p1 - p0
     t = np.clip(((x - p0[0]) * u[0] + (y - p0[1]) * u[1] + (z - p0[2]) * u[2]) / (u @ u), 0, 1)
-    return (x - p0[0] - t * u[0]) ** 2 + (y - p0[1] - t * u[1]) ** 2 + (z - p0[2] - t * u[2]) ** 2 <= radius ** 2
+    return (x - p0[0] - t * u[0]) ** 2 + (y - p0[1] - t * u[1]) ** 2 + (z - p0[2] - t * u[2]) ** 2 <= radius**2
 
 
 def _ellipsoid(x, y, z, c, s):
@@ -106,8 +106,9 @@ def bench_shapes() -> dict:
     }
     for side in (-1, 1):
         for level, z0 in enumerate((60.0, 90.0, 120.0)):
-            shapes[f"rib_{'left' if side > 0 else 'right'}_{10 - level}"] = (
-                lambda x, y, z, s=side, zz=z0: _rib(x, y, z, s, zz))
+            shapes[f"rib_{'left' if side > 0 else 'right'}_{10 - level}"] = lambda x, y, z, s=side, zz=z0: _rib(
+                x, y, z, s, zz
+            )
     return shapes
 
 
@@ -121,7 +122,9 @@ def _rib(x, y, z, side, z0):
 
 def build_scene(small: bool = False) -> tuple[Grid, dict, SkinSurface]:
     """The benchmark grid, its structure masks (k, j, i) and its skin entry points (LPS mm)."""
-    size, spacing, skin_mm = ((512, 512, 300), (0.8, 0.8, 1.5), 1.4) if not small else ((160, 128, 80), (2.0, 2.0, 3.0), 2.0)
+    size, spacing, skin_mm = (
+        ((512, 512, 300), (0.8, 0.8, 1.5), 1.4) if not small else ((160, 128, 80), (2.0, 2.0, 3.0), 2.0)
+    )
     grid = Grid(size, spacing, tuple(-(np.asarray(size) - 1) * np.asarray(spacing) / 2.0), np.eye(3).ravel())
     masks = {}
     for name, shape in bench_shapes().items():
@@ -155,8 +158,14 @@ def _skin(spacing_mm: float) -> SkinSurface:
     normal = np.c_[np.cos(th) / a, np.sin(th) / b, np.zeros(len(th))]
     normal /= np.linalg.norm(normal, axis=1)[:, None]
     normals = np.tile(normal, (len(zs), 1))
-    return SkinSurface(pts, normals, np.ones(len(pts), dtype=bool), np.zeros((0, 3), dtype=np.int64),
-                       {}, {"bench": f"analytic ellipse, {spacing_mm} mm"})
+    return SkinSurface(
+        pts,
+        normals,
+        np.ones(len(pts), dtype=bool),
+        np.zeros((0, 3), dtype=np.int64),
+        {},
+        {"bench": f"analytic ellipse, {spacing_mm} mm"},
+    )
 
 
 def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) -> BenchResult:
@@ -201,31 +210,50 @@ def run_bench(small: bool = False, repeats: int = 200, exact_sample: int = 300) 
     exact_sample_slack = np.array([_exact_slack(scene, skin.points_lps[i], target) for i in sample])
     tol = scene.tolerance_mm
     called = plan.arrays["reason"] != PathReason.HARD_STRUCTURE
-    unsafe = int((called[sample] & (exact_sample_slack < -tol - 1e-6)).sum()
-                 + (called[differ] & (np.array(slack) < -tol - 1e-6)).sum())
+    unsafe = int(
+        (called[sample] & (exact_sample_slack < -tol - 1e-6)).sum()
+        + (called[differ] & (np.array(slack) < -tol - 1e-6)).sum()
+    )
     safe = exact_sample_slack >= -tol
     false_unsafe_rate = float((~called[sample] & safe).sum() / max(safe.sum(), 1))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return BenchResult(list(grid.size), list(grid.spacing_mm), len(masks), round(prepare_s, 3), round(map_s, 4),
-                       round(statistics.median(warm), 4), {k: round(v, 4) for k, v in plan.timings_s.items()},
-                       len(skin.points_lps), len(reach), int(plan.arrays["feasible"].sum()),
-                       round(1000 * statistics.median(times), 3), round(peak_mb, 1), round(baseline.build_s, 3),
-                       round(baseline_map_s, 3), round(baseline_map_s / map_s, 1),
-                       round(float(np.mean(engine_clear == base_clear)), 5), len(differ),
-                       int(sum(abs(s) <= half_voxel for s in slack)), round(max((abs(s) for s in slack), default=0.0), 3),
-                       int((~engine_clear & base_clear).sum()), int((engine_clear & ~base_clear).sum()),
-                       len(sample), unsafe, round(false_unsafe_rate, 4),
-                       "map_s is the first plan_target call over every entry (clearance, metrics, exact checks of the "
-                       "proposed paths), map_warm_s the median of three more, speedup = baseline_map_s / map_s; "
-                       "agreement compares hard-clearance verdicts of entries within needle reach; a disagreement is "
-                       "explained when the exact clearance beyond the margin is within half a voxel of 0: the "
-                       "baseline's mesh lies half a voxel outside the dilated voxel centres (it refuses paths the exact "
-                       "check accepts, or accepts paths that cut a corner of a voxel-wide margin shell between mesh "
-                       "vertices), while the engine accepts every path down to margin - tolerance (tolerance = half "
-                       "the smallest spacing) except within about a tenth of a mm of it; "
-                       "exact_* compare the engine's verdicts with the exact check (boundary voxel centres, no distance "
-                       "map): unsafe_called_safe (must be 0) over every disagreement and exact_sample random entries "
-                       "within reach, false_unsafe_rate = refused among the sampled entries the exact check accepts")
+    return BenchResult(
+        list(grid.size),
+        list(grid.spacing_mm),
+        len(masks),
+        round(prepare_s, 3),
+        round(map_s, 4),
+        round(statistics.median(warm), 4),
+        {k: round(v, 4) for k, v in plan.timings_s.items()},
+        len(skin.points_lps),
+        len(reach),
+        int(plan.arrays["feasible"].sum()),
+        round(1000 * statistics.median(times), 3),
+        round(peak_mb, 1),
+        round(baseline.build_s, 3),
+        round(baseline_map_s, 3),
+        round(baseline_map_s / map_s, 1),
+        round(float(np.mean(engine_clear == base_clear)), 5),
+        len(differ),
+        int(sum(abs(s) <= half_voxel for s in slack)),
+        round(max((abs(s) for s in slack), default=0.0), 3),
+        int((~engine_clear & base_clear).sum()),
+        int((engine_clear & ~base_clear).sum()),
+        len(sample),
+        unsafe,
+        round(false_unsafe_rate, 4),
+        "map_s is the first plan_target call over every entry (clearance, metrics, exact checks of the "
+        "proposed paths), map_warm_s the median of three more, speedup = baseline_map_s / map_s; "
+        "agreement compares hard-clearance verdicts of entries within needle reach; a disagreement is "
+        "explained when the exact clearance beyond the margin is within half a voxel of 0: the "
+        "baseline's mesh lies half a voxel outside the dilated voxel centres (it refuses paths the exact "
+        "check accepts, or accepts paths that cut a corner of a voxel-wide margin shell between mesh "
+        "vertices), while the engine accepts every path down to margin - tolerance (tolerance = half "
+        "the smallest spacing) except within about a tenth of a mm of it; "
+        "exact_* compare the engine's verdicts with the exact check (boundary voxel centres, no distance "
+        "map): unsafe_called_safe (must be 0) over every disagreement and exact_sample random entries "
+        "within reach, false_unsafe_rate = refused among the sampled entries the exact check accepts",
+    )
 
 
 def _exact_slack(scene, entry, target) -> float:

@@ -31,8 +31,18 @@ DIAPHRAGM_Z_MM = 100.0
 #: Thickness (mm) of the subcutaneous fat.
 FAT_MM = 15.0
 #: CT numbers (HU) painted: air, fat, muscle and organs, bone, lung, blood, bowel content, table, lesion.
-HU = {"air": -1000, "fat": -100, "soft": 45, "bone": 700, "lung": -850, "vessel": 160, "bowel": 10,
-      "table": 300, "lesion": 25, "liver": 60}
+HU = {
+    "air": -1000,
+    "fat": -100,
+    "soft": 45,
+    "bone": 700,
+    "lung": -850,
+    "vessel": 160,
+    "bowel": 10,
+    "table": 300,
+    "lesion": 25,
+    "liver": 60,
+}
 #: CT noise (HU, standard deviation).
 NOISE_SD_HU = 12.0
 #: The CT table: a slab under the back (y from the body's back + gap), mm.
@@ -55,21 +65,23 @@ def _extra_shapes() -> dict:
     for side, sx in (("left", 1), ("right", -1)):
         centre = (sx * 60.0, 10.0)
         for lobe, (z0, z1) in (("lower", (DIAPHRAGM_Z_MM, 160.0)), ("upper", (160.0, 225.0))):
-            shapes[f"lung_{lobe}_lobe_{side}"] = (
-                lambda x, y, z, c=centre, lo=z0, hi=z1: (((x - c[0]) / 50.0) ** 2 + ((y - c[1]) / 70.0) ** 2 <= 1.0)
-                & (z > lo) & (z <= hi))
+            shapes[f"lung_{lobe}_lobe_{side}"] = lambda x, y, z, c=centre, lo=z0, hi=z1: (
+                (((x - c[0]) / 50.0) ** 2 + ((y - c[1]) / 70.0) ** 2 <= 1.0) & (z > lo) & (z <= hi)
+            )
     levels = ("L4", "L3", "L2", "L1", "T12", "T11", "T10", "T9")
     for n, level in enumerate(levels):
         z0 = -220.0 + n * 55.0
         shapes[f"vertebrae_{level}"] = lambda x, y, z, lo=z0: _tube(x, y, z, (0, 65, lo + 2), (0, 65, lo + 53), 20)
-    shapes.update({
-        "pancreas": lambda x, y, z: _ellipsoid(x, y, z, (20, 5, -5), (45, 10, 10)),
-        "adrenal_gland_left": lambda x, y, z: _ellipsoid(x, y, z, (45, 45, 35), (8, 8, 15)),
-        "adrenal_gland_right": lambda x, y, z: _ellipsoid(x, y, z, (-45, 45, 30), (8, 8, 15)),
-        "esophagus": lambda x, y, z: _tube(x, y, z, (5, 35, 40), (5, 35, 225), 8),
-        "duodenum": lambda x, y, z: _tube(x, y, z, (-30, -10, -20), (10, -15, -30), 10),
-        "small_bowel": lambda x, y, z: _ellipsoid(x, y, z, (10, -50, -130), (70, 30, 50)),
-    })
+    shapes.update(
+        {
+            "pancreas": lambda x, y, z: _ellipsoid(x, y, z, (20, 5, -5), (45, 10, 10)),
+            "adrenal_gland_left": lambda x, y, z: _ellipsoid(x, y, z, (45, 45, 35), (8, 8, 15)),
+            "adrenal_gland_right": lambda x, y, z: _ellipsoid(x, y, z, (-45, 45, 30), (8, 8, 15)),
+            "esophagus": lambda x, y, z: _tube(x, y, z, (5, 35, 40), (5, 35, 225), 8),
+            "duodenum": lambda x, y, z: _tube(x, y, z, (-30, -10, -20), (10, -15, -30), 10),
+            "small_bowel": lambda x, y, z: _ellipsoid(x, y, z, (10, -50, -130), (70, 30, 50)),
+        }
+    )
     return shapes
 
 
@@ -112,6 +124,7 @@ def _box_of(grid: Grid, shape, inside_body) -> tuple[np.ndarray, np.ndarray] | N
 def make_bench_case(small: bool = False, seed: int = 0):
     """``(grid, ct int16 [k, j, i], labels uint8 [k, j, i] with TotalSegmentator v2 values, lesion bool)``."""
     from hitit.io.segmentations import totalsegmentator_total_map
+
     grid = _grid(small)
     value_of = {name: value for value, name in totalsegmentator_total_map().items()}
     a, b = BODY_SEMI_AXES_MM
@@ -134,8 +147,9 @@ def make_bench_case(small: bool = False, seed: int = 0):
         window = (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
         labels[window][hit] = value_of[name]
         hu[window][hit] = _structure_hu(name)
-    lesion = ((x - LESION_CENTRE_LPS[0]) ** 2 + (y - LESION_CENTRE_LPS[1]) ** 2
-              + (z - LESION_CENTRE_LPS[2]) ** 2) <= LESION_RADIUS_MM ** 2
+    lesion = (
+        (x - LESION_CENTRE_LPS[0]) ** 2 + (y - LESION_CENTRE_LPS[1]) ** 2 + (z - LESION_CENTRE_LPS[2]) ** 2
+    ) <= LESION_RADIUS_MM**2
     hu[lesion] = HU["lesion"]
     noise = np.random.default_rng(seed).standard_normal(grid.shape, dtype=np.float32) * np.float32(NOISE_SD_HU)
     hu = np.clip(hu + np.rint(noise), -1024, 3071).astype(np.int16)
@@ -161,12 +175,16 @@ def write_bench_case(out_dir: str | Path, small: bool = False, seed: int = 0) ->
     A case already written there with the same settings is reused (``case.json`` records them).
     """
     import SimpleITK as sitk
+
     out = Path(out_dir)
     files = BenchCaseFiles(out / "ct.nii.gz", out / "structures.nii.gz", out / "lesion.nii.gz")
     stamp = {"small": small, "seed": seed, "grid": list(SMALL_GRID if small else FULL_GRID)}
     record = out / "case.json"
-    if record.exists() and json.loads(record.read_text()) == json.loads(json.dumps(stamp)) and all(
-            p.exists() for p in (files.ct, files.structures, files.lesions)):
+    if (
+        record.exists()
+        and json.loads(record.read_text()) == json.loads(json.dumps(stamp))
+        and all(p.exists() for p in (files.ct, files.structures, files.lesions))
+    ):
         return files
     out.mkdir(parents=True, exist_ok=True)
     grid, hu, labels, lesion = make_bench_case(small, seed)

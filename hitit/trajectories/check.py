@@ -19,8 +19,15 @@ import numpy as np
 
 from hitit.trajectories.distance import PreparedScene
 from hitit.trajectories import feasibility
-from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lung_crossings, organ_path_before_lesion,
-                                        skin_angle_deg, soft_cost, target_in_lung)
+from hitit.trajectories.metrics import (
+    axial_angle_deg,
+    crop_mask,
+    lung_crossings,
+    organ_path_before_lesion,
+    skin_angle_deg,
+    soft_cost,
+    target_in_lung,
+)
 
 
 @dataclass
@@ -81,8 +88,6 @@ def _round(value, digits: int):
     return round(float(value), digits)
 
 
-
-
 def exact_clearance(scene: PreparedScene, entry: np.ndarray, target: np.ndarray) -> tuple[dict[str, float], list[str]]:
     """Exact distance (mm) from segment entry->target to each hard structure's voxel centres, and the blockers.
 
@@ -118,8 +123,15 @@ def _structures_holding(scene: PreparedScene, point: np.ndarray) -> list[str]:
     return names
 
 
-def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None,
-               lesion_mask: np.ndarray | None = None, *, lesion_extent_mm: float | None = None) -> PathCheck:
+def check_path(
+    scene: PreparedScene,
+    entry_lps,
+    target_lps,
+    skin_normal_lps=None,
+    lesion_mask: np.ndarray | None = None,
+    *,
+    lesion_extent_mm: float | None = None,
+) -> PathCheck:
     """Check the straight path ``entry_lps -> target_lps`` (LPS mm): exact clearance, angles, lung, organ path.
 
     ``skin_normal_lps`` is the outward skin normal at the entry (else the skin angle is unknown and
@@ -154,20 +166,44 @@ def check_path(scene: PreparedScene, entry_lps, target_lps, skin_normal_lps=None
     clearance = {n: d - r for n, d in distances.items()}
     slack = min((d - m - r for d, m in zip(distances.values(), scene.index.margins_mm)), default=np.inf)
     axial = float(axial_angle_deg(entry[None], target)[0])
-    skin = float(skin_angle_deg(entry[None], target, None if skin_normal_lps is None else np.asarray(skin_normal_lps, float)[None])[0])
+    skin = float(
+        skin_angle_deg(
+            entry[None], target, None if skin_normal_lps is None else np.asarray(skin_normal_lps, float)[None]
+        )[0]
+    )
     lung = lung_crossings(scene, entry[None], target)
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
     organ_mm, host, rule = organ_path_before_lesion(scene, entry[None], target, lesion, lesion_extent_mm)
     measured = feasibility.PathMeasurements(
-        length_mm=np.array([length]), hard_clear=np.array([not blocking]), axial_angle_deg=np.array([axial]),
-        skin_angle_deg=np.array([skin]), organ_path_mm=organ_mm, organ_rule_mm=rule, host_organ=host,
-        pleural_punctures=lung["pleural_punctures"], target_in_lung=target_in_lung(scene, target))
+        length_mm=np.array([length]),
+        hard_clear=np.array([not blocking]),
+        axial_angle_deg=np.array([axial]),
+        skin_angle_deg=np.array([skin]),
+        organ_path_mm=organ_mm,
+        organ_rule_mm=rule,
+        host_organ=host,
+        pleural_punctures=lung["pleural_punctures"],
+        target_in_lung=target_in_lung(scene, target),
+    )
     blockers = [(n, clearance[n], scene.rules[n].margin_mm) for n in blocking]
     violations = [text for _, text in feasibility.violations(cfg, measured, blockers)]
     cost = soft_cost(scene, length, slack, axial, skin, lung)[0]
-    return PathCheck(entry.tolist(), target.tolist(), not violations, length,
-                     min(clearance.values(), default=np.inf), slack, clearance, blocking, violations, axial, skin,
-                     int(lung["pleural_punctures"][0]), int(lung["fissure_crossings"][0]),
-                     float(lung["aerated_lung_mm"][0]), None if host is None else float(organ_mm[0]), host,
-                     float(np.exp(-cost)))
-
+    return PathCheck(
+        entry.tolist(),
+        target.tolist(),
+        not violations,
+        length,
+        min(clearance.values(), default=np.inf),
+        slack,
+        clearance,
+        blocking,
+        violations,
+        axial,
+        skin,
+        int(lung["pleural_punctures"][0]),
+        int(lung["fissure_crossings"][0]),
+        float(lung["aerated_lung_mm"][0]),
+        None if host is None else float(organ_mm[0]),
+        host,
+        float(np.exp(-cost)),
+    )

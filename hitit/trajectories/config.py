@@ -15,8 +15,17 @@ from hitit.errors import InputError
 #: in ISO 9626 (stainless steel needle tubing, "normal wall" nominal sizes) [R]; consistent with
 #: [V] "19 G ~ 1 mm and 22 G ~ 0.7 mm OD" (learnir.org needle gauge table).
 GAUGE_OUTER_DIAMETER_MM = {
-    14: 2.108, 15: 1.829, 16: 1.651, 17: 1.473, 18: 1.270, 19: 1.067,
-    20: 0.908, 21: 0.819, 22: 0.718, 23: 0.642, 25: 0.515,
+    14: 2.108,
+    15: 1.829,
+    16: 1.651,
+    17: 1.473,
+    18: 1.270,
+    19: 1.067,
+    20: 0.908,
+    21: 0.819,
+    22: 0.718,
+    23: 0.642,
+    25: 0.515,
 }
 
 
@@ -120,16 +129,20 @@ class TrajectoryConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     least_bad_k: int = 3
     avoid_lung_outside_lung: bool = True
-    source: str = ("needle placement error: Busser et al., Br J Radiol 2013, PMID 23913308; lung: meta-analysis PMC7362905; "
-                  "planning criteria: Baegert et al., Comput Aided Surg 2007, doi:10.3109/10929080701312000; "
-                  "each default's evidence tag in hitit.trajectories.config and docs/evidence.md")
+    source: str = (
+        "needle placement error: Busser et al., Br J Radiol 2013, PMID 23913308; lung: meta-analysis PMC7362905; "
+        "planning criteria: Baegert et al., Comput Aided Surg 2007, doi:10.3109/10929080701312000; "
+        "each default's evidence tag in hitit.trajectories.config and docs/evidence.md"
+    )
 
     def __post_init__(self) -> None:
         needle_radius_mm(self.gauge)
         if not self.needle_length_mm > 0:
             raise InputError(f"Needle length must be a positive number of mm, got {self.needle_length_mm!r}.")
         if self.entry_spacing_mm > 2.0 or self.entry_spacing_mm <= 0:
-            raise InputError(f"Entry spacing must be in (0, 2] mm (a coarser grid could skip a safe entry), got {self.entry_spacing_mm!r}.")
+            raise InputError(
+                f"Entry spacing must be in (0, 2] mm (a coarser grid could skip a safe entry), got {self.entry_spacing_mm!r}."
+            )
         if not 0 < self.fine_step_mm <= self.coarse_step_mm:
             raise InputError("Sampling steps need 0 < fine_step_mm <= coarse_step_mm.")
         if self.tolerance_mm is not None and self.tolerance_mm < 0:

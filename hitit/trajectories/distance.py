@@ -202,11 +202,17 @@ class PreparedScene:
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no arrays)."""
-        return {"frame": "LPS", "crop": {"lo_ijk": list(self.crop_lo), "size": list(self.crop_grid.size)},
-                "needle_radius_mm": self.needle_radius_mm, "tolerance_mm": self.tolerance_mm,
-                "margin_groups": [{"margin_mm": g.margin_mm, "structures": g.names} for g in self.groups],
-                "traversable": self.lung_names, "rules": {n: r.to_dict() for n, r in self.rules.items()},
-                "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}, "warnings": self.warnings}
+        return {
+            "frame": "LPS",
+            "crop": {"lo_ijk": list(self.crop_lo), "size": list(self.crop_grid.size)},
+            "needle_radius_mm": self.needle_radius_mm,
+            "tolerance_mm": self.tolerance_mm,
+            "margin_groups": [{"margin_mm": g.margin_mm, "structures": g.names} for g in self.groups],
+            "traversable": self.lung_names,
+            "rules": {n: r.to_dict() for n, r in self.rules.items()},
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "warnings": self.warnings,
+        }
 
 
 # --------------------------------------------------------------------------- crop
@@ -239,13 +245,17 @@ def _with_box(lo: np.ndarray, hi: np.ndarray, include, grow_mm: float, grid: Gri
     if include is None:
         return lo, hi
     grow = np.ceil(grow_mm / np.asarray(grid.spacing_mm)).astype(int)
-    return (np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0)),
-            np.maximum(hi, np.minimum(np.asarray(include[1][::-1]) + grow, np.asarray(grid.size))))
+    return (
+        np.minimum(lo, np.maximum(np.asarray(include[0][::-1]) - grow, 0)),
+        np.maximum(hi, np.minimum(np.asarray(include[1][::-1]) + grow, np.asarray(grid.size))),
+    )
 
 
 def crop_grid_of(grid: Grid, lo: np.ndarray, hi: np.ndarray) -> Grid:
     """The sub-grid of ``grid`` covering index box [lo, hi) (i, j, k)."""
-    return Grid(tuple(int(v) for v in hi - lo), grid.spacing_mm, tuple(grid.index_to_lps(lo.astype(float))), grid.direction)
+    return Grid(
+        tuple(int(v) for v in hi - lo), grid.spacing_mm, tuple(grid.index_to_lps(lo.astype(float))), grid.direction
+    )
 
 
 def _crops(masks: MaskSet, names, lo: np.ndarray, hi: np.ndarray) -> dict[str, np.ndarray]:
@@ -264,10 +274,10 @@ def _crops(masks: MaskSet, names, lo: np.ndarray, hi: np.ndarray) -> dict[str, n
             a_in, b_in = a, b
         if np.any(b_in <= a_in):
             continue
-        inner = scan_box(np.asarray(mask[a_in[0]:b_in[0], a_in[1]:b_in[1], a_in[2]:b_in[2]]))
+        inner = scan_box(np.asarray(mask[a_in[0] : b_in[0], a_in[1] : b_in[1], a_in[2] : b_in[2]]))
         if inner is None:
             continue
-        crop = np.asarray(mask[a[0]:b[0], a[1]:b[1], a[2]:b[2]]).view(BoxedMask)
+        crop = np.asarray(mask[a[0] : b[0], a[1] : b[1], a[2] : b[2]]).view(BoxedMask)
         crop.box = (tuple(int(v) for v in a_in - a + inner[0]), tuple(int(v) for v in a_in - a + inner[1]))
         crop.flags.writeable = False
         out[name] = crop
@@ -278,8 +288,9 @@ def _crops(masks: MaskSet, names, lo: np.ndarray, hi: np.ndarray) -> dict[str, n
 def distance_map_mm(mask: np.ndarray, grid: Grid) -> np.ndarray:
     """Exact Euclidean distance (mm, float32) from each voxel centre to the nearest centre of ``mask`` (0 inside)."""
     image = grid.image_from_array(mask.astype(np.uint8))
-    signed = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False,
-                                          useImageSpacing=True, backgroundValue=0)
+    signed = sitk.SignedMaurerDistanceMap(
+        image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True, backgroundValue=0
+    )
     # inside voxels get negative depths; the distance to the nearest mask centre is 0 there
     return np.maximum(sitk.GetArrayViewFromImage(signed), 0.0).astype(np.float32)
 
@@ -317,7 +328,7 @@ def build_index(masks: dict[str, np.ndarray], margins: dict[str, float], grid: G
     for name, mask in masks.items():
         first, last = mask_box(mask)
         lo = np.maximum(np.asarray(first) - 1, 0)
-        sub = np.asarray(mask[lo[0]:last[0] + 1, lo[1]:last[1] + 1, lo[2]:last[2] + 1])
+        sub = np.asarray(mask[lo[0] : last[0] + 1, lo[1] : last[1] + 1, lo[2] : last[2] + 1])
         kji = _boundary_voxels(sub) + lo
         lps = grid.index_to_lps(kji[:, ::-1].astype(float))
         names.append(name)
@@ -326,7 +337,9 @@ def build_index(masks: dict[str, np.ndarray], margins: dict[str, float], grid: G
         owners.append(np.full(len(lps), len(names) - 1))
     if not points:
         empty = np.zeros((0, 3))
-        return BoundaryIndex([], np.zeros(0), empty, np.zeros(1, dtype=np.int64), empty, np.zeros(0), np.zeros(0, dtype=np.int64))
+        return BoundaryIndex(
+            [], np.zeros(0), empty, np.zeros(1, dtype=np.int64), empty, np.zeros(0), np.zeros(0, dtype=np.int64)
+        )
     pts, key, owner = np.concatenate(points), np.concatenate(keys), np.concatenate(owners)
     key = key - key.min(axis=0)
     span = key.max(axis=0) + 1
@@ -347,9 +360,16 @@ def _organ_rule_applies(name: str, config: TrajectoryConfig) -> bool:
     return any(key == normalise_name(k) or key.startswith(normalise_name(k) + "_") for k in config.min_organ_path_mm)
 
 
-def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] | None, config: TrajectoryConfig,
-            targets_lps: np.ndarray, target_organ: str | None = None, *, axial_limited: bool = False,
-            include: tuple[tuple, tuple] | None = None) -> PreparedScene:
+def prepare(
+    case: Case | tuple[Grid, MaskSet],
+    rules: dict[str, StructureRule] | None,
+    config: TrajectoryConfig,
+    targets_lps: np.ndarray,
+    target_organ: str | None = None,
+    *,
+    axial_limited: bool = False,
+    include: tuple[tuple, tuple] | None = None,
+) -> PreparedScene:
     """Prepare a case for planning the targets ``targets_lps`` ((3,) or (T, 3), LPS mm).
 
     ``case`` is a :class:`Case` or ``(grid, {name: mask})``. ``rules`` maps structure names to
@@ -419,8 +439,26 @@ def prepare(case: Case | tuple[Grid, MaskSet], rules: dict[str, StructureRule] |
     lung = np.zeros(cgrid.shape, dtype=np.uint8)
     for number, n in enumerate(lung_names, start=1):
         lung[present[n] & (lung == 0)] = number
-    organs = {n: present[n] for n, r in rules.items() if r.kind == "allowed" and n in present and _organ_rule_applies(n, config)}
+    organs = {
+        n: present[n]
+        for n, r in rules.items()
+        if r.kind == "allowed" and n in present and _organ_rule_applies(n, config)
+    }
     warnings += [f"Structure '{n}' is empty or outside the needle's reach; ignored." for n in masks if n not in wide]
-    return PreparedScene(grid, cgrid, tuple(int(v) for v in lo), dict(rules), config, radius,
-                         config.tolerance_for(grid.min_spacing_mm), groups, field_mm, index, lung, lung_names,
-                         organs, timings, warnings)
+    return PreparedScene(
+        grid,
+        cgrid,
+        tuple(int(v) for v in lo),
+        dict(rules),
+        config,
+        radius,
+        config.tolerance_for(grid.min_spacing_mm),
+        groups,
+        field_mm,
+        index,
+        lung,
+        lung_names,
+        organs,
+        timings,
+        warnings,
+    )

@@ -108,31 +108,51 @@ def refuse(reason: np.ndarray, failed: dict[PathReason, np.ndarray], where: np.n
         reason[hit] = rule
 
 
-def violations(cfg: TrajectoryConfig, m: PathMeasurements,
-               blockers: list[tuple[str, float, float]] = ()) -> list[tuple[PathReason, str]]:
+def violations(
+    cfg: TrajectoryConfig, m: PathMeasurements, blockers: list[tuple[str, float, float]] = ()
+) -> list[tuple[PathReason, str]]:
     """Every failed rule of one path (the measurements' first entry), each with a sentence giving its numbers.
 
     ``blockers``: (structure, clearance from the needle surface mm, margin mm) of each hard structure
     closer than its margin, first met from the skin first; they are worded first (what stands in the way),
     then the other rules in :class:`PathReason` order.
     """
-    out = [(PathReason.HARD_STRUCTURE, f"{name}: {clearance:.1f} mm from the needle, margin {margin:g} mm")
-           for name, clearance, margin in blockers]
+    out = [
+        (PathReason.HARD_STRUCTURE, f"{name}: {clearance:.1f} mm from the needle, margin {margin:g} mm")
+        for name, clearance, margin in blockers
+    ]
     failed = {rule: bool(np.atleast_1d(values)[0]) for rule, values in failed_rules(cfg, m).items()}
     if failed.get(PathReason.HARD_STRUCTURE) and not blockers:
         out.append((PathReason.HARD_STRUCTURE, PathReason.HARD_STRUCTURE.description))
     if failed.get(PathReason.BEYOND_NEEDLE):
-        out.append((PathReason.BEYOND_NEEDLE, f"length {_first(m.length_mm):.1f} mm exceeds the usable needle length "
-                                              f"{cfg.needle_length_mm:g} mm"))
+        out.append(
+            (
+                PathReason.BEYOND_NEEDLE,
+                f"length {_first(m.length_mm):.1f} mm exceeds the usable needle length {cfg.needle_length_mm:g} mm",
+            )
+        )
     if failed.get(PathReason.AXIAL_ANGLE):
-        out.append((PathReason.AXIAL_ANGLE, f"angle to the axial plane {_first(m.axial_angle_deg):.1f} deg exceeds "
-                                            f"{cfg.axial_limit_deg:g} deg"))
+        out.append(
+            (
+                PathReason.AXIAL_ANGLE,
+                f"angle to the axial plane {_first(m.axial_angle_deg):.1f} deg exceeds {cfg.axial_limit_deg:g} deg",
+            )
+        )
     if failed.get(PathReason.SKIN_ANGLE):
-        out.append((PathReason.SKIN_ANGLE, f"angle to the skin normal {_first(m.skin_angle_deg):.1f} deg exceeds "
-                                           f"{cfg.max_skin_angle_deg:g} deg"))
+        out.append(
+            (
+                PathReason.SKIN_ANGLE,
+                f"angle to the skin normal {_first(m.skin_angle_deg):.1f} deg exceeds {cfg.max_skin_angle_deg:g} deg",
+            )
+        )
     if failed.get(PathReason.ORGAN_PATH):
-        out.append((PathReason.ORGAN_PATH, f"only {_first(m.organ_path_mm):.1f} mm of normal {m.host_organ} before the "
-                                           f"lesion (rule {m.organ_rule_mm:g} mm)"))
+        out.append(
+            (
+                PathReason.ORGAN_PATH,
+                f"only {_first(m.organ_path_mm):.1f} mm of normal {m.host_organ} before the "
+                f"lesion (rule {m.organ_rule_mm:g} mm)",
+            )
+        )
     if failed.get(PathReason.LUNG_OUTSIDE_LUNG):
         out.append((PathReason.LUNG_OUTSIDE_LUNG, "punctures the pleura to reach a target outside the lung"))
     return out

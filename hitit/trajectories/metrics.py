@@ -35,12 +35,14 @@ def skin_angle_deg(entries: np.ndarray, target: np.ndarray, normals: np.ndarray 
     back = entries - np.asarray(target, float)
     n = np.atleast_2d(np.asarray(normals, float))
     norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", back, back)), 1e-12) * np.maximum(
-        np.sqrt(np.einsum("ij,ij->i", n, n)), 1e-12)
+        np.sqrt(np.einsum("ij,ij->i", n, n)), 1e-12
+    )
     return np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", back, n) / norms, -1.0, 1.0)))
 
 
-def _sample_voxels(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float,
-                   back_mm: float | None = None) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+def _sample_voxels(
+    scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float, back_mm: float | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Nearest crop voxels (i, j, k), each (N, S) int, of samples about ``step_mm`` apart on each path, and their spacing (N,) mm.
 
     Samples run from the entry to the target, or only over the last ``back_mm`` before the target,
@@ -78,8 +80,14 @@ def _lookup(volume: np.ndarray, voxels: tuple[np.ndarray, np.ndarray, np.ndarray
     return np.take(flat, index)
 
 
-def _labels_along(scene: PreparedScene, volume: np.ndarray, entries: np.ndarray, target: np.ndarray,
-                  step_mm: float, back_mm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _labels_along(
+    scene: PreparedScene,
+    volume: np.ndarray,
+    entries: np.ndarray,
+    target: np.ndarray,
+    step_mm: float,
+    back_mm: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart (N, S), and the sample spacing (N,) mm.
 
     Samples run from the entry to the target, or only over the last ``back_mm`` before the target.
@@ -109,8 +117,11 @@ def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray
     """
     entries = np.atleast_2d(entries)
     n = len(entries)
-    zeros = {"pleural_punctures": np.zeros(n, dtype=int), "fissure_crossings": np.zeros(n, dtype=int),
-             "aerated_lung_mm": np.zeros(n)}
+    zeros = {
+        "pleural_punctures": np.zeros(n, dtype=int),
+        "fissure_crossings": np.zeros(n, dtype=int),
+        "aerated_lung_mm": np.zeros(n),
+    }
     if not scene.lung_names or n == 0:
         return zeros
     step = scene.config.lung_step_mm
@@ -134,8 +145,11 @@ def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray
     near_same = starts & (prev_last >= 0) & (gap_mm < scene.config.fissure_gap_mm) & (prev_label == labels)
     fissures = (near_other | direct).sum(axis=1)
     punctures = (starts & ~near_other & ~near_same).sum(axis=1)
-    return {"pleural_punctures": punctures, "fissure_crossings": fissures,
-            "aerated_lung_mm": inside.sum(axis=1) * dt[:, 0]}
+    return {
+        "pleural_punctures": punctures,
+        "fissure_crossings": fissures,
+        "aerated_lung_mm": inside.sum(axis=1) * dt[:, 0],
+    }
 
 
 def _segments_meet_box(scene: PreparedScene, entries: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -153,9 +167,13 @@ def _segments_meet_box(scene: PreparedScene, entries: np.ndarray, target: np.nda
     return (tmin <= tmax) & (tmax >= 0) & (tmin <= 1)
 
 
-def organ_path_before_lesion(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
-                             lesion: np.ndarray | None, lesion_extent_mm: float | None = None
-                             ) -> tuple[np.ndarray, str | None, float]:
+def organ_path_before_lesion(
+    scene: PreparedScene,
+    entries: np.ndarray,
+    target: np.ndarray,
+    lesion: np.ndarray | None,
+    lesion_extent_mm: float | None = None,
+) -> tuple[np.ndarray, str | None, float]:
     """Length (mm) of host-organ tissue crossed just before the lesion (or the target), the host name and its rule.
 
     The host is the organ with a minimum-path rule that contains the target's voxel; without one
@@ -223,9 +241,13 @@ def host_organ(scene: PreparedScene, target: np.ndarray) -> str | None:
 def min_path_rule(scene: PreparedScene, host: str) -> float:
     """The minimum normal-tissue path (mm) configured for organ ``host`` (longest matching key)."""
     from hitit.anatomy.catalogue import normalise_name
+
     key = normalise_name(host)
-    matches = [(len(k), v) for k, v in scene.config.min_organ_path_mm.items()
-               if key == normalise_name(k) or key.startswith(normalise_name(k) + "_")]
+    matches = [
+        (len(k), v)
+        for k, v in scene.config.min_organ_path_mm.items()
+        if key == normalise_name(k) or key.startswith(normalise_name(k) + "_")
+    ]
     return float(max(matches)[1]) if matches else 0.0
 
 
@@ -240,16 +262,24 @@ def soft_cost(scene: PreparedScene, length_mm, slack_mm, axial_deg, skin_deg, lu
     per_fissure = float(penalties.get("per_fissure_crossing", 0.0))
     per_puncture = float(penalties.get("per_extra_pleural_puncture", 0.0))
     per_30mm = float(penalties.get("per_30mm_aerated_lung", 0.0))
-    lung_cost = (per_fissure * lung["fissure_crossings"] + per_puncture * np.maximum(lung["pleural_punctures"] - 1, 0)
-                 + per_30mm * lung["aerated_lung_mm"] / 30.0)
+    lung_cost = (
+        per_fissure * lung["fissure_crossings"]
+        + per_puncture * np.maximum(lung["pleural_punctures"] - 1, 0)
+        + per_30mm * lung["aerated_lung_mm"] / 30.0
+    )
     missing = np.clip(1.0 - np.asarray(slack_mm, float) / cfg.margin_slack_reference_mm, 0.0, 1.0)
     skin = np.nan_to_num(np.asarray(skin_deg, float), nan=0.0)
-    return (w.length * np.asarray(length_mm, float) / cfg.needle_length_mm + w.margin_slack * missing
-            + w.axial_angle * np.asarray(axial_deg, float) / 90.0 + w.skin_angle * skin / 90.0 + w.lung * lung_cost)
+    return (
+        w.length * np.asarray(length_mm, float) / cfg.needle_length_mm
+        + w.margin_slack * missing
+        + w.axial_angle * np.asarray(axial_deg, float) / 90.0
+        + w.skin_angle * skin / 90.0
+        + w.lung * lung_cost
+    )
 
 
 def crop_mask(scene: PreparedScene, mask: np.ndarray) -> np.ndarray:
     """A full-grid mask cut to the scene's crop."""
     lo = scene.crop_lo
     hi = [lo[a] + scene.crop_grid.size[a] for a in range(3)]
-    return mask[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
+    return mask[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]

@@ -16,8 +16,16 @@ import numpy as np
 from hitit.trajectories.check import PathCheck, check_path, exact_clearance
 from hitit.trajectories.distance import PreparedScene
 from hitit.trajectories.feasibility import PathMeasurements, PathReason, failed_rules, refuse
-from hitit.trajectories.metrics import (axial_angle_deg, crop_mask, lesion_extent, lung_crossings,
-                                        organ_path_before_lesion, skin_angle_deg, soft_cost, target_in_lung)
+from hitit.trajectories.metrics import (
+    axial_angle_deg,
+    crop_mask,
+    lesion_extent,
+    lung_crossings,
+    organ_path_before_lesion,
+    skin_angle_deg,
+    soft_cost,
+    target_in_lung,
+)
 from hitit.trajectories.sampling import path_min_margin_slack, trace_paths
 
 #: Entries whose blocking structure is named exactly in a no-safe-path result (spread over the blocked ones) [D].
@@ -80,6 +88,7 @@ class TargetPlan:
         exact values of a path are those of its check.
         """
         from vtkmodules.util import numpy_support
+
         poly = self.skin.to_polydata()
         for name in ("feasible", "margin_slack_mm", "score", "length_mm", "reason", *self.margin_slack_groups):
             values = self.arrays[name]
@@ -97,13 +106,24 @@ class TargetPlan:
 
     def to_dict(self) -> dict:
         """JSON-ready result (no per-point arrays: see :meth:`accessibility_polydata`)."""
+
         def rows(checks: list[PathCheck]) -> list[dict]:
             return [{"rank": i + 1, **c.to_dict()} for i, c in enumerate(checks)]
-        return {"id": self.target_id, "frame": "LPS", "target_lps": [float(v) for v in self.target_lps], "status": self.status,
-                "message": self.message, "trajectories": rows(self.trajectories), "least_bad": rows(self.least_bad),
-                "blocking_structures": self.blocking_structures, "entries": self.counts,
-                "margin_slack_groups": self.margin_slack_groups,
-                "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()}, "config": self.config}
+
+        return {
+            "id": self.target_id,
+            "frame": "LPS",
+            "target_lps": [float(v) for v in self.target_lps],
+            "status": self.status,
+            "message": self.message,
+            "trajectories": rows(self.trajectories),
+            "least_bad": rows(self.least_bad),
+            "blocking_structures": self.blocking_structures,
+            "entries": self.counts,
+            "margin_slack_groups": self.margin_slack_groups,
+            "timings_s": {k: round(v, 4) for k, v in self.timings_s.items()},
+            "config": self.config,
+        }
 
 
 def _distinct(order: np.ndarray, points: np.ndarray, k: int, min_sep_mm: float) -> list[int]:
@@ -117,8 +137,9 @@ def _distinct(order: np.ndarray, points: np.ndarray, k: int, min_sep_mm: float) 
     return chosen
 
 
-def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target",
-                lesion_mask: np.ndarray | None = None) -> TargetPlan:
+def plan_target(
+    scene: PreparedScene, target_lps, skin, target_id: str = "target", lesion_mask: np.ndarray | None = None
+) -> TargetPlan:
     """Plan one target (LPS mm) over every candidate point of ``skin`` (a ``SkinSurface``).
 
     ``lesion_mask`` (full CT grid) enables the minimum normal-organ path rule up to the lesion
@@ -151,13 +172,17 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     lesion = None if lesion_mask is None else crop_mask(scene, lesion_mask)
     extent = None if lesion is None else lesion_extent(scene, lesion)
     organ_mm, host, rule = organ_path_before_lesion(scene, points[cand], target, lesion, extent)
-    refuse(reason, failed_rules(cfg, PathMeasurements(organ_path_mm=organ_mm, organ_rule_mm=rule, host_organ=host)),
-           cand)
+    refuse(
+        reason, failed_rules(cfg, PathMeasurements(organ_path_mm=organ_mm, organ_rule_mm=rule, host_organ=host)), cand
+    )
     cand = np.flatnonzero(reason == PathReason.FEASIBLE)
     lung = lung_crossings(scene, points[cand], target)
     in_lung = target_in_lung(scene, target)
-    refuse(reason, failed_rules(cfg, PathMeasurements(pleural_punctures=lung["pleural_punctures"],
-                                                      target_in_lung=in_lung)), cand)
+    refuse(
+        reason,
+        failed_rules(cfg, PathMeasurements(pleural_punctures=lung["pleural_punctures"], target_in_lung=in_lung)),
+        cand,
+    )
     kept = reason[cand] == PathReason.FEASIBLE
     cand, lung = cand[kept], {k: v[kept] for k, v in lung.items()}
     score = np.zeros(n)
@@ -169,13 +194,21 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
     order = cand[np.argsort(-score[cand], kind="stable")]
     trajectories = []
     for i in _distinct(order, points, cfg.top_k, cfg.min_entry_separation_mm):
-        check = check_path(scene, points[i], target, None if normals is None else normals[i], lesion_mask,
-                           lesion_extent_mm=extent)
+        check = check_path(
+            scene, points[i], target, None if normals is None else normals[i], lesion_mask, lesion_extent_mm=extent
+        )
         if check.feasible:  # always, as the map is conservative; a refusal here is never proposed
             trajectories.append(check)
-    arrays = {"feasible": feasible, "margin_slack_mm": np.nan_to_num(slack, nan=-np.inf), "score": score,
-              "length_mm": length, "reason": reason, "axial_angle_deg": axial, "skin_angle_deg": skin_deg,
-              "blocked_at_mm": blocked_at}
+    arrays = {
+        "feasible": feasible,
+        "margin_slack_mm": np.nan_to_num(slack, nan=-np.inf),
+        "score": score,
+        "length_mm": length,
+        "reason": reason,
+        "axial_angle_deg": axial,
+        "skin_angle_deg": skin_deg,
+        "blocked_at_mm": blocked_at,
+    }
     groups = margin_slack_group_names(scene)
     for g, name in enumerate(groups):
         values = np.full(n, -np.inf)
@@ -194,10 +227,26 @@ def plan_target(scene: PreparedScene, target_lps, skin, target_id: str = "target
         least_bad = _least_bad(scene, points, normals, target, reason, wide, length, axial, skin_deg, lesion_mask)
     timings["propose"] = time.perf_counter() - start
     status = "ok" if trajectories else "no_safe_path"
-    message = (f"{len(trajectories)} distinct safe trajectories out of {counts['feasible']} feasible entries."
-               if trajectories else _no_path_message(counts, blocking, cfg))
-    return TargetPlan(target_id, target, status, trajectories, least_bad, blocking, message, skin, arrays, counts,
-                      timings, cfg.to_dict(), groups)
+    message = (
+        f"{len(trajectories)} distinct safe trajectories out of {counts['feasible']} feasible entries."
+        if trajectories
+        else _no_path_message(counts, blocking, cfg)
+    )
+    return TargetPlan(
+        target_id,
+        target,
+        status,
+        trajectories,
+        least_bad,
+        blocking,
+        message,
+        skin,
+        arrays,
+        counts,
+        timings,
+        cfg.to_dict(),
+        groups,
+    )
 
 
 def margin_slack_group_names(scene: PreparedScene) -> dict[str, dict]:
@@ -210,8 +259,7 @@ def margin_slack_group_names(scene: PreparedScene) -> dict[str, dict]:
     labels = ["+".join(sorted({scene.rules[n].category for n in g.names})) for g in scene.groups]
     out: dict[str, dict] = {}
     for g, label in zip(scene.groups, labels):
-        name = (f"margin_slack_{label}_mm" if labels.count(label) == 1
-                else f"margin_slack_{label}_{g.margin_mm:g}mm_mm")
+        name = f"margin_slack_{label}_mm" if labels.count(label) == 1 else f"margin_slack_{label}_{g.margin_mm:g}mm_mm"
         out[name] = {"margin_mm": g.margin_mm, "categories": label.split("+"), "structures": list(g.names)}
     return out
 
@@ -223,7 +271,7 @@ def _blocking_summary(scene: PreparedScene, points, target, reason, slack) -> di
         # the least-blocked ones first (they tell what stands in the way of the best paths), then a spread
         by_slack = blocked[np.argsort(-slack[blocked], kind="stable")]
         half = EXPLAINED_ENTRIES // 2
-        blocked = np.unique(np.r_[by_slack[:half], by_slack[half::max(1, len(by_slack) // half)]])
+        blocked = np.unique(np.r_[by_slack[:half], by_slack[half :: max(1, len(by_slack) // half)]])
     counts: dict[str, int] = {}
     for i in blocked:
         names = exact_clearance(scene, points[i], target)[1]
@@ -240,8 +288,10 @@ def _least_bad(scene, points, normals, target, reason, slack, length, axial, ski
     if len(reach) == 0:
         return []
     deficit = np.maximum(-np.nan_to_num(slack[reach], nan=0.0) - scene.tolerance_mm, 0.0)
-    excess = (np.maximum(axial[reach] - cfg.axial_limit_deg, 0.0)
-              + np.maximum(np.nan_to_num(skin_deg[reach]) - cfg.max_skin_angle_deg, 0.0)) / 10.0
+    excess = (
+        np.maximum(axial[reach] - cfg.axial_limit_deg, 0.0)
+        + np.maximum(np.nan_to_num(skin_deg[reach]) - cfg.max_skin_angle_deg, 0.0)
+    ) / 10.0
     excess += np.maximum(length[reach] - cfg.needle_length_mm, 0.0) / 10.0
     order = reach[np.lexsort((length[reach], deficit + excess))]
     chosen = _distinct(order, points, cfg.least_bad_k, cfg.min_entry_separation_mm)
@@ -253,6 +303,9 @@ def _no_path_message(counts: dict[str, int], blocking: dict[str, int], cfg) -> s
     if counts["total"] - counts[PathReason.NOT_CANDIDATE.description] == counts[PathReason.BEYOND_NEEDLE.description]:
         return f"No safe path: no candidate skin point lies within the {cfg.needle_length_mm:g} mm needle length."
     names = ", ".join(list(blocking)[:5]) or "none"
-    parts = [f"{counts[r.description]} {r.description}" for r in PathReason
-             if r >= PathReason.HARD_STRUCTURE and counts[r.description]]
+    parts = [
+        f"{counts[r.description]} {r.description}"
+        for r in PathReason
+        if r >= PathReason.HARD_STRUCTURE and counts[r.description]
+    ]
     return "No safe path: " + "; ".join(parts) + f". Blocking structures (first met from the skin): {names}."

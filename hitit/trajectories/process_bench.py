@@ -23,9 +23,14 @@ from pathlib import Path
 from hitit.trajectories.bench_case import FULL_GRID, SMALL_GRID, bench_case_shapes, write_bench_case
 
 #: Progress messages of ``hitit plan`` that start a stage, and the stage they start (in order).
-STAGE_OF_MESSAGE = (("Body and skin", "body_and_skin"), ("Measuring lesions", "lesion_measurement"),
-                    ("Preparing distance maps", "distance_maps"), ("Trajectories for", "trajectories"),
-                    ("Allocating injectate", "allocation_and_deposits"), ("Plan complete", "report_and_write"))
+STAGE_OF_MESSAGE = (
+    ("Body and skin", "body_and_skin"),
+    ("Measuring lesions", "lesion_measurement"),
+    ("Preparing distance maps", "distance_maps"),
+    ("Trajectories for", "trajectories"),
+    ("Allocating injectate", "allocation_and_deposits"),
+    ("Plan complete", "report_and_write"),
+)
 
 
 def _run(command: list[str]) -> tuple[float, float, list[tuple[float, str]], str]:
@@ -78,34 +83,64 @@ def run_process_bench(small: bool = False, repeats: int = 1) -> dict:
         # made by a child process: a child's peak memory counts from its parent's at the fork, so the
         # benchmark process itself stays small
         start = time.perf_counter()
-        _run([python, "-c", f"from hitit.trajectories.bench_case import write_bench_case; "
-                            f"write_bench_case({str(Path(tmp) / 'case')!r}, {small!r})"])
+        _run(
+            [
+                python,
+                "-c",
+                f"from hitit.trajectories.bench_case import write_bench_case; "
+                f"write_bench_case({str(Path(tmp) / 'case')!r}, {small!r})",
+            ]
+        )
         files = write_bench_case(Path(tmp) / "case", small)  # the paths of the case just written
         case_s = time.perf_counter() - start
         startup = [_run([python, "-c", "import hitit.cli.main, hitit.cli.plan_cmd"])[0] for _ in range(repeats)]
         runs, baselines = [], []
         for n in range(repeats):
             out = Path(tmp) / f"plan-{n}"
-            wall, rss, lines, _ = _run([python, "-m", "hitit", "plan", "--ct", str(files.ct), "--structures",
-                                        str(files.structures), "--lesions", str(files.lesions), "--out", str(out)])
+            wall, rss, lines, _ = _run(
+                [
+                    python,
+                    "-m",
+                    "hitit",
+                    "plan",
+                    "--ct",
+                    str(files.ct),
+                    "--structures",
+                    str(files.structures),
+                    "--lesions",
+                    str(files.lesions),
+                    "--out",
+                    str(out),
+                ]
+            )
             plan = json.loads((out / "plan.json").read_text())
             runs.append((wall, rss, _stages(wall, lines, statistics.median(startup), plan), plan))
-            b_wall, b_rss, _, b_out = _run([python, "-m", "hitit.trajectories.baseline", str(files.ct),
-                                            str(files.structures), str(files.lesions)])
+            b_wall, b_rss, _, b_out = _run(
+                [python, "-m", "hitit.trajectories.baseline", str(files.ct), str(files.structures), str(files.lesions)]
+            )
             baselines.append((b_wall, b_rss, json.loads(b_out)))
     wall, rss, stages, plan = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     b_wall, b_rss, baseline = sorted(baselines, key=lambda r: r[0])[len(baselines) // 2]
     checked = [t for lesion in plan["lesions"] for t in lesion["trajectories"]]
     return {
-        "case": {"size": list((SMALL_GRID if small else FULL_GRID)[0]), "spacing_mm": list((SMALL_GRID if small else FULL_GRID)[1]),
-                 "structures": len(bench_case_shapes())},
+        "case": {
+            "size": list((SMALL_GRID if small else FULL_GRID)[0]),
+            "spacing_mm": list((SMALL_GRID if small else FULL_GRID)[1]),
+            "structures": len(bench_case_shapes()),
+        },
         "case_generation_s": round(case_s, 2),
-        "process_s": round(wall, 3), "process_peak_memory_mb": round(rss, 1), "stages_s": stages,
-        "baseline_process_s": round(b_wall, 3), "baseline_peak_memory_mb": round(b_rss, 1),
+        "process_s": round(wall, 3),
+        "process_peak_memory_mb": round(rss, 1),
+        "stages_s": stages,
+        "baseline_process_s": round(b_wall, 3),
+        "baseline_peak_memory_mb": round(b_rss, 1),
         "baseline_stages_s": {k: round(v, 3) for k, v in baseline["stages_s"].items()},
         "process_speedup": round(b_wall / wall, 2),
-        "process_runs_s": [round(r[0], 3) for r in runs], "baseline_runs_s": [round(b[0], 3) for b in baselines],
-        "proposed_paths": len(checked), "proposed_paths_exactly_safe": sum(bool(t["feasible"]) for t in checked),
+        "process_runs_s": [round(r[0], 3) for r in runs],
+        "baseline_runs_s": [round(b[0], 3) for b in baselines],
+        "proposed_paths": len(checked),
+        "proposed_paths_exactly_safe": sum(bool(t["feasible"]) for t in checked),
         "feasible_entries": sum(lesion["entries"]["feasible"] for lesion in plan["lesions"]),
-        "baseline_clear_entries": baseline["clear"], "baseline_entries_in_reach": baseline["entries_in_reach"],
+        "baseline_clear_entries": baseline["clear"],
+        "baseline_entries_in_reach": baseline["entries_in_reach"],
     }

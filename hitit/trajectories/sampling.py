@@ -150,7 +150,7 @@ class FieldLookup:
         self.size = tuple(int(v) for v in grid.size)
         self.top = [np.float32(v - 1) for v in self.size]
         ni, nj, nk = self.size
-        self.itype = np.int32 if ni * nj * nk < 2 ** 31 - 1 else np.int64
+        self.itype = np.int32 if ni * nj * nk < 2**31 - 1 else np.int64
         self.stride_j, self.stride_k = self.itype(ni), self.itype(ni * nj)
         self.groups = len(scene.groups)
         if scene.groups:
@@ -270,8 +270,9 @@ class FieldLookup:
         return out, inside
 
 
-def path_min_margin_slack(scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float = 1.0,
-                          chunk: int = 4096) -> np.ndarray:
+def path_min_margin_slack(
+    scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float = 1.0, chunk: int = 4096
+) -> np.ndarray:
     """Smallest nearest-voxel lower bound of F (mm) over samples at most ``step_mm`` apart along each whole path.
 
     Unlike :func:`trace_paths` it does not stop at the first violation, so it tells how deep the
@@ -319,8 +320,13 @@ class _Rays:
         return tuple(out)
 
 
-def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
-                coarse_mm: float | None = None, fine_mm: float | None = None) -> PathSlack:
+def trace_paths(
+    scene: PreparedScene,
+    entries: np.ndarray,
+    target: np.ndarray,
+    coarse_mm: float | None = None,
+    fine_mm: float | None = None,
+) -> PathSlack:
     """Certify the paths ``entries[n] -> target`` (LPS mm) against the margin slack field; see the module proof."""
     cfg = scene.config
     coarse = cfg.coarse_step_mm if coarse_mm is None else coarse_mm
@@ -337,8 +343,9 @@ def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
     if n == 0 or not groups:
         # no path, or no hard structure within reach (the field is a constant >= the reach): nothing blocks
         clear[:] = min(float(scene.field_mm.flat[0]), cfg.margin_slack_cap_mm) if groups == 0 else np.inf
-        return PathSlack(np.ones(n, bool), clear.astype(float), blocked, np.full(n, -1, np.intp), 0,
-                             gclear.astype(float))
+        return PathSlack(
+            np.ones(n, bool), clear.astype(float), blocked, np.full(n, -1, np.intp), 0, gclear.astype(float)
+        )
     rays = _Rays(look, entries, target)
     # the target, common to every path, is sampled once (a closest approach is often at the tip)
     x = look.index(target[None, :])[0].astype(np.float32)
@@ -421,13 +428,29 @@ def trace_paths(scene: PreparedScene, entries: np.ndarray, target: np.ndarray,
         _, _, values = look.nearest(*rays.points(where, tb))
         group_at[where] = np.argmin(np.stack(values), axis=0)
     cap = np.float32(cfg.margin_slack_cap_mm)
-    return PathSlack(feasible, np.minimum(clear, cap).astype(float), blocked, group_at, evaluated,
-                         np.minimum(gclear, cap).astype(float))
+    return PathSlack(
+        feasible,
+        np.minimum(clear, cap).astype(float),
+        blocked,
+        group_at,
+        evaluated,
+        np.minimum(gclear, cap).astype(float),
+    )
 
 
-def _interval_search(look: FieldLookup, rays: _Rays, ids: np.ndarray, start: np.ndarray, end: np.ndarray,
-                     coarse: float, fine: float, tol: np.float32, clear: np.ndarray, gclear: np.ndarray,
-                     blocked: np.ndarray) -> int:
+def _interval_search(
+    look: FieldLookup,
+    rays: _Rays,
+    ids: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    coarse: float,
+    fine: float,
+    tol: np.float32,
+    clear: np.ndarray,
+    gclear: np.ndarray,
+    blocked: np.ndarray,
+) -> int:
     """Certify ``[start, end]`` (mm from the entry) of paths ``ids`` (distinct) by interval refinement.
 
     Slacks are updated and violations recorded in ``blocked`` in place; a path of ``ids`` left
@@ -465,7 +488,9 @@ def _interval_search(look: FieldLookup, rays: _Rays, ids: np.ndarray, start: np.
 
     while len(pid):
         # a path with a violation is infeasible: refining it further cannot change the verdict
-        open_ = (_interval_bound(ca, cb, step, shift, tol) < -tol) & ~(np.isfinite(first_bad[pid]) | np.isfinite(blocked[pid]))
+        open_ = (_interval_bound(ca, cb, step, shift, tol) < -tol) & ~(
+            np.isfinite(first_bad[pid]) | np.isfinite(blocked[pid])
+        )
         pid, t0, step, ca, cb, tight = keep_only(open_)
         if not len(pid):
             break
@@ -557,8 +582,16 @@ def _min_into(dest: np.ndarray, pid: np.ndarray, values: np.ndarray) -> None:
     dest[p] = np.minimum(dest[p], np.minimum.reduceat(values, starts))
 
 
-def _evaluate(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, tol: np.float32,
-              clear: np.ndarray, gclear: np.ndarray, first_bad: np.ndarray) -> np.ndarray:
+def _evaluate(
+    look: FieldLookup,
+    rays: _Rays,
+    pid: np.ndarray,
+    t: np.ndarray,
+    tol: np.float32,
+    clear: np.ndarray,
+    gclear: np.ndarray,
+    first_bad: np.ndarray,
+) -> np.ndarray:
     """Per-group nearest-voxel lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (adjacent per path).
 
     Slacks are updated, and ``first_bad`` gets the smallest ``t`` of a certain violation
@@ -576,8 +609,9 @@ def _evaluate(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, to
     return low
 
 
-def _trilinear(look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, clear: np.ndarray,
-               gclear: np.ndarray) -> np.ndarray:
+def _trilinear(
+    look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, clear: np.ndarray, gclear: np.ndarray
+) -> np.ndarray:
     """Per-group trilinear lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (-inf outside the
     crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds.
     """

@@ -25,6 +25,7 @@ from hitit_slicer.teaching_case import loadTeachingCase
 @dataclass
 class Planned:
     """A planned teaching case: the scene's context, the loaded nodes, the parameters, the session and plan.json."""
+
     context: object
     case: object
     parameters: object
@@ -44,11 +45,19 @@ def planTeachingCase(context, files, only=None, **values):
     case = loadTeachingCase(context, paths=files)
     if only:
         segmentation = case.lesions.GetSegmentation()
-        for name in [n for n in (segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
-                     if n not in only]:
+        for name in [
+            n
+            for n in (segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments()))
+            if n not in only
+        ]:
             segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName(name))
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions, protocol="pv10", **values)
+    parameters = planner.PlannerParameters(
+        inputVolume=case.ct,
+        structuresSegmentation=case.structures,
+        lesionsSegmentation=case.lesions,
+        protocol="pv10",
+        **values,
+    )
     session = planner.PlannerSession(context)
     return Planned(context, case, parameters, session, planner.plan(context, parameters, session))
 
@@ -81,8 +90,11 @@ def trajectoryLinesAreThePlansInRAS(planned, workDir):
         lps = np.array([trajectory["entry_lps"], trajectory["target_lps"]])
         np.testing.assert_allclose(points, lps * [-1, -1, 1], atol=0.01)
         assert node.GetAttribute(planner.LESION_ATTRIBUTE) == lesionId and node.GetLocked()
-        color = colours.UNSAFE_COLOR if not trajectory["feasible"] else (
-            colours.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else colours.SAFE_COLOR)
+        color = (
+            colours.UNSAFE_COLOR
+            if not trajectory["feasible"]
+            else (colours.MARGINAL_COLOR if trajectory["margin_slack_mm"] < comfortable else colours.SAFE_COLOR)
+        )
         np.testing.assert_allclose(node.GetDisplayNode().GetSelectedColor(), color, atol=1e-6)
     assert any(trajectory["feasible"] for _, trajectory in expected.values())
 
@@ -93,8 +105,9 @@ def bodySurfaceDistanceMm(ct_node, points_ras):
 
     volume = nodes.volumeFromNode(ct_node)
     body = volume.grid.image_from_array((slicer.util.arrayFromVolume(ct_node) > -500).astype(np.uint8))
-    distance = sitk.GetArrayFromImage(sitk.SignedMaurerDistanceMap(body, insideIsPositive=False, squaredDistance=False,
-                                                                 useImageSpacing=True))
+    distance = sitk.GetArrayFromImage(
+        sitk.SignedMaurerDistanceMap(body, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    )
     index = np.rint(volume.grid.lps_to_index(np.asarray(points_ras) * [-1, -1, 1])).astype(int)
     index = np.clip(index, 0, np.array(volume.grid.size) - 1)
     return np.abs(distance[index[:, 2], index[:, 1], index[:, 0]])
@@ -156,23 +169,41 @@ def lesionTableShowsThePlan(planned, workDir):
     column = {name: index for index, name in enumerate(LESION_COLUMNS)}
     for row, lesion in enumerate(content["lesions"]):
         assert table.GetCellText(row, column["id"]) == lesion["id"]
-        close(float(table.GetCellText(row, column["volume_ml"])), lesion["measurement"]["volume_ml"], 0.005, "volume_ml of " + lesion["id"])
-        close(float(table.GetCellText(row, column["longest_diameter_mm"])), lesion["measurement"]["longest_diameter_mm"], 0.05,
-              "longest diameter of " + lesion["id"])
+        close(
+            float(table.GetCellText(row, column["volume_ml"])),
+            lesion["measurement"]["volume_ml"],
+            0.005,
+            "volume_ml of " + lesion["id"],
+        )
+        close(
+            float(table.GetCellText(row, column["longest_diameter_mm"])),
+            lesion["measurement"]["longest_diameter_mm"],
+            0.05,
+            "longest diameter of " + lesion["id"],
+        )
 
 
 def aortaPath(truth):
     """The teaching case's known unsafe path through the aorta (truth.json, LPS mm)."""
-    return next(path for lesion in truth["lesions"].values() for path in lesion["example_paths"]
-                if not path["safe"] and "aorta" in path["crosses"])
+    return next(
+        path
+        for lesion in truth["lesions"].values()
+        for path in lesion["example_paths"]
+        if not path["safe"] and "aorta" in path["crosses"]
+    )
 
 
 def lineThroughTheAortaIsUnsafe(planned, workDir):
     """A line drawn along the teaching case's known path through the aorta: UNSAFE, the aorta named, the core's reasons shown."""
     context, case, parameters, session, content = planned.unpack()
     path = aortaPath(case.truth())
-    line = nodes.addLine(context, "drawn", np.multiply(path["entry_lps"], [-1, -1, 1]), np.multiply(path["target_lps"], [-1, -1, 1]),
-                         locked=False)
+    line = nodes.addLine(
+        context,
+        "drawn",
+        np.multiply(path["entry_lps"], [-1, -1, 1]),
+        np.multiply(path["target_lps"], [-1, -1, 1]),
+        locked=False,
+    )
     summary = planner.checkLine(session, line)
     assert not summary["feasible"] and "aorta" in summary["blocking"]
     assert summary["violations"] and any("aorta" in reason for reason in summary["violations"])
@@ -187,7 +218,9 @@ def proposedTrajectoryIsSafe(planned, workDir):
     proposed = [t for lesion in content["lesions"] for t in lesion["trajectories"]]
     assert len(proposed) >= len(content["lesions"]) and all(t["feasible"] for t in proposed)
     for t in proposed:
-        line = nodes.addLine(context, "drawn", np.multiply(t["entry_lps"], [-1, -1, 1]), np.multiply(t["target_lps"], [-1, -1, 1]))
+        line = nodes.addLine(
+            context, "drawn", np.multiply(t["entry_lps"], [-1, -1, 1]), np.multiply(t["target_lps"], [-1, -1, 1])
+        )
         summary = planner.checkLine(session, line)
         assert summary["feasible"] and not summary["violations"] and not summary["blocking"], (t["rank"], summary)
         close(summary["minClearanceMm"], t["min_clearance_mm"], 0.05, "minimum clearance")
@@ -208,7 +241,9 @@ def everyRuleTheCoreBreaksIsShown(planned, workDir):
     for start, words in ((tooLong, "exceeds the usable needle length"), (steep, "angle to the axial plane")):
         line = nodes.addLine(context, "drawn", start * [-1, -1, 1], target * [-1, -1, 1])
         summary = planner.checkLine(session, line)
-        assert not summary["feasible"] and any(words in reason for reason in summary["violations"]), summary["violations"]
+        assert not summary["feasible"] and any(words in reason for reason in summary["violations"]), summary[
+            "violations"
+        ]
         text = planner.formatLineCheck(summary)
         assert text.startswith("UNSAFE") and words in text, text
         context.scene.RemoveNode(line)
@@ -253,7 +288,9 @@ def exportWritesANewFolder(planned, workDir):
     assert (chosen / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
     for folder in (first, second):
         written = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-        assert written["frame"] == "LPS" and [lesion["id"] for lesion in written["lesions"]] == [lesion["id"] for lesion in content["lesions"]]
+        assert written["frame"] == "LPS" and [lesion["id"] for lesion in written["lesions"]] == [
+            lesion["id"] for lesion in content["lesions"]
+        ]
         assert (folder / "trajectories.mrk.json").is_file()
     parameters.exportDirectory = workDir / "missing"
     with raises(ValueError, "does not exist"):
@@ -273,18 +310,27 @@ def exportedFilesLoadWhereThePlanSays(planned, workDir):
     for line in lines:
         assert line.IsA("vtkMRMLMarkupsLineNode")
         trajectory = expected[line.GetName()]
-        np.testing.assert_allclose(nodes.controlPointsWorld(line),
-                                   np.array([trajectory["entry_lps"], trajectory["target_lps"]]) * [-1, -1, 1], atol=0.01)
-    deposits = {lesion["id"]: [d["point_lps"] for p in lesion["deposits"]["paths"] for d in p["deposits"]]
-                for lesion in content["lesions"] if lesion.get("deposits")}
+        np.testing.assert_allclose(
+            nodes.controlPointsWorld(line),
+            np.array([trajectory["entry_lps"], trajectory["target_lps"]]) * [-1, -1, 1],
+            atol=0.01,
+        )
+    deposits = {
+        lesion["id"]: [d["point_lps"] for p in lesion["deposits"]["paths"] for d in p["deposits"]]
+        for lesion in content["lesions"]
+        if lesion.get("deposits")
+    }
     loaded = storage.loadMarkups(context, folder / "deposits.mrk.json")
     all_points = np.concatenate([nodes.controlPointsWorld(node) for node in loaded])
     np.testing.assert_allclose(all_points, np.concatenate(list(deposits.values())) * [-1, -1, 1], atol=0.01)
     for lesion in content["lesions"]:
         model = storage.loadModel(context, folder / f"accessibility_{lesion['id']}.vtp")
         core = session.plan.lesion(lesion["id"]).target.accessibility_polydata()
-        np.testing.assert_allclose(vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
-                                   vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1], atol=1e-3)
+        np.testing.assert_allclose(
+            vtk_to_numpy(model.GetPolyData().GetPoints().GetData()),
+            vtk_to_numpy(core.GetPoints().GetData()) * [-1, -1, 1],
+            atol=1e-3,
+        )
     # the plan's lesion masks: one segment per lesion, on the CT voxels the plan measured
     segmentation = storage.loadSegmentation(context, folder / "lesions.seg.nrrd")
     written = nodes.masksFromSegmentation(context, segmentation, case.ct)
@@ -305,20 +351,28 @@ def statedContrastReachesTheCore(context, files):
     assert content["contrast"]["enhanced"] is False and "stated by the user" in content["contrast"]["source"]
     assert any("Contrast stated as 'no'" in warning for warning in content["warnings"]), content["warnings"]
     necrosis = content["lesions"][0]["measurement"]["necrosis"]
-    assert necrosis["status"] == "not assessed" and necrosis["fraction"] is None and "not contrast-enhanced" in necrosis["reason"]
+    assert (
+        necrosis["status"] == "not assessed"
+        and necrosis["fraction"] is None
+        and "not contrast-enhanced" in necrosis["reason"]
+    )
     with raises(ValueError, "fromHeader, yes, no"):
         planner.planSettings(planner.PlannerParameters(contrast="maybe"))
 
 
 def replanningAndClosingTheScene(context, files):
     """Re-planning replaces the Planner's own nodes and no other; closing the scene drops the in-memory plan."""
-    case, parameters, session, content = planTeachingCase(context, files, only=("L1",), trajectoriesPerLesion=2).unpack()[1:]
+    case, parameters, session, content = planTeachingCase(
+        context, files, only=("L1",), trajectoriesPerLesion=2
+    ).unpack()[1:]
     mine = nodes.addLine(context, "my own line", [0, 0, 0], [10, 0, 0])
     myTable = context.scene.AddNewNodeByClass("vtkMRMLTableNode", "my table")
     parameters.depositTrajectory = context.scene.GetFirstNodeByName(f"{content['lesions'][0]['id']}-T1")
     planner.placeDeposits(context, parameters)
-    counts = {cls: context.scene.GetNumberOfNodesByClass(cls) for cls in
-              ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode", "vtkMRMLMarkupsFiducialNode")}
+    counts = {
+        cls: context.scene.GetNumberOfNodesByClass(cls)
+        for cls in ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode", "vtkMRMLMarkupsFiducialNode")
+    }
     table, model = parameters.lesionTable, parameters.accessibilityModel
     again = planner.plan(context, parameters, session)
     assert [lesion["id"] for lesion in again["lesions"]] == [lesion["id"] for lesion in content["lesions"]]
@@ -326,7 +380,9 @@ def replanningAndClosingTheScene(context, files):
     assert myTable.GetScene() is context.scene
     assert parameters.lesionTable is table and parameters.accessibilityModel is model
     assert parameters.deposits is None  # the old plan's deposits are gone with it
-    assert context.scene.GetNumberOfNodesByClass("vtkMRMLMarkupsFiducialNode") == counts["vtkMRMLMarkupsFiducialNode"] - 1
+    assert (
+        context.scene.GetNumberOfNodesByClass("vtkMRMLMarkupsFiducialNode") == counts["vtkMRMLMarkupsFiducialNode"] - 1
+    )
     for cls in ("vtkMRMLMarkupsLineNode", "vtkMRMLTableNode", "vtkMRMLModelNode"):
         assert context.scene.GetNumberOfNodesByClass(cls) == counts[cls], cls
     lines = roleNodes(context, "vtkMRMLMarkupsLineNode", planner.ROLE_TRAJECTORY)
@@ -336,7 +392,9 @@ def replanningAndClosingTheScene(context, files):
     best = again["lesions"][0]["trajectories"][0]
     context.scene.Clear(0)
     assert session.plan is None
-    line = nodes.addLine(context, "drawn", np.multiply(best["entry_lps"], [-1, -1, 1]), np.multiply(best["target_lps"], [-1, -1, 1]))
+    line = nodes.addLine(
+        context, "drawn", np.multiply(best["entry_lps"], [-1, -1, 1]), np.multiply(best["target_lps"], [-1, -1, 1])
+    )
     with raises(ValueError, "Press Plan first"):
         planner.checkLine(session, line)
     with raises(ValueError, "Press Plan first"):
@@ -353,8 +411,9 @@ def parentTransformMovesThePlan(context, files, baseline: dict):
     transform.SetMatrixTransformToParent(vtkMatrixFromArray(matrix))
     for node in (case.ct, case.structures, case.lesions):
         node.SetAndObserveTransformNodeID(transform.GetID())
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions, protocol="pv10")
+    parameters = planner.PlannerParameters(
+        inputVolume=case.ct, structuresSegmentation=case.structures, lesionsSegmentation=case.lesions, protocol="pv10"
+    )
     moved = planner.plan(context, parameters, planner.PlannerSession(context))
     original = baseline
     shift_lps = shift_ras * [-1, -1, 1]
@@ -374,8 +433,9 @@ def nonLinearTransformIsRefused(context, files):
     case = loadTeachingCase(context, paths=files)
     grid = context.scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
     case.ct.SetAndObserveTransformNodeID(grid.GetID())
-    parameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                           lesionsSegmentation=case.lesions)
+    parameters = planner.PlannerParameters(
+        inputVolume=case.ct, structuresSegmentation=case.structures, lesionsSegmentation=case.lesions
+    )
     with raises(ValueError, "non-linear transform warp"):
         planner.plan(context, parameters, planner.PlannerSession(context))
 
@@ -402,7 +462,16 @@ def seedGrownLesionsKeepTheirIds(context, files):
 
 
 #: Scenarios that only read a planned teaching case (they share one plan).
-READ_ONLY = (trajectoryLinesAreThePlansInRAS, accessibilityModelLiesOnTheSkin, colouringAppliesAtOnce,
-             contrastIsReadFromTheCTHeader, lesionTableShowsThePlan, lineThroughTheAortaIsUnsafe, proposedTrajectoryIsSafe,
-             everyRuleTheCoreBreaksIsShown,
-             depositsAreLabelledByDepth, exportWritesANewFolder, exportedFilesLoadWhereThePlanSays)
+READ_ONLY = (
+    trajectoryLinesAreThePlansInRAS,
+    accessibilityModelLiesOnTheSkin,
+    colouringAppliesAtOnce,
+    contrastIsReadFromTheCTHeader,
+    lesionTableShowsThePlan,
+    lineThroughTheAortaIsUnsafe,
+    proposedTrajectoryIsSafe,
+    everyRuleTheCoreBreaksIsShown,
+    depositsAreLabelledByDepth,
+    exportWritesANewFolder,
+    exportedFilesLoadWhereThePlanSays,
+)

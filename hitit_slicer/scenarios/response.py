@@ -20,10 +20,29 @@ EXAMPLE_STUDY = {
     "patient": "anonymised id",
     "timepoints": [{"id": "BL", "date": "2026-01-05"}, {"id": "W8", "date": "2026-03-02"}],
     "lesions": [
-        {"id": "L1", "organ": "liver", "nodal": False, "role": "target", "injected_from": "BL", "measurements": {"BL": 40.0, "W8": 28.0}},
-        {"id": "N1", "organ": "lymph node", "nodal": True, "role": "target", "injected_from": None,
-         "measurements": {"BL": 17.0, "W8": "too-small"}},
-        {"id": "P1", "organ": "peritoneum", "role": "non-target", "injected_from": None, "status": {"BL": "present", "W8": "present"}},
+        {
+            "id": "L1",
+            "organ": "liver",
+            "nodal": False,
+            "role": "target",
+            "injected_from": "BL",
+            "measurements": {"BL": 40.0, "W8": 28.0},
+        },
+        {
+            "id": "N1",
+            "organ": "lymph node",
+            "nodal": True,
+            "role": "target",
+            "injected_from": None,
+            "measurements": {"BL": 17.0, "W8": "too-small"},
+        },
+        {
+            "id": "P1",
+            "organ": "peritoneum",
+            "role": "non-target",
+            "injected_from": None,
+            "status": {"BL": "present", "W8": "present"},
+        },
     ],
     "new_lesions": [{"id": "X1", "timepoint": "W8", "organ": "lung", "measurable": True, "measurements": {"W8": 12.0}}],
 }
@@ -42,7 +61,9 @@ def twoTimepointStudy(context, parameters):
         volumeNode.SetAttribute(response.DATE_ATTRIBUTE, name.split()[-1])
     points = response.timepointsFromVolumes(context, parameters)
     assert [t["id"] for t in points] == ["BL", "W8"], points
-    response.addOrUpdateLesion(context, parameters, {"id": "L1", "role": "target", "organ": "liver", "nodal": False, "injected_from": "BL"})
+    response.addOrUpdateLesion(
+        context, parameters, {"id": "L1", "role": "target", "organ": "liver", "nodal": False, "injected_from": "BL"}
+    )
     response.addOrUpdateLesion(context, parameters, {"id": "L2", "role": "target", "organ": "lung", "nodal": False})
     assert parameters.studyTable.GetNumberOfRows() == 4
 
@@ -66,7 +87,12 @@ def studyFromLinesAndResponse(context, workDir):
     assert study_table.responseCategory(content, "iRECIST", "W8") == "iPR"
     assert study_table.responseCategory(content, "itRECIST", "W8", "injected") == "iPR"
     assert study_table.responseCategory(content, "itRECIST", "W8", "non_injected") == "iPR"
-    close(content["timepoints"][1]["criteria"]["RECIST1.1"]["change_from_baseline_pct"], -35.0, 1e-3, "change from baseline")
+    close(
+        content["timepoints"][1]["criteria"]["RECIST1.1"]["change_from_baseline_pct"],
+        -35.0,
+        1e-3,
+        "change from baseline",
+    )
     for criterion in study_table.CRITERIA:
         table = response.responseTableNode(parameters, criterion)
         columns = [name for name, _ in study_table.RESPONSE_COLUMNS[criterion]]
@@ -80,8 +106,10 @@ def studyFromLinesAndResponse(context, workDir):
     # waterfall: overall, injected and non-injected bars kept apart; spider: 3 stream sums and 2 target lesions
     waterfall, spider = parameters.waterfallChart, parameters.spiderChart
     assert waterfall.GetNumberOfPlotSeriesNodes() == 3 and spider.GetNumberOfPlotSeriesNodes() == 5
-    bars = {waterfall.GetNthPlotSeriesNode(i).GetAttribute(response.STREAM_ATTRIBUTE): waterfall.GetNthPlotSeriesNode(i)
-            for i in range(3)}
+    bars = {
+        waterfall.GetNthPlotSeriesNode(i).GetAttribute(response.STREAM_ATTRIBUTE): waterfall.GetNthPlotSeriesNode(i)
+        for i in range(3)
+    }
     assert set(bars) == {"overall", "injected", "non_injected"}
     for stream, series in bars.items():
         assert series.GetPlotType() == slicer.vtkMRMLPlotSeriesNode.PlotTypeBar
@@ -114,8 +142,11 @@ def importExportStudy(context, workDir):
     assert response.studyDict(context, parameters) == imported
     for name in ("exported.json", "exported.csv"):
         path = response.exportStudy(context, parameters, workDir / name)
-        response.setStudyDict(context, parameters, {"patient": "", "timepoints": [{"id": "BL", "date": "2020-01-01"}],
-                                                    "lesions": [], "new_lesions": []})
+        response.setStudyDict(
+            context,
+            parameters,
+            {"patient": "", "timepoints": [{"id": "BL", "date": "2020-01-01"}], "lesions": [], "new_lesions": []},
+        )
         assert parameters.studyTable.GetNumberOfRows() == 0
         parameters.patient = "anonymised id"
         assert response.importStudy(context, parameters, path) == imported
@@ -157,12 +188,22 @@ def measureFromSegment(context, workDir):
     result = response.measureFromSegment(context, parameters, "L1", "BL")
     close(result["longestDiameterMm"], 30.0, 2.0, "longest diameter")
     close(result["shortAxisMm"], 20.0, 2.0, "short axis")
-    close(response.studyDict(context, parameters)["lesions"][0]["measurements"]["BL"], result["longestDiameterMm"], 1e-6, "stored")
+    close(
+        response.studyDict(context, parameters)["lesions"][0]["measurements"]["BL"],
+        result["longestDiameterMm"],
+        1e-6,
+        "stored",
+    )
     lineNode = response.measurementLine(context, "L1", "BL", create=False)
     assert lineNode is not None
     close(lineNode.GetLineLengthWorld(), result["longestDiameterMm"], 1e-3, "line length")
     response.updateStudyFromLines(context, parameters, strict=True)  # the line and the table agree
-    close(response.studyDict(context, parameters)["lesions"][0]["measurements"]["BL"], result["longestDiameterMm"], 1e-3, "after lines")
+    close(
+        response.studyDict(context, parameters)["lesions"][0]["measurements"]["BL"],
+        result["longestDiameterMm"],
+        1e-3,
+        "after lines",
+    )
 
 
 def reviewOfARealPlan(context, workDir, files):
@@ -179,8 +220,13 @@ def reviewOfARealPlan(context, workDir, files):
             segment.SetName("LesionPoints-1")
         else:
             segmentation.RemoveSegment(segmentation.GetNthSegmentID(index))
-    plannerParameters = planner.PlannerParameters(inputVolume=case.ct, structuresSegmentation=case.structures,
-                                                  lesionsSegmentation=case.lesions, protocol="pv10", exportDirectory=workDir)
+    plannerParameters = planner.PlannerParameters(
+        inputVolume=case.ct,
+        structuresSegmentation=case.structures,
+        lesionsSegmentation=case.lesions,
+        protocol="pv10",
+        exportDirectory=workDir,
+    )
     plannerSession = planner.PlannerSession(context)
     content = planner.plan(context, plannerParameters, plannerSession)
     planFolder = planner.exportPlan(plannerParameters, plannerSession)
@@ -195,10 +241,13 @@ def reviewOfARealPlan(context, workDir, files):
     actual = np.cos(np.radians(tiltDeg)) * planned + np.sin(np.radians(tiltDeg)) * side
     tip = target + np.array([0.5, 0.5, 0.0])
     hub = tip - actual * (np.linalg.norm(target - entry) + 15.0)
-    needle = nodes.addLine(context, "needle", hub * [-1, -1, 1], tip * [-1, -1, 1], locked=False)  # untagged, unnamed lesion
+    needle = nodes.addLine(
+        context, "needle", hub * [-1, -1, 1], tip * [-1, -1, 1], locked=False
+    )  # untagged, unnamed lesion
 
-    parameters = response.ResponseParameters(planDirectory=planFolder, reviewVolume=case.ct, reviewStructures=case.structures,
-                                             actualNeedle=needle)
+    parameters = response.ResponseParameters(
+        planDirectory=planFolder, reviewVolume=case.ct, reviewStructures=case.structures, actualNeedle=needle
+    )
     session = response.ResponseSession(context)
     review = response.reviewInjection(context, parameters, session)
     needles = {item["lesion_id"]: item for item in review["needles"]}
@@ -207,11 +256,17 @@ def reviewOfARealPlan(context, workDir, files):
     close(needles["LesionPoints-1"]["deviation"]["angle_deg"], tiltDeg, 1.0, "angle")
     close(needles["LesionPoints-1"]["deviation"]["tip_to_target_mm"], float(np.sqrt(0.5)), spacing, "tip to target")
     assert parameters.reviewTable.GetNumberOfRows() == 1 and parameters.reviewTable.GetUseColumnTitleAsColumnHeader()
-    shown = {role: nodes.nodesWithAttribute(context, "vtkMRMLMarkupsLineNode", response.ROLE_ATTRIBUTE, role)
-             for role in (response.ROLE_PLANNED, response.ROLE_ACTUAL)}
-    assert [n.GetAttribute(response.LESION_ATTRIBUTE) for n in shown[response.ROLE_PLANNED]] == ["LesionPoints-1"]  # the chosen one only
+    shown = {
+        role: nodes.nodesWithAttribute(context, "vtkMRMLMarkupsLineNode", response.ROLE_ATTRIBUTE, role)
+        for role in (response.ROLE_PLANNED, response.ROLE_ACTUAL)
+    }
+    assert [n.GetAttribute(response.LESION_ATTRIBUTE) for n in shown[response.ROLE_PLANNED]] == [
+        "LesionPoints-1"
+    ]  # the chosen one only
     assert [n.GetAttribute(response.LESION_ATTRIBUTE) for n in shown[response.ROLE_ACTUAL]] == ["LesionPoints-1"]
-    np.testing.assert_allclose(nodes.controlPointsWorld(shown[response.ROLE_PLANNED][0]), np.array([entry, target]) * [-1, -1, 1], atol=0.01)
+    np.testing.assert_allclose(
+        nodes.controlPointsWorld(shown[response.ROLE_PLANNED][0]), np.array([entry, target]) * [-1, -1, 1], atol=0.01
+    )
 
     # no study yet: the export writes the review alone
     (workDir / "response").mkdir()
