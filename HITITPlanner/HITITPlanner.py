@@ -163,7 +163,8 @@ class HITITPlannerParameterNode:
 
 #: Parameters without a widget bound through SlicerParameterName, and why (checked by Testing/test_slicer_ui.py).
 UNBOUND_PARAMETERS = {
-    "protocol": "its choices come from the core at run time; the widget fills protocolComboBox and writes the parameter",
+    "protocol": "its choices come from the core at run time; the widget fills protocolComboBox and writes the "
+    "parameter",
     "lesionTable": "output created by the logic and shown in lesionTableView",
     "deposits": "output point list created by the logic",
     "accessibilityModel": "output model created by the logic",
@@ -178,7 +179,9 @@ UNBOUND_PARAMETERS = {
 
 
 class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """The workflow panel: inputs, lesions, trajectories, deposits, export (panel and parameter node plumbing: ModuleWidgetMixin)."""
+    """The workflow panel: inputs, lesions, trajectories, deposits, export (panel and parameter node plumbing:
+    ModuleWidgetMixin).
+    """
 
     def __init__(self, parent=None) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
@@ -406,7 +409,9 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         return self.hitit.core().defaultProtocol()
 
     def loadTeachingCase(self, parameterNode=None, directory=None):
-        """Generate the teaching case into ``directory`` (the application's temporary folder by default), load it as the inputs."""
+        """Generate the teaching case into ``directory`` (the application's temporary folder by default), load it as the
+        inputs.
+        """
         self.hitit.core()
         import hitit_slicer.teaching_case
 
@@ -502,7 +507,9 @@ class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
         return scenarios, context, hitit_slicer.teaching_case.writeTeachingCase(workDir / "case"), workDir
 
     def test_PlannedTeachingCase(self):
-        """Plan the teaching case, then every read-only scenario: lines, map, table, line checks, deposits, export, files."""
+        """Plan the teaching case, then every read-only scenario: lines, map, table, line checks, deposits, export,
+        files.
+        """
         scenarios, context, files, workDir = self._setUpCase()
         self.delayDisplay("Planning the teaching case")
         planned = scenarios.planTeachingCase(context, files)

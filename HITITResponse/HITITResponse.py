@@ -132,7 +132,8 @@ class HITITResponseParameterNode:
 #: Parameters without a widget bound through SlicerParameterName, and why (checked by Testing/test_slicer_ui.py).
 UNBOUND_PARAMETERS = {
     "timepointsJson": "time points are made from the loaded volumes or an imported study, not typed in",
-    "lesionInjectedFrom": "its choices are the study's time points; the widget fills injectedFromComboBox and writes it",
+    "lesionInjectedFrom": "its choices are the study's time points; the widget fills injectedFromComboBox and writes "
+    "it",
     "lesionAppearsAt": "its choices are the study's time points; the widget fills appearsAtComboBox and writes it",
     "selectedTimepoint": "its choices are the study's time points; the widget fills measureTimepointComboBox",
     "selectedLesion": "its choices are the study's lesions; the widget fills measureLesionComboBox",
@@ -144,8 +145,10 @@ UNBOUND_PARAMETERS = {
     "responseJson": "the computed response, written by the logic, not edited by the user",
     "reviewTable": "output created by the logic and shown in reviewTableView",
     "reviewJson": "the computed review, written by the logic, not edited by the user",
-    "injectionLog": "optional file: ctkPathLineEdit reports no change when its text is cleared, so the widget binds it by hand",
-    "samplingLog": "optional file: ctkPathLineEdit reports no change when its text is cleared, so the widget binds it by hand",
+    "injectionLog": "optional file: ctkPathLineEdit reports no change when its text is cleared, so the widget binds it "
+    "by hand",
+    "samplingLog": "optional file: ctkPathLineEdit reports no change when its text is cleared, so the widget binds it "
+    "by hand",
     "studyFile": "a file to read or a new file to write: bound by hand like the optional logs, so it can be cleared",
 }
 
@@ -156,7 +159,9 @@ UNBOUND_PARAMETERS = {
 
 
 class HITITResponseWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """The workflow panel: study, measuring, response, review, import/export (panel and parameter node plumbing: ModuleWidgetMixin)."""
+    """The workflow panel: study, measuring, response, review, import/export (panel and parameter node plumbing:
+    ModuleWidgetMixin).
+    """
 
     def __init__(self, parent=None) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
@@ -620,7 +625,9 @@ class HITITResponseTest(ModuleTestMixin, ScriptedLoadableModuleTest):
     )
 
     def test_StudyFromLinesAndResponse(self):
-        """Lines of known length -> study table -> RECIST/iRECIST/itRECIST tables and charts; a growing line gives PD."""
+        """Lines of known length -> study table -> RECIST/iRECIST/itRECIST tables and charts;
+        a growing line gives PD.
+        """
         scenarios, context, workDir = HITITResponseLogic().hitit.selfTest("ResponseSelfTest")
         scenarios.studyFromLinesAndResponse(context, workDir)
 
@@ -635,7 +642,9 @@ class HITITResponseTest(ModuleTestMixin, ScriptedLoadableModuleTest):
         scenarios.measureFromSegment(context, workDir)
 
     def test_ReviewOfARealPlan(self):
-        """A real plan of the teaching case and a reviewer's needle line: tip and angle errors, lines, export, scene close."""
+        """A real plan of the teaching case and a reviewer's needle line: tip and angle errors, lines, export, scene
+        close.
+        """
         scenarios, context, workDir = HITITResponseLogic().hitit.selfTest("ResponseSelfTest")
         import hitit_slicer.teaching_case
 

@@ -11,7 +11,8 @@ generators overwrite one file with the other without a word. Destinations follow
   extension gets ``.py``.
 
 Only the CMake the extension uses is read: ``set``, ``file(GLOB|GLOB_RECURSE ... RELATIVE ...)``,
-``add_subdirectory``, ``function`` definitions and calls, and the two macros; both branches of an ``if`` count, as either may be configured.
+``add_subdirectory``, ``function`` definitions and calls, and the two macros; both branches of an ``if`` count, as
+either may be configured.
 """
 
 from __future__ import annotations

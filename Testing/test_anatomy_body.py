@@ -218,7 +218,8 @@ def teaching():
     body = body_mask(tc.case.ct)
     skin = skin_surface(tc.case.ct, body=body)
     print(
-        f"teaching case {tc.case.grid.size}: body + skin {time.perf_counter() - start:.2f} s, {skin.valid.sum()} entries"
+        f"teaching case {tc.case.grid.size}: body + skin {time.perf_counter() - start:.2f} s, {skin.valid.sum()} "
+        "entries"
     )
     return tc, body, skin
 

@@ -1,4 +1,6 @@
-"""Protocols: T-VEC table with the label's boundaries, cap and priority, PV-10, fraction, fixed, user files, bad files."""
+"""Protocols: T-VEC table with the label's boundaries, cap and priority, PV-10, fraction, fixed,
+user files, bad files.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +42,9 @@ def test_tvec_table_boundaries(ld_mm, ml):
 
 
 def test_tvec_first_visit_cap_example():
-    """T-VEC label table and 4 mL cap (Imlygic US prescribing information section 2): 6, 3, 2, 1, 0.4 cm -> 7.6 mL needed; only the 6 cm lesion (4 mL) at visit 1."""
+    """T-VEC label table and 4 mL cap (Imlygic US prescribing information section 2): 6, 3, 2, 1, 0.4 cm -> 7.6 mL
+    needed; only the 6 cm lesion (4 mL) at visit 1.
+    """
     result = allocate(lesions(6, 3, 2, 1, 0.4), load_protocol("tvec"), visit=1)
     assert sum(a.required_ml for a in result.lesions) == pytest.approx(7.6)
     assert [a.inject for a in result.lesions] == [True, False, False, False, False]

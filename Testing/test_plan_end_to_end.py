@@ -177,7 +177,9 @@ def test_plan_folder_contents(tmp_path, teaching, plan):
 
 
 def test_report_embeds_key_images_of_another_renderer(tmp_path, teaching, plan):
-    """Pictures handed in (as the Slicer-side renderer does) replace the core's chosen-path figures of those views only."""
+    """Pictures handed in (as the Slicer-side renderer does)
+    replace the core's chosen-path figures of those views only.
+    """
     lesion = next(lesion for lesion in plan.to_dict()["lesions"] if lesion["trajectories"])
     rank = lesion["trajectories"][0]["rank"]
     pictures = {view: base64.b64decode(PNG_1X1) for view in ("axial", "3d")}

@@ -1,4 +1,6 @@
-"""itRECIST rules (Goldmacher et al., J Clin Oncol 2020, doi:10.1200/JCO.19.02985), including the isolated reclassification rule, with hand-computed sums."""
+"""itRECIST rules (Goldmacher et al., J Clin Oncol 2020, doi:10.1200/JCO.19.02985), including the isolated
+reclassification rule, with hand-computed sums.
+"""
 
 import pytest
 

@@ -1,4 +1,6 @@
-"""RECIST 1.1 rules with hand-computed expectations (Eisenhauer et al., Eur J Cancer 2009, doi:10.1016/j.ejca.2008.10.026), boundaries included."""
+"""RECIST 1.1 rules with hand-computed expectations (Eisenhauer et al., Eur J Cancer 2009,
+doi:10.1016/j.ejca.2008.10.026), boundaries included.
+"""
 
 import datetime as dt
 

@@ -21,7 +21,9 @@ from test_response_study import EXAMPLE  # noqa: E402  (the response issue's stu
 
 
 def deeplesion_studies(data_dir):
-    """One study per DeepLesion patient: chained RECIST long diameters, 8-week spaced time points, first lesion injected."""
+    """One study per DeepLesion patient: chained RECIST long diameters, 8-week spaced time points, first lesion
+    injected.
+    """
     with open(data_dir / "deeplesion-longitudinal" / "lesion_pairs_recist_vs_mask.csv", newline="") as handle:
         pairs = list(csv.DictReader(handle))
     by_earlier = {p["earlier_key"]: p for p in pairs}

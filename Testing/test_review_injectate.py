@@ -66,7 +66,8 @@ def test_coverage_and_leak_within_5_percent(teaching, with_baseline):
     )
     lesion_ml = case.lesions["L1"].sum() * case.ct.grid.voxel_volume_ml
     print(
-        f"covered {result.covered_ml:.3f} vs {covered_true:.3f} mL, leaked {result.leaked_ml:.3f} vs {leaked_true:.3f} mL"
+        f"covered {result.covered_ml:.3f} vs {covered_true:.3f} mL, leaked {result.leaked_ml:.3f} vs {leaked_true:.3f} "
+        "mL"
     )
     assert result.covered_ml == pytest.approx(covered_true, rel=0.05)
     assert result.leaked_ml == pytest.approx(leaked_true, rel=0.05)

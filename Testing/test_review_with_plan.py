@@ -74,7 +74,9 @@ def test_needle_through_a_vessel_breaks_the_margins(planned):
 
 
 def test_unnamed_lines_go_only_to_the_lesion_whose_planned_path_they_end_near():
-    """Analytic: planned paths along x at y = 0, 40, 80 mm; each unnamed line is judged by its tip's distance to a path."""
+    """Analytic: planned paths along x at y = 0, 40, 80 mm;
+    each unnamed line is judged by its tip's distance to a path.
+    """
     planned = {f"L{n}": (np.array([-100.0, 40.0 * n, 0.0]), np.array([0.0, 40.0 * n, 0.0])) for n in range(3)}
     near_l0 = np.array([[-90.0, 5.0, 0.0], [2.0, 10.0, 0.0]])  # tip 10 mm off L0's path
     near_l2 = np.array([[-100.0, 80.0, 0.0], [-30.0, 80.0 + NEEDLE_MATCH_DISTANCE_MM + 1, 0.0]])  # 16 mm off L2's path

@@ -116,7 +116,8 @@ def test_checker_catches_wrong_calls(line, expected):
         "slicer.mrmlScene.SaveStateForUndo()",
         "SampleData.SampleDataLogic.registerCustomSampleDataSource(category='HITIT', sampleName='x', uris=[], "
         "fileNames=[], customDownloader=print)",
-        "if hasattr(slicer, 'packaging'): slicer.packaging.pip_ensure(slicer.packaging.load_requirements(path), requester='HITIT')",
+        "if hasattr(slicer, 'packaging'): slicer.packaging.pip_ensure(slicer.packaging.load_requirements(path), "
+        "requester='HITIT')",
         "slicer.util.pip_install(['-r', path], requester='HITIT')",
     ],
 )

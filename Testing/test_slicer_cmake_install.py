@@ -24,7 +24,8 @@ def write_extension(root, planner_resources, response_resources, core_destinatio
     (root / "CMakeLists.txt").write_text(
         f"""
 project(X)
-file(GLOB_RECURSE CORE_SCRIPTS RELATIVE ${{CMAKE_CURRENT_SOURCE_DIR}}/core CONFIGURE_DEPENDS ${{CMAKE_CURRENT_SOURCE_DIR}}/core/*.py)
+file(GLOB_RECURSE CORE_SCRIPTS RELATIVE ${{CMAKE_CURRENT_SOURCE_DIR}}/core \
+CONFIGURE_DEPENDS ${{CMAKE_CURRENT_SOURCE_DIR}}/core/*.py)
 ctkMacroCompilePythonScript(
   TARGET_NAME Core
   SCRIPTS "${{CORE_SCRIPTS}}"

@@ -207,9 +207,11 @@ def test_python_rules():
     ("doc", "expected"),
     [
         (
-            "AddControlPoint(self, point:vtkVector3d, label:str=...) -> int\nC++: int AddControlPoint(vtkVector3d point,\n"
-            "    std::string label=std::string())\nAddControlPoint(self, x:float, y:float, z:float, label:str=...)\n    -> int\n"
-            "C++: int AddControlPoint(double x, double y, double z,\n    std::string label=std::string())\n\nAdd a point.",
+            "AddControlPoint(self, point:vtkVector3d, label:str=...) -> int\n"
+            "C++: int AddControlPoint(vtkVector3d point,\n    std::string label=std::string())\n"
+            "AddControlPoint(self, x:float, y:float, z:float, label:str=...)\n    -> int\n"
+            "C++: int AddControlPoint(double x, double y, double z,\n    std::string label=std::string())\n"
+            "\nAdd a point.",
             [[1, 2], [3, 4]],
         ),
         ("GetNumberOfRows(self) -> int\nC++: int GetNumberOfRows()\n", [[0, 0]]),

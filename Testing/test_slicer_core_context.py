@@ -1,4 +1,6 @@
-"""The application context of hitit_slicer on Slicer's real core: the scene and the module logics, as Slicer registers them."""
+"""The application context of hitit_slicer on Slicer's real core: the scene and the module logics, as Slicer registers
+them.
+"""
 
 from __future__ import annotations
 

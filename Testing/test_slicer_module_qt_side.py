@@ -38,7 +38,9 @@ def fields(cls) -> dict:
 
 
 def _normal(default):
-    """Defaults compared as values: a node field or an unset path is None/Path() in the library, nothing in the wrapper."""
+    """Defaults compared as values: a node field or an unset path is None/Path() in the library,
+    nothing in the wrapper.
+    """
     if default in (None, "None", "Path()"):
         return None
     return ast.literal_eval(default)
@@ -62,7 +64,9 @@ def test_library_parameters_are_the_modules_parameters(module, wrapper, library,
 
 
 def test_contrast_choices_are_the_header_and_the_cores_statements():
-    """The Planner's contrast choices: leave it to the CT header, or one of the core's statements (--contrast yes|no)."""
+    """The Planner's contrast choices: leave it to the CT header,
+    or one of the core's statements (--contrast yes|no).
+    """
     from hitit.lesions.contrast import STATEMENTS
 
     module = class_node(tree(PLANNER), "HITITPlannerParameterNode")

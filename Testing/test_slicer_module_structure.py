@@ -70,7 +70,8 @@ def test_module_classes(module):
     found = classes(module)
     bases = {cls: [ast.unparse(b) for b in node.bases] for cls, node in found.items()}
     assert bases[name] == ["ScriptedLoadableModule"]
-    # the shared plumbing (hitit_slicer.application) comes first, so that its enter/exit/cleanup are the ones Slicer calls
+    # the shared plumbing (hitit_slicer.application) comes first, so that its enter/exit/cleanup are the ones Slicer
+    # calls
     assert bases[f"{name}Widget"] == ["ModuleWidgetMixin", "ScriptedLoadableModuleWidget", "VTKObservationMixin"]
     assert bases[f"{name}Logic"] == ["ScriptedLoadableModuleLogic"]
     assert bases[f"{name}Test"] == ["ModuleTestMixin", "ScriptedLoadableModuleTest"]
@@ -152,13 +153,18 @@ def test_every_name_the_module_reads_is_defined(module):
 
 
 def test_undefined_name_check_finds_a_missing_import():
-    source = "import slicer\nclass W(ScriptedLoadableModuleWidget):\n    def f(self):\n        return dependencies.missing(slicer)\n"
+    source = (
+        "import slicer\nclass W(ScriptedLoadableModuleWidget):\n"
+        "    def f(self):\n        return dependencies.missing(slicer)\n"
+    )
     assert undefined_names(source, "w.py") == {("dependencies", "f")}
 
 
 @pytest.mark.parametrize("name", ["application", "dependencies"])
 def test_what_the_modules_import_at_load_imports_the_standard_library_only(name):
-    """The modules import hitit_slicer.application (and so .dependencies) when Slicer loads them, before anything is installed."""
+    """The modules import hitit_slicer.application (and so .dependencies) when Slicer loads them, before anything is
+    installed.
+    """
     tree = ast.parse((REPO / "hitit_slicer" / f"{name}.py").read_text(encoding="utf-8"))
     names = set()
     for node in tree.body:

@@ -98,7 +98,8 @@ def library_files():
 @pytest.mark.parametrize("path", library_files(), ids=lambda p: p.relative_to(REPO / "hitit_slicer").as_posix())
 def test_library_never_imports_the_qt_side(path):
     """hitit_slicer runs on Slicer's core libraries alone: no Qt, no CTK, no scripted-module base classes, no
-    parameter node wrapper, anywhere; at load time only slicer, vtk, numpy, the core and itself (and the standard library).
+    parameter node wrapper, anywhere; at load time only slicer, vtk, numpy, the core and itself (and the standard
+    library).
     """
     import ast
     import sys

@@ -1,4 +1,6 @@
-"""Planner behaviour on small analytic scenes: top-k, angles, needle length, gauge, no safe path, lung, liver capsule."""
+"""Planner behaviour on small analytic scenes: top-k, angles, needle length, gauge, no safe path,
+lung, liver capsule.
+"""
 
 from dataclasses import replace
 

@@ -222,7 +222,8 @@ def test_map_of_many_entries_never_unsafe_and_group_clearances(knobs, monkeypatc
     )
     assert safe.sum() > 200 and (~safe).sum() > 200  # both verdicts well represented
     assert false_unsafe < 0.05
-    # per-group margin slacks: min_margin_slack_mm is their minimum; each is a sound estimate of the exact group clearance
+    # per-group margin slacks: min_margin_slack_mm is their minimum; each is a sound estimate of the exact group
+    # clearance
     assert clear.group_margin_slack_mm.shape == (len(scene.groups), len(entries))
     assert np.array_equal(clear.min_margin_slack_mm, clear.group_margin_slack_mm.min(axis=0))
     half_diagonal = 0.5 * float(np.linalg.norm(spacing))

@@ -164,7 +164,9 @@ class ModuleWidgetMixin:
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
 
     def showFoldersOfTheParameters(self, *names: str) -> None:
-        """A directory button shows a folder even when its parameter is unset: set those parameters to the folder shown."""
+        """A directory button shows a folder even when its parameter is unset:
+        set those parameters to the folder shown.
+        """
         import slicer
 
         for name in names:

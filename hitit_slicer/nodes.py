@@ -64,7 +64,9 @@ def volumeFromNode(volumeNode):
 
 
 def loadedFileHeader(volumeNode) -> dict[str, str]:
-    """The core's header attributes (:func:`hitit.io.volumes.header_of_file`) of the file a volume node was read from."""
+    """The core's header attributes (:func:`hitit.io.volumes.header_of_file`)
+    of the file a volume node was read from.
+    """
     from hitit.io.volumes import header_of_file
 
     storageNode = volumeNode.GetStorageNode()

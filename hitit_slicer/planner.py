@@ -132,7 +132,8 @@ def caseFromNodes(context: SlicerContext, volumeNode, structuresNode, lesionsNod
 
 
 def planSettings(parameters):
-    """The core's plan settings from the parameters (protocol, visit, contrast, needle, margins, trajectories per lesion).
+    """The core's plan settings from the parameters (protocol, visit, contrast, needle, margins, trajectories per
+    lesion).
 
     ``contrast`` is ``yes``/``no`` as stated by the user, or :data:`CONTRAST_FROM_HEADER` to let the core
     read the CT file's header; necrosis is assessed only on a contrast-enhanced CT.

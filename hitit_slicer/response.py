@@ -45,7 +45,9 @@ PLANNED_COLOR, ACTUAL_COLOR = (0.2, 0.4, 1.0), (0.95, 0.15, 0.15)
 
 @dataclasses.dataclass
 class ResponseParameters:
-    """The Response module's parameters as plain values (the module's parameter node holds the same names and defaults)."""
+    """The Response module's parameters as plain values (the module's parameter node holds the same names and
+    defaults).
+    """
 
     patient: str = ""
     timepointsJson: str = ""
@@ -145,7 +147,9 @@ def setTimepoints(context: SlicerContext, parameters, points) -> None:
 
 
 def volumeStudyDate(volumeNode, dicomDatabase=None) -> str | None:
-    """ISO date of a volume: DICOM Study Date (when loaded from DICOM), else ``HITITResponse.Date``, else a date in its name."""
+    """ISO date of a volume: DICOM Study Date (when loaded from DICOM), else ``HITITResponse.Date``, else a date in its
+    name.
+    """
     uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
     if uids and dicomDatabase is not None:
         date = study_table.isoDateFromDicom(dicomDatabase.instanceValue(uids[0], DICOM_STUDY_DATE_TAG))

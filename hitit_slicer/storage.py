@@ -76,7 +76,9 @@ def loadMarkups(context: SlicerContext, path) -> list:
 
 
 def loadModel(context: SlicerContext, path, name: str | None = None):
-    """A model node read from ``path`` (``.vtk``, ``.vtp``, ...; LPS unless the file says otherwise) by the Models module."""
+    """A model node read from ``path`` (``.vtk``, ``.vtp``, ...; LPS unless the file says otherwise) by the Models
+    module.
+    """
     messages = _messages()
     node = context.moduleLogic("Models").AddModel(
         os.fspath(path), slicer.vtkMRMLStorageNode.CoordinateSystemLPS, messages

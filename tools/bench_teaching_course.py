@@ -38,7 +38,8 @@ def main() -> int:
         course_s = timed(write_teaching_course, Path(folder) / "course")
     print(f"hitit demo           {demo_s:6.1f} s")
     print(
-        f"hitit demo --course  {course_s:6.1f} s  (adds {course_s:.1f} s to make demo, {course_s / demo_s:.2f} x the demo)"
+        f"hitit demo --course  {course_s:6.1f} s  (adds {course_s:.1f} s to make demo, {course_s / demo_s:.2f} x the "
+        "demo)"
     )
     return 0
 

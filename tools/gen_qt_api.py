@@ -64,7 +64,9 @@ for module in (QtCore, QtGui, QtWidgets):
             sig = signature(method)
             if sig.startswith("_q_"):
                 continue  # Qt-private slots
-            kind = {1: "signals", 2: "slots", 0: "invokables"}.get(getattr(method.methodType(), "value", method.methodType()))
+            kind = {1: "signals", 2: "slots", 0: "invokables"}.get(
+                getattr(method.methodType(), "value", method.methodType())
+            )
             public = getattr(method.access(), "value", method.access()) == 2  # QMetaMethod::Public
             if kind == "signals" or (kind and public):
                 entry[kind].append(sig)

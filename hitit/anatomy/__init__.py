@@ -1,4 +1,5 @@
-"""Anatomy inputs of trajectory planning: the critical-structure catalogue, the body and its skin, CT-derived bone and lung.
+"""Anatomy inputs of trajectory planning: the critical-structure catalogue, the body and its skin, CT-derived bone and
+lung.
 
 - :mod:`hitit.anatomy.catalogue`: structure name -> category, kind (hard/traversable/allowed), margin (mm).
 - :mod:`hitit.anatomy.body`: body mask, skin entry points with outward normals (LPS mm), auto bone/lung.

@@ -260,7 +260,8 @@ class Catalogue:
         notes = [*self.notes, f"structure {name}: {changes}"]
         if new.margin_mm < old.margin_mm or KINDS.index(new.kind) > KINDS.index(old.kind):
             notes.append(
-                f"warning: structure {name} weakened from {old.kind} {old.margin_mm:g} mm to {new.kind} {new.margin_mm:g} mm"
+                f"warning: structure {name} weakened from {old.kind} {old.margin_mm:g} mm to {new.kind} "
+                f"{new.margin_mm:g} mm"
             )
         overrides = {**self.structure_overrides, normalise_name(name): new}
         return replace(self, structure_overrides=overrides, notes=tuple(notes))

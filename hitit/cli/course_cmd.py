@@ -263,8 +263,8 @@ def status_lines(course: Course) -> list[str]:
     )
     for row in sorted(allocation.lesions, key=lambda a: a.priority_rank):
         lines.append(
-            f"    {row.priority_rank}. {row.lesion_id}{' (new)' if row.new else ''}: LD {row.longest_diameter_mm:.1f} mm, "
-            f"{row.injectate_ml:g} mL  {row.reason}"
+            f"    {row.priority_rank}. {row.lesion_id}{' (new)' if row.new else ''}: LD {row.longest_diameter_mm:.1f} "
+            f"mm, {row.injectate_ml:g} mL  {row.reason}"
         )
     for item in status.not_eligible:
         lines.append(f"    -  {item.lesion_id}: {item.reason}")
@@ -278,7 +278,8 @@ def status_lines(course: Course) -> list[str]:
     )
     lines.extend(f"  {note}" for note in status.notes)
     lines.append(
-        f"next imaging: {status.next_imaging_date} (every {(status.next_imaging_date - course.imaging[-1].date).days} days)"
+        f"next imaging: {status.next_imaging_date} (every {(status.next_imaging_date - course.imaging[-1].date).days} "
+        "days)"
     )
     return lines
 

@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="generate the synthetic teaching case (CT, structures, lesions, truth) and plan it end to end",
-        description="Generate the teaching case (NRRD CT + Slicer .seg.nrrd files under OUT/case/) and write its plan under OUT/plan/.",
+        description="Generate the teaching case (NRRD CT + Slicer .seg.nrrd files under OUT/case/) and write its plan "
+        "under OUT/plan/.",
     )
     parser.add_argument(
         "--out",
@@ -93,11 +94,13 @@ def run(args) -> int:
     case = result["case"]
     grid = case["grid"]
     print(
-        f"Teaching case written to {Path(result['out_dir']) / CASE_DIR_NAME} (generated in {result['generation_s']:.1f} s)"
+        f"Teaching case written to {Path(result['out_dir']) / CASE_DIR_NAME} (generated in "
+        f"{result['generation_s']:.1f} s)"
     )
     print(f"  grid size {grid['size']}  spacing {[round(s, 4) for s in grid['spacing']]} mm")
     print(
-        f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction {[round(d, 4) for d in grid['direction']]}"
+        f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction "
+        f"{[round(d, 4) for d in grid['direction']]}"
     )
     print("  structures:")
     for name, size in case["structures"].items():
@@ -115,19 +118,23 @@ def run(args) -> int:
         print(f"  {name}: {path}")
     plan = result["plan"]
     print(
-        f"Plan ({plan['protocol']['name']}, visit {plan['config']['visit']}) written to {Path(result['out_dir']) / PLAN_DIR_NAME} "
+        f"Plan ({plan['protocol']['name']}, visit {plan['config']['visit']}) written to "
+        f"{Path(result['out_dir']) / PLAN_DIR_NAME} "
         f"in {result['planning_s']:.1f} s:"
     )
     print(
-        f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best trajectory"
+        f"    {'lesion':<6} {'volume':>9} {'LD':>7} {'SA':>7} {'depth':>7} {'injectable':<10} {'injectate':>9}  best "
+        "trajectory"
     )
     for lesion in plan["lesions"]:
         m = lesion["measurement"]
         best = lesion["trajectories"][0] if lesion["trajectories"] else None
         path = f"{best['length_mm']:.0f} mm, clearance {best['min_clearance_mm']:.1f} mm" if best else lesion["message"]
         print(
-            f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm {m['short_axis_mm']:>4.1f} mm "
-            f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} {lesion['allocation']['injectate_ml']:>6.2f} mL  {path}"
+            f"    {lesion['id']:<6} {m['volume_ml']:>6.2f} mL {m['longest_diameter_mm']:>4.1f} mm "
+            f"{m['short_axis_mm']:>4.1f} mm "
+            f"{m['depth_mm']:>4.0f} mm {lesion['injectability']['verdict']:<10} "
+            f"{lesion['allocation']['injectate_ml']:>6.2f} mL  {path}"
         )
     print(f"  report: {result['plan_files']['report']}")
     return 0

@@ -60,7 +60,8 @@ def run(args) -> int:
     print(f"CT {args.ct}")
     print(f"  size {grid['size']}  spacing {[round(s, 4) for s in grid['spacing']]} mm")
     print(
-        f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction {[round(d, 4) for d in grid['direction']]}"
+        f"  origin (LPS) {[round(o, 2) for o in grid['origin']]} mm  direction "
+        f"{[round(d, 4) for d in grid['direction']]}"
     )
     for s in result["structures"]:
         note = "  (empty)" if s["voxels"] == 0 else ""

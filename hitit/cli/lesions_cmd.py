@@ -110,7 +110,8 @@ def run(args) -> int:
     for warning in result["warnings"]:
         print(f"warning: {warning}")
     print(
-        f"{'id':<12} {'volume mL':>10} {'LD mm':>7} {'SA mm':>7} {'3D mm':>7} {'depth mm':>9} {'necrosis':>9}  organ / RECIST"
+        f"{'id':<12} {'volume mL':>10} {'LD mm':>7} {'SA mm':>7} {'3D mm':>7} {'depth mm':>9} {'necrosis':>9}  organ / "
+        "RECIST"
     )
     for m in result["lesions"]:
         print(

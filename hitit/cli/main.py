@@ -35,7 +35,8 @@ def build_parser(modules: tuple[str, ...] | None = None) -> argparse.ArgumentPar
     """The argument parser with the subcommands of ``modules`` registered (default: every one)."""
     parser = argparse.ArgumentParser(
         prog="hitit",
-        description="Plan and review image-guided intratumoral immunotherapy (HIT-IT). Coordinates are LPS mm unless a command says otherwise.",
+        description="Plan and review image-guided intratumoral immunotherapy (HIT-IT). Coordinates are LPS mm unless a "
+        "command says otherwise.",
     )
     parser.add_argument("--version", action="version", version=f"hitit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

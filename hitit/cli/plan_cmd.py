@@ -71,7 +71,8 @@ def register(subparsers) -> None:
         "--max-axial-angle",
         type=float,
         metavar="DEG",
-        help="largest needle angle to the axial plane (default 0: in-plane CT guidance; gantry tilt allows up to about 30)",
+        help="largest needle angle to the axial plane (default 0: in-plane CT guidance; gantry tilt allows up to about "
+        "30)",
     )
     parser.add_argument(
         "--aim",
@@ -114,7 +115,9 @@ def register(subparsers) -> None:
 
 
 def settings_from_args(args) -> PlanConfig:
-    """Plan settings from command-line arguments (and the course's protocol, visit and new lesions with ``--course``)."""
+    """Plan settings from command-line arguments (and the course's protocol,
+    visit and new lesions with ``--course``).
+    """
     protocol, visit, new_lesions = args.protocol or "tvec", args.visit or 1, tuple(args.new_lesion)
     if getattr(args, "course", None):
         from hitit.course.planning import course_visit_settings  # imported only for a course: keeps start-up short

@@ -27,8 +27,8 @@ def register(subparsers) -> None:
         action="append",
         default=[],
         metavar="SEG",
-        help="structures and lesion segments on the CT (.seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT; repeatable); "
-        "segments named like the plan's lesion ids are the lesions",
+        help="structures and lesion segments on the CT (.seg.nrrd, label map, mask folder, DICOM SEG or RTSTRUCT; "
+        "repeatable); segments named like the plan's lesion ids are the lesions",
     )
     parser.add_argument(
         "--needle", metavar="LINE.mrk.json", help="reviewer-placed needle line(s) instead of automatic detection"
@@ -41,7 +41,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--out",
         required=True,
-        help="output folder for review.json, review.html and images (an earlier review there is replaced, other files are kept)",
+        help="output folder for review.json, review.html and images (an earlier review there is replaced, other files "
+        "are kept)",
     )
     parser.set_defaults(func=run)
 

@@ -11,8 +11,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "study-from-sr",
         help="build a response study (study.json) from DICOM SR TID 1500 measurement reports",
-        description="One measurement report per time point (OHIF, QuantitativeReporting or 'hitit export-dicom'); lesions "
-        "matched by Tracking Unique Identifier, named by Tracking Identifier; time points by date. Lengths in mm.",
+        description="One measurement report per time point (OHIF, QuantitativeReporting or 'hitit export-dicom'); "
+        "lesions matched by Tracking Unique Identifier, named by Tracking Identifier; time points by date. "
+        "Lengths in mm.",
     )
     parser.add_argument("reports", nargs="+", metavar="SR.dcm", help="TID 1500 measurement report files")
     parser.add_argument(
@@ -41,7 +42,7 @@ def run(args) -> int:
     for message in result.messages:
         print(message, file=sys.stderr)
     print(
-        f"wrote {args.out}: {len(result.study['timepoints'])} time points, {len(result.study['lesions'])} baseline lesions, "
-        f"{len(result.study['new_lesions'])} new lesions"
+        f"wrote {args.out}: {len(result.study['timepoints'])} time points, {len(result.study['lesions'])} baseline "
+        f"lesions, {len(result.study['new_lesions'])} new lesions"
     )
     return 0

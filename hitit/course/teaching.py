@@ -144,7 +144,9 @@ def _fraction_inside(points: np.ndarray, grid: Grid, inside, supersample: int = 
 
 
 def insert_needle(ct: Volume, hub_lps, tip_lps) -> Volume:
-    """A copy of ``ct`` with a steel cylinder from hub to tip, partial-volume mixed and clipped as a scanner stores it."""
+    """A copy of ``ct`` with a steel cylinder from hub to tip,
+    partial-volume mixed and clipped as a scanner stores it.
+    """
     hub, tip = np.asarray(hub_lps, float), np.asarray(tip_lps, float)
     axis = (tip - hub) / np.linalg.norm(tip - hub)
     length = float(np.linalg.norm(tip - hub))

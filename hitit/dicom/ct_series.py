@@ -71,8 +71,8 @@ def read_ct_series(folder: str | Path) -> CtSeries:
     ]
     if missing:
         raise InputError(
-            f"The CT series in {folder} has no {', '.join(missing)} (a de-identified copy?): DICOM objects must reference "
-            "the CT by its UIDs, so use the series as stored in PACS."
+            f"The CT series in {folder} has no {', '.join(missing)} (a de-identified copy?): DICOM objects must "
+            "reference the CT by its UIDs, so use the series as stored in PACS."
         )
     orientation = np.asarray(datasets[0].ImageOrientationPatient, dtype=float)
     normal = np.cross(orientation[:3], orientation[3:])

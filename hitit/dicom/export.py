@@ -84,7 +84,9 @@ def tracking_uid(patient_key: str, lesion_id: str, seed: str | None = None) -> s
 
 
 def patient_key(ct: CtSeries, seed: str | None) -> str:
-    """The patient part of tracking UIDs: Issuer + Patient ID of the CT; an InputError when neither it nor a seed exists."""
+    """The patient part of tracking UIDs: Issuer + Patient ID of the CT; an InputError when neither it nor a seed
+    exists.
+    """
     patient_id = str(ct.first.get("PatientID", "") or "").strip()
     if not patient_id and seed is None:
         raise InputError(

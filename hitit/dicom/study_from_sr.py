@@ -59,7 +59,8 @@ def read_roles(path: str | Path) -> dict[str, LesionRole]:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "lesion_id" not in reader.fieldnames:
             raise InputError(
-                f"{path.name}: the first line must name the columns lesion_id, role, nodal, injected_from (organ optional)."
+                f"{path.name}: the first line must name the columns lesion_id, role, nodal, injected_from (organ "
+                "optional)."
             )
         for line, row in enumerate(reader, start=2):
             lesion_id = (row.get("lesion_id") or "").strip()
@@ -141,7 +142,8 @@ def study_from_reports(
     unspecified = [item["id"] for item in lesions + new_lesions if item["organ"] == UNSPECIFIED_ORGAN]
     if unspecified:
         messages.append(
-            f"Lesions {', '.join(unspecified)}: no finding site in the reports, organ '{UNSPECIFIED_ORGAN}'; fill it in."
+            f"Lesions {', '.join(unspecified)}: no finding site in the reports, organ '{UNSPECIFIED_ORGAN}'; fill it "
+            "in."
         )
     return StudyFromReports(study, messages)
 

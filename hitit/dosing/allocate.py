@@ -8,8 +8,8 @@ Volumes in mL, diameters in mm. Allocation policy (documented decision):
 - in that order each lesion receives its **full** protocol volume while it fits under the per-visit
   cap; the first lesion that does not fit, and every lesion after it, is deferred to a later visit.
   Volumes are never split to fill the cap and a smaller lesion never jumps ahead of a higher-priority
-  one (the T-VEC label: inject by priority and stop at 4 mL, [V] Imlygic US prescribing information section 2; e.g. lesions of
-  6, 3, 2, 1 and 0.4 cm at a first visit: only the 6 cm lesion, 4 mL, is injected).
+  one (the T-VEC label: inject by priority and stop at 4 mL, [V] Imlygic US prescribing information section 2; e.g.
+  lesions of 6, 3, 2, 1 and 0.4 cm at a first visit: only the 6 cm lesion, 4 mL, is injected).
 
 The dose is volume x the protocol's concentration at this visit (T-VEC: 10^6 PFU/mL at visit 1,
 10^8 PFU/mL after).

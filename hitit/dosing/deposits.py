@@ -58,7 +58,8 @@ class DepositConfig:
     advance_past_target: bool = True
     sources: dict = field(
         default_factory=lambda: {
-            "margin_mm": "[R]/[D] off-target leakage near the lesion edge (Muñoz et al., J Immunother Cancer 2021, doi:10.1136/jitc-2020-001800)",
+            "margin_mm": "[R]/[D] off-target leakage near the lesion edge (Muñoz et al., J Immunother Cancer 2021, "
+            "doi:10.1136/jitc-2020-001800)",
             "max_deposit_ml": f"[D] several small infusions limit leakage (PMC7295656); 0.5 mL syringe ({TVEC_LABEL})",
             "radial_reach_mm": f"[R] redirect when the lesion is larger than the needle's radial reach ({TVEC_LABEL})",
             "max_fan_angle_deg": "[R] fanning by a few degrees from one entry",
@@ -216,7 +217,9 @@ def _tilted(main: np.ndarray, towards: np.ndarray, max_deg: float) -> tuple[np.n
 def plan_deposits(
     mask: np.ndarray, grid: Grid, entry_lps, target_lps, injectate_ml: float, config: DepositConfig = DepositConfig()
 ) -> DepositPlan:
-    """Plan deposits of ``injectate_ml`` mL for the lesion ``mask`` along the path ``entry_lps`` -> ``target_lps`` (LPS mm)."""
+    """Plan deposits of ``injectate_ml`` mL for the lesion ``mask`` along the path ``entry_lps`` -> ``target_lps`` (LPS
+    mm).
+    """
     if injectate_ml <= 0:
         raise InputError(f"Injectate volume must be positive, got {injectate_ml} mL.")
     mask = np.asarray(mask, dtype=bool)

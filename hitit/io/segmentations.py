@@ -207,8 +207,8 @@ def read_lesions(
 ) -> MaskSet:
     """Named lesion masks (arrays ``[k, j, i]`` on ``grid``): a lesion mask is a lesion whatever its label values.
 
-    ``.seg.nrrd`` files, mask folders, DICOM SEG and RTSTRUCT are read as :func:`read_structures` reads them. A label map
-    (or binary mask) takes its names from ``label_map`` or from the table stored in the file; without
+    ``.seg.nrrd`` files, mask folders, DICOM SEG and RTSTRUCT are read as :func:`read_structures` reads them. A label
+    map (or binary mask) takes its names from ``label_map`` or from the table stored in the file; without
     either, each non-zero value is one lesion named after the file: ``<stem>`` when there is one value
     (a binary mask), ``<stem>-<value>`` when there are several. The TotalSegmentator class map names
     structures only, never lesions. ``reference`` as for :func:`read_structures` (DICOM SEG / RTSTRUCT).

@@ -159,7 +159,8 @@ def _check_nifti_complete(path: Path) -> None:
         ) from None
     if total < expected:
         raise InputError(
-            f"Cannot read {path}: the file is truncated ({total} of {expected} bytes), probably corrupt; copy or export it again."
+            f"Cannot read {path}: the file is truncated ({total} of {expected} bytes), probably corrupt; copy or "
+            "export it again."
         )
 
 

@@ -99,18 +99,25 @@ class InjectabilityConfig:
     hollow_structures: tuple[str, ...] = HOLLOW_ORGANS
     sources: dict = field(
         default_factory=lambda: {
-            "min_longest_diameter_mm": "[R] common trial protocol requirement (not verified in a primary source; see docs/evidence.md)",
-            "max_necrosis_fraction": "[R] 'not predominantly necrotic'; target the solid part (Bitar et al., Cancer Imaging 2024, PMID 39456110 [V])",
-            "max_depth_mm": "the plan's needle length ([R] commonly stocked 10/15/20 cm needles) minus needle_reserve_mm",
+            "min_longest_diameter_mm": "[R] common trial protocol requirement (not verified in a primary source; see "
+            "docs/evidence.md)",
+            "max_necrosis_fraction": "[R] 'not predominantly necrotic'; target the solid part (Bitar et al., Cancer "
+            "Imaging 2024, PMID 39456110 [V])",
+            "max_depth_mm": "the plan's needle length ([R] commonly stocked 10/15/20 cm needles) minus "
+            "needle_reserve_mm",
             "needle_reserve_mm": "[D] hub and handling length outside the skin",
-            "vessel_distance_mm": "[D] from CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID 23913308); [R] not abutting a major vessel",
+            "vessel_distance_mm": "[D] from CT needle placement accuracy (Busser et al., Br J Radiol 2013, PMID "
+            "23913308); [R] not abutting a major vessel",
             "hollow_organ_distance_mm": "[R] avoid bowel and gallbladder (interventional-radiology teaching)",
-            "injected_before_baseline": f"[V] locally treated lesions are non-measurable unless progressed: {RECIST_1_1}; PMC4671850",
+            "injected_before_baseline": "[V] locally treated lesions are non-measurable unless progressed: "
+            f"{RECIST_1_1}; PMC4671850",
         }
     )
 
     def max_depth_mm(self, needle_length_mm: float) -> float:
-        """Deepest reachable lesion edge (mm from the skin) with a needle of ``needle_length_mm``: length minus reserve."""
+        """Deepest reachable lesion edge (mm from the skin) with a needle of ``needle_length_mm``:
+        length minus reserve.
+        """
         return needle_length_mm - self.needle_reserve_mm
 
     def to_dict(self) -> dict:

@@ -16,8 +16,8 @@ it is assessed a lesion voxel counts as necrotic when all of these hold:
    ``partial_volume_voxels`` x the spacing along each axis (for 0.57 x 0.57 x 5 mm voxels:
    0.57, 0.57 and 5 mm), which follows the slice thickness where partial volume is worst;
 3. it lies farther than that width, plus the whole voxels within twice the smoothing sigma, from any
-   voxel inside the lesion that reads as fat or air (average at or below ``fat_max_hu``): the average of a fat/soft-tissue or
-   air/soft-tissue edge passes through the fluid range there.
+   voxel inside the lesion that reads as fat or air (average at or below ``fat_max_hu``): the average of a
+   fat/soft-tissue or air/soft-tissue edge passes through the fluid range there.
 
 A voxel of the boundary shell cannot show necrosis by itself, but one in the fluid range next to
 (within the partial-volume width of) necrosis seen inside is that necrosis reaching the edge, and
@@ -75,8 +75,8 @@ class NecrosisConfig:
             "fluid_max_hu": f"{_BOSNIAK}; viable tumour enhances above it on contrast CT",
             "fat_max_hu": _FAT,
             "smoothing_mm": "image-processing choice (noise suppression), not clinical",
-            "partial_volume_voxels": "image-processing choice: one voxel of the acquired grid along each axis, the extent "
-            "over which a boundary voxel mixes the tissues on both sides",
+            "partial_volume_voxels": "image-processing choice: one voxel of the acquired grid along each axis, the "
+            "extent over which a boundary voxel mixes the tissues on both sides",
             "contrast": "necrosis is non-enhancement and is judged on contrast-enhanced imaging: Bitar 2024 (necrosis "
             "assessed on baseline imaging, the solid component targeted)",
         }

@@ -398,8 +398,9 @@ def _procedure_card(report: HtmlReport, card: dict) -> None:
             ),
             (
                 "Needle",
-                f"{card['needle_length_mm']:g} mm, {card['needle_gauge']} G ({card['needle_outer_diameter_mm']:.2f} mm); "
-                f"depth mark at {card['depth_mark_mm']:.0f} mm ({card['needle_outside_skin_mm']:.0f} mm stays outside)",
+                f"{card['needle_length_mm']:g} mm, {card['needle_gauge']} G "
+                f"({card['needle_outer_diameter_mm']:.2f} mm); depth mark at {card['depth_mark_mm']:.0f} mm "
+                f"({card['needle_outside_skin_mm']:.0f} mm stays outside)",
             ),
             (
                 "Total injectate",

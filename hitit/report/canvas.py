@@ -19,6 +19,8 @@ def blank_figure(figsize: tuple[float, float], dpi: float = 100) -> Figure:
 
 
 def new_figure(figsize: tuple[float, float], dpi: float = 100, nrows: int = 1, ncols: int = 1, **subplots):
-    """A figure on its own Agg canvas and its axes, as ``pyplot.subplots`` returns them (``gridspec_kw`` ... passed on)."""
+    """A figure on its own Agg canvas and its axes,
+    as ``pyplot.subplots`` returns them (``gridspec_kw`` ... passed on).
+    """
     figure = blank_figure(figsize, dpi)
     return figure, figure.subplots(nrows, ncols, **subplots)

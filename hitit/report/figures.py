@@ -267,7 +267,8 @@ def render_trajectory(
 
     ``kind`` is ``"axial"`` or ``"oblique"`` (see :func:`trajectory_plane`); a thumbnail is smaller,
     without names. In the axial view of a tilted needle, the needle drawn is its projection (dashed).
-    The caption belongs to the page that shows the figure. The figure is drawn at a fixed size with no layout pass (matplotlib's layout dominated the time).
+    The caption belongs to the page that shows the figure. The figure is drawn at a fixed size with no layout pass
+    (matplotlib's layout dominated the time).
     """
     entry, target = np.asarray(entry_lps, float), np.asarray(target_lps, float)
     plane = trajectory_plane(entry, target, kind, pixel_mm=REFORMAT_PIXEL_MM * (2 if thumbnail else 1))

@@ -23,10 +23,12 @@ MISSING = "—"
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; padding: 0 1em; color: #222; max-width: 60rem; }
-h1 { font-size: 1.45em; margin-bottom: 0.3em; } h2 { font-size: 1.2em; margin-top: 1.4em; border-bottom: 1px solid #ccc; }
+h1 { font-size: 1.45em; margin-bottom: 0.3em; } \
+h2 { font-size: 1.2em; margin-top: 1.4em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1.0em; margin: 1.1em 0 0.3em; }
 table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 0.86em; width: 100%; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.45em; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.45em; text-align: left; vertical-align: top; \
+overflow-wrap: break-word; }
 th { background: #f2f2f2; font-weight: 600; } td.num { text-align: right; white-space: nowrap; }
 table.kv th { width: 28%; }
 .yes, .ok { color: #1a7f37; font-weight: bold; } .no, .bad { color: #c62828; font-weight: bold; }
@@ -149,7 +151,8 @@ class HtmlReport:
     def key_values(self, pairs: list[tuple[str, object]]) -> None:
         """A two-column table of labels and values (a card)."""
         body = "".join(
-            f"<tr><th>{html.escape(label)}</th><td>{value if isinstance(value, Html) else html.escape(format_value(value))}</td></tr>"
+            f"<tr><th>{html.escape(label)}</th>"
+            f"<td>{value if isinstance(value, Html) else html.escape(format_value(value))}</td></tr>"
             for label, value in pairs
         )
         self.parts.append(f'<table class="kv">{body}</table>')

@@ -182,7 +182,9 @@ class IrecistTimepoint:
 
 @dataclass
 class _Progression:
-    """Where the stream stands: the pending iUPD, the last reset (new lesions seen by then are known), confirmed or not."""
+    """Where the stream stands: the pending iUPD, the last reset (new lesions seen by then are known),
+    confirmed or not.
+    """
 
     iupd_index: int | None = None
     triggers: frozenset[str] = frozenset()
@@ -269,7 +271,9 @@ def progression_triggers(study: Study, facts: _Facts, state: _Progression, confi
 
 
 def _known_new_lesions_progress(study: Study, facts: _Facts, state: _Progression, config: ResponseConfig) -> bool:
-    """After a reset: NLT sum PD vs. its nadir since the reset, or NLNT unequivocal progression (iRECIST, Seymour 2017)."""
+    """After a reset: NLT sum PD vs. its nadir since the reset,
+    or NLNT unequivocal progression (iRECIST, Seymour 2017).
+    """
     if not any(study.index_of(n.timepoint) <= state.reset_index for n in study.new_lesions_by(facts.index)):
         return False
     timepoint_id = study.timepoints[facts.index].id
@@ -406,7 +410,9 @@ def _row(
 
 
 def _mark_confirmed_iupds(rows: list[IrecistTimepoint]) -> list[IrecistTimepoint]:
-    """Note on each iUPD whether a later iCPD confirmed it (iBOR counts a confirmed iUPD as iCPD, Seymour 2017 Table 3)."""
+    """Note on each iUPD whether a later iCPD confirmed it (iBOR counts a confirmed iUPD as iCPD,
+    Seymour 2017 Table 3).
+    """
     confirmed = {row.iupd_timepoint_id for row in rows if row.overall == ICPD and row.confirmation}
     return [
         _with_note(row, CONFIRMED_LATER_NOTE) if row.overall == IUPD and row.iupd_timepoint_id in confirmed else row

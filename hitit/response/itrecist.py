@@ -132,7 +132,9 @@ class ItrecistResult:
 def evaluate_itrecist(
     study: Study, warn_baseline: bool = False, config: ResponseConfig = DEFAULT_CONFIG
 ) -> ItrecistResult:
-    """itRECIST for every time point: overall, injected and non-injected streams (iRECIST-style, Goldmacher 2020 as recalled [R])."""
+    """itRECIST for every time point: overall, injected and non-injected streams (iRECIST-style, Goldmacher 2020 as
+    recalled [R]).
+    """
     warnings = refuse_or_warn("itRECIST", itrecist_baseline_problems(study, config), warn_baseline)
     streams = {
         name: evaluate_irecist_stream(study, lambda index, name=name: stream_view(study, name, index), config)

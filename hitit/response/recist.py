@@ -92,7 +92,8 @@ def percent_change(value: float | None, reference: float | None) -> float | None
 
 
 def lesion_sum_mm(lesions: Sequence[Lesion], timepoint_id: str) -> float | None:
-    """Sum of diameters (LD non-nodal, SA nodes) at a time point; ``None`` if a lesion was not measured or there is none.
+    """Sum of diameters (LD non-nodal, SA nodes) at a time point; ``None`` if a lesion was not measured or there is
+    none.
 
     ``math.fsum`` makes the sum independent of the lesion order (RECIST 1.1 sum of diameters).
     """
@@ -180,7 +181,8 @@ def per_organ_problems(lesions: Sequence[Lesion], limit: int) -> list[BaselinePr
 
 
 def recist_baseline_problems(study: Study, config: ResponseConfig = DEFAULT_CONFIG) -> list[BaselineProblem]:
-    """Every RECIST 1.1 target-selection rule the baseline breaks (RECIST 1.1, Eisenhauer 2009: baseline target selection).
+    """Every RECIST 1.1 target-selection rule the baseline breaks (RECIST 1.1, Eisenhauer 2009: baseline target
+    selection).
 
     At least one and at most 5 targets, at most 2 per organ (all nodes one organ), each measurable.
     """

@@ -304,7 +304,8 @@ def _check_timepoints(study: Study, source: str) -> None:
         if index and timepoint.date <= study.timepoints[index - 1].date:
             raise InputError(
                 f"{source}: time point {timepoint.id}, field date: {timepoint.date} is not after "
-                f"{study.timepoints[index - 1].id} ({study.timepoints[index - 1].date}); list time points in increasing date order"
+                f"{study.timepoints[index - 1].id} ({study.timepoints[index - 1].date}); list time points in "
+                "increasing date order"
             )
 
 

@@ -78,7 +78,8 @@ class NeedleDetectionConfig:
         return {
             **asdict(self),
             "sources": {
-                "metal_threshold_hu": "steel reads > +3000 HU (clipped), cortical bone < ~+1900 HU: CT physics teaching [R], configurable",
+                "metal_threshold_hu": "steel reads > +3000 HU (clipped), cortical bone < ~+1900 HU: CT physics "
+                "teaching [R], configurable",
                 "max_rms_radius_mm": "17-22 G needle 0.7-1.5 mm OD (ISO 9626 gauge table) plus CT blooming [D]",
             },
         }

@@ -137,7 +137,8 @@ def _nearest_mm(point: np.ndarray, deposits: np.ndarray | None) -> float | None:
 def sample_distances(
     samples: list[Sample], planned: dict[str, np.ndarray], delivered: dict[str, np.ndarray] | None = None
 ) -> list[SampleDistance]:
-    """Each sample's distance to the nearest planned / delivered deposit of its lesion (dicts lesion id -> (N, 3) LPS mm).
+    """Each sample's distance to the nearest planned / delivered deposit of its lesion (dicts lesion id -> (N, 3) LPS
+    mm).
 
     A non-injected lesion (no deposits) gives None distances.
     """

@@ -1,7 +1,7 @@
 """The injection-site review of one visit: needles, volumes, injectate and samples, and its report.
 
-Inputs are the plan written by ``hitit plan`` (``plan.json`` read by :func:`hitit.plan.plan_file.load_plan`), the intraprocedural CT with
-the needle(s) in place, and optionally structure/lesion masks on that CT's grid, reviewer-placed
+Inputs are the plan written by ``hitit plan`` (``plan.json`` read by :func:`hitit.plan.plan_file.load_plan`), the
+intraprocedural CT with the needle(s) in place, and optionally structure/lesion masks on that CT's grid, reviewer-placed
 needle lines, a post-injection CT (contrast-tagged injectate) on the same grid, the injection log
 and the sampling log. All points are LPS mm; volumes mL; angles degrees.
 
@@ -227,7 +227,9 @@ def review_visit(
     >>> from hitit.plan.plan_file import plan_from_dict
     >>> from hitit.review.visit import review_visit
     >>> teaching = make_teaching_case(spacing_mm=(4.0, 4.0, 5.0))
-    >>> plan = plan_from_dict(plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict())  # as load_plan reads plan.json
+    >>> plan = plan_from_dict(  # as load_plan reads plan.json
+    ...     plan_case(teaching.case, PlanConfig(protocol="pv10")).to_dict()
+    ... )
     >>> path = plan.lesions[0].chosen
     >>> entry, target = path.entry_lps, path.target_lps
     >>> tip = target + 3.0 * (target - entry) / np.linalg.norm(target - entry)

@@ -24,7 +24,8 @@ from hitit.plan.plan_file import PlanFile
 
 #: Volume (mL) by which the delivered volume may fall short of the prescription and still count as
 #: the full prescribed volume: half a graduation step of the finely graduated 0.5-1 mL syringes
-#: used for intratumoral injection (0.1 mL marks; Imlygic US prescribing information section 2). Technical success itself
+#: used for intratumoral injection (0.1 mL marks; Imlygic US prescribing information section 2). Technical success
+#: itself
 #: is "full prescribed volume delivered" (Sheth 2020) [D].
 TECHNICAL_SUCCESS_TOLERANCE_ML = 0.05
 

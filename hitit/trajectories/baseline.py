@@ -1,7 +1,8 @@
 """Ray-cast baseline of the kind the existing Slicer extension uses (benchmark and agreement tests only).
 
-The 3D Slicer module PercutaneousApproachAnalysis (GitHub SNRLab/PercutaneousApproachAnalysis [V]) casts one line per skin point against an
-obstacle surface mesh. Here, to compare like with like, the obstacle is the hard structures dilated
+The 3D Slicer module PercutaneousApproachAnalysis (GitHub SNRLab/PercutaneousApproachAnalysis [V]) casts one line per
+skin point against an obstacle surface mesh. Here, to compare like with like, the obstacle is the hard structures
+dilated
 by their margin plus the needle radius (voxels whose centre is within that distance of a mask voxel
 centre, taken from the prepared distance maps), meshed with vtkFlyingEdges3D at the 0.5 iso-level,
 located with vtkStaticCellLocator, and each path tested with one ``IntersectWithLine``.

@@ -45,9 +45,11 @@ class ScoreWeights:
 
     Attributes:
         length: per needle length of path (length_mm / needle_length_mm); shorter is better
-            ([V] lesion depth is a pneumothorax risk factor, lung biopsy meta-analysis, PMC7362905; [R] short path, Baegert 2007).
+            ([V] lesion depth is a pneumothorax risk factor, lung biopsy meta-analysis, PMC7362905; [R] short path,
+            Baegert 2007).
         margin_slack: per unit of missing margin slack (clearance beyond the margin) below
-            ``TrajectoryConfig.margin_slack_reference_mm`` ([R] distance from vital structures is a soft criterion, Baegert 2007).
+            ``TrajectoryConfig.margin_slack_reference_mm`` ([R] distance from vital structures is a soft criterion,
+            Baegert 2007).
         axial_angle: per 90 degrees of angle to the axial plane ([V] accuracy 3.3 mm in-plane
             vs 6.7 mm double-angulated, Busser 2013, PMID 23913308).
         skin_angle: per 90 degrees of angle to the skin normal ([R] near-perpendicular entry, Baegert 2007).
@@ -74,9 +76,11 @@ class TrajectoryConfig:
             out of reach. Default 150 mm: [R] commonly stocked lengths 10, 15 and 20 cm.
         gauge: needle gauge (Birmingham); its outer radius is added to every margin. Default 17 G:
             the coaxial introducer of a 17/18 G pair ([V] Maturen et al., AJR 2006; [D] coaxial by
-            default, fewer complications and less track seeding, PMC7599171), the thickest tube that follows the track, so the conservative choice.
+            default, fewer complications and less track seeding, PMC7599171), the thickest tube that follows the track,
+            so the conservative choice.
         max_axial_angle_deg: largest angle between the needle and the axial plane. Default 0 deg,
-            i.e. in-plane ([D] in-plane paths are the most accurate, Busser 2013, PMID 23913308; up to 30 deg as an option).
+            i.e. in-plane ([D] in-plane paths are the most accurate, Busser 2013, PMID 23913308; up to 30 deg as an
+            option).
         axial_tolerance_deg: angle to the axial plane still counted as in-plane. Default 3 deg [D]:
             over a 100 mm path it keeps the needle within about 5 mm of one slice plane.
         max_skin_angle_deg: largest angle between the needle and the outward skin normal. Default
@@ -141,7 +145,8 @@ class TrajectoryConfig:
             raise InputError(f"Needle length must be a positive number of mm, got {self.needle_length_mm!r}.")
         if self.entry_spacing_mm > 2.0 or self.entry_spacing_mm <= 0:
             raise InputError(
-                f"Entry spacing must be in (0, 2] mm (a coarser grid could skip a safe entry), got {self.entry_spacing_mm!r}."
+                "Entry spacing must be in (0, 2] mm (a coarser grid could skip a safe entry), got "
+                f"{self.entry_spacing_mm!r}."
             )
         if not 0 < self.fine_step_mm <= self.coarse_step_mm:
             raise InputError("Sampling steps need 0 < fine_step_mm <= coarse_step_mm.")

@@ -381,8 +381,8 @@ def prepare(
     configured angle to the axial plane reach (:func:`axial_reach_mm`): every point of such a path
     lies between its entry and its target, so within ``length x sin(limit)`` of the target's level,
     and every obstacle within its margin plus ``margin_slack_cap_mm`` of such a point is in the crop, which
-    makes the verdict, clearances and score of such a path the full crop's. A path beyond the angle (refused by that rule anyway) is
-    checked conservatively: outside the crop nothing is known to be clear. ``include``: an
+    makes the verdict, clearances and score of such a path the full crop's. A path beyond the angle (refused by that
+    rule anyway) is checked conservatively: outside the crop nothing is known to be clear. ``include``: an
     array-order box (the lesions) the crop also covers.
     """
     grid, masks = (case.grid, case.structures) if isinstance(case, Case) else case

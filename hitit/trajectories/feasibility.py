@@ -78,7 +78,9 @@ class PathMeasurements:
 
 
 def failed_rules(cfg: TrajectoryConfig, m: PathMeasurements) -> dict[PathReason, np.ndarray]:
-    """(N,) boolean per evaluated rule, True where the path fails it (rules whose measurements are missing are absent)."""
+    """(N,) boolean per evaluated rule,
+    True where the path fails it (rules whose measurements are missing are absent).
+    """
     failed: dict[PathReason, np.ndarray] = {}
     if m.length_mm is not None:
         failed[PathReason.BEYOND_NEEDLE] = np.asarray(m.length_mm) > cfg.needle_length_mm

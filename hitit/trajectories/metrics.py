@@ -43,7 +43,8 @@ def skin_angle_deg(entries: np.ndarray, target: np.ndarray, normals: np.ndarray 
 def _sample_voxels(
     scene: PreparedScene, entries: np.ndarray, target: np.ndarray, step_mm: float, back_mm: float | None = None
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    """Nearest crop voxels (i, j, k), each (N, S) int, of samples about ``step_mm`` apart on each path, and their spacing (N,) mm.
+    """Nearest crop voxels (i, j, k), each (N, S) int, of samples about ``step_mm`` apart on each path, and their
+    spacing (N,) mm.
 
     Samples run from the entry to the target, or only over the last ``back_mm`` before the target,
     both ends included. Positions are computed in float32 index space (the point ``s`` mm before
@@ -88,7 +89,8 @@ def _labels_along(
     step_mm: float,
     back_mm: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart (N, S), and the sample spacing (N,) mm.
+    """Nearest-voxel values of ``volume`` (crop) at samples about ``step_mm`` apart (N, S), and the sample spacing (N,)
+    mm.
 
     Samples run from the entry to the target, or only over the last ``back_mm`` before the target.
     """
@@ -97,7 +99,9 @@ def _labels_along(
 
 
 def _flat_view(volume: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """A 1-D view of ``volume``'s memory and the element strides of its (i, j, k) axes (no copy for C-ordered slices)."""
+    """A 1-D view of ``volume``'s memory and the element strides of its (i, j, k)
+    axes (no copy for C-ordered slices).
+    """
     item = volume.itemsize
     if volume.ndim == 3 and all(s > 0 and s % item == 0 for s in volume.strides):
         sk, sj, si = (s // item for s in volume.strides)
@@ -109,7 +113,8 @@ def _flat_view(volume: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
 
 
 def lung_crossings(scene: PreparedScene, entries: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
-    """Pleural punctures, fissure crossings and aerated-lung length (mm) along each path, sampled every ``lung_step_mm``.
+    """Pleural punctures, fissure crossings and aerated-lung length (mm) along each path, sampled every
+    ``lung_step_mm``.
 
     A puncture is an entry into aerated lung from outside it; re-entering a *different* lobe after
     a gap shorter than ``fissure_gap_mm`` (or passing straight from one lobe's mask into another's)

@@ -55,8 +55,9 @@ class TargetPlan:
             ``feasible`` (bool), ``margin_slack_mm`` (the margin slack: clearance beyond margin + needle
             radius, capped; a path's ``min_clearance_mm`` is its distance to the needle surface, margin not deducted),
             ``score`` (exp(-cost), 0 when infeasible), ``length_mm``, ``reason`` (the first failed rule,
-            a :class:`~hitit.trajectories.feasibility.PathReason`), ``axial_angle_deg``, ``skin_angle_deg``, ``blocked_at_mm`` (from the skin), and per
-            margin group (the hard structures sharing one margin, named by their categories, see
+            a :class:`~hitit.trajectories.feasibility.PathReason`), ``axial_angle_deg``, ``skin_angle_deg``,
+            ``blocked_at_mm`` (from the skin), and per margin group (the hard structures sharing one margin, named by
+            their categories, see
             ``margin_slack_groups``) ``margin_slack_<categories>_mm``: the minimum clearance to that group
             beyond its margin + needle radius (capped; ``margin_slack_mm`` is their minimum). Entries
             that are not evaluated (not candidates, beyond the needle) have -inf slacks.

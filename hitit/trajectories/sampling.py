@@ -115,8 +115,8 @@ class PathSlack:
     Attributes:
         feasible: (N,) bool, hard-feasible (clearance >= margin - tolerance everywhere, proved).
         min_margin_slack_mm: (N,) smallest sampled lower bound of F (the margin slack: clearance beyond
-            margin + radius), mm, capped at ``margin_slack_cap_mm``; accurate near the closest approach, where samples are
-            dense; for an infeasible path, the value at the violation found.
+            margin + radius), mm, capped at ``margin_slack_cap_mm``; accurate near the closest approach, where samples
+            are dense; for an infeasible path, the value at the violation found.
         blocked_at_mm: (N,) distance from the entry (mm) of the violation found (a certain one, or the
             first interval left uncertified at the finest step); inf if feasible. Phase 1 meets
             obstacles from the skin, so it is near the first obstacle met (the exact blocker comes
@@ -174,7 +174,9 @@ class FieldLookup:
         return (np.asarray(points_lps, float) - self.origin) @ self.to_index.T
 
     def nearest(self, i: np.ndarray, j: np.ndarray, k: np.ndarray):
-        """Nearest-voxel values at float32 continuous indices: ``(F(v), offset + EPS_MM, [D_g(v) - margin_g - radius])``."""
+        """Nearest-voxel values at float32 continuous indices:
+        ``(F(v), offset + EPS_MM, [D_g(v) - margin_g - radius])``.
+        """
         vi, vj, vk = np.rint(i), np.rint(j), np.rint(k)
         np.clip(vi, 0, self.top[0], out=vi)
         np.clip(vj, 0, self.top[1], out=vj)
@@ -209,7 +211,8 @@ class FieldLookup:
         bound is computed only where the group can be the smallest one (its nearest lower bound is
         below another group's nearest upper bound), elsewhere it cannot change ``F``'s bound.
         Returns ``(bounds, inside)``; points whose 8 surrounding voxels are not all in the crop get -inf
-        (the caller keeps its own nearest-voxel bound). Float32 throughout: the rounding (< 1e-4 mm) is covered by ``EPS_MM``.
+        (the caller keeps its own nearest-voxel bound). Float32 throughout: the rounding (< 1e-4 mm) is covered by
+        ``EPS_MM``.
         """
         eps = np.float32(EPS_MM)
         bases, fracs = [], []
@@ -297,7 +300,9 @@ def path_min_margin_slack(
 
 
 class _Rays:
-    """Float32 index-space geometry of N paths to one target: entry (ei, ej, ek), unit-mm direction (di, dj, dk), length."""
+    """Float32 index-space geometry of N paths to one target: entry (ei, ej, ek), unit-mm direction (di, dj, dk),
+    length.
+    """
 
     def __init__(self, look: FieldLookup, entries: np.ndarray, target: np.ndarray):
         axis = target - entries
@@ -544,7 +549,8 @@ def _interval_search(
 
 
 def _interval_bound(ca: np.ndarray, cb: np.ndarray, step: np.ndarray, shift: np.ndarray, tol: np.float32) -> np.ndarray:
-    """Lower bound of F on each interval from per-group lower bounds ``ca``, ``cb`` (G, M) of ``D_g - shift_g`` at its ends.
+    """Lower bound of F on each interval from per-group lower bounds ``ca``, ``cb`` (G, M) of ``D_g - shift_g`` at its
+    ends.
 
     Per group the better of the Lipschitz bound (proof step 4) and the concavity bound (step 5) on
     ``D_g``, then the minimum over groups; step 5 is only computed where step 4 alone does not reach
@@ -592,7 +598,8 @@ def _evaluate(
     gclear: np.ndarray,
     first_bad: np.ndarray,
 ) -> np.ndarray:
-    """Per-group nearest-voxel lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (adjacent per path).
+    """Per-group nearest-voxel lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (adjacent
+    per path).
 
     Slacks are updated, and ``first_bad`` gets the smallest ``t`` of a certain violation
     (upper bound of F ``< -tolerance``) per path.
@@ -612,8 +619,8 @@ def _evaluate(
 def _trilinear(
     look: FieldLookup, rays: _Rays, pid: np.ndarray, t: np.ndarray, clear: np.ndarray, gclear: np.ndarray
 ) -> np.ndarray:
-    """Per-group trilinear lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (-inf outside the
-    crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds.
+    """Per-group trilinear lower bounds (G, M) of ``D_g - margin_g - radius`` at ``t`` on paths ``pid`` (-inf outside
+    the crop's interior). ``pid`` keeps each path's items adjacent; the path slacks are updated with the bounds.
     """
     per_group, inside = look.trilinear(*rays.points(pid, t))
     for g in range(look.groups):

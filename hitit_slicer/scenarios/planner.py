@@ -159,7 +159,9 @@ def contrastIsReadFromTheCTHeader(planned, workDir):
 
 
 def lesionTableShowsThePlan(planned, workDir):
-    """Column names are shown as Slicer column titles (no editable header row), one row per lesion, values from plan.json."""
+    """Column names are shown as Slicer column titles (no editable header row), one row per lesion, values from
+    plan.json.
+    """
     context, case, parameters, session, content = planned.unpack()
     table = parameters.lesionTable
     assert table.GetUseColumnTitleAsColumnHeader() and not table.GetUseFirstColumnAsRowHeader()
@@ -194,7 +196,9 @@ def aortaPath(truth):
 
 
 def lineThroughTheAortaIsUnsafe(planned, workDir):
-    """A line drawn along the teaching case's known path through the aorta: UNSAFE, the aorta named, the core's reasons shown."""
+    """A line drawn along the teaching case's known path through the aorta: UNSAFE, the aorta named, the core's reasons
+    shown.
+    """
     context, case, parameters, session, content = planned.unpack()
     path = aortaPath(case.truth())
     line = nodes.addLine(
@@ -250,7 +254,9 @@ def everyRuleTheCoreBreaksIsShown(planned, workDir):
 
 
 def depositsAreLabelledByDepth(planned, workDir):
-    """Deposits along a planned trajectory: RAS = plan.json LPS converted, label depth = distance from that path's entry."""
+    """Deposits along a planned trajectory: RAS = plan.json LPS converted, label depth = distance from that path's
+    entry.
+    """
     context, case, parameters, session, content = planned.unpack()
     lesion = next(lesion for lesion in content["lesions"] if lesion.get("deposits"))
     parameters.depositTrajectory = context.scene.GetFirstNodeByName(f"{lesion['id']}-T1")
@@ -441,7 +447,9 @@ def nonLinearTransformIsRefused(context, files):
 
 
 def seedGrownLesionsKeepTheirIds(context, files):
-    """Click points labelled like Slicer labels them (LesionPoints-1 ...) grow one segment each; a second grow replaces them."""
+    """Click points labelled like Slicer labels them (LesionPoints-1 ...) grow one segment each; a second grow replaces
+    them.
+    """
     case = loadTeachingCase(context, paths=files)
     truth = case.truth()
     seeds = context.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", "LesionPoints")

@@ -69,7 +69,9 @@ def twoTimepointStudy(context, parameters):
 
 
 def studyFromLinesAndResponse(context, workDir):
-    """Lines named <lesion>@<timepoint> -> study table -> RECIST/iRECIST/itRECIST tables and charts; a line that grows gives PD."""
+    """Lines named <lesion>@<timepoint> -> study table -> RECIST/iRECIST/itRECIST tables and charts; a line that grows
+    gives PD.
+    """
     parameters = response.ResponseParameters()
     twoTimepointStudy(context, parameters)
     # -35 % in both lesions: sum 60 mm -> 39 mm
@@ -133,7 +135,9 @@ def studyFromLinesAndResponse(context, workDir):
 
 
 def importExportStudy(context, workDir):
-    """The core's JSON study imported, exported as JSON and CSV (new files), re-imported equal; response outputs written."""
+    """The core's JSON study imported, exported as JSON and CSV (new files), re-imported equal; response outputs
+    written.
+    """
     parameters = response.ResponseParameters()
     source = workDir / "study.json"
     source.write_text(json.dumps(EXAMPLE_STUDY), encoding="utf-8")
