@@ -14,6 +14,7 @@ from hitit.io.segmentations import write_seg_nrrd
 from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit.plan import folder as plan_folder
 from test_response_outputs import STUDY
+from plan_command import plan_args
 
 SPACING_MM = (2.0, 2.0, 3.0)
 
@@ -29,22 +30,6 @@ def case_files(tmp_path_factory):
     return paths
 
 
-def _plan_args(paths, out, lesions="lesions"):
-    return [
-        "plan",
-        "--ct",
-        str(paths["ct"]),
-        "--structures",
-        str(paths["structures"]),
-        "--lesions",
-        str(paths[lesions]),
-        "--protocol",
-        "pv10",
-        "--out",
-        str(out),
-    ]
-
-
 def _snapshot(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -53,11 +38,11 @@ def test_plan_keeps_user_notes_and_replaces_its_own_set_as_a_whole(case_files, t
     out = tmp_path / "patient7"
     out.mkdir()
     (out / "notes.txt").write_text("call the patient on Monday")
-    assert main(_plan_args(case_files, out)) == 0
+    assert main(plan_args(case_files, out)) == 0
     assert (out / "notes.txt").read_text() == "call the patient on Monday"
     assert {"plan.json", "accessibility_L2.vtp", "report.html"} <= set(read_marker(out)["files"])
     # a re-run that plans L1 only: the old set goes as a whole (L2's map with it), the notes stay
-    assert main(_plan_args(case_files, out, "lesion_L1")) == 0
+    assert main(plan_args(case_files, out, lesions="lesion_L1")) == 0
     assert not (out / "accessibility_L2.vtp").exists()
     assert [lesion["id"] for lesion in json.loads((out / "plan.json").read_text())["lesions"]] == ["L1"]
     assert (out / "notes.txt").read_text() == "call the patient on Monday"
@@ -68,7 +53,7 @@ def test_plan_refuses_to_overwrite_a_user_file(case_files, tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "report.html").write_text("<p>my own report</p>")
-    assert main(_plan_args(case_files, out)) == 2
+    assert main(plan_args(case_files, out)) == 2
     err = capsys.readouterr().err.strip()
     # refused before any planning work, in one line
     assert len(err.splitlines()) == 1 and "report.html" in err and "HITIT did not write" in err
@@ -78,7 +63,7 @@ def test_plan_refuses_to_overwrite_a_user_file(case_files, tmp_path, capsys):
 
 def test_a_plan_writer_failing_mid_write_leaves_the_previous_plan(case_files, tmp_path, monkeypatch):
     out = tmp_path / "plan"
-    assert main(_plan_args(case_files, out)) == 0
+    assert main(plan_args(case_files, out)) == 0
     (out / "notes.txt").write_text("mine")
     before = _snapshot(out)
 
@@ -87,7 +72,7 @@ def test_a_plan_writer_failing_mid_write_leaves_the_previous_plan(case_files, tm
 
     monkeypatch.setattr(plan_folder, "write_polydata", broken)
     with pytest.raises(OSError, match="disk full"):
-        main(_plan_args(case_files, out, "lesion_L1"))
+        main(plan_args(case_files, out, lesions="lesion_L1"))
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
 

@@ -21,6 +21,7 @@ from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit.plan import PlanConfig, plan_case, write_plan
 from hitit.plan.report import KEY_IMAGE_LEGEND, build_report, plan_notices
 from hitit.report.key_images import KeyImages
+from plan_command import plan_args
 
 #: Coarse grid: the test is about the plan's safety and contents, not about resolution.
 SPACING_MM = (2.0, 2.0, 3.0)
@@ -204,19 +205,7 @@ PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABS
 def test_cli_plan_and_bad_input_keep_the_previous_plan(tmp_path, teaching, capsys):
     paths = write_teaching_case(teaching, tmp_path / "case")
     out = tmp_path / "plan"
-    args = [
-        "plan",
-        "--ct",
-        str(paths["ct"]),
-        "--structures",
-        str(paths["structures"]),
-        "--lesions",
-        str(paths["lesions"]),
-        "--protocol",
-        "pv10",
-        "--out",
-        str(out),
-    ]
+    args = plan_args(paths, out)
     assert main(args) == 0
     before = (out / "plan.json").read_bytes()
     # the teaching CT's header says it is contrast-enhanced, so the plan assesses necrosis (L3's known 0.25)

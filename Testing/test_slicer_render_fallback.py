@@ -10,6 +10,7 @@ import types
 import hitit_slicer
 from hitit.phantom import make_teaching_case, write_teaching_case
 from hitit_slicer import render
+from plan_command import plan_args
 
 
 def test_without_slicers_core_the_report_keeps_the_cores_figures_and_says_so(monkeypatch, tmp_path, capsys):
@@ -17,21 +18,7 @@ def test_without_slicers_core_the_report_keeps_the_cores_figures_and_says_so(mon
     monkeypatch.delattr(hitit_slicer, "rendering", raising=False)
     paths = write_teaching_case(make_teaching_case(), tmp_path / "case")
     out = tmp_path / "plan"
-    code = render.main(
-        [
-            "plan",
-            "--ct",
-            str(paths["ct"]),
-            "--structures",
-            str(paths["structures"]),
-            "--lesions",
-            str(paths["lesions"]),
-            "--protocol",
-            "pv10",
-            "--out",
-            str(out),
-        ]
-    )
+    code = render.main(plan_args(paths, out))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "note: the report keeps the core's figures: Slicer's core libraries are not installed" in captured.err

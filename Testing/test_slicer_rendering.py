@@ -30,6 +30,7 @@ from hitit.plan import PlanConfig, plan_case  # noqa: E402
 from hitit.report.figures import trajectory_plane  # noqa: E402
 from hitit_slicer import render, storage  # noqa: E402
 from hitit_slicer.context import createApplicationContext  # noqa: E402
+from plan_command import plan_args  # noqa: E402
 
 #: Coarse grid: the pictures are about geometry and colour, not resolution.
 SPACING_MM = (2.0, 2.0, 3.0)
@@ -157,23 +158,7 @@ def test_lesion_is_drawn_in_its_segment_colour(rendered, plan_dict, case_files):
 def test_command_writes_the_report_with_slicer_figures_and_the_screenshot(case_files, tmp_path, capsys):
     _, paths = case_files
     out, shot = tmp_path / "plan", tmp_path / "shot.png"
-    code = render.main(
-        [
-            "plan",
-            "--ct",
-            str(paths["ct"]),
-            "--structures",
-            str(paths["structures"]),
-            "--lesions",
-            str(paths["lesions"]),
-            "--protocol",
-            "pv10",
-            "--out",
-            str(out),
-            "--screenshot",
-            str(shot),
-        ]
-    )
+    code = render.main(plan_args(paths, out, "--screenshot", str(shot)))
     assert code == 0, capsys.readouterr().err
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Chosen-path figures drawn by 3D Slicer&#x27;s displayable managers (slicer-core" in html
