@@ -103,6 +103,17 @@ def test_course_record_categories_schedule_and_checklist(course_dir):
     )
     rows = sorted(status["allocation"]["lesions"], key=lambda row: row["priority_rank"])
     assert [(row["lesion_id"], row["injectate_ml"]) for row in rows] == [("L5", 0.5)]
+    # the lesions left out say why, in the words of visit 4's plan (read here from the plan file itself)
+    plan = _read(course_dir, "visit4/plan/plan.json")
+    refusals = {
+        lesion["id"]: "; ".join(r["message"] for r in lesion["injectability"]["reasons"] if r["severity"] == "no")
+        for lesion in plan["lesions"]
+        if lesion["injectability"]["verdict"] == "no"
+    }
+    assert refusals and all(refusals.values())
+    assert {row["lesion_id"]: row["reason"] for row in status["not_eligible"]} == {
+        lesion_id: f"judged not injectable in its latest plan: {why}" for lesion_id, why in refusals.items()
+    }
     html = (course_dir / "report" / "course_report.html").read_text()
     assert "OPEN" in html and html.count('<section id="lesion-') == 5  # one page per lesion
     assert "L4: planned vs delivered volume" in html and "L4: diameter over time" in html

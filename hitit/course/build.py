@@ -98,6 +98,9 @@ def visit_lesions(plan: dict | None, review: dict | None) -> list[dict]:
     for item in (plan or {}).get("lesions", []):
         record = records.setdefault(str(item["id"]), {"lesion_id": str(item["id"])})
         record["injectability"] = item["injectability"]["verdict"]
+        record["injectability_reasons"] = [
+            reason["message"] for reason in item["injectability"].get("reasons", []) if reason["severity"] == "no"
+        ]  # why a "no": what the course status shows the user
         record["planned_volume_ml"] = float(item["allocation"]["injectate_ml"])
         trajectory = min(item.get("trajectories") or [], key=lambda t: t["rank"], default=None)  # the chosen path
         if trajectory is not None:

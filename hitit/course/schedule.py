@@ -93,10 +93,22 @@ def latest_size(course: Course, lesion: CourseLesion) -> tuple[str, dict] | None
 
 def latest_injectability(course: Course, lesion_id: str) -> str | None:
     """The injectability verdict of the lesion's latest plan in the course (yes / caution / no), None if none."""
+    record = _latest_judged(course, lesion_id)
+    return None if record is None else record["injectability"]
+
+
+def latest_refusal(course: Course, lesion_id: str) -> str:
+    """Why the latest plan judged the lesion not injectable, in words (the plan's reasons when the course has them)."""
+    record = _latest_judged(course, lesion_id)
+    reasons = "; ".join((record or {}).get("injectability_reasons", []))
+    return "judged not injectable in its latest plan" + (f": {reasons}" if reasons else "")
+
+
+def _latest_judged(course: Course, lesion_id: str) -> dict | None:
     for visit in reversed(course.visits):
         record = visit.lesion(lesion_id)
         if record is not None and record.get("injectability"):
-            return record["injectability"]
+            return record
     return None
 
 
@@ -129,7 +141,7 @@ def _candidate(
     if measurement["diameter_mm"] == ABSENT:
         return NotEligible(lesion.id, f"absent at {timepoint_id}")
     if latest_injectability(course, lesion.id) == "no":
-        return NotEligible(lesion.id, "judged not injectable in its latest plan")
+        return NotEligible(lesion.id, latest_refusal(course, lesion.id))
     longest = measurement.get("longest_diameter_mm", measurement["diameter_mm"])
     if not isinstance(longest, (int, float)):
         return NotEligible(lesion.id, f"too small to measure at {timepoint_id}: no size to dose by")
