@@ -127,6 +127,9 @@ class HITITPlannerParameterNode:
     exportDirectory - folder the plan is exported to.
     planJson - the computed plan (plan.json content, LPS), so a saved scene keeps the plan.
     selectedLesion - lesion id selected in the table.
+    courseFile - the treatment course file (course.json) whose workflow checklist is shown ("" when none).
+    courseVisit - the course's visit whose checklist is shown and ticked.
+    courseChecklistTable - output table of that visit's checklist (phase, item, done, evidence).
     """
 
     inputVolume: slicer.vtkMRMLScalarVolumeNode
@@ -159,6 +162,9 @@ class HITITPlannerParameterNode:
     exportDirectory: pathlib.Path
     planJson: str = ""
     selectedLesion: str = ""
+    courseFile: str = ""
+    courseVisit: Annotated[int, WithinRange(1, 50)] = 1
+    courseChecklistTable: slicer.vtkMRMLTableNode
 
 
 #: Parameters without a widget bound through SlicerParameterName, and why (checked by Testing/test_slicer_ui.py).
@@ -170,6 +176,8 @@ UNBOUND_PARAMETERS = {
     "accessibilityModel": "output model created by the logic",
     "planJson": "the computed plan, written by the logic, not edited by the user",
     "selectedLesion": "set from the row selected in lesionTableView",
+    "courseFile": "a file that can be cleared: ctkPathLineEdit reports no change for an empty path, so bound by hand",
+    "courseChecklistTable": "output created by the logic and shown in courseChecklistTableView",
 }
 
 
@@ -192,6 +200,7 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
         self._lineCheckTimer = None
         self._planning = False
         self._shownScalar = None
+        self._checklistRow = -1
 
     def setup(self) -> None:
         """Called when the user opens the module the first time and the widget is initialized."""
@@ -208,6 +217,11 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
         self.ui.lesionTableView.connect("clicked(QModelIndex)", self.onLesionTableClicked)
         self.ui.placeDepositsButton.connect("clicked(bool)", self.onPlaceDepositsButton)
         self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
+        self.ui.courseFilePathLineEdit.connect("currentPathChanged(QString)", self.onCourseFileChanged)
+        self.ui.loadTeachingCourseButton.connect("clicked(bool)", self.onLoadTeachingCourseButton)
+        self.ui.showChecklistButton.connect("clicked(bool)", self.onShowChecklistButton)
+        self.ui.courseChecklistTableView.connect("clicked(QModelIndex)", self.onChecklistClicked)
+        self.ui.toggleChecklistItemButton.connect("clicked(bool)", self.onToggleChecklistItemButton)
 
         self.initializeParameterNode()
 
@@ -247,6 +261,12 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
         self.ui.exportButton.enabled = bool(node.planJson)
         if node.lesionTable and self.ui.lesionTableView.mrmlTableNode() != node.lesionTable:
             self.ui.lesionTableView.setMRMLTableNode(node.lesionTable)
+        if node.courseChecklistTable and self.ui.courseChecklistTableView.mrmlTableNode() != node.courseChecklistTable:
+            self.ui.courseChecklistTableView.setMRMLTableNode(node.courseChecklistTable)
+        if self.ui.courseFilePathLineEdit.currentPath != node.courseFile:
+            self.ui.courseFilePathLineEdit.currentPath = node.courseFile
+        self.ui.showChecklistButton.enabled = bool(node.courseFile)
+        self.ui.toggleChecklistItemButton.enabled = bool(node.courseFile and node.courseChecklistTable)
         if node.checkLine is not self._observedLine:
             self._observeLine(node.checkLine)
         if node.accessibilityModel and node.accessibilityScalar != self._shownScalar:
@@ -375,6 +395,36 @@ class HITITPlannerWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObs
             folder = self.logic.exportPlan(self._parameterNode)
             self.ui.statusLabel.text = _("Plan written to {path}").format(path=folder)
 
+    # ------------------------------------------------------------------ treatment course checklist
+    def onCourseFileChanged(self, path) -> None:
+        """Store the chosen course file ("" when the field is cleared)."""
+        if self._parameterNode and self._parameterNode.courseFile != path.strip():
+            self._parameterNode.courseFile = path.strip()
+
+    def onLoadTeachingCourseButton(self) -> None:
+        """Generate the teaching course with the core and show its first visit's checklist."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to generate the teaching course."), waitCursor=True):
+            path = self.logic.loadTeachingCourse(self._parameterNode)
+            self.ui.statusLabel.text = _("Teaching course written to {path}").format(path=path)
+
+    def onShowChecklistButton(self) -> None:
+        """Show the chosen visit's workflow checklist of the course file."""
+        with slicer.util.tryWithErrorDisplay(_("Cannot show the course checklist."), waitCursor=True):
+            self.logic.showCourseChecklist(self._parameterNode)
+            self._checklistRow = -1
+
+    def onChecklistClicked(self, index) -> None:
+        """Remember the checklist row the user selected."""
+        self._checklistRow = index.row()
+
+    def onToggleChecklistItemButton(self) -> None:
+        """Tick the selected item (or open it again when ticked) and save the course file."""
+        with slicer.util.tryWithErrorDisplay(_("Cannot tick the checklist item."), waitCursor=True):
+            itemId = self.logic.toggleCourseItem(self._parameterNode, self._checklistRow)
+            self.ui.statusLabel.text = _("Checklist item {item} saved in {path}").format(
+                item=itemId, path=self._parameterNode.courseFile
+            )
+
 
 #
 # HITITPlannerLogic
@@ -479,6 +529,47 @@ class HITITPlannerLogic(ScriptedLoadableModuleLogic):
         """Write the plan into a new folder inside ``exportDirectory``; returns that folder."""
         return self.hitit.core().exportPlan(parameterNode, self.hitit.session())
 
+    # ------------------------------------------------------------------ course checklist (hitit_slicer.course)
+    def _course(self):
+        """The library's course module, once the core's packages are installed."""
+        self.hitit.core()
+        import hitit_slicer.course
+
+        return hitit_slicer.course
+
+    def loadTeachingCourse(self, parameterNode=None, directory=None):
+        """Generate the teaching course into ``directory`` (default: the app's temporary folder), show visit 1."""
+        parameterNode = parameterNode or self.getParameterNode()
+        directory = directory or os.path.join(slicer.app.temporaryPath, "HITIT", "TeachingCourse")
+        path = self._course().writeTeachingCourse(directory)
+        with slicer.util.NodeModify(parameterNode.parameterNode):
+            parameterNode.courseFile = str(path)
+            parameterNode.courseVisit = 1
+        self.showCourseChecklist(parameterNode)
+        return path
+
+    def showCourseChecklist(self, parameterNode=None):
+        """Show visit ``courseVisit`` of the course file ``courseFile`` in the checklist table; returns the table."""
+        parameterNode = parameterNode or self.getParameterNode()
+        course = self._course()
+        parameterNode.courseChecklistTable = course.showChecklist(
+            self.hitit.context(),
+            course.loadCourse(parameterNode.courseFile),
+            parameterNode.courseVisit,
+            parameterNode.courseChecklistTable,
+        )
+        return parameterNode.courseChecklistTable
+
+    def toggleCourseItem(self, parameterNode, row: int) -> str:
+        """Tick the item of checklist row ``row`` (open it again when ticked), save the course, show it; its id."""
+        course = self._course()
+        itemId = course.itemIdForRow(parameterNode.courseChecklistTable, row)
+        if not itemId:
+            raise ValueError(_("Select an item of the checklist first."))
+        course.toggleItem(parameterNode.courseFile, parameterNode.courseVisit, itemId)
+        self.showCourseChecklist(parameterNode)
+        return itemId
+
 
 #
 # HITITPlannerTest
@@ -496,6 +587,7 @@ class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
         "test_StatedContrast",
         "test_TransformedCT",
         "test_SeedGrownLesions",
+        "test_CourseChecklist",
     )
 
     @staticmethod
@@ -540,3 +632,12 @@ class HITITPlannerTest(ModuleTestMixin, ScriptedLoadableModuleTest):
         """Lesions grown from click points keep their labels as ids; growing again replaces them."""
         scenarios, context, files, workDir = self._setUpCase()
         scenarios.seedGrownLesionsKeepTheirIds(context, files)
+
+    def test_CourseChecklist(self):
+        """The teaching course's visit 1 checklist in a table; ticking an item saves the course through the core."""
+        scenarios, context, workDir = HITITPlannerLogic().hitit.selfTest("SelfTest")
+        import hitit_slicer.course
+
+        courseFile = hitit_slicer.course.writeTeachingCourse(workDir / "course")
+        (workDir / "checklist").mkdir()
+        scenarios.courseChecklistIsShownAndTicked(context, courseFile, workDir / "checklist")

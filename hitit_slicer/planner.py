@@ -91,6 +91,9 @@ class PlannerParameters:
     exportDirectory: Path = Path()
     planJson: str = ""
     selectedLesion: str = ""
+    courseFile: str = ""
+    courseVisit: int = 1
+    courseChecklistTable: object = None
 
 
 # --------------------------------------------------------------------- the session's plan

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import slicer
 from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from hitit.plan.lesion_table import LESION_COLUMNS
-from hitit_slicer import nodes, planner, storage
+from hitit_slicer import course, nodes, planner, storage
 from hitit_slicer.coordinates import vtkMatrixFromArray
 from hitit_slicer.scenarios import close, raises
 from hitit_slicer.teaching_case import loadTeachingCase
@@ -467,6 +468,61 @@ def seedGrownLesionsKeepTheirIds(context, files):
         np.testing.assert_array_equal(first[name], again[name])
         assert first[name].any()
         assert (first[name] & truth_masks[lesionId]).sum() >= 0.9 * first[name].sum(), name  # grown inside its lesion
+
+
+def courseChecklistIsShownAndTicked(context, courseFile, workDir):
+    """Visit 1's workflow checklist of the teaching course in a table (the core's items for T-VEC at a first visit,
+    ticked as the course says, column titles as headers); ticking one open item saves the course through the core,
+    which reads it back with that item ticked and nothing else changed; unknown items and visits are refused.
+    """
+    from hitit.course import load_course
+    from hitit.course.checklist import items_for
+    from hitit.errors import InputError
+
+    path = workDir / "course.json"
+    shutil.copyfile(courseFile, path)  # the shared teaching course stays as generated
+    before = load_course(path)
+    visit = before.visit(1)
+    expected = items_for(visit.agent, 1)
+    table = course.showChecklist(context, course.loadCourse(path), 1)
+    columns, rows = nodes.readTable(table)
+    assert columns == list(course.CHECKLIST_COLUMNS) and table.GetUseColumnTitleAsColumnHeader()
+    assert [table.GetColumnTitle(name) for name in columns] == columns
+    assert [row[4] for row in rows] == [item.id for item in expected]
+    assert [(row[0], row[1], row[3]) for row in rows] == [(item.phase, item.text, item.evidence) for item in expected]
+    assert [row[2] for row in rows] == [
+        course.DONE_TEXT if visit.checklist.get(i.id) else course.OPEN_TEXT for i in expected
+    ]
+    openRow = [row[2] for row in rows].index(course.OPEN_TEXT)
+    itemId = course.itemIdForRow(table, openRow)
+    assert itemId == expected[openRow].id and course.itemIdForRow(table, len(rows)) == ""
+
+    course.toggleItem(path, 1, itemId)
+    after = load_course(path)
+    assert after.visit(1).checklist[itemId] is True
+    wanted = before.to_dict()
+    next(e for e in wanted["timeline"] if e.get("number") == 1)["checklist"][itemId] = True
+    assert after.to_dict() == wanted, "ticking one item changed something else in the course"
+    assert nodes.readTable(course.showChecklist(context, after, 1))[1][openRow][2] == course.DONE_TEXT
+    assert nodes.nodesWithAttribute(context, "vtkMRMLTableNode", course.ROLE_ATTRIBUTE, course.ROLE_CHECKLIST) == [
+        table
+    ]  # shown again in the same table
+    course.toggleItem(path, 1, itemId)
+    next(e for e in wanted["timeline"] if e.get("number") == 1)["checklist"][itemId] = False  # the core logs it open
+    assert load_course(path).to_dict() == wanted and not course.checklistRows(load_course(path), 1)[openRow].ticked
+
+    with raises(InputError, "unknown item"):
+        course.setTicked(path, 1, ["no_such_item"])
+    with raises(ValueError, "no visit 99; its visits are 1, 2"):
+        course.showChecklist(context, after, 99)
+    assert load_course(path).to_dict() == wanted  # refusals leave the file as it was
+    other = workDir / "other.json"
+    other.write_text('{"format": "someone-else"}\n', encoding="utf-8")
+    with raises(InputError, "other.json"):
+        course.setTicked(other, 1, [itemId])
+    assert (
+        other.read_text(encoding="utf-8") == '{"format": "someone-else"}\n'
+    )  # a file HITIT did not write is left alone
 
 
 #: Scenarios that only read a planned teaching case (they share one plan).
