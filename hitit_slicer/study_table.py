@@ -553,38 +553,28 @@ def lineLengthMm(points) -> float:
 RECIST_NAME, IRECIST_NAME, ITRECIST_NAME = "RECIST1.1", "iRECIST", "itRECIST"
 CRITERIA = (RECIST_NAME, IRECIST_NAME, ITRECIST_NAME)
 
+_FIRST_COLUMNS = (("Time point", "timepoint_id"), ("Date", None), ("Overall", "overall"))
+#: The columns RECIST 1.1 and iRECIST share after the first ones (iRECIST reads RECIST's sums and changes).
+_RECIST_COLUMNS = (
+    ("Target", "target"),
+    ("Non-target", "non_target"),
+    ("New lesions", "new_lesions"),
+    ("Sum (mm)", "sum_mm"),
+    ("Change from baseline (%)", "change_from_baseline_pct"),
+    ("Change from nadir (%)", "change_from_nadir_pct"),
+)
 #: Per criterion: table column -> key in the criterion's time point record (``None``: computed here).
 RESPONSE_COLUMNS = {
-    RECIST_NAME: (
-        ("Time point", "timepoint_id"),
-        ("Date", None),
-        ("Overall", "overall"),
-        ("Target", "target"),
-        ("Non-target", "non_target"),
-        ("New lesions", "new_lesions"),
-        ("Sum (mm)", "sum_mm"),
-        ("Change from baseline (%)", "change_from_baseline_pct"),
-        ("Change from nadir (%)", "change_from_nadir_pct"),
-        ("Change from nadir (mm)", "change_from_nadir_mm"),
-    ),
-    IRECIST_NAME: (
-        ("Time point", "timepoint_id"),
-        ("Date", None),
-        ("Overall", "overall"),
-        ("Target", "target"),
-        ("Non-target", "non_target"),
-        ("New lesions", "new_lesions"),
-        ("Sum (mm)", "sum_mm"),
-        ("Change from baseline (%)", "change_from_baseline_pct"),
-        ("Change from nadir (%)", "change_from_nadir_pct"),
+    RECIST_NAME: _FIRST_COLUMNS + _RECIST_COLUMNS + (("Change from nadir (mm)", "change_from_nadir_mm"),),
+    IRECIST_NAME: _FIRST_COLUMNS
+    + _RECIST_COLUMNS
+    + (
         ("New-lesion target sum (mm)", "new_lesion_target_sum_mm"),
         ("Triggers", "progression_triggers"),
         ("Notes", "notes"),
     ),
-    ITRECIST_NAME: (
-        ("Time point", "timepoint_id"),
-        ("Date", None),
-        ("Overall", "overall"),
+    ITRECIST_NAME: _FIRST_COLUMNS
+    + (
         ("Injected", "injected"),
         ("Non-injected", "non_injected"),
         ("Sum (mm)", "sum_mm"),

@@ -114,18 +114,22 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def settings_from_args(args) -> PlanConfig:
-    """Plan settings from command-line arguments (and the course's protocol,
-    visit and new lesions with ``--course``).
-    """
-    protocol, visit, new_lesions = args.protocol or "tvec", args.visit or 1, tuple(args.new_lesion)
-    if getattr(args, "course", None):
-        from hitit.course.planning import course_visit_settings  # imported only for a course: keeps start-up short
-        from hitit.course.record import load_course
+def course_from_args(args):
+    """The course named by ``--course`` (validated), None without one."""
+    if not getattr(args, "course", None):
+        return None
+    from hitit.course.record import load_course  # imported only for a course: keeps start-up short
 
-        protocol, visit, new_lesions = course_visit_settings(
-            load_course(args.course), args.protocol, args.visit, new_lesions
-        )
+    return load_course(args.course)
+
+
+def settings_from_args(args, course=None) -> PlanConfig:
+    """Plan settings from command-line arguments (and ``course``'s protocol, visit and new lesions when given)."""
+    protocol, visit, new_lesions = args.protocol or "tvec", args.visit or 1, tuple(args.new_lesion)
+    if course is not None:
+        from hitit.course.planning import course_visit_settings
+
+        protocol, visit, new_lesions = course_visit_settings(course, args.protocol, args.visit, new_lesions)
     settings = PlanConfig(
         protocol=protocol,
         visit=visit,
@@ -148,6 +152,7 @@ def plan_from_args(args):
     """Read the inputs named by the arguments and plan them: ``(plan, case, patient)`` (patient None
     unless ``--include-patient-id``).
     """
+    course = course_from_args(args)  # read first: a bad course file is refused before the long part
     ct = read_volume(args.ct)
     patient = _patient(ct) if args.include_patient_id else None  # checked before the long part
     structures = {}
@@ -159,17 +164,16 @@ def plan_from_args(args):
     overlap = sorted(set(lesions) & set(structures))
     if overlap:
         raise InputError(f"Names {overlap} are both structures and lesions: rename the lesion segments.")
-    if getattr(args, "course", None):
+    if course is not None:
         from hitit.course.planning import check_course_lesions
-        from hitit.course.record import load_course
 
-        for line in check_course_lesions(load_course(args.course), list(lesions)):
+        for line in check_course_lesions(course, list(lesions)):
             print(line, file=sys.stderr)
     check_output_set(args.out, PLAN_OUTPUT_KIND, plan_file_names(list(lesions)))
     case = Case(ct, structures, lesions)
     plan = plan_case(
         case,
-        settings_from_args(args),
+        settings_from_args(args, course),
         progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr),
         case_name=Path(args.ct).name,
     )
